@@ -1,0 +1,254 @@
+/*
+ * shoal.h — the public API of libshoal, a BitTorrent node.
+ *
+ * Everything a program needs to read and write torrent files and magnet links
+ * lives here; the command-line tool in cli/ uses nothing else. Types are
+ * opaque and come in _new/_free (or _parse/_free) pairs: whoever creates an
+ * object frees it, and freeing NULL does nothing.
+ *
+ * Errors: functions return 0 (or a count >= 0) on success and a negative code
+ * on failure. Codes from the operating system are -errno; shoal's own codes are
+ * the SHOAL_E* values below. shoal_strerror() names either kind. Parsers also
+ * fill a struct shoal_perr with the byte offset and a static reason string.
+ */
+#ifndef SHOAL_H
+#define SHOAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SHOAL_EXPORT __attribute__((visibility("default")))
+#else
+#define SHOAL_EXPORT
+#endif
+
+/* ------------------------------------------------------------------ errors */
+
+/* name, message. Values are far from any errno so both can share an int. */
+#define SHOAL_ERRNO_MAP(XX)                                                              \
+    XX(NOMEM, "out of memory")                                                           \
+    XX(INVAL, "invalid argument")                                                        \
+    XX(PARSE, "malformed input")                                                         \
+    XX(TOOBIG, "input exceeds a size limit")                                             \
+    XX(UNSUPPORTED, "not supported")                                                     \
+    XX(NODATA, "nothing to share")                                                       \
+    XX(CANCELED, "canceled")
+
+enum shoal_errno {
+    SHOAL_EBASE = -30000,
+#define SHOAL_XX(name, msg) SHOAL_E##name,
+    SHOAL_ERRNO_MAP(SHOAL_XX)
+#undef SHOAL_XX
+        SHOAL_ELAST
+};
+
+/* Text for an error code: a SHOAL_E* value or a negative errno. Never NULL. */
+SHOAL_EXPORT const char *shoal_strerror(int err);
+
+/* Symbolic name of an error code ("SHOAL_EPARSE", "ENOENT"). Never NULL. */
+SHOAL_EXPORT const char *shoal_err_name(int err);
+
+/*
+ * Where and why parsing failed. `why` points to a static string, so filling
+ * this never allocates; `off` is the byte offset in the input. Some parsers
+ * also write a fuller message with the numbers involved into `msg` (an inline
+ * array, still no allocation). Zero the struct before use; read it with
+ * shoal_perr_text().
+ */
+struct shoal_perr {
+    size_t off;
+    const char *why;
+    char msg[160];
+};
+
+/* The most specific message: msg when set, else why, else "unknown". */
+SHOAL_EXPORT const char *shoal_perr_text(const struct shoal_perr *e);
+
+/* ------------------------------------------------------------------ limits */
+
+#define SHOAL_INFOHASH_LEN 20
+/* A .torrent larger than this is refused before it is read whole. */
+#define SHOAL_MAX_TORRENT_FILE (10u * 1024 * 1024)
+/* More pieces than this would make piece bookkeeping needlessly large. */
+#define SHOAL_MAX_PIECES (1u << 21)
+/* Deepest folder nesting a torrent may ask for. */
+#define SHOAL_MAX_PATH_DEPTH 100
+
+/* ------------------------------------------------------------------ torrents */
+
+typedef struct shoal_metainfo shoal_metainfo;
+
+/* File attributes (BEP 47). */
+#define SHOAL_FILE_PAD     0x1
+#define SHOAL_FILE_EXEC    0x2
+#define SHOAL_FILE_HIDDEN  0x4
+#define SHOAL_FILE_SYMLINK 0x8
+
+/* One file of a torrent. All pointers are owned by the metainfo. */
+struct shoal_file {
+    /* Relative, '/'-separated, already made safe: it never starts with '/',
+     * never has an empty, "." or ".." component, and stays inside the
+     * download folder. For a single-file torrent it is the torrent's name. */
+    const char *path;
+    uint64_t size;
+    uint64_t offset; /* byte offset of the file's first byte in the torrent */
+    unsigned attr;   /* SHOAL_FILE_* */
+    /* Target of a symlink entry, relative to the torrent root, or NULL. */
+    const char *symlink;
+};
+
+/*
+ * Parses a .torrent held in memory. On success *out is a new metainfo the
+ * caller frees with shoal_metainfo_free(). On failure returns a negative code,
+ * *out is NULL, and *err (if not NULL) says where and why.
+ */
+SHOAL_EXPORT int shoal_metainfo_parse(const void *buf, size_t len, shoal_metainfo **out,
+                                      struct shoal_perr *err);
+
+/*
+ * Reads and parses a .torrent file. Files over SHOAL_MAX_TORRENT_FILE are
+ * refused (SHOAL_ETOOBIG) before they are read. I/O failures return -errno
+ * with err->why naming the step.
+ */
+SHOAL_EXPORT int shoal_metainfo_load(const char *path, shoal_metainfo **out,
+                                     struct shoal_perr *err);
+
+SHOAL_EXPORT void shoal_metainfo_free(shoal_metainfo *m);
+
+/* The v1 infohash: SHA-1 over the raw bytes of the info dictionary. */
+SHOAL_EXPORT const uint8_t *shoal_metainfo_infohash(const shoal_metainfo *m);
+/* The torrent's (sanitized) name, UTF-8. */
+SHOAL_EXPORT const char *shoal_metainfo_name(const shoal_metainfo *m);
+SHOAL_EXPORT uint64_t shoal_metainfo_total_size(const shoal_metainfo *m);
+SHOAL_EXPORT uint32_t shoal_metainfo_piece_length(const shoal_metainfo *m);
+SHOAL_EXPORT uint32_t shoal_metainfo_piece_count(const shoal_metainfo *m);
+/* SHA-1 of piece i (20 bytes), i < piece_count. */
+SHOAL_EXPORT const uint8_t *shoal_metainfo_piece_hash(const shoal_metainfo *m,
+                                                      uint32_t i);
+/* 1 when the torrent is a multi-file torrent (has an info.files list). */
+SHOAL_EXPORT int shoal_metainfo_is_multifile(const shoal_metainfo *m);
+SHOAL_EXPORT int shoal_metainfo_is_private(const shoal_metainfo *m);
+
+SHOAL_EXPORT size_t shoal_metainfo_file_count(const shoal_metainfo *m);
+SHOAL_EXPORT const struct shoal_file *shoal_metainfo_file(const shoal_metainfo *m,
+                                                          size_t i);
+
+/* Trackers in announce-list order (BEP 12); `tier` receives the tier number.
+ * A torrent with only `announce` has one tracker in tier 0. */
+SHOAL_EXPORT size_t shoal_metainfo_tracker_count(const shoal_metainfo *m);
+SHOAL_EXPORT const char *shoal_metainfo_tracker(const shoal_metainfo *m, size_t i,
+                                                int *tier);
+
+/* Web seeds (BEP 19 url-list). */
+SHOAL_EXPORT size_t shoal_metainfo_webseed_count(const shoal_metainfo *m);
+SHOAL_EXPORT const char *shoal_metainfo_webseed(const shoal_metainfo *m, size_t i);
+
+/* DHT bootstrap nodes (BEP 5 `nodes`): host and port. */
+SHOAL_EXPORT size_t shoal_metainfo_node_count(const shoal_metainfo *m);
+SHOAL_EXPORT const char *shoal_metainfo_node(const shoal_metainfo *m, size_t i,
+                                             int *port);
+
+/* Optional text fields; NULL when the torrent has none. */
+SHOAL_EXPORT const char *shoal_metainfo_comment(const shoal_metainfo *m);
+SHOAL_EXPORT const char *shoal_metainfo_creator(const shoal_metainfo *m);
+SHOAL_EXPORT const char *shoal_metainfo_source(const shoal_metainfo *m);
+/* Creation date in seconds since the epoch, or -1 when absent. */
+SHOAL_EXPORT int64_t shoal_metainfo_creation_date(const shoal_metainfo *m);
+
+/* Things parsing changed to keep the torrent safe ("renamed ..."), one per
+ * entry, for the user to see. Owned by the metainfo. */
+SHOAL_EXPORT size_t shoal_metainfo_warning_count(const shoal_metainfo *m);
+SHOAL_EXPORT const char *shoal_metainfo_warning(const shoal_metainfo *m, size_t i);
+
+/* A magnet link for the torrent (infohash, name, trackers, web seeds).
+ * Returns a new string the caller frees with shoal_free(), or NULL when out
+ * of memory. */
+SHOAL_EXPORT char *shoal_metainfo_magnet(const shoal_metainfo *m);
+
+/* ------------------------------------------------------------------ magnets */
+
+typedef struct shoal_magnet shoal_magnet;
+
+/*
+ * Parses a magnet URI (BEP 9, plus BEP 53 `so`). `xt=urn:btih:` is required,
+ * as 40 hex digits or 32 base32 characters. On failure returns SHOAL_EPARSE
+ * with err->off at the offending byte of `uri` and err->why saying why.
+ */
+SHOAL_EXPORT int shoal_magnet_parse(const char *uri, shoal_magnet **out,
+                                    struct shoal_perr *err);
+SHOAL_EXPORT void shoal_magnet_free(shoal_magnet *mg);
+
+SHOAL_EXPORT const uint8_t *shoal_magnet_infohash(const shoal_magnet *mg);
+/* Display name (`dn`), percent-decoded, or NULL. */
+SHOAL_EXPORT const char *shoal_magnet_name(const shoal_magnet *mg);
+SHOAL_EXPORT size_t shoal_magnet_tracker_count(const shoal_magnet *mg);
+SHOAL_EXPORT const char *shoal_magnet_tracker(const shoal_magnet *mg, size_t i);
+SHOAL_EXPORT size_t shoal_magnet_webseed_count(const shoal_magnet *mg);
+SHOAL_EXPORT const char *shoal_magnet_webseed(const shoal_magnet *mg, size_t i);
+/* Peer addresses from `x.pe`, as given ("host:port", "[v6]:port"). */
+SHOAL_EXPORT size_t shoal_magnet_peer_count(const shoal_magnet *mg);
+SHOAL_EXPORT const char *shoal_magnet_peer(const shoal_magnet *mg, size_t i);
+/* File selection (BEP 53 `so`): inclusive index ranges, merged and sorted. */
+SHOAL_EXPORT size_t shoal_magnet_select_count(const shoal_magnet *mg);
+SHOAL_EXPORT void shoal_magnet_select(const shoal_magnet *mg, size_t i, uint32_t *first,
+                                      uint32_t *last);
+
+/* Formats the magnet back into a URI. Returns a new string (free with
+ * shoal_free()) or NULL when out of memory. */
+SHOAL_EXPORT char *shoal_magnet_format(const shoal_magnet *mg);
+
+/* ------------------------------------------------------------------ creating */
+
+/* Called from the creating thread as pieces are hashed; return non-zero to
+ * cancel (shoal_create_torrent then returns SHOAL_ECANCELED). */
+typedef int (*shoal_progress_cb)(uint64_t done_bytes, uint64_t total_bytes, void *user);
+
+struct shoal_create_opts {
+    const char *path;            /* file or folder to share */
+    const char *const *trackers; /* NULL-terminated; a "," inside one entry
+                                  * separates URLs of the same tier */
+    const char *const *webseeds; /* NULL-terminated */
+    const char *comment;
+    const char *source;
+    const char *creator;   /* "created by"; NULL for none */
+    int64_t creation_date; /* seconds since epoch; -1 for none */
+    int private_flag;
+    uint32_t piece_length; /* 0 = pick one (about 1000-2000 pieces) */
+    unsigned threads;      /* 0 = one per core */
+    int follow_symlinks;   /* 0: symlinks are skipped */
+    shoal_progress_cb progress;
+    void *user;
+};
+
+/* The piece length shoal_create_torrent picks for a total size. */
+SHOAL_EXPORT uint32_t shoal_create_auto_piece_length(uint64_t total_size);
+
+/*
+ * Builds a .torrent for opts->path, hashing on opts->threads threads. On
+ * success *out / *outlen hold the bencoded torrent; free *out with
+ * shoal_free(). On failure returns a negative code and, when err is given,
+ * err->why says what went wrong (err->off is unused).
+ */
+SHOAL_EXPORT int shoal_create_torrent(const struct shoal_create_opts *opts, uint8_t **out,
+                                      size_t *outlen, struct shoal_perr *err);
+
+/* ------------------------------------------------------------------ misc */
+
+/* Frees memory returned by libshoal. */
+SHOAL_EXPORT void shoal_free(void *p);
+
+/* Library version, "MAJOR.MINOR.PATCH". */
+SHOAL_EXPORT const char *shoal_version(void);
+
+/* Formats len bytes as lowercase hex plus a NUL into out[2 * len + 1]. */
+SHOAL_EXPORT void shoal_hex(const uint8_t *in, size_t len, char *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

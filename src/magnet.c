@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "strv.h"
 #include "buf.h"
 #include "util.h"
 
@@ -93,42 +94,6 @@ keyis(const char *k, size_t n, const char *name)
         if (k[i] < '0' || k[i] > '9')
             return 0;
     return 1;
-}
-
-static void
-strv_free(struct magnet_strv *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        xfree(l->v[i]);
-    xfree(l->v);
-    memset(l, 0, sizeof(*l));
-}
-
-/*
- * Adds a copy of s unless an equal string is already there. Returns 0,
- * SHOAL_ETOOBIG past `max` entries, or SHOAL_ENOMEM.
- */
-static int
-strv_add(struct magnet_strv *l, const char *s, size_t max)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], s) == 0)
-            return 0;
-    if (l->n >= max)
-        return SHOAL_ETOOBIG;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4;
-        char **v = xreallocarray(l->v, cap, sizeof(*v));
-        if (!v)
-            return SHOAL_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
-    char *d = xstrdup(s);
-    if (!d)
-        return SHOAL_ENOMEM;
-    l->v[l->n++] = d;
-    return 0;
 }
 
 /*
@@ -296,7 +261,7 @@ on_pe(struct pstate *st, size_t po, size_t vo, size_t rawlen, struct shoal_perr 
     const char *why = peer_check(st->val, st->vlen, &i);
     if (why)
         return fail(err, SHOAL_EPARSE, at_char(st, vo, rawlen, i), why);
-    int rc = strv_add(&st->mg->pe, st->val, MAX_PEERS);
+    int rc = strv_add_unique(&st->mg->pe, st->val, MAX_PEERS);
     if (rc == SHOAL_ETOOBIG)
         return fail(err, rc, po, "x.pe: too many peers");
     return rc;
@@ -424,7 +389,7 @@ param(struct pstate *st, size_t po, size_t kn, size_t vo, size_t vn,
     if (keyis(k, kn, "tr")) {
         if ((rc = decode(st, vo, vn, 0, err)) != 0 || st->vlen == 0)
             return rc;
-        rc = strv_add(&st->mg->tr, st->val, MAX_TRACKERS);
+        rc = strv_add_unique(&st->mg->tr, st->val, MAX_TRACKERS);
         if (rc == SHOAL_ETOOBIG)
             return fail(err, rc, po, "tr: more than 1000 trackers");
         return rc;
@@ -432,7 +397,7 @@ param(struct pstate *st, size_t po, size_t kn, size_t vo, size_t vn,
     if (kn == 2 && memcmp(k, "ws", 2) == 0) {
         if ((rc = decode(st, vo, vn, 0, err)) != 0 || st->vlen == 0)
             return rc;
-        rc = strv_add(&st->mg->ws, st->val, MAX_WEBSEEDS);
+        rc = strv_add_unique(&st->mg->ws, st->val, MAX_WEBSEEDS);
         if (rc == SHOAL_ETOOBIG)
             return fail(err, rc, po, "ws: more than 1000 web seeds");
         return rc;
@@ -529,9 +494,9 @@ shoal_magnet_free(shoal_magnet *mg)
     if (!mg)
         return;
     xfree(mg->name);
-    strv_free(&mg->tr);
-    strv_free(&mg->ws);
-    strv_free(&mg->pe);
+    strv_cleanup(&mg->tr);
+    strv_cleanup(&mg->ws);
+    strv_cleanup(&mg->pe);
     xfree(mg->so);
     xfree(mg);
 }

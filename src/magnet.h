@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "shoal.h"
+#include "strv.h"
 
 /* Longest magnet link shoal_magnet_parse() reads; longer ones fail with
  * SHOAL_ETOOBIG. Real links are a few hundred bytes; 64 KiB leaves room for
@@ -30,19 +31,12 @@ struct magnet_range {
     uint32_t last;
 };
 
-/* A list of owned strings. */
-struct magnet_strv {
-    char **v;
-    size_t n;
-    size_t cap;
-};
-
 struct shoal_magnet {
     uint8_t infohash[SHOAL_INFOHASH_LEN];
     char *name;              /* `dn`, decoded, or NULL */
-    struct magnet_strv tr;   /* trackers, first-seen order, no duplicates */
-    struct magnet_strv ws;   /* web seeds, same */
-    struct magnet_strv pe;   /* peers ("host:port", "[v6]:port"), same */
+    struct strv tr;          /* trackers, first-seen order, no duplicates */
+    struct strv ws;          /* web seeds, same */
+    struct strv pe;          /* peers ("host:port", "[v6]:port"), same */
     struct magnet_range *so; /* sorted, merged, never overlapping or adjacent */
     size_t nso;
     size_t socap;

@@ -36,6 +36,7 @@
 #include "buf.h"
 #include "magnet.h"
 #include "sha.h"
+#include "strv.h"
 #include "util.h"
 
 /* Longest path kept for one file (components joined); bounds renames too. */
@@ -43,56 +44,14 @@
 /* How far a rename may count before giving up ("a.1", "a.2", ...). */
 #define METAINFO_MAX_RENAME 100000
 
-struct strvec {
-    char **v;
-    size_t n;
-    size_t cap;
-};
-
 struct parser {
     const struct benc_doc *d;
     struct shoal_metainfo *m;
     struct shoal_perr *err;
-    struct strvec warnings;
+    struct strv warnings;
 };
 
 /* ------------------------------------------------------------------ helpers */
-
-static int
-strvec_push_owned(struct strvec *sv, char *s)
-{
-    if (!s)
-        return SHOAL_ENOMEM;
-    if (sv->n == sv->cap) {
-        size_t cap = sv->cap ? sv->cap * 2 : 8;
-        char **v = xreallocarray(sv->v, cap, sizeof(*v));
-        if (!v) {
-            xfree(s);
-            return SHOAL_ENOMEM;
-        }
-        sv->v = v;
-        sv->cap = cap;
-    }
-    sv->v[sv->n++] = s;
-    return 0;
-}
-
-static int
-strvec_contains(const struct strvec *sv, const char *s)
-{
-    for (size_t i = 0; i < sv->n; i++)
-        if (!strcmp(sv->v[i], s))
-            return 1;
-    return 0;
-}
-
-static void
-strvec_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        xfree(v[i]);
-    xfree(v);
-}
 
 static int
 bad(struct parser *p, uint32_t tok, const char *why)
@@ -127,7 +86,7 @@ warn(struct parser *p, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    return strvec_push_owned(&p->warnings, xstrdup(line));
+    return strv_push(&p->warnings, xstrdup(line));
 }
 
 /* Copies display text, replacing invalid UTF-8 and control bytes by '?'. */
@@ -742,7 +701,7 @@ url_ok(const uint8_t *s, size_t n)
 }
 
 static int
-add_tracker(struct parser *p, struct strvec *urls, int **tiers, uint32_t tok, int tier)
+add_tracker(struct parser *p, struct strv *urls, int **tiers, uint32_t tok, int tier)
 {
     size_t n;
     const uint8_t *s = benc_str(p->d, tok, &n);
@@ -751,7 +710,7 @@ add_tracker(struct parser *p, struct strvec *urls, int **tiers, uint32_t tok, in
     char *u = xstrndup((const char *)s, n);
     if (!u)
         return SHOAL_ENOMEM;
-    if (strvec_contains(urls, u)) {
+    if (strv_contains(urls, u)) {
         xfree(u);
         return 0;
     }
@@ -762,7 +721,7 @@ add_tracker(struct parser *p, struct strvec *urls, int **tiers, uint32_t tok, in
     }
     *tiers = t;
     t[urls->n] = tier;
-    return strvec_push_owned(urls, u);
+    return strv_push(urls, u);
 }
 
 static int
@@ -770,7 +729,7 @@ parse_trackers(struct parser *p, uint32_t root)
 {
     const struct benc_doc *d = p->d;
     struct shoal_metainfo *m = p->m;
-    struct strvec urls = {0};
+    struct strv urls = {0};
     int *tiers = NULL;
     int rc = 0;
 
@@ -804,7 +763,7 @@ static int
 parse_webseeds(struct parser *p, uint32_t root)
 {
     const struct benc_doc *d = p->d;
-    struct strvec urls = {0};
+    struct strv urls = {0};
     int rc = 0;
     /* BEP 19: url-list is one string or a list of strings. */
     uint32_t ul = benc_dict_get(d, root, "url-list");
@@ -828,11 +787,11 @@ parse_webseeds(struct parser *p, uint32_t root)
             continue;
         }
         char *url = xstrndup((const char *)s, len);
-        if (url && strvec_contains(&urls, url)) {
+        if (url && strv_contains(&urls, url)) {
             xfree(url);
             continue;
         }
-        rc = strvec_push_owned(&urls, url);
+        rc = strv_push(&urls, url);
     }
     p->m->webseeds = urls.v;
     p->m->webseed_count = urls.n;
@@ -856,7 +815,7 @@ parse_nodes(struct parser *p, uint32_t root)
 {
     const struct benc_doc *d = p->d;
     struct shoal_metainfo *m = p->m;
-    struct strvec hosts = {0};
+    struct strv hosts = {0};
     int rc = 0;
     /* BEP 5: nodes = [["host", port], ...]; malformed entries are skipped. */
     uint32_t nl = benc_dict_get_type(d, root, "nodes", BENC_LIST);
@@ -880,7 +839,7 @@ parse_nodes(struct parser *p, uint32_t root)
         }
         m->node_ports = ports;
         ports[hosts.n] = (int)d->tok[port].val;
-        rc = strvec_push_owned(&hosts, text_dup(s, n));
+        rc = strv_push(&hosts, text_dup(s, n));
     }
     m->nodes = hosts.v;
     m->node_count = hosts.n;
@@ -957,7 +916,7 @@ shoal_metainfo_parse(const void *buf, size_t len, shoal_metainfo **out,
 out:
     if (rc == SHOAL_ENOMEM && err && !err->why)
         err->why = "out of memory";
-    strvec_free(p.warnings.v, p.warnings.n);
+    strv_free_array(p.warnings.v, p.warnings.n);
     shoal_metainfo_free(p.m);
     benc_doc_cleanup(&doc);
     return rc;
@@ -1042,15 +1001,15 @@ shoal_metainfo_free(shoal_metainfo *m)
     xfree(m->files);
     xfree(m->name);
     xfree(m->pieces);
-    strvec_free(m->trackers, m->tracker_count);
+    strv_free_array(m->trackers, m->tracker_count);
     xfree(m->tracker_tiers);
-    strvec_free(m->webseeds, m->webseed_count);
-    strvec_free(m->nodes, m->node_count);
+    strv_free_array(m->webseeds, m->webseed_count);
+    strv_free_array(m->nodes, m->node_count);
     xfree(m->node_ports);
     xfree(m->comment);
     xfree(m->creator);
     xfree(m->source);
-    strvec_free(m->warnings, m->warning_count);
+    strv_free_array(m->warnings, m->warning_count);
     xfree(m->info);
     xfree(m);
 }

@@ -2,6 +2,7 @@
  * cmd_info.c — `shoal info TORRENT|MAGNET [--json]`: shows what a torrent
  * file or magnet link describes. CLI layer; uses only shoal.h.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -358,7 +359,8 @@ run_info(int argc, char **argv)
     }
     if (rc) {
         cli_error("info", "%s: %s: %s", arg, shoal_perr_text(&err), shoal_strerror(rc));
-        return EXIT_FAIL;
+        /* A path that names nothing is the user's mistake; other I/O is not. */
+        return rc == -ENOENT || rc == -EISDIR ? EXIT_USAGE : EXIT_FAIL;
     }
     for (size_t i = 0; i < shoal_metainfo_warning_count(m); i++)
         cli_error("info", "note: %s", shoal_metainfo_warning(m, i));

@@ -67,9 +67,17 @@ expect_fail 2 "usage: shoal info" "$SHOAL" info a b
 expect_fail 2 "usage: shoal info" "$SHOAL" info --bogus x.torrent
 expect_fail 2 "unknown command" "$SHOAL" frobnicate
 
-# A missing file is a runtime failure, not bad input.
+# A path that names nothing is bad input; a file that cannot be read is a
+# runtime failure.
 MAXLINES=1
-expect_fail 1 "cannot open the torrent file" "$SHOAL" info "$work/missing.torrent"
+expect_fail 2 "cannot open the torrent file" "$SHOAL" info "$work/missing.torrent"
+expect_fail 2 "torrent path is a directory" "$SHOAL" info /
+if [ "$(id -u)" != 0 ]; then
+    : > "$work/../shoal-cli-unreadable.$$"
+    chmod 000 "$work/../shoal-cli-unreadable.$$"
+    expect_fail 1 "Permission denied" "$SHOAL" info "$work/../shoal-cli-unreadable.$$"
+    rm -f "$work/../shoal-cli-unreadable.$$"
+fi
 
 # Oversized torrent: refused from its size, before reading.
 truncate -s 11M "$work/../shoal-cli-big.$$.torrent"

@@ -9,6 +9,9 @@
 #ifndef SHOAL_CLI_CMD_H
 #define SHOAL_CLI_CMD_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #define EXIT_OK    0
 #define EXIT_FAIL  1
 #define EXIT_USAGE 2
@@ -22,6 +25,9 @@ struct cmd_entry {
 
 extern const struct cmd_entry cmd_create;
 extern const struct cmd_entry cmd_info;
+extern const struct cmd_entry cmd_get;
+extern const struct cmd_entry cmd_seed;
+extern const struct cmd_entry cmd_share;
 
 /* Prints "shoal NAME: " + message to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...)
@@ -30,5 +36,10 @@ void cli_error(const char *cmd, const char *fmt, ...)
 int cli_usage(const struct cmd_entry *cmd);
 /* 1 when stderr is a terminal (live progress lines), else 0. */
 int cli_is_tty(void);
+
+/* "1.50 MiB", "512 B". */
+void cli_human_size(uint64_t n, char *out, size_t len);
+/* Reads "1048576", "512K", "4M", "1GiB", "10M/s"; 0 or -1 on bad input. */
+int cli_parse_size(const char *s, uint64_t *out);
 
 #endif

@@ -61,24 +61,6 @@ elapsed(const struct timespec *a, const struct timespec *b)
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
-static void
-human_size(uint64_t n, char *out, size_t len)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, len, "%" PRIu64 " B", n);
-    else if (v == (double)(uint64_t)v)
-        snprintf(out, len, "%" PRIu64 " %s", (uint64_t)v, units[u]);
-    else
-        snprintf(out, len, "%.2f %s", v, units[u]);
-}
-
 static int
 on_progress(uint64_t done, uint64_t total, void *user)
 {
@@ -116,38 +98,10 @@ progress_clear(struct progress *p)
 static int
 parse_piece_size(const char *s, uint32_t *out)
 {
-    char *end;
-    if (s[0] < '0' || s[0] > '9')
+    uint64_t v;
+    if (cli_parse_size(s, &v) != 0 || v > UINT32_MAX)
         return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
-        return -1;
-    unsigned shift = 0;
-    switch (*end) {
-    case 'k':
-    case 'K':
-        shift = 10;
-        break;
-    case 'm':
-    case 'M':
-        shift = 20;
-        break;
-    case 'g':
-    case 'G':
-        shift = 30;
-        break;
-    default:
-        break;
-    }
-    if (shift) {
-        end++;
-        if (!strcmp(end, "iB") || !strcmp(end, "B"))
-            end += strlen(end);
-    }
-    if (*end || v > (UINT32_MAX >> shift))
-        return -1;
-    *out = (uint32_t)(v << shift);
+    *out = (uint32_t)v;
     return 0;
 }
 
@@ -273,7 +227,7 @@ print_summary(const char *out, const uint8_t *data, size_t len, double secs)
     char hex[2 * SHOAL_INFOHASH_LEN + 1];
     char total[32], piece[32], fsize[32];
 
-    human_size(len, fsize, sizeof(fsize));
+    cli_human_size(len, fsize, sizeof(fsize));
     if (shoal_metainfo_parse(data, len, &m, &perr) < 0) {
         /* Should not happen: shoal reads what it writes. */
         printf("wrote %s (%s)\n", out, fsize);
@@ -283,8 +237,8 @@ print_summary(const char *out, const uint8_t *data, size_t len, double secs)
     }
     uint64_t size = shoal_metainfo_total_size(m);
     size_t nfiles = shoal_metainfo_file_count(m);
-    human_size(size, total, sizeof(total));
-    human_size(shoal_metainfo_piece_length(m), piece, sizeof(piece));
+    cli_human_size(size, total, sizeof(total));
+    cli_human_size(shoal_metainfo_piece_length(m), piece, sizeof(piece));
     shoal_hex(shoal_metainfo_infohash(m), SHOAL_INFOHASH_LEN, hex);
     for (size_t i = 0; i < shoal_metainfo_warning_count(m); i++)
         fprintf(stderr, "shoal create: warning: %s\n", shoal_metainfo_warning(m, i));

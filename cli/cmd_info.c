@@ -16,22 +16,6 @@
 #include "shoal.h"
 
 static void
-human_size(uint64_t n, char *out, size_t len)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, len, "%" PRIu64 " B", n);
-    else
-        snprintf(out, len, "%.2f %s", v, units[u]);
-}
-
-static void
 attr_letters(unsigned attr, char out[5])
 {
     size_t n = 0;
@@ -165,7 +149,7 @@ print_tree(const shoal_metainfo *m)
             p = slash + 1;
         }
         char size[32], attr[5];
-        human_size(f->size, size, sizeof(size));
+        cli_human_size(f->size, size, sizeof(size));
         attr_letters(f->attr, attr);
         printf("  %*s%s  (%s)%s%s%s%s\n", (int)(2 * depth), "", p, size,
                attr[0] ? " [" : "", attr, attr[0] ? "]" : "",
@@ -181,8 +165,8 @@ torrent_text(const shoal_metainfo *m)
 {
     char hex[41], size[32], piece[32];
     shoal_hex(shoal_metainfo_infohash(m), SHOAL_INFOHASH_LEN, hex);
-    human_size(shoal_metainfo_total_size(m), size, sizeof(size));
-    human_size(shoal_metainfo_piece_length(m), piece, sizeof(piece));
+    cli_human_size(shoal_metainfo_total_size(m), size, sizeof(size));
+    cli_human_size(shoal_metainfo_piece_length(m), piece, sizeof(piece));
     char *magnet = shoal_metainfo_magnet(m);
 
     printf("name:        %s\n", shoal_metainfo_name(m));

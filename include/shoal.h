@@ -37,7 +37,9 @@ extern "C" {
     XX(TOOBIG, "input exceeds a size limit")                                             \
     XX(UNSUPPORTED, "not supported")                                                     \
     XX(NODATA, "nothing to share")                                                       \
-    XX(CANCELED, "canceled")
+    XX(CANCELED, "canceled")                                                             \
+    XX(LOCALONLY, "refused: local-only mode allows loopback addresses only")             \
+    XX(BANNED, "peer is banned")
 
 enum shoal_errno {
     SHOAL_EBASE = -30000,
@@ -236,6 +238,128 @@ SHOAL_EXPORT uint32_t shoal_create_auto_piece_length(uint64_t total_size);
  */
 SHOAL_EXPORT int shoal_create_torrent(const struct shoal_create_opts *opts, uint8_t **out,
                                       size_t *outlen, struct shoal_perr *err);
+
+/* ------------------------------------------------------------------ sessions */
+
+/*
+ * A session is one BitTorrent node: an event loop, listening sockets, a disk
+ * worker pool and any number of torrents. Sessions share nothing, so several
+ * can run in one process (each on its own thread, or one after another).
+ * All shoal_session_* and shoal_torrent_* calls must come from the thread
+ * that runs the session, except shoal_session_stop().
+ */
+typedef struct shoal_session shoal_session;
+typedef struct shoal_torrent shoal_torrent;
+
+struct shoal_settings {
+    int port;       /* TCP listen port; 0 = any free port */
+    int listen;     /* 0: make outgoing connections only */
+    int local_only; /* talk to 127.0.0.0/8 and ::1 only; also forced on
+                     * by SHOAL_LOCAL_ONLY=1 in the environment */
+    int max_peers;  /* connections across all torrents */
+    int max_peers_per_torrent;
+    uint64_t max_up;       /* bytes/s, 0 = unlimited */
+    uint64_t max_down;     /* bytes/s, 0 = unlimited */
+    unsigned disk_threads; /* 0 = one per core */
+    int upload_slots;      /* regular unchoke slots per torrent */
+    int verbose;           /* 1: log peer-level events to stderr */
+};
+
+/* Fills *s with the defaults. */
+SHOAL_EXPORT void shoal_settings_init(struct shoal_settings *s);
+
+/* Creates a session and binds its listening sockets (IPv4 and IPv6). */
+SHOAL_EXPORT int shoal_session_new(const struct shoal_settings *s, shoal_session **out);
+/* Stops every torrent (saving resume state) and frees the session. */
+SHOAL_EXPORT void shoal_session_free(shoal_session *ss);
+/* The TCP port the session listens on (useful with port 0). */
+SHOAL_EXPORT int shoal_session_port(const shoal_session *ss);
+/* Runs the event loop until shoal_session_stop() or, with exit_when_done,
+ * until every torrent has finished downloading. Returns 0 or an error. */
+SHOAL_EXPORT int shoal_session_run(shoal_session *ss, int exit_when_done);
+/* Asks the loop to return. Safe from a signal handler or another thread. */
+SHOAL_EXPORT void shoal_session_stop(shoal_session *ss);
+
+enum shoal_event_type {
+    SHOAL_EV_LOG = 1,           /* message: a line for the log */
+    SHOAL_EV_PEER_CONNECTED,    /* peer: "ip:port" */
+    SHOAL_EV_PEER_DISCONNECTED, /* peer, message: why */
+    SHOAL_EV_PEER_BANNED,       /* peer, message: why */
+    SHOAL_EV_PIECE_VERIFIED,    /* piece */
+    SHOAL_EV_PIECE_FAILED,      /* piece: hash mismatch, data discarded */
+    SHOAL_EV_FINISHED,          /* every wanted piece is verified */
+    SHOAL_EV_STATE_CHANGED,     /* see shoal_torrent_status().state */
+    SHOAL_EV_ERROR,             /* message: what failed */
+    SHOAL_EV_TICK,              /* once a second per torrent: time to show progress */
+};
+
+struct shoal_event {
+    enum shoal_event_type type;
+    shoal_torrent *torrent; /* NULL for session events */
+    const char *peer;
+    const char *message;
+    uint32_t piece;
+};
+
+/* Borrowed pointers in ev are valid only during the callback. */
+typedef void (*shoal_event_cb)(shoal_session *ss, const struct shoal_event *ev,
+                               void *user);
+SHOAL_EXPORT void shoal_session_set_event_cb(shoal_session *ss, shoal_event_cb cb,
+                                             void *user);
+
+struct shoal_torrent_opts {
+    const char *save_dir; /* where the files live; required */
+    const char
+        *resume_path; /* resume state file; NULL = <save_dir>/.shoal/<hash>.resume */
+    int recheck;      /* hash everything, ignoring resume state */
+    int sequential;   /* download pieces in order */
+    int seed_only;    /* never create or extend files: seeding existing data */
+    const char *only; /* file selection: "0,2,5-7" indices; NULL = all */
+};
+
+/*
+ * Adds a torrent. On success the session takes ownership of m (do not free
+ * it) and *out is owned by the session; on failure m stays the caller's.
+ * Existing data is checked before this returns (quickly, when the resume
+ * state matches the files).
+ */
+SHOAL_EXPORT int shoal_session_add(shoal_session *ss, shoal_metainfo *m,
+                                   const struct shoal_torrent_opts *opts,
+                                   shoal_torrent **out, struct shoal_perr *err);
+
+/* Dials a peer ("host:port", "[v6]:port"). Honours local-only mode. */
+SHOAL_EXPORT int shoal_torrent_add_peer(shoal_torrent *t, const char *hostport);
+
+enum shoal_torrent_state {
+    SHOAL_TS_CHECKING = 1,
+    SHOAL_TS_DOWNLOADING,
+    SHOAL_TS_SEEDING,
+    SHOAL_TS_DISK_FULL,     /* paused on ENOSPC; resumes when space frees */
+    SHOAL_TS_READ_ONLY,     /* cannot write the download folder */
+    SHOAL_TS_FILES_MISSING, /* seeding data was deleted or truncated */
+    SHOAL_TS_ERROR,
+};
+
+struct shoal_torrent_status {
+    enum shoal_torrent_state state;
+    const char *state_name; /* "downloading", "disk full", ... */
+    const char *error;      /* why, for the error states; else NULL */
+    uint64_t total_wanted;  /* bytes selected for download */
+    uint64_t have_wanted;   /* of those, verified */
+    uint32_t pieces_have;
+    uint32_t piece_count;
+    uint64_t downloaded; /* payload bytes received */
+    uint64_t uploaded;   /* payload bytes sent */
+    uint64_t down_rate;  /* bytes/s, recent average */
+    uint64_t up_rate;
+    int peers;
+    int seeds;
+    uint32_t hash_failures;
+    uint32_t banned;
+};
+
+SHOAL_EXPORT void shoal_torrent_status(const shoal_torrent *t,
+                                       struct shoal_torrent_status *st);
 
 /* ------------------------------------------------------------------ misc */
 

@@ -1,0 +1,276 @@
+/*
+ * swarm.c — runs a session for the get, seed and share commands: common
+ * options, the live progress line, and shutdown on a signal. CLI layer.
+ */
+#include "swarm.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cmd.h"
+
+/* Seconds between plain progress lines when stderr is not a terminal. */
+#define SWARM_PLAIN_EVERY_S 5
+
+struct display {
+    const char *cmd;
+    int tty;
+    int verbose;
+    unsigned ticks;
+    int line_open; /* a live line is on screen without its newline */
+    struct timespec start;
+    int finished;
+};
+
+/* The session a signal should stop: one per process, set by swarm_run. */
+static shoal_session *signal_target;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    if (signal_target)
+        shoal_session_stop(signal_target);
+}
+
+int
+swarm_option(const char *cmd, int c, const char *arg, struct swarm_opts *o)
+{
+    uint64_t v;
+    switch (c) {
+    case SWARM_OPT_PEER:
+        if (o->npeers >= SWARM_MAX_PEERS) {
+            cli_error(cmd, "at most %d --peer options", SWARM_MAX_PEERS);
+            return -1;
+        }
+        o->peers[o->npeers++] = arg;
+        return 1;
+    case SWARM_OPT_PORT:
+        if (cli_parse_size(arg, &v) != 0 || v > 65535 || strpbrk(arg, "kKmMgG")) {
+            cli_error(cmd, "bad port '%s' (0-65535; 0 = any free port)", arg);
+            return -1;
+        }
+        o->port = (int)v;
+        return 1;
+    case SWARM_OPT_MAX_UP:
+    case SWARM_OPT_MAX_DOWN:
+        if (cli_parse_size(arg, &v) != 0) {
+            cli_error(cmd, "bad rate '%s' (bytes per second, e.g. 500K or 10M)", arg);
+            return -1;
+        }
+        if (c == SWARM_OPT_MAX_UP)
+            o->max_up = v;
+        else
+            o->max_down = v;
+        return 1;
+    case SWARM_OPT_LOCAL_ONLY:
+        o->local_only = 1;
+        return 1;
+    case SWARM_OPT_RECHECK:
+        o->recheck = 1;
+        return 1;
+    case SWARM_OPT_VERBOSE:
+        o->verbose = 1;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int
+swarm_load(const char *cmd, const char *path, shoal_metainfo **out)
+{
+    struct shoal_perr err;
+    memset(&err, 0, sizeof(err));
+    if (!strncasecmp(path, "magnet:", 7)) {
+        cli_error(cmd, "magnet links need the metadata exchange, which this build does "
+                       "not have yet; use a .torrent file");
+        return EXIT_USAGE;
+    }
+    int rc = shoal_metainfo_load(path, out, &err);
+    if (rc == SHOAL_EPARSE || rc == SHOAL_ETOOBIG) {
+        cli_error(cmd, "bad torrent: %s (at byte %zu)", shoal_perr_text(&err), err.off);
+        return EXIT_USAGE;
+    }
+    if (rc) {
+        cli_error(cmd, "%s: %s: %s", path, shoal_perr_text(&err), shoal_strerror(rc));
+        return rc == -ENOENT || rc == -EISDIR ? EXIT_USAGE : EXIT_FAIL;
+    }
+    return 0;
+}
+
+static void
+format_eta(uint64_t left, uint64_t rate, char *out, size_t len)
+{
+    if (rate == 0) {
+        snprintf(out, len, "--:--");
+        return;
+    }
+    uint64_t s = left / rate;
+    if (s >= 100 * 3600)
+        snprintf(out, len, ">99h");
+    else
+        snprintf(out, len, "%" PRIu64 ":%02" PRIu64 ":%02" PRIu64, s / 3600, s / 60 % 60,
+                 s % 60);
+}
+
+static void
+show_progress(struct display *d, const shoal_torrent *t)
+{
+    struct shoal_torrent_status st;
+    shoal_torrent_status(t, &st);
+    double pct = st.total_wanted
+                     ? 100.0 * (double)st.have_wanted / (double)st.total_wanted
+                     : 100.0;
+    char down[32], up[32], eta[32];
+    cli_human_size(st.down_rate, down, sizeof(down));
+    cli_human_size(st.up_rate, up, sizeof(up));
+    format_eta(st.total_wanted - st.have_wanted, st.down_rate, eta, sizeof(eta));
+    char line[256];
+    snprintf(line, sizeof(line),
+             "%-11s %5.1f%%  down %s/s  up %s/s  peers %d (%d seeds)  ETA %s",
+             st.state_name, pct, down, up, st.peers, st.seeds, eta);
+    if (d->tty) {
+        fprintf(stderr, "\r%-100s", line);
+        d->line_open = 1;
+    } else if (d->ticks % SWARM_PLAIN_EVERY_S == 0) {
+        fprintf(stderr, "%s\n", line);
+    }
+    fflush(stderr);
+}
+
+static void
+end_line(struct display *d)
+{
+    if (d->line_open) {
+        fputc('\n', stderr);
+        d->line_open = 0;
+    }
+}
+
+static void
+on_event(shoal_session *ss, const struct shoal_event *ev, void *user)
+{
+    (void)ss;
+    struct display *d = user;
+    switch (ev->type) {
+    case SHOAL_EV_TICK:
+        d->ticks++;
+        show_progress(d, ev->torrent);
+        break;
+    case SHOAL_EV_FINISHED: {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double secs = (double)(now.tv_sec - d->start.tv_sec) +
+                      (double)(now.tv_nsec - d->start.tv_nsec) / 1e9;
+        struct shoal_torrent_status st;
+        shoal_torrent_status(ev->torrent, &st);
+        char size[32];
+        cli_human_size(st.total_wanted, size, sizeof(size));
+        end_line(d);
+        fprintf(stderr, "shoal %s: finished: %s in %.1f s, all pieces verified\n", d->cmd,
+                size, secs);
+        d->finished = 1;
+        break;
+    }
+    case SHOAL_EV_STATE_CHANGED:
+    case SHOAL_EV_PEER_BANNED:
+    case SHOAL_EV_ERROR:
+        end_line(d);
+        fprintf(stderr, "shoal %s: %s%s%s\n", d->cmd, ev->peer ? ev->peer : "",
+                ev->peer ? ": " : "", ev->message);
+        break;
+    case SHOAL_EV_PIECE_FAILED:
+    case SHOAL_EV_LOG:
+        if (d->verbose || ev->type == SHOAL_EV_PIECE_FAILED) {
+            end_line(d);
+            fprintf(stderr, "shoal %s: %s\n", d->cmd, ev->message);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+int
+swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
+{
+    struct shoal_settings set;
+    shoal_settings_init(&set);
+    set.port = o->port;
+    set.local_only = o->local_only;
+    set.max_up = o->max_up;
+    set.max_down = o->max_down;
+    set.verbose = o->verbose;
+    shoal_session *ss = NULL;
+    int rc = shoal_session_new(&set, &ss);
+    if (rc) {
+        cli_error(cmd, "cannot start the session: %s", shoal_strerror(rc));
+        shoal_metainfo_free(m);
+        return EXIT_FAIL;
+    }
+    struct display d = {.cmd = cmd, .tty = cli_is_tty(), .verbose = o->verbose};
+    clock_gettime(CLOCK_MONOTONIC, &d.start);
+    shoal_session_set_event_cb(ss, on_event, &d);
+    printf("listening on port %d\n", shoal_session_port(ss));
+    fflush(stdout);
+
+    struct shoal_torrent_opts topts = {
+        .save_dir = o->dir,
+        .recheck = o->recheck,
+        .sequential = o->sequential,
+        .seed_only = o->seed_only,
+        .only = o->only,
+    };
+    struct shoal_perr err;
+    shoal_torrent *t = NULL;
+    char name[256];
+    snprintf(name, sizeof(name), "%s", shoal_metainfo_name(m));
+    rc = shoal_session_add(ss, m, &topts, &t, &err);
+    if (rc) {
+        cli_error(cmd, "%s: %s", name, shoal_perr_text(&err));
+        shoal_metainfo_free(m);
+        shoal_session_free(ss);
+        return rc == SHOAL_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+    }
+    for (int i = 0; i < o->npeers; i++) {
+        rc = shoal_torrent_add_peer(t, o->peers[i]);
+        if (rc) {
+            cli_error(cmd, "--peer %s: %s", o->peers[i], shoal_strerror(rc));
+            shoal_session_free(ss);
+            return EXIT_USAGE;
+        }
+    }
+    struct shoal_torrent_status st;
+    shoal_torrent_status(t, &st);
+    fprintf(stderr, "shoal %s: %s: %s, %" PRIu32 " of %" PRIu32 " pieces verified\n", cmd,
+            name, st.state_name, st.pieces_have, st.piece_count);
+
+    signal_target = ss;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = shoal_session_run(ss, o->exit_when_done);
+    end_line(&d);
+    shoal_torrent_status(t, &st);
+    int done = st.have_wanted == st.total_wanted;
+    signal_target = NULL;
+    shoal_session_free(ss);
+    if (rc) {
+        cli_error(cmd, "session failed: %s", shoal_strerror(rc));
+        return EXIT_FAIL;
+    }
+    if (o->exit_when_done && !done)
+        return EXIT_FAIL;
+    return EXIT_OK;
+}

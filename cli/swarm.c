@@ -264,6 +264,13 @@ swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
     end_line(&d);
     shoal_torrent_status(t, &st);
     int done = st.have_wanted == st.total_wanted;
+    /* One stable line for scripts and tests to read the counters from. */
+    fprintf(stderr,
+            "shoal %s: totals: downloaded=%" PRIu64 " uploaded=%" PRIu64
+            " hash_failures=%" PRIu32 " banned=%" PRIu32 " pieces=%" PRIu32 "/%" PRIu32
+            " state=%s\n",
+            cmd, st.downloaded, st.uploaded, st.hash_failures, st.banned, st.pieces_have,
+            st.piece_count, st.state_name);
     signal_target = NULL;
     shoal_session_free(ss);
     if (rc) {

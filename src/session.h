@@ -160,7 +160,8 @@ struct torrent {
     uint64_t total_wanted;
 
     struct rate down, up;
-    uint64_t downloaded, uploaded;
+    uint64_t downloaded, uploaded;               /* payload bytes, this run */
+    uint64_t downloaded_before, uploaded_before; /* earlier runs, from resume */
     uint32_t hash_failures;
     uint32_t nbanned;
     struct sockaddr_storage *banned;

@@ -444,8 +444,9 @@ save_resume(struct torrent *t)
     }
     const struct bitfield *have = picker_have_bits(t->picker);
     memcpy(rs.have, have->bits, BITFIELD_BYTES(have->nbits));
-    rs.uploaded = t->uploaded;
-    rs.downloaded = t->downloaded;
+    /* Totals over every run; the status shows this run's alone. */
+    rs.uploaded = t->uploaded_before + t->uploaded;
+    rs.downloaded = t->downloaded_before + t->downloaded;
     rc = storage_check_files(t->st, fs);
     if (!rc)
         rc = resume_set_files(&rs, fs, nfiles);
@@ -476,8 +477,8 @@ load_resume(struct torrent *t)
         for (uint32_t i = 0; i < t->m->piece_count; i++)
             if (rs.have[i / 8] & (0x80 >> (i % 8)))
                 picker_set_have(t->picker, i);
-        t->uploaded = rs.uploaded;
-        t->downloaded = rs.downloaded;
+        t->uploaded_before = rs.uploaded;
+        t->downloaded_before = rs.downloaded;
     } else {
         ok = 0;
     }

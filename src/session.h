@@ -183,7 +183,9 @@ struct torrent {
     uint64_t last_choke_ms;
     uint64_t last_optimistic_ms;
     uint64_t last_resume_ms;
+    uint64_t last_file_check_ms;
     int resume_dirty;
+    int resume_syncing;
     uint64_t rng;
 };
 

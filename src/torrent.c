@@ -30,6 +30,8 @@
 #define TORRENT_OPTIMISTIC_INTERVAL_MS 30000
 /* Resume state is saved this often while it changes, and on exit. */
 #define TORRENT_RESUME_INTERVAL_MS 30000
+/* How often the files of a torrent are looked at (stat) to notice deletion. */
+#define TORRENT_FILE_CHECK_MS 10000
 /* After a disk-full or read-only stop, try writing again this often. */
 #define TORRENT_DISK_RETRY_MS 10000
 /* Bytes of block data waiting for the disk before we stop asking peers for
@@ -431,7 +433,7 @@ dial_known(struct torrent *t, uint64_t now)
 /* ------------------------------------------------------------------ resume */
 
 static int
-save_resume(struct torrent *t)
+save_resume_bits(struct torrent *t, const uint8_t *bits)
 {
     struct resume_state rs;
     size_t nfiles = storage_file_count(t->st);
@@ -442,8 +444,7 @@ save_resume(struct torrent *t)
         xfree(fs);
         return rc;
     }
-    const struct bitfield *have = picker_have_bits(t->picker);
-    memcpy(rs.have, have->bits, BITFIELD_BYTES(have->nbits));
+    memcpy(rs.have, bits, BITFIELD_BYTES(t->m->piece_count));
     /* Totals over every run; the status shows this run's alone. */
     rs.uploaded = t->uploaded_before + t->uploaded;
     rs.downloaded = t->downloaded_before + t->downloaded;
@@ -454,9 +455,88 @@ save_resume(struct torrent *t)
         rc = resume_save(t->resume_path, &rs);
     resume_cleanup(&rs);
     xfree(fs);
+    return rc;
+}
+
+/* Saves now, on the loop thread: at start and at exit. */
+static int
+save_resume(struct torrent *t)
+{
+    storage_fsync(t->st);
+    int rc = save_resume_bits(t, picker_have_bits(t->picker)->bits);
     if (rc == 0)
         t->resume_dirty = 0;
     return rc;
+}
+
+struct resume_job {
+    struct torrent *t;
+    uint8_t *have; /* the have bits when the flush started */
+};
+
+static void
+on_resume_synced(void *user, int rc)
+{
+    struct resume_job *job = user;
+    struct torrent *t = job->t;
+    t->resume_syncing = 0;
+    /* Record only the pieces that were on stable storage before the flush;
+     * pieces verified since then wait for the next save. */
+    if (rc == 0 && !t->dying)
+        save_resume_bits(t, job->have);
+    xfree(job->have);
+    xfree(job);
+}
+
+/* Flushes the data files, then saves the resume state once they are on
+ * disk, so a power cut never leaves state that claims unwritten pieces. */
+static void
+start_resume_save(struct torrent *t)
+{
+    const struct bitfield *have = picker_have_bits(t->picker);
+    struct resume_job *job = xmalloc(sizeof(*job));
+    uint8_t *bits = xmalloc(BITFIELD_BYTES(have->nbits) + 1);
+    if (!job || !bits) {
+        xfree(job);
+        xfree(bits);
+        return;
+    }
+    memcpy(bits, have->bits, BITFIELD_BYTES(have->nbits));
+    *job = (struct resume_job){t, bits};
+    t->resume_dirty = 0;
+    if (disk_submit_fsync(t->ss->disk, t->st, on_resume_synced, job) != 0) {
+        xfree(bits);
+        xfree(job);
+        t->resume_dirty = 1;
+        return;
+    }
+    t->resume_syncing = 1;
+}
+
+/* A seeding torrent whose files were deleted or truncated stops offering
+ * them and says so; nothing is downloaded again unless asked (--recheck). */
+static void
+check_files_present(struct torrent *t)
+{
+    if (t->state != SHOAL_TS_SEEDING && t->state != SHOAL_TS_DOWNLOADING)
+        return;
+    size_t n = storage_file_count(t->st);
+    struct storage_file_state *fs = xcalloc(n ? n : 1, sizeof(*fs));
+    if (!fs || storage_check_files(t->st, fs) != 0) {
+        xfree(fs);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct shoal_file *f = &t->m->files[i];
+        uint32_t first = (uint32_t)(f->offset / t->m->piece_length);
+        int had = f->size > 0 && picker_have(t->picker, first);
+        if (had && !fs[i].size_ok) {
+            set_state(t, SHOAL_TS_FILES_MISSING, "%s is %s", f->path,
+                      fs[i].exists ? "shorter than it should be" : "missing");
+            break;
+        }
+    }
+    xfree(fs);
 }
 
 /* Loads resume state when it matches the files on disk; returns 1 when the
@@ -665,9 +745,14 @@ torrent_tick(struct torrent *t, uint64_t now)
         for (struct peer *p = t->peers; p; p = p->next)
             peer_fill_requests(p);
     dial_known(t, now);
-    if (t->resume_dirty && now - t->last_resume_ms >= TORRENT_RESUME_INTERVAL_MS) {
+    if (t->resume_dirty && !t->resume_syncing &&
+        now - t->last_resume_ms >= TORRENT_RESUME_INTERVAL_MS) {
         t->last_resume_ms = now;
-        save_resume(t);
+        start_resume_save(t);
+    }
+    if (now - t->last_file_check_ms >= TORRENT_FILE_CHECK_MS) {
+        t->last_file_check_ms = now;
+        check_files_present(t);
     }
 }
 

@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+"""Disk trouble under a running torrent, on a small tmpfs of our own.
+
+    disk_states.py full      the download folder fills up: the leecher says
+                             "disk full", keeps what it verified, and finishes
+                             by itself once the folder has room again.
+    disk_states.py readonly  the download folder is read-only: the leecher
+                             says "read-only", then finishes by itself once the
+                             folder is writable again.
+    disk_states.py missing   a file is deleted under a seeder: it says "files
+                             missing" and stops serving; nothing is downloaded.
+
+Needs root to mount the tmpfs (CI runs as root); every mount is undone.
+"""
+import filecmp
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
+procs = []
+mounts = []
+failures = []
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def check(cond, what):
+    log(("ok    " if cond else "FAIL  ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def start(args, name, work):
+    env = dict(os.environ, SHOAL_LOCAL_ONLY="1")
+    p = subprocess.Popen(args, stdout=open(os.path.join(work, name + ".out"), "w"),
+                         stderr=open(os.path.join(work, name + ".err"), "w"), env=env,
+                         start_new_session=True)
+    procs.append(p)
+    return p
+
+
+def stop(p):
+    if p.poll() is None:
+        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def wait_for(pred, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def port_of(work, name):
+    ok = wait_for(lambda: "listening on port" in read(os.path.join(work, name + ".out")), 15)
+    m = re.search(r"listening on port (\d+)", read(os.path.join(work, name + ".out")))
+    return int(m.group(1)) if ok and m else None
+
+
+def mount_tmpfs(path, size):
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", path], check=True)
+    mounts.append(path)
+
+
+def make_torrent(work, size):
+    seed = os.path.join(work, "seed")
+    os.makedirs(seed)
+    with open(os.path.join(seed, "data.bin"), "wb") as f:
+        f.write(os.urandom(size))
+    torrent = os.path.join(work, "data.torrent")
+    subprocess.run([SHOAL, "create", os.path.join(seed, "data.bin"), "-o", torrent,
+                    "--piece-size", "256K"], check=True, capture_output=True)
+    return seed, torrent
+
+
+def leech_through(work, mode):
+    mib = 1024 * 1024
+    seed, torrent = make_torrent(work, 12 * mib)
+    dl = os.path.join(work, "dl")
+    mount_tmpfs(dl, "6m" if mode == "full" else "32m")
+    if mode == "readonly":
+        # The folder is there but cannot be written (a full remount cannot
+        # happen under open files, so it starts read-only).
+        subprocess.run(["mount", "-o", "remount,ro", dl], check=True)
+    seeder = start([SHOAL, "seed", torrent, "-d", seed, "--port", "0", "--max-up", "4M"],
+                   "seeder", work)
+    port = port_of(work, "seeder")
+    leecher = start([SHOAL, "get", torrent, "-o", dl, "--peer", "127.0.0.1:%d" % port],
+                    "leecher", work)
+    err = os.path.join(work, "leecher.err")
+    want = "disk full" if mode == "full" else "read-only"
+    saw = wait_for(lambda: want in read(err), 40)
+    check(saw, "leecher reports '%s'" % want)
+    check(leecher.poll() is None, "leecher keeps running while the disk is unusable")
+    # Give the folder its room or its writes back; the torrent must go on
+    # by itself.
+    opts = "remount,size=32m" if mode == "full" else "remount,rw"
+    subprocess.run(["mount", "-o", opts, dl], check=True)
+    try:
+        leecher.wait(90)
+    except subprocess.TimeoutExpired:
+        stop(leecher)
+    stop(seeder)
+    same = os.path.exists(os.path.join(dl, "data.bin")) and filecmp.cmp(
+        os.path.join(seed, "data.bin"), os.path.join(dl, "data.bin"), shallow=False)
+    check(leecher.returncode == 0 and same,
+          "leecher finished byte-identical after the disk recovered (exit %s)"
+          % leecher.returncode)
+
+
+def missing(work):
+    seed, torrent = make_torrent(work, 4 * 1024 * 1024)
+    seeder = start([SHOAL, "seed", torrent, "-d", seed, "--port", "0"], "seeder", work)
+    port = port_of(work, "seeder")
+    check(port is not None, "seeder started")
+    os.unlink(os.path.join(seed, "data.bin"))
+    saw = wait_for(lambda: "files missing" in read(os.path.join(work, "seeder.err")), 30)
+    check(saw, "seeder reports 'files missing' after its file was deleted")
+    dl = os.path.join(work, "dl")
+    leecher = start([SHOAL, "get", torrent, "-o", dl, "--peer", "127.0.0.1:%d" % port],
+                    "leecher", work)
+    time.sleep(4)
+    check(leecher.poll() is None, "a leecher gets nothing from it (still waiting)")
+    stop(leecher)
+    stop(seeder)
+    check(not os.path.exists(os.path.join(seed, "data.bin")),
+          "the seeder did not download or recreate the deleted file")
+    t = re.search(r"totals: downloaded=(\d+) uploaded=(\d+)", read(os.path.join(work,
+                                                                              "seeder.err")))
+    check(t is not None and t.group(1) == "0", "the seeder downloaded nothing")
+
+
+def main():
+    what = sys.argv[1] if len(sys.argv) > 1 else "full"
+    if os.geteuid() != 0:
+        log("disk states: needs root to mount a tmpfs; 0 passed, 1 failed")
+        return 1
+    work = tempfile.mkdtemp(prefix="shoal-disk-%s." % what)
+    try:
+        if what == "missing":
+            missing(work)
+        else:
+            leech_through(work, what)
+    finally:
+        for p in procs:
+            stop(p)
+        for m in reversed(mounts):
+            subprocess.run(["umount", "-l", m])
+        if failures:
+            log("work folder kept: " + work)
+            for name in ("leecher.err", "seeder.err"):
+                lines = read(os.path.join(work, name)).splitlines()
+                log("--- %s (last lines)" % name)
+                for line in lines[-8:]:
+                    log("    " + line)
+        else:
+            shutil.rmtree(work)
+    log("disk %s: %d failed" % (what, len(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,4 @@
+#!/bin/sh
+# Disk trouble under a running torrent: full. See disk_states.py.
+set -eu
+exec /usr/bin/python3 "$(dirname "$0")/disk_states.py" full

@@ -437,6 +437,26 @@ send_handshake(struct peer *p)
     p->sent_handshake = 1;
 }
 
+/*
+ * Two nodes that dial each other at once end up with two connections. Both
+ * sides keep the same one: the connection opened by the node with the
+ * smaller peer id. Returns 1 when p was closed.
+ */
+static int
+drop_duplicate(struct peer *p)
+{
+    for (struct peer *q = p->t->peers; q; q = q->next) {
+        if (q == p || q->state != PEER_ACTIVE || memcmp(q->hs.peer_id, p->hs.peer_id, 20))
+            continue;
+        int we_are_smaller = memcmp(p->ss->peer_id, p->hs.peer_id, 20) < 0;
+        /* Keep our outgoing one when our id is smaller, else its incoming. */
+        struct peer *drop = (p->incoming == we_are_smaller) ? p : q;
+        peer_close(drop, "duplicate connection to the same peer");
+        return drop == p;
+    }
+    return 0;
+}
+
 static void
 on_handshake(struct peer *p)
 {
@@ -464,6 +484,8 @@ on_handshake(struct peer *p)
         peer_close(p, "banned address");
         return;
     }
+    if (drop_duplicate(p))
+        return;
     if (!p->sent_handshake)
         send_handshake(p);
     p->fast = wire_reserved_has(p->hs.reserved, WIRE_RESERVED_FAST);

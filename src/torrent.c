@@ -10,6 +10,7 @@
  */
 #include "session.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -399,12 +400,28 @@ torrent_add_known(struct torrent *t, const struct sockaddr *sa, socklen_t len)
     return 0;
 }
 
+static uint16_t
+port_of(const struct sockaddr_storage *sa)
+{
+    if (sa->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+}
+
+/* Connected to that address: by the socket's own endpoint, or, for a peer
+ * that dialed us, by the listen port its extension handshake gave. */
 static int
 is_connected(const struct torrent *t, const struct sockaddr_storage *sa)
 {
-    for (const struct peer *p = t->peers; p; p = p->next)
-        if (p->state != PEER_DEAD && same_endpoint(&p->sa, (const struct sockaddr *)sa))
+    for (const struct peer *p = t->peers; p; p = p->next) {
+        if (p->state == PEER_DEAD)
+            continue;
+        if (same_endpoint(&p->sa, (const struct sockaddr *)sa))
             return 1;
+        if (p->ext.listen_port && p->ext.listen_port == port_of(sa) &&
+            same_host(&p->sa, (const struct sockaddr *)sa))
+            return 1;
+    }
     return 0;
 }
 

@@ -61,6 +61,10 @@ peer_close(struct peer *p, const char *fmt, ...)
     va_end(ap);
     p->state = PEER_DEAD;
     if (p->bev) {
+        /* Leave the rate-limit group now: it may be freed before libevent
+         * finishes releasing the bufferevent. */
+        if (p->ss->rl)
+            bufferevent_remove_from_rate_limit_group(p->bev);
         bufferevent_free(p->bev);
         p->bev = NULL;
     }
@@ -82,8 +86,11 @@ peer_free(struct peer *p)
 {
     if (!p)
         return;
-    if (p->bev)
+    if (p->bev) {
+        if (p->ss->rl)
+            bufferevent_remove_from_rate_limit_group(p->bev);
         bufferevent_free(p->bev);
+    }
     bitfield_cleanup(&p->has);
     xfree(p->reqs);
     xfree(p->upq);

@@ -552,6 +552,23 @@ on_bitfield_like(struct peer *p, const struct wire_msg *m)
     peer_update_interest(p);
 }
 
+/* A peer that dialed us told its listening port (BEP 10 `p`): that address,
+ * not the connection's source port, is where to reach it again. */
+static void
+remember_listen_port(struct peer *p)
+{
+    struct sockaddr_storage sa = p->sa;
+    socklen_t len;
+    if (sa.ss_family == AF_INET) {
+        ((struct sockaddr_in *)&sa)->sin_port = htons(p->ext.listen_port);
+        len = sizeof(struct sockaddr_in);
+    } else {
+        ((struct sockaddr_in6 *)&sa)->sin6_port = htons(p->ext.listen_port);
+        len = sizeof(struct sockaddr_in6);
+    }
+    torrent_add_known(p->t, (struct sockaddr *)&sa, len);
+}
+
 static void
 on_message(struct peer *p, const struct wire_msg *m)
 {
@@ -636,6 +653,8 @@ on_message(struct peer *p, const struct wire_msg *m)
                 peer_close(p, "bad extension handshake: %s", shoal_perr_text(&err));
                 return;
             }
+            if (p->incoming && p->ext.listen_port)
+                remember_listen_port(p);
         }
         return;
     default:

@@ -147,7 +147,10 @@ session_adopt_peer(struct shoal_session *ss, struct peer *p, struct torrent *t)
 {
     unlink_halfopen(ss, p);
     p->next = NULL;
-    if (t->npeers >= ss->cfg.max_peers_per_torrent) {
+    int alive = 0;
+    for (const struct peer *q = t->peers; q; q = q->next)
+        alive += q->state != PEER_DEAD;
+    if (alive >= ss->cfg.max_peers_per_torrent) {
         /* Keep it on the half-open list so the reaper frees it. */
         p->next = ss->halfopen;
         ss->halfopen = p;
@@ -156,9 +159,6 @@ session_adopt_peer(struct shoal_session *ss, struct peer *p, struct torrent *t)
     }
     p->lim = t->lim;
     torrent_peer_attached(t, p);
-    torrent_add_known(t, (struct sockaddr *)&p->sa,
-                      p->sa.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                  : sizeof(struct sockaddr_in));
 }
 
 int

@@ -24,6 +24,7 @@
 struct disk;
 struct storage;
 struct picker;
+struct smartban;
 struct torrent;
 
 /* ------------------------------------------------------------------ tunables */
@@ -146,6 +147,7 @@ struct torrent {
     shoal_metainfo *m;
     struct storage *st;
     struct picker *picker;
+    struct smartban *sb;
     char *save_dir;
     char *resume_path;
     struct wire_limits lim;

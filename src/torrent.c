@@ -23,6 +23,7 @@
 #include "netguard.h"
 #include "picker.h"
 #include "resume.h"
+#include "smartban.h"
 #include "storage.h"
 #include "util.h"
 
@@ -42,6 +43,9 @@
 #define TORRENT_REDIAL_MS 5000
 /* Known addresses kept per torrent (given with --peer, or that dialed us). */
 #define TORRENT_MAX_KNOWN 1000
+/* Failed connection attempts in a row after which an address is forgotten
+ * (with the back-off that is about half an hour of trying). */
+#define TORRENT_MAX_DIAL_FAILS 10
 
 static const char *const state_names[] = {
     [SHOAL_TS_CHECKING] = "checking",   [SHOAL_TS_DOWNLOADING] = "downloading",
@@ -138,10 +142,111 @@ struct piece_job {
     uint32_t piece;
 };
 
+/* Bans an address: its connections close and it is never dialed again. */
+static void
+ban_address(struct torrent *t, const struct sockaddr_storage *sa, const char *why)
+{
+    int connected = 0;
+    for (struct peer *p = t->peers; p; p = p->next) {
+        if (p->state != PEER_DEAD && same_endpoint(&p->sa, (const struct sockaddr *)sa)) {
+            ban_peer(t, p, why);
+            connected = 1;
+        }
+    }
+    if (connected || torrent_is_banned(t, (const struct sockaddr *)sa))
+        return;
+    if (t->nbanned == t->capbanned) {
+        size_t cap = t->capbanned ? t->capbanned * 2 : 8;
+        struct sockaddr_storage *b = xreallocarray(t->banned, cap, sizeof(*b));
+        if (!b)
+            return;
+        t->banned = b;
+        t->capbanned = cap;
+    }
+    t->banned[t->nbanned++] = *sa;
+    char addr[64];
+    netguard_format_addr((const struct sockaddr *)sa, addr, sizeof(addr));
+    session_emit(t->ss, SHOAL_EV_PEER_BANNED, t, NULL, 0, "%s banned: %s", addr, why);
+}
+
+enum readback_kind { READBACK_BAD, READBACK_GOOD };
+
+struct readback {
+    struct torrent *t;
+    uint32_t piece;
+    enum readback_kind kind;
+};
+
+/* The stored data of a piece, read back to settle who sent bad blocks. */
+static void
+on_readback(void *user, int rc, const uint8_t *data, size_t len)
+{
+    struct readback *rb = user;
+    struct torrent *t = rb->t;
+    uint32_t piece = rb->piece;
+    enum readback_kind kind = rb->kind;
+    xfree(rb);
+    if (t->dying)
+        return;
+    if (rc != 0) {
+        smartban_forget(t->sb, piece);
+        return;
+    }
+    if (kind == READBACK_BAD) {
+        smartban_bad_data(t->sb, piece, data, len);
+        return;
+    }
+    struct sockaddr_storage liars[16];
+    size_t n = smartban_piece_passed(t->sb, piece, data, len, liars, 16);
+    for (size_t i = 0; i < n; i++)
+        ban_address(t, &liars[i], "sent a block that did not match the verified piece");
+}
+
+static void
+read_back(struct torrent *t, uint32_t piece, enum readback_kind kind)
+{
+    struct readback *rb = xmalloc(sizeof(*rb));
+    if (!rb) {
+        smartban_forget(t->sb, piece);
+        return;
+    }
+    *rb = (struct readback){t, piece, kind};
+    /* The pool runs this read before any later write to the same bytes, so
+     * a failed piece is read as it was, even if refetching starts now. */
+    uint64_t off = (uint64_t)piece * t->m->piece_length;
+    if (disk_submit_read(t->ss->disk, t->st, off, storage_piece_size(t->st, piece),
+                         on_readback, rb) != 0) {
+        xfree(rb);
+        smartban_forget(t->sb, piece);
+    }
+}
+
+static void
+piece_failed(struct torrent *t, uint32_t piece)
+{
+    struct sockaddr_storage single;
+    int one = smartban_piece_failed(t->sb, piece, &single);
+    t->hash_failures++;
+    session_emit(t->ss, SHOAL_EV_PIECE_FAILED, t, NULL, piece,
+                 "piece %u failed its hash check; fetching it again", piece);
+    if (one == 1) {
+        /* Every block came from one peer: it alone sent bad data. */
+        ban_address(t, &single, "sent a piece that failed its hash check");
+        smartban_forget(t->sb, piece);
+    } else if (one == 0) {
+        read_back(t, piece, READBACK_BAD);
+    }
+    picker_piece_failed(t->picker, piece);
+}
+
 static void
 piece_passed(struct torrent *t, uint32_t piece)
 {
     picker_piece_passed(t->picker, piece);
+    if (smartban_is_suspect(t->sb, piece))
+        read_back(t, piece, READBACK_GOOD);
+    else
+        smartban_forget(t->sb, piece);
     t->resume_dirty = 1;
     for (struct peer *p = t->peers; p; p = p->next)
         if (p->state == PEER_ACTIVE)
@@ -154,32 +259,6 @@ piece_passed(struct torrent *t, uint32_t piece)
         session_emit(t->ss, SHOAL_EV_FINISHED, t, NULL, 0, "download finished");
         for (struct peer *p = t->peers; p; p = p->next)
             peer_update_interest(p);
-    }
-}
-
-static void
-piece_failed(struct torrent *t, uint32_t piece)
-{
-    void *who[64];
-    size_t n = picker_piece_contributors(t->picker, piece, who, 64);
-    picker_piece_failed(t->picker, piece);
-    t->hash_failures++;
-    session_emit(t->ss, SHOAL_EV_PIECE_FAILED, t, NULL, piece,
-                 "piece %u failed its hash check (%zu peer%s sent it)", piece, n,
-                 n == 1 ? "" : "s");
-    for (size_t i = 0; i < n && i < 64; i++) {
-        struct peer *p = who[i];
-        /* Contributors are opaque keys; only trust ones still attached. */
-        struct peer *q;
-        for (q = t->peers; q && q != p; q = q->next)
-            ;
-        if (!q || q->state == PEER_DEAD)
-            continue;
-        q->strikes += n == 1 ? PEER_BAN_STRIKES : 1;
-        if (q->strikes >= PEER_BAN_STRIKES)
-            ban_peer(t, q,
-                     n == 1 ? "sent a piece that failed its hash check"
-                            : "took part in several pieces that failed their hash check");
     }
 }
 
@@ -245,6 +324,7 @@ torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t beg
     int rc = picker_block_received(t->picker, p, piece, begin, (uint32_t)len);
     if (rc < 0)
         return; /* a duplicate from endgame, or already verified */
+    smartban_block(t->sb, piece, begin, &p->sa);
 
     /* Endgame: whoever else was asked for this block can stop. */
     void *others[16];
@@ -432,13 +512,21 @@ dial_known(struct torrent *t, uint64_t now)
      * failed attempt. */
     for (size_t i = 0; i < t->nknown; i++) {
         struct known_peer *k = &t->known[i];
-        if (now < k->next_try_ms || is_connected(t, &k->sa))
+        if (is_connected(t, &k->sa)) {
+            k->fails = 0;
+            continue;
+        }
+        if (k->fails >= TORRENT_MAX_DIAL_FAILS ||
+            torrent_is_banned(t, (struct sockaddr *)&k->sa)) {
+            /* Give up on it: drop the entry so the list makes room. */
+            t->known[i--] = t->known[--t->nknown];
+            continue;
+        }
+        if (now < k->next_try_ms)
             continue;
         if (t->npeers >= t->ss->cfg.max_peers_per_torrent ||
             t->ss->npeers >= t->ss->cfg.max_peers)
             return;
-        if (torrent_is_banned(t, (struct sockaddr *)&k->sa))
-            continue;
         /* Back off: 5 s, 10 s, 20 s ... up to 5 min between attempts. */
         uint64_t delay = (uint64_t)TORRENT_REDIAL_MS << (k->fails < 6 ? k->fails : 6);
         k->next_try_ms = now + delay;
@@ -691,7 +779,8 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
     t->io_failed = xcalloc(m->piece_count, 1);
     t->picker =
         picker_new(m->piece_count, m->piece_length, m->total_size, session_random(ss));
-    if (!t->save_dir || !t->io_failed || !t->picker)
+    t->sb = smartban_new(m->piece_length, m->total_size);
+    if (!t->save_dir || !t->io_failed || !t->picker || !t->sb)
         goto fail;
     if (opts->resume_path) {
         t->resume_path = xstrdup(opts->resume_path);
@@ -781,12 +870,17 @@ torrent_free(struct torrent *t)
     t->dying = 1;
     if (t->st && t->picker && t->resume_path && t->state != SHOAL_TS_CHECKING)
         save_resume(t);
+    /* The session drained the disk pool first, so no job refers to these. */
     struct peer *p = t->peers;
     while (p) {
         struct peer *next = p->next;
         peer_close(p, "torrent stopped");
+        peer_free(p);
+        t->ss->npeers--;
         p = next;
     }
+    t->peers = NULL;
+    smartban_free(t->sb);
     /* The storage must outlive queued jobs: the session frees the disk pool
      * (running or cancelling them) before it frees torrents. */
     storage_close(t->st);

@@ -75,6 +75,32 @@ else
     bad "download over [::1]: exit $rc $(tail -2 v6.err)"
 fi
 
+# --only: one file of a three-file torrent; the others are not fetched.
+mkdir -p multi/m
+head -c 3000000 /dev/urandom > multi/m/a.bin
+head -c 2000000 /dev/urandom > multi/m/b.bin
+head -c 3000000 /dev/urandom > multi/m/c.bin
+"$SHOAL" create multi/m -o m.torrent --piece-size 64K > /dev/null 2>&1
+"$SHOAL" seed m.torrent -d multi --port 0 > mseed.out 2> mseed.err &
+mseeder=$!
+pids="$pids $mseeder"
+for _ in $(seq 100); do
+    grep -q "listening on port" mseed.out 2> /dev/null && break
+    sleep 0.1
+done
+mport=$(sed -n 's/listening on port //p' mseed.out)
+timeout 60 "$SHOAL" get m.torrent -o only --only 1 --peer 127.0.0.1:"$mport" > /dev/null \
+    2> only.err
+rc=$?
+got=$(sed -n 's/.*totals: downloaded=\([0-9]*\).*/\1/p' only.err)
+# b.bin plus at most the two pieces it shares with its neighbours.
+if [ $rc = 0 ] && cmp -s multi/m/b.bin only/m/b.bin && [ "$got" -le $((2000000 + 2 * 65536)) ]; then
+    ok "--only 1 fetched b.bin alone ($got bytes)"
+else
+    bad "--only 1: exit $rc, downloaded $got"
+fi
+kill "$mseeder"
+
 # SIGTERM: the seeder exits 0 and prints its totals.
 kill -TERM "$seeder"
 wait "$seeder"

@@ -16,14 +16,16 @@ import filecmp
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer_tools  # noqa: E402
+
 SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
-procs = []
+procs = peer_tools.Procs()
 mounts = []
 failures = []
 
@@ -39,45 +41,19 @@ def check(cond, what):
 
 
 def start(args, name, work):
-    env = dict(os.environ, SHOAL_LOCAL_ONLY="1")
-    p = subprocess.Popen(args, stdout=open(os.path.join(work, name + ".out"), "w"),
-                         stderr=open(os.path.join(work, name + ".err"), "w"), env=env,
-                         start_new_session=True)
-    procs.append(p)
-    return p
+    return procs.start(args, os.path.join(work, name))
 
 
 def stop(p):
-    if p.poll() is None:
-        os.killpg(p.pid, signal.SIGTERM)
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+    procs.stop(p, grace=15)
 
 
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def wait_for(pred, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.2)
-    return False
+read = peer_tools.read_text
+wait_for = peer_tools.wait_for
 
 
 def port_of(work, name):
-    ok = wait_for(lambda: "listening on port" in read(os.path.join(work, name + ".out")), 15)
-    m = re.search(r"listening on port (\d+)", read(os.path.join(work, name + ".out")))
-    return int(m.group(1)) if ok and m else None
+    return peer_tools.shoal_port(os.path.join(work, name), 15)
 
 
 def mount_tmpfs(path, size):
@@ -166,8 +142,7 @@ def main():
         else:
             leech_through(work, what)
     finally:
-        for p in procs:
-            stop(p)
+        procs.stop_all()
         for m in reversed(mounts):
             subprocess.run(["umount", "-l", m])
         if failures:

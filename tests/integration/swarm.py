@@ -21,8 +21,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer_tools  # noqa: E402
+
 SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
-procs = []
+procs = peer_tools.Procs()
 failures = []
 
 
@@ -49,49 +52,26 @@ def free_ports(n):
 
 
 def start(args, name, work):
-    env = dict(os.environ, SHOAL_LOCAL_ONLY="1")
-    out = open(os.path.join(work, name + ".out"), "w")
-    err = open(os.path.join(work, name + ".err"), "w")
-    p = subprocess.Popen(args, stdout=out, stderr=err, env=env, start_new_session=True)
-    procs.append(p)
-    return p
+    return procs.start(args, os.path.join(work, name))
 
 
 def stop(p, sig=signal.SIGTERM):
-    if p.poll() is None:
-        os.killpg(p.pid, sig)
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+    procs.stop(p, sig, grace=15)
 
 
 def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
+    return peer_tools.read_text(path)
 
 
 def totals(work, name):
-    m = re.search(r"totals: downloaded=(\d+) uploaded=(\d+) hash_failures=(\d+) "
-                  r"banned=(\d+) pieces=(\d+)/(\d+)", read(os.path.join(work, name + ".err")))
-    if not m:
-        return None
-    keys = ["downloaded", "uploaded", "hash_failures", "banned", "have", "pieces"]
-    return dict(zip(keys, map(int, m.groups())))
+    t = peer_tools.totals(read(os.path.join(work, name + ".err")))
+    if "pieces" in t:
+        t["have"], t["pieces"] = (int(x) for x in t["pieces"].split("/"))
+    return t or None
 
 
 def wait_port(work, name, timeout=15):
-    end = time.time() + timeout
-    while time.time() < end:
-        m = re.search(r"listening on port (\d+)", read(os.path.join(work, name + ".out")))
-        if m:
-            return int(m.group(1))
-        time.sleep(0.1)
-    return None
+    return peer_tools.shoal_port(os.path.join(work, name), timeout)
 
 
 def same(a, b, files):
@@ -205,8 +185,7 @@ def main():
     try:
         {"swarm": swarm, "crash": crash}[what](work)
     finally:
-        for p in procs:
-            stop(p)
+        procs.stop_all()
         if failures:
             log("work folder kept: " + work)
             for name in sorted(os.listdir(work)):

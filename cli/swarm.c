@@ -174,7 +174,7 @@ on_event(shoal_session *ss, const struct shoal_event *ev, void *user)
         char size[32];
         cli_human_size(st.total_wanted, size, sizeof(size));
         end_line(d);
-        fprintf(stderr, "shoal %s: finished: %s in %.1f s, all pieces verified\n", d->cmd,
+        fprintf(stderr, "shoal %s: finished: %s in %.3f s, all pieces verified\n", d->cmd,
                 size, secs);
         d->finished = 1;
         break;

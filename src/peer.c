@@ -34,6 +34,10 @@
 #define PEER_ALLOWED_FAST_K 10
 /* Round-trip estimate used for pipeline sizing on loopback and LAN. */
 #define PEER_RTT_GUESS_MS 50
+/* Requests in flight to a new peer before its rate is known (1 MiB). */
+#define PEER_PIPELINE_START 64
+/* Bytes moved per socket read or write call. */
+#define PEER_MAX_SINGLE_IO (256 * 1024)
 
 static uint32_t
 be32(const uint8_t *p)
@@ -195,8 +199,17 @@ peer_fill_requests(struct peer *p)
     struct torrent *t = p->t;
     if (t->state != SHOAL_TS_DOWNLOADING)
         return;
+    /* Back-pressure: while the disk is behind, ask for nothing more. */
+    if (disk_pending_bytes(p->ss->disk) > TORRENT_MAX_PENDING_WRITE)
+        return;
     uint64_t now = session_now_ms(p->ss);
     int depth = picker_pipeline_depth(rate_get(&p->down, now), PEER_RTT_GUESS_MS);
+    /* Slow start: the rate needs a whole second to show, so until then grow
+     * the pipeline by two requests per block received, from a start that
+     * keeps a fast peer busy at once. */
+    int start = PEER_PIPELINE_START + 2 * (int)(p->downloaded / 16384);
+    if (depth < start)
+        depth = start;
     int reqq = p->ext.reqq ? (int)p->ext.reqq : PEER_DEFAULT_REQQ;
     if (depth > reqq)
         depth = reqq;
@@ -768,6 +781,10 @@ peer_new(struct shoal_session *ss, struct torrent *t, evutil_socket_t fd,
         return NULL;
     }
     bufferevent_setcb(p->bev, on_read, on_write, on_event, p);
+    /* libevent reads 4 KiB per call by default: far too little for a peer
+     * sending hundreds of MB/s. */
+    bufferevent_set_max_single_read(p->bev, PEER_MAX_SINGLE_IO);
+    bufferevent_set_max_single_write(p->bev, PEER_MAX_SINGLE_IO);
     bufferevent_setwatermark(p->bev, EV_WRITE, PEER_MAX_SEND_QUEUE / 2, 0);
     if (ss->rl)
         bufferevent_add_to_rate_limit_group(p->bev, ss->rl);

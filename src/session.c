@@ -620,5 +620,8 @@ shoal_torrent_add_peer(shoal_torrent *pt, const char *hostport)
         break;
     }
     freeaddrinfo(res);
+    /* Dial now rather than at the next tick: a second matters to a user. */
+    if (rc == 0)
+        torrent_dial_now(t, session_now_ms(ss));
     return rc;
 }

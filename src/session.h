@@ -46,6 +46,9 @@ struct torrent;
 #define PEER_REQUEST_TIMEOUT_MS (60 * 1000)
 /* Hash failures a peer may take part in before it is banned. */
 #define PEER_BAN_STRIKES 2
+/* Bytes of block data waiting for the disk before we stop asking peers for
+ * more (back-pressure: memory stays bounded when the disk is slow). */
+#define TORRENT_MAX_PENDING_WRITE (64u * 1024 * 1024)
 /* Rate estimates are averaged over this many one-second buckets. */
 #define RATE_WINDOW 5
 
@@ -197,6 +200,8 @@ int torrent_new(struct shoal_session *ss, shoal_metainfo *m,
                 struct shoal_perr *err);
 /* Remembers an address to keep connected; dialed from torrent_tick(). */
 int torrent_add_known(struct torrent *t, const struct sockaddr *sa, socklen_t len);
+/* Dials the known addresses that are due now, without waiting for a tick. */
+void torrent_dial_now(struct torrent *t, uint64_t now);
 
 /* Called from peer.c: */
 void torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t begin,

@@ -36,9 +36,6 @@
 #define TORRENT_FILE_CHECK_MS 10000
 /* After a disk-full or read-only stop, try writing again this often. */
 #define TORRENT_DISK_RETRY_MS 10000
-/* Bytes of block data waiting for the disk before we stop asking peers for
- * more (back-pressure: memory stays bounded when the disk is slow). */
-#define TORRENT_MAX_PENDING_WRITE (64u * 1024 * 1024)
 /* Dial a known address again after a failed connection at most this often. */
 #define TORRENT_REDIAL_MS 5000
 /* Known addresses kept per torrent (given with --peer, or that dialed us). */
@@ -533,6 +530,12 @@ dial_known(struct torrent *t, uint64_t now)
         k->fails++;
         session_dial(t->ss, t, (struct sockaddr *)&k->sa);
     }
+}
+
+void
+torrent_dial_now(struct torrent *t, uint64_t now)
+{
+    dial_known(t, now);
 }
 
 /* ------------------------------------------------------------------ resume */

@@ -48,7 +48,7 @@ struct torrent;
 #define PEER_BAN_STRIKES 2
 /* Bytes of block data waiting for the disk before we stop asking peers for
  * more (back-pressure: memory stays bounded when the disk is slow). */
-#define TORRENT_MAX_PENDING_WRITE (64u * 1024 * 1024)
+#define TORRENT_MAX_PENDING_WRITE (16u * 1024 * 1024)
 /* Rate estimates are averaged over this many one-second buckets. */
 #define RATE_WINDOW 5
 

@@ -181,6 +181,7 @@ on_event(shoal_session *ss, const struct shoal_event *ev, void *user)
     }
     case SHOAL_EV_STATE_CHANGED:
     case SHOAL_EV_PEER_BANNED:
+    case SHOAL_EV_WARNING:
     case SHOAL_EV_ERROR:
         end_line(d);
         fprintf(stderr, "shoal %s: %s%s%s\n", d->cmd, ev->peer ? ev->peer : "",

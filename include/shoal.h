@@ -291,6 +291,8 @@ enum shoal_event_type {
     SHOAL_EV_STATE_CHANGED,     /* see shoal_torrent_status().state */
     SHOAL_EV_ERROR,             /* message: what failed */
     SHOAL_EV_TICK,              /* once a second per torrent: time to show progress */
+    SHOAL_EV_WARNING,           /* message: something the user should see, such as a
+                                 * refusal of local-only mode */
 };
 
 struct shoal_event {

@@ -167,7 +167,8 @@ session_dial(struct shoal_session *ss, struct torrent *t, const struct sockaddr 
     char addr[64];
     netguard_format_addr(sa, addr, sizeof(addr));
     if (netguard_check_addr(ss->local_only, sa) != 0) {
-        session_log(ss, "local-only mode: refused to connect to %s", addr);
+        session_emit(ss, SHOAL_EV_WARNING, t, NULL, 0,
+                     "local-only mode: refused to connect to %s", addr);
         return SHOAL_ELOCALONLY;
     }
     socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -600,7 +601,9 @@ shoal_torrent_add_peer(shoal_torrent *pt, const char *hostport)
     /* In local-only mode a name other than localhost is never looked up:
      * the DNS query itself would leave the machine. */
     if (netguard_check_name(ss->local_only, host) != 0) {
-        session_log(ss, "local-only mode: refused to look up %s", host);
+        session_emit(ss, SHOAL_EV_WARNING, t, NULL, 0,
+                     "local-only mode: refused %s (only 127.0.0.0/8, ::1 and localhost)",
+                     host);
         return SHOAL_ELOCALONLY;
     }
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
@@ -612,7 +615,8 @@ shoal_torrent_add_peer(shoal_torrent *pt, const char *hostport)
         if (netguard_check_addr(ss->local_only, ai->ai_addr) != 0) {
             char a[64];
             netguard_format_addr(ai->ai_addr, a, sizeof(a));
-            session_log(ss, "local-only mode: refused to connect to %s", a);
+            session_emit(ss, SHOAL_EV_WARNING, t, NULL, 0,
+                         "local-only mode: refused to connect to %s", a);
             rc = SHOAL_ELOCALONLY;
             continue;
         }

@@ -1,0 +1,204 @@
+/*
+ * announcer.c — tracker choice and announce timing for one torrent (BEP 12).
+ * Protocol layer, sans-I/O: no sockets, no clock; the session passes `now`.
+ */
+#include "announcer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "shoal.h"
+
+void
+announcer_init(struct announcer *a, uint64_t seed)
+{
+    memset(a, 0, sizeof(*a));
+    a->current = -1;
+    a->rng = seed | 1;
+}
+
+void
+announcer_cleanup(struct announcer *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        xfree(a->t[i].url);
+    memset(a, 0, sizeof(*a));
+    a->current = -1;
+}
+
+int
+announcer_add(struct announcer *a, const char *url, int tier)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (!strcmp(a->t[i].url, url))
+            return 0;
+    if (a->n >= ANNOUNCER_MAX_TRACKERS)
+        return SHOAL_ETOOBIG;
+    struct announcer_tracker *t = &a->t[a->n];
+    memset(t, 0, sizeof(*t));
+    t->url = xstrdup(url);
+    if (!t->url)
+        return SHOAL_ENOMEM;
+    t->tier = tier;
+    t->seeders = t->leechers = t->completed = -1;
+    a->n++;
+    return 0;
+}
+
+static uint64_t
+next_random(struct announcer *a)
+{
+    /* xorshift64: only for shuffling tiers. */
+    a->rng ^= a->rng << 13;
+    a->rng ^= a->rng >> 7;
+    a->rng ^= a->rng << 17;
+    return a->rng;
+}
+
+void
+announcer_shuffle(struct announcer *a)
+{
+    /* Stable sort by tier (insertion sort: at most 64 entries). */
+    for (size_t i = 1; i < a->n; i++) {
+        struct announcer_tracker t = a->t[i];
+        size_t j = i;
+        while (j > 0 && a->t[j - 1].tier > t.tier) {
+            a->t[j] = a->t[j - 1];
+            j--;
+        }
+        a->t[j] = t;
+    }
+    /* BEP 12: shuffle each tier once. */
+    for (size_t start = 0; start < a->n;) {
+        size_t end = start;
+        while (end < a->n && a->t[end].tier == a->t[start].tier)
+            end++;
+        for (size_t i = end - 1; i > start; i--) {
+            size_t j = start + next_random(a) % (i - start + 1);
+            struct announcer_tracker tmp = a->t[i];
+            a->t[i] = a->t[j];
+            a->t[j] = tmp;
+        }
+        start = end;
+    }
+}
+
+void
+announcer_completed(struct announcer *a)
+{
+    a->completed_due = 1;
+}
+
+void
+announcer_stop(struct announcer *a)
+{
+    a->stopping = 1;
+}
+
+static uint64_t
+retry_ms(int fails)
+{
+    uint64_t s = ANNOUNCER_RETRY_MIN_S;
+    for (int i = 1; i < fails && s < ANNOUNCER_RETRY_MAX_S; i++)
+        s *= 2;
+    return (s < ANNOUNCER_RETRY_MAX_S ? s : ANNOUNCER_RETRY_MAX_S) * 1000;
+}
+
+int
+announcer_next(struct announcer *a, uint64_t now, struct announce_job *job,
+               uint64_t *wake_ms)
+{
+    *wake_ms = UINT64_MAX;
+    if (a->busy || a->n == 0 || a->stopped_sent)
+        return 0;
+    if (a->current < 0)
+        a->current = 0;
+    struct announcer_tracker *t = &a->t[a->current];
+    if (a->stopping) {
+        if (!t->started_sent) {
+            a->stopped_sent = 1; /* it never heard of us: nothing to take back */
+            return 0;
+        }
+        *job = (struct announce_job){a->current, ANNOUNCER_EV_STOPPED};
+        a->busy = 1;
+        return 1;
+    }
+    enum announcer_event ev = !t->started_sent   ? ANNOUNCER_EV_STARTED
+                              : a->completed_due ? ANNOUNCER_EV_COMPLETED
+                                                 : ANNOUNCER_EV_NONE;
+    uint64_t due = t->next_ms;
+    if (ev == ANNOUNCER_EV_COMPLETED && t->fails == 0) {
+        /* Tell the tracker soon, but never more often than it allows. */
+        due = t->last_ms + (uint64_t)t->min_interval * 1000;
+    }
+    if (now < due) {
+        *wake_ms = due;
+        return 0;
+    }
+    *job = (struct announce_job){a->current, ev};
+    a->busy = 1;
+    return 1;
+}
+
+/* BEP 12: a tracker that answers moves to the front of its tier. */
+static int
+promote(struct announcer *a, int idx)
+{
+    int first = idx;
+    while (first > 0 && a->t[first - 1].tier == a->t[idx].tier)
+        first--;
+    if (first == idx)
+        return idx;
+    struct announcer_tracker t = a->t[idx];
+    memmove(&a->t[first + 1], &a->t[first], (size_t)(idx - first) * sizeof(t));
+    a->t[first] = t;
+    return first;
+}
+
+void
+announcer_done(struct announcer *a, const struct announce_job *job, int ok,
+               uint32_t interval, uint32_t min_interval, const char *trackerid,
+               int64_t seeders, int64_t leechers, const char *error, uint64_t now)
+{
+    a->busy = 0;
+    if (job->tracker < 0 || (size_t)job->tracker >= a->n)
+        return;
+    struct announcer_tracker *t = &a->t[job->tracker];
+    t->last_ms = now;
+    if (job->event == ANNOUNCER_EV_STOPPED) {
+        /* One try only: the torrent is going away either way. */
+        a->stopped_sent = 1;
+        return;
+    }
+    if (!ok) {
+        t->fails++;
+        snprintf(t->error, sizeof(t->error), "%s", error ? error : "announce failed");
+        t->next_ms = now + retry_ms(t->fails);
+        /* Try the next tracker of the tier, then the next tier; after the
+         * last, start over (each keeps its own back-off). */
+        a->current = (int)(((size_t)job->tracker + 1) % a->n);
+        return;
+    }
+    t->fails = 0;
+    t->working = 1;
+    t->error[0] = '\0';
+    t->interval = interval ? interval : ANNOUNCER_DEFAULT_INTERVAL_S;
+    t->min_interval = min_interval;
+    if (trackerid && trackerid[0])
+        snprintf(t->trackerid, sizeof(t->trackerid), "%s", trackerid);
+    t->seeders = seeders;
+    t->leechers = leechers;
+    t->next_ms = now + (uint64_t)t->interval * 1000;
+    if (job->event == ANNOUNCER_EV_STARTED)
+        t->started_sent = 1;
+    if (job->event == ANNOUNCER_EV_COMPLETED)
+        a->completed_due = 0;
+    a->current = promote(a, job->tracker);
+}
+
+int
+announcer_is_finished(const struct announcer *a)
+{
+    return a->stopped_sent || a->n == 0;
+}

@@ -1,0 +1,103 @@
+/*
+ * announcer.h — which tracker a torrent announces to, when, and with which
+ * event (BEP 3, BEP 12 multitracker). Protocol layer, sans-I/O: it takes the
+ * time and the outcome of each announce and says what to send next and when
+ * to wake up; the session does the HTTP and UDP work.
+ *
+ * BEP 12: trackers come in tiers. Within a tier they are shuffled once, then
+ * tried in order; one that answers moves to the front of its tier. A torrent
+ * announces to the first tier that has a working tracker and moves on to the
+ * next tier only when every tracker of a tier failed. Failures back off
+ * (30 s, 60 s, ... up to an hour); a tracker's interval and min interval are
+ * honoured. `started` goes with the first announce, `completed` once when the
+ * download finishes, `stopped` on the way out.
+ */
+#ifndef SHOAL_ANNOUNCER_H
+#define SHOAL_ANNOUNCER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Trackers per torrent, from the torrent, the magnet and --tracker. */
+#define ANNOUNCER_MAX_TRACKERS 64
+/* First retry after a failure; it doubles up to the maximum. */
+#define ANNOUNCER_RETRY_MIN_S 30
+#define ANNOUNCER_RETRY_MAX_S 3600
+/* Interval used before a tracker said otherwise. */
+#define ANNOUNCER_DEFAULT_INTERVAL_S 1800
+
+enum announcer_event {
+    ANNOUNCER_EV_NONE = 0,
+    ANNOUNCER_EV_STARTED,
+    ANNOUNCER_EV_COMPLETED,
+    ANNOUNCER_EV_STOPPED,
+};
+
+struct announcer_tracker {
+    char *url;
+    int tier;
+    int fails;         /* in a row */
+    int working;       /* answered at least once */
+    int started_sent;  /* this tracker has seen our `started` */
+    uint32_t interval; /* seconds, from the tracker */
+    uint32_t min_interval;
+    uint64_t next_ms; /* earliest time for the next regular announce */
+    uint64_t last_ms; /* when the last announce was sent */
+    char trackerid[128];
+    char error[256];                      /* last failure, for status */
+    int64_t seeders, leechers, completed; /* from the last reply, -1 unknown */
+};
+
+struct announcer {
+    struct announcer_tracker t[ANNOUNCER_MAX_TRACKERS];
+    size_t n;
+    int current;       /* index of the tracker in use, -1 before the first */
+    int busy;          /* an announce is in flight */
+    int completed_due; /* the download finished: send `completed` */
+    int stopping;      /* send `stopped`, then nothing more */
+    int stopped_sent;
+    uint64_t rng;
+};
+
+/* What to send: the tracker index (into a->t) and the event. */
+struct announce_job {
+    int tracker;
+    enum announcer_event event;
+};
+
+void announcer_init(struct announcer *a, uint64_t seed);
+void announcer_cleanup(struct announcer *a);
+
+/* Adds a tracker in `tier` (ignored when the URL is already there or the
+ * list is full). Returns 0, SHOAL_ETOOBIG or SHOAL_ENOMEM. Call
+ * announcer_shuffle() once all are added. */
+int announcer_add(struct announcer *a, const char *url, int tier);
+/* Orders by tier and shuffles within each tier (BEP 12). */
+void announcer_shuffle(struct announcer *a);
+
+/* The download finished: a `completed` goes out with the next announce. */
+void announcer_completed(struct announcer *a);
+/* The torrent stops: a `stopped` goes out to the current tracker if it has
+ * seen `started`. */
+void announcer_stop(struct announcer *a);
+
+/*
+ * Decides what to do at `now`. Returns 1 and fills *job when an announce is
+ * due (the announcer is then busy until announcer_done()); returns 0 when
+ * nothing is due. *wake_ms receives the time to ask again (UINT64_MAX for
+ * never).
+ */
+int announcer_next(struct announcer *a, uint64_t now, struct announce_job *job,
+                   uint64_t *wake_ms);
+
+/* The outcome of the job announcer_next() gave: ok with the tracker's
+ * interval/min interval (0 = not given) and tracker id (may be NULL), or a
+ * failure with its reason. */
+void announcer_done(struct announcer *a, const struct announce_job *job, int ok,
+                    uint32_t interval, uint32_t min_interval, const char *trackerid,
+                    int64_t seeders, int64_t leechers, const char *error, uint64_t now);
+
+/* 1 once `stopped` has been answered (or there was nothing to tell). */
+int announcer_is_finished(const struct announcer *a);
+
+#endif

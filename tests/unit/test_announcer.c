@@ -1,0 +1,192 @@
+/*
+ * test_announcer.c — BEP 12 tier order and promotion, intervals, back-off
+ * after failures, and the started/completed/stopped events.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "announcer.h"
+
+static const char *
+url_of(const struct announcer *a, const struct announce_job *j)
+{
+    return a->t[j->tracker].url;
+}
+
+static void
+test_first_announce_is_started_then_interval(void **state)
+{
+    (void)state;
+    struct announcer a;
+    announcer_init(&a, 1);
+    announcer_add(&a, "http://127.0.0.1:1/announce", 0);
+    announcer_shuffle(&a);
+    struct announce_job j;
+    uint64_t wake;
+    assert_int_equal(announcer_next(&a, 1000, &j, &wake), 1);
+    assert_int_equal(j.event, ANNOUNCER_EV_STARTED);
+    /* Busy until the answer comes. */
+    assert_int_equal(announcer_next(&a, 1001, &j, &wake), 0);
+    announcer_done(&a, &j, 1, 900, 60, "id1", 3, 4, NULL, 2000);
+    assert_int_equal(announcer_next(&a, 2001, &j, &wake), 0);
+    assert_int_equal(wake, 2000 + 900 * 1000);
+    assert_int_equal(announcer_next(&a, wake, &j, &wake), 1);
+    assert_int_equal(j.event, ANNOUNCER_EV_NONE);
+    assert_string_equal(a.t[0].trackerid, "id1");
+    announcer_cleanup(&a);
+}
+
+static void
+test_completed_respects_min_interval(void **state)
+{
+    (void)state;
+    struct announcer a;
+    announcer_init(&a, 1);
+    announcer_add(&a, "udp://127.0.0.1:2", 0);
+    announcer_shuffle(&a);
+    struct announce_job j;
+    uint64_t wake;
+    announcer_next(&a, 0, &j, &wake);
+    announcer_done(&a, &j, 1, 1800, 120, NULL, -1, -1, NULL, 0);
+    announcer_completed(&a);
+    assert_int_equal(announcer_next(&a, 60000, &j, &wake), 0);
+    assert_int_equal(wake, 120000);
+    assert_int_equal(announcer_next(&a, 120000, &j, &wake), 1);
+    assert_int_equal(j.event, ANNOUNCER_EV_COMPLETED);
+    announcer_done(&a, &j, 1, 1800, 120, NULL, -1, -1, NULL, 120000);
+    /* Sent once. */
+    assert_int_equal(announcer_next(&a, 120000 + 1800 * 1000, &j, &wake), 1);
+    assert_int_equal(j.event, ANNOUNCER_EV_NONE);
+    announcer_cleanup(&a);
+}
+
+static void
+test_failover_within_tier_then_next_tier(void **state)
+{
+    (void)state;
+    struct announcer a;
+    announcer_init(&a, 7);
+    announcer_add(&a, "http://127.0.0.1:10/a", 0);
+    announcer_add(&a, "http://127.0.0.1:11/a", 0);
+    announcer_add(&a, "http://127.0.0.1:20/a", 1);
+    announcer_shuffle(&a);
+    /* Tier order survives the shuffle. */
+    assert_int_equal(a.t[0].tier, 0);
+    assert_int_equal(a.t[1].tier, 0);
+    assert_int_equal(a.t[2].tier, 1);
+    struct announce_job j;
+    uint64_t wake;
+    char seen[3][64];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(announcer_next(&a, 1000, &j, &wake), 1);
+        assert_int_equal(j.event, ANNOUNCER_EV_STARTED);
+        strcpy(seen[i], url_of(&a, &j));
+        if (i < 2)
+            announcer_done(&a, &j, 0, 0, 0, NULL, -1, -1, "connection refused", 1000);
+    }
+    /* Both tier-0 trackers were tried before the tier-1 one. */
+    assert_string_equal(seen[2], "http://127.0.0.1:20/a");
+    assert_string_not_equal(seen[0], seen[1]);
+    announcer_done(&a, &j, 1, 600, 0, NULL, -1, -1, NULL, 1000);
+    assert_string_equal(a.t[a.current].url, "http://127.0.0.1:20/a");
+    assert_string_equal(a.t[0].error, "connection refused");
+    announcer_cleanup(&a);
+}
+
+static void
+test_promotion_within_tier(void **state)
+{
+    (void)state;
+    struct announcer a;
+    announcer_init(&a, 3);
+    announcer_add(&a, "udp://127.0.0.1:1", 0);
+    announcer_add(&a, "udp://127.0.0.1:2", 0);
+    announcer_add(&a, "udp://127.0.0.1:3", 0);
+    announcer_shuffle(&a);
+    struct announce_job j;
+    uint64_t wake;
+    announcer_next(&a, 0, &j, &wake);
+    announcer_done(&a, &j, 0, 0, 0, NULL, -1, -1, "timeout", 0);
+    announcer_next(&a, 0, &j, &wake);
+    const char *second = url_of(&a, &j);
+    char keep[64];
+    strcpy(keep, second);
+    announcer_done(&a, &j, 1, 1800, 0, NULL, -1, -1, NULL, 0);
+    /* BEP 12: the one that answered is now first in its tier. */
+    assert_string_equal(a.t[0].url, keep);
+    assert_int_equal(a.current, 0);
+    announcer_cleanup(&a);
+}
+
+static void
+test_backoff_doubles(void **state)
+{
+    (void)state;
+    struct announcer a;
+    announcer_init(&a, 1);
+    announcer_add(&a, "http://127.0.0.1:1/a", 0);
+    announcer_shuffle(&a);
+    struct announce_job j;
+    uint64_t wake, now = 0;
+    uint64_t want[] = {30, 60, 120, 240, 480, 960, 1920, 3600, 3600};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        assert_int_equal(announcer_next(&a, now, &j, &wake), 1);
+        announcer_done(&a, &j, 0, 0, 0, NULL, -1, -1, "down", now);
+        assert_int_equal(announcer_next(&a, now, &j, &wake), 0);
+        assert_int_equal(wake - now, want[i] * 1000);
+        now = wake;
+    }
+    announcer_cleanup(&a);
+}
+
+static void
+test_stop(void **state)
+{
+    (void)state;
+    struct announcer a;
+    announcer_init(&a, 1);
+    announcer_add(&a, "http://127.0.0.1:1/a", 0);
+    announcer_shuffle(&a);
+    struct announce_job j;
+    uint64_t wake;
+    /* Never announced: stopping needs no message. */
+    announcer_stop(&a);
+    assert_int_equal(announcer_next(&a, 0, &j, &wake), 0);
+    assert_true(announcer_is_finished(&a));
+    announcer_cleanup(&a);
+
+    announcer_init(&a, 1);
+    announcer_add(&a, "http://127.0.0.1:1/a", 0);
+    announcer_add(&a, "http://127.0.0.1:1/a", 0); /* duplicate ignored */
+    assert_int_equal(a.n, 1);
+    announcer_shuffle(&a);
+    announcer_next(&a, 0, &j, &wake);
+    announcer_done(&a, &j, 1, 1800, 0, NULL, -1, -1, NULL, 0);
+    announcer_stop(&a);
+    assert_int_equal(announcer_next(&a, 5, &j, &wake), 1);
+    assert_int_equal(j.event, ANNOUNCER_EV_STOPPED);
+    assert_false(announcer_is_finished(&a));
+    announcer_done(&a, &j, 0, 0, 0, NULL, -1, -1, "gone", 6);
+    assert_true(announcer_is_finished(&a));
+    assert_int_equal(announcer_next(&a, 10, &j, &wake), 0);
+    announcer_cleanup(&a);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_announce_is_started_then_interval),
+        cmocka_unit_test(test_completed_respects_min_interval),
+        cmocka_unit_test(test_failover_within_tier_then_next_tier),
+        cmocka_unit_test(test_promotion_within_tier),
+        cmocka_unit_test(test_backoff_doubles),
+        cmocka_unit_test(test_stop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -52,7 +52,8 @@ $(FUZZ)/CMakeCache.txt:
 fuzz: $(FUZZ)/CMakeCache.txt
 	cmake --build $(FUZZ) -j $(JOBS)
 
-SOURCES = $(wildcard include/*.h src/*.c src/*.h cli/*.c cli/*.h tests/unit/*.c tests/fuzz/*.c)
+SOURCES = $(wildcard include/*.h src/*.c src/*.h src/server/*.c cli/*.c cli/*.h \
+            tests/unit/*.c tests/fuzz/*.c)
 
 format:
 	clang-format -i $(SOURCES)

@@ -28,6 +28,7 @@ extern const struct cmd_entry cmd_info;
 extern const struct cmd_entry cmd_get;
 extern const struct cmd_entry cmd_seed;
 extern const struct cmd_entry cmd_share;
+extern const struct cmd_entry cmd_tracker;
 
 /* Prints "shoal NAME: " + message to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...)

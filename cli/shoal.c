@@ -11,7 +11,7 @@
 #include "shoal.h"
 
 static const struct cmd_entry *const commands[] = {
-    &cmd_create, &cmd_info, &cmd_get, &cmd_seed, &cmd_share,
+    &cmd_create, &cmd_info, &cmd_get, &cmd_seed, &cmd_share, &cmd_tracker,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -78,6 +78,14 @@ swarm_option(const char *cmd, int c, const char *arg, struct swarm_opts *o)
     case SWARM_OPT_VERBOSE:
         o->verbose = 1;
         return 1;
+    case SWARM_OPT_TRACKER:
+        if (o->ntrackers >= SWARM_MAX_PEERS) {
+            cli_error(cmd, "at most %d --tracker options", SWARM_MAX_PEERS);
+            return -1;
+        }
+        o->trackers[o->ntrackers++] = arg;
+        o->trackers[o->ntrackers] = NULL;
+        return 1;
     default:
         return 0;
     }
@@ -228,6 +236,7 @@ swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
         .sequential = o->sequential,
         .seed_only = o->seed_only,
         .only = o->only,
+        .trackers = o->trackers,
     };
     struct shoal_perr err;
     shoal_torrent *t = NULL;

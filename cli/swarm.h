@@ -14,6 +14,8 @@ struct swarm_opts {
     const char *dir;
     const char *peers[SWARM_MAX_PEERS];
     int npeers;
+    const char *trackers[SWARM_MAX_PEERS + 1]; /* NULL-terminated */
+    int ntrackers;
     int port;
     int exit_when_done;
     uint64_t max_up, max_down;
@@ -34,18 +36,20 @@ enum {
     SWARM_OPT_LOCAL_ONLY,
     SWARM_OPT_RECHECK,
     SWARM_OPT_VERBOSE,
+    SWARM_OPT_TRACKER,
 };
 
-#define SWARM_LONGOPTS                                                                   \
-    {"peer", required_argument, NULL, SWARM_OPT_PEER},                                   \
-        {"port", required_argument, NULL, SWARM_OPT_PORT},                               \
-        {"max-up", required_argument, NULL, SWARM_OPT_MAX_UP},                           \
-        {"max-down", required_argument, NULL, SWARM_OPT_MAX_DOWN},                       \
-        {"local-only", no_argument, NULL, SWARM_OPT_LOCAL_ONLY},                         \
-        {"recheck", no_argument, NULL, SWARM_OPT_RECHECK},                               \
-    {                                                                                    \
-        "verbose", no_argument, NULL, SWARM_OPT_VERBOSE                                  \
-    }
+/* clang-format off */
+#define SWARM_LONGOPTS                                              \
+    {"peer", required_argument, NULL, SWARM_OPT_PEER},              \
+    {"port", required_argument, NULL, SWARM_OPT_PORT},              \
+    {"max-up", required_argument, NULL, SWARM_OPT_MAX_UP},          \
+    {"max-down", required_argument, NULL, SWARM_OPT_MAX_DOWN},      \
+    {"local-only", no_argument, NULL, SWARM_OPT_LOCAL_ONLY},        \
+    {"recheck", no_argument, NULL, SWARM_OPT_RECHECK},              \
+    {"verbose", no_argument, NULL, SWARM_OPT_VERBOSE},              \
+    {"tracker", required_argument, NULL, SWARM_OPT_TRACKER}
+/* clang-format on */
 
 /* Handles one of the SWARM_OPT_* options: 1 handled, 0 not ours, -1 bad
  * value (an error line is printed). */

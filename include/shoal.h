@@ -317,6 +317,9 @@ struct shoal_torrent_opts {
     int sequential;   /* download pieces in order */
     int seed_only;    /* never create or extend files: seeding existing data */
     const char *only; /* file selection: "0,2,5-7" indices; NULL = all */
+    /* Extra tracker URLs (NULL-terminated, may be NULL), each its own tier
+     * after the torrent's own trackers. */
+    const char *const *trackers;
 };
 
 /*
@@ -362,6 +365,39 @@ struct shoal_torrent_status {
 
 SHOAL_EXPORT void shoal_torrent_status(const shoal_torrent *t,
                                        struct shoal_torrent_status *st);
+
+/* ------------------------------------------------------------------ tracker */
+
+/*
+ * A BitTorrent tracker and index (`shoal tracker`): HTTP and UDP (BEP 15)
+ * announce and scrape, GET /stats as JSON and an HTML page of swarms. Runs
+ * its own event loop; like a session, all calls but shoal_tracker_stop()
+ * come from the thread that runs it.
+ */
+typedef struct shoal_tracker shoal_tracker;
+
+struct shoal_tracker_settings {
+    const char *http_addr; /* "127.0.0.1:6969", "[::1]:6969"; NULL = no HTTP */
+    const char *udp_addr;  /* same form; NULL = no UDP */
+    const char *whitelist; /* file of hex infohashes (closed mode); NULL = open */
+    uint32_t interval;     /* announce interval, seconds (default 1800) */
+    size_t max_swarms;     /* 0 = default (2^20) */
+    size_t max_peers;      /* 0 = default (2^24) */
+    uint32_t rate_per_ip;  /* requests per second per address (default 100) */
+    int local_only;        /* listen on loopback only (also SHOAL_LOCAL_ONLY=1) */
+};
+
+SHOAL_EXPORT void shoal_tracker_settings_init(struct shoal_tracker_settings *s);
+/* Binds the sockets. On failure err->why says which step failed. */
+SHOAL_EXPORT int shoal_tracker_new(const struct shoal_tracker_settings *s,
+                                   shoal_tracker **out, struct shoal_perr *err);
+SHOAL_EXPORT int shoal_tracker_http_port(const shoal_tracker *tr);
+SHOAL_EXPORT int shoal_tracker_udp_port(const shoal_tracker *tr);
+/* Serves until shoal_tracker_stop(). */
+SHOAL_EXPORT int shoal_tracker_run(shoal_tracker *tr);
+/* Safe from a signal handler or another thread. */
+SHOAL_EXPORT void shoal_tracker_stop(shoal_tracker *tr);
+SHOAL_EXPORT void shoal_tracker_free(shoal_tracker *tr);
 
 /* ------------------------------------------------------------------ misc */
 

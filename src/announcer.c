@@ -120,7 +120,11 @@ announcer_next(struct announcer *a, uint64_t now, struct announce_job *job,
             a->stopped_sent = 1; /* it never heard of us: nothing to take back */
             return 0;
         }
-        *job = (struct announce_job){a->current, ANNOUNCER_EV_STOPPED};
+        /* A download that finished just before leaving still counts as
+         * completed for the tracker's statistics. */
+        enum announcer_event ev =
+            a->completed_due ? ANNOUNCER_EV_COMPLETED : ANNOUNCER_EV_STOPPED;
+        *job = (struct announce_job){a->current, ev};
         a->busy = 1;
         return 1;
     }
@@ -168,6 +172,11 @@ announcer_done(struct announcer *a, const struct announce_job *job, int ok,
     t->last_ms = now;
     if (job->event == ANNOUNCER_EV_STOPPED) {
         /* One try only: the torrent is going away either way. */
+        a->stopped_sent = 1;
+        return;
+    }
+    if (!ok && a->stopping) {
+        /* Leaving: no retries, no other trackers. */
         a->stopped_sent = 1;
         return;
     }

@@ -24,6 +24,7 @@
 #include "disk.h"
 #include "netguard.h"
 #include "picker.h"
+#include "tracker_client.h"
 #include "util.h"
 
 /* Defaults for struct shoal_settings. */
@@ -34,6 +35,8 @@
 #define SESSION_MAX_HALFOPEN 64
 /* Bytes a token bucket may burst above its rate. */
 #define SESSION_RATE_BURST_S 1
+/* How long a closing session waits for trackers to hear `stopped`. */
+#define SESSION_STOP_ANNOUNCE_MS 3000
 
 /* ------------------------------------------------------------------ rates */
 
@@ -392,6 +395,7 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
         ss->cfg.upload_slots = SESSION_DEFAULT_UPLOAD_SLOTS;
     ss->local_only = ss->cfg.local_only || netguard_env_local_only();
     ss->stop_fd = -1;
+    ss->udp4 = ss->udp6 = -1;
 
     /* Peer id: Azureus style "-SH0100-" then random bytes (BEP 20). */
     uint8_t seed[16];
@@ -427,6 +431,8 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
     event_add(ss->tick_ev, &sec);
     event_add(ss->stop_ev, NULL);
     rc = setup_rate_limit(ss);
+    if (!rc)
+        rc = tracker_client_init(ss);
     if (rc)
         goto fail;
 
@@ -447,11 +453,38 @@ fail:
     return rc;
 }
 
+/* Tells trackers we leave (event=stopped), waiting at most a few seconds. */
+static void
+send_stopped(struct shoal_session *ss)
+{
+    if (!ss->base || !ss->curlm)
+        return;
+    for (struct torrent *t = ss->torrents; t; t = t->next)
+        announcer_stop(&t->announcer);
+    uint64_t deadline = session_now_ms(ss) + SESSION_STOP_ANNOUNCE_MS;
+    for (;;) {
+        int pending = 0;
+        uint64_t now = session_now_ms(ss);
+        for (struct torrent *t = ss->torrents; t; t = t->next) {
+            if (t->job_kind == TRACKER_JOB_NONE)
+                tracker_client_tick(t, now);
+            if (!announcer_is_finished(&t->announcer) || t->job_kind != TRACKER_JOB_NONE)
+                pending = 1;
+        }
+        if (!pending || now >= deadline)
+            break;
+        struct timeval tv = {0, 50000};
+        event_base_loopexit(ss->base, &tv);
+        event_base_loop(ss->base, 0);
+    }
+}
+
 void
 shoal_session_free(shoal_session *ss)
 {
     if (!ss)
         return;
+    send_stopped(ss);
     /* Close every connection first so no new work reaches the disk. */
     for (struct peer *p = ss->halfopen; p; p = p->next)
         peer_close(p, "session stopped");
@@ -467,6 +500,8 @@ shoal_session_free(shoal_session *ss)
                 usleep(1000);
         }
     }
+    /* Transfers in flight refer to their torrents: end them first. */
+    tracker_client_cleanup(ss);
     struct torrent *t = ss->torrents;
     while (t) {
         struct torrent *next = t->next;
@@ -556,6 +591,8 @@ shoal_session_add(shoal_session *ss, shoal_metainfo *m,
     ss->torrents = t;
     if (out)
         *out = (shoal_torrent *)t;
+    /* Announce at once rather than at the next tick. */
+    tracker_client_tick(t, session_now_ms(ss));
     return 0;
 }
 

@@ -15,10 +15,12 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "announcer.h"
 #include "bitfield.h"
 #include "ext.h"
 #include "metainfo.h"
 #include "shoal.h"
+#include "tracker_client.h"
 #include "wire.h"
 
 struct disk;
@@ -26,6 +28,7 @@ struct storage;
 struct picker;
 struct smartban;
 struct torrent;
+struct http_job;
 
 /* ------------------------------------------------------------------ tunables */
 
@@ -183,6 +186,26 @@ struct torrent {
     } * known;
     size_t nknown, capknown;
 
+    /* Trackers: the announcer decides, tracker_client.c sends. */
+    struct announcer announcer;
+    struct announce_job job;
+    enum tracker_job_kind job_kind;
+    struct http_job *http;
+    struct udp_job {
+        int active;
+        int connected;
+        int attempt;
+        uint32_t tid;
+        uint64_t conn_id;
+        uint64_t deadline_ms;
+        struct sockaddr_storage sa;
+        char urldata[256];
+    } udp;
+    uint64_t udp_conn_id;
+    int udp_conn_url;
+    uint64_t udp_conn_valid_until;
+    uint32_t tracker_key;
+
     int pending_hashes;
     int pending_writes;
     uint64_t last_choke_ms;
@@ -231,6 +254,11 @@ struct shoal_session {
     struct event *stop_ev;
     int stop_fd; /* eventfd: shoal_session_stop() writes, the loop wakes */
     struct bufferevent_rate_limit_group *rl;
+    void *curlm; /* CURLM */
+    struct event *curl_timer;
+    int curl_inited;
+    int udp4, udp6; /* UDP sockets for trackers (and later the DHT) */
+    struct event *udp4_ev, *udp6_ev;
     struct torrent *torrents;
     struct peer *halfopen; /* accepted, handshake not read yet */
     int npeers;

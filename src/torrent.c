@@ -25,6 +25,7 @@
 #include "resume.h"
 #include "smartban.h"
 #include "storage.h"
+#include "tracker_client.h"
 #include "util.h"
 
 /* Choker rounds (BEP 3 practice: every 10 s, optimistic every 30 s). */
@@ -253,6 +254,7 @@ piece_passed(struct torrent *t, uint32_t piece)
     if (torrent_is_done(t) && !t->finished_sent) {
         t->finished_sent = 1;
         set_state(t, SHOAL_TS_SEEDING, NULL);
+        announcer_completed(&t->announcer);
         session_emit(t->ss, SHOAL_EV_FINISHED, t, NULL, 0, "download finished");
         for (struct peer *p = t->peers; p; p = p->next)
             peer_update_interest(p);
@@ -759,6 +761,24 @@ select_files(struct torrent *t, const char *only, struct shoal_perr *err)
     return 0;
 }
 
+/* ------------------------------------------------------------------ trackers */
+
+static void
+setup_trackers(struct torrent *t, const char *const *extra)
+{
+    announcer_init(&t->announcer, session_random(t->ss));
+    t->tracker_key = (uint32_t)session_random(t->ss);
+    int last_tier = -1;
+    for (size_t i = 0; i < t->m->tracker_count; i++) {
+        announcer_add(&t->announcer, t->m->trackers[i], t->m->tracker_tiers[i]);
+        if (t->m->tracker_tiers[i] > last_tier)
+            last_tier = t->m->tracker_tiers[i];
+    }
+    for (size_t i = 0; extra && extra[i]; i++)
+        announcer_add(&t->announcer, extra[i], ++last_tier);
+    announcer_shuffle(&t->announcer);
+}
+
 /* ------------------------------------------------------------------ lifecycle */
 
 int
@@ -807,6 +827,7 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
     rc = select_files(t, opts->only, err);
     if (rc)
         goto fail;
+    setup_trackers(t, opts->trackers);
     if (opts->recheck || !load_resume(t)) {
         rc = check_pieces(t);
         if (rc) {
@@ -854,6 +875,7 @@ torrent_tick(struct torrent *t, uint64_t now)
         for (struct peer *p = t->peers; p; p = p->next)
             peer_fill_requests(p);
     dial_known(t, now);
+    tracker_client_tick(t, now);
     if (t->resume_dirty && !t->resume_syncing &&
         now - t->last_resume_ms >= TORRENT_RESUME_INTERVAL_MS) {
         t->last_resume_ms = now;
@@ -884,6 +906,7 @@ torrent_free(struct torrent *t)
     }
     t->peers = NULL;
     smartban_free(t->sb);
+    announcer_cleanup(&t->announcer);
     /* The storage must outlive queued jobs: the session frees the disk pool
      * (running or cancelling them) before it frees torrents. */
     storage_close(t->st);

@@ -177,6 +177,31 @@ test_stop(void **state)
     announcer_cleanup(&a);
 }
 
+static void
+test_completed_before_stopped(void **state)
+{
+    (void)state;
+    struct announcer a;
+    announcer_init(&a, 1);
+    announcer_add(&a, "http://127.0.0.1:1/a", 0);
+    announcer_shuffle(&a);
+    struct announce_job j;
+    uint64_t wake;
+    announcer_next(&a, 0, &j, &wake);
+    announcer_done(&a, &j, 1, 1800, 900, NULL, -1, -1, NULL, 0);
+    /* Finished and leaving at once: completed, then stopped, no waiting. */
+    announcer_completed(&a);
+    announcer_stop(&a);
+    assert_int_equal(announcer_next(&a, 1, &j, &wake), 1);
+    assert_int_equal(j.event, ANNOUNCER_EV_COMPLETED);
+    announcer_done(&a, &j, 1, 1800, 900, NULL, -1, -1, NULL, 2);
+    assert_int_equal(announcer_next(&a, 3, &j, &wake), 1);
+    assert_int_equal(j.event, ANNOUNCER_EV_STOPPED);
+    announcer_done(&a, &j, 1, 0, 0, NULL, -1, -1, NULL, 4);
+    assert_true(announcer_is_finished(&a));
+    announcer_cleanup(&a);
+}
+
 int
 main(void)
 {
@@ -187,6 +212,7 @@ main(void)
         cmocka_unit_test(test_promotion_within_tier),
         cmocka_unit_test(test_backoff_doubles),
         cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_completed_before_stopped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

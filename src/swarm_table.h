@@ -1,0 +1,222 @@
+/*
+ * swarm_table.h — the peer store of `shoal tracker`: infohash -> swarm of
+ * peers, with seeder, leecher and completed counts. Server layer, pure: no
+ * sockets and no clock (every call that needs the time takes `now_s`, any
+ * monotonic count of seconds).
+ *
+ * Built to hold millions of peers in little memory. A peer is its address in
+ * compact wire form (BEP 23: 4-byte IPv4 address and 2-byte port, both in
+ * network order; BEP 7: 16 + 2 bytes for IPv6) plus a 2-byte tag holding the
+ * seeder flag, a "completion counted" flag and the coarse time of its last
+ * announce. In each bucket (below) the records form one run and their tags
+ * a parallel run of the same block, so a reply copies records as they are.
+ * A peer is identified by its (ip, port), as opentracker does; the peer_id
+ * is not stored. Measured: about 10.2 bytes per IPv4 peer (8 bytes plus the
+ * growth slack of the arrays), and about 170 bytes per swarm.
+ *
+ * Layout and cost per announce. Swarms live in an open-addressing hash table
+ * keyed by a keyed hash of the infohash (SipHash, so chosen infohashes cannot
+ * pile up in one chain). Each swarm keeps its IPv4 peers and, separately, its
+ * IPv6 peers in buckets chosen by a keyed hash of the address; each bucket is
+ * sorted by address bytes. A bucket holds about SWARM_BUCKET_TARGET peers at
+ * most before the family doubles its bucket count (each bucket splits in two
+ * by one more hash bit, which keeps both halves sorted). An announce costs an
+ * O(1) expected swarm lookup, a binary search in one bucket (about 9
+ * compares) and, for a new or leaving peer, a memmove of at most one bucket
+ * (a few KiB); splits and merges are O(peers of the swarm), amortised O(1).
+ *
+ * Expiry is not per peer: swarm_table_sweep() walks the table a bounded
+ * amount at a time and drops peers not seen for peer_timeout_s. Times in
+ * tags are coarse ticks of peer_timeout_s / 32 seconds (at least 1), kept
+ * modulo 2^14, so a peer expires between peer_timeout_s and about 1.07
+ * times that, provided the sweeper passes every peer at least once every
+ * 512 timeouts (a sweeper that runs at all does).
+ *
+ * Bounds. The table never holds more than max_swarms swarms or more than
+ * max_peers_total peers. When an announce needs a new swarm or a new peer and
+ * the table is full, it evicts: it looks at SWARM_EVICT_SAMPLE swarms picked
+ * at random and evicts, in this order of preference, one nobody announced to
+ * for peer_timeout_s, else the one with the fewest peers, else the one
+ * announced to least recently; it repeats at most SWARM_EVICT_TRIES times.
+ * Fewest peers first because a swarm's peer count is its announce rate: a
+ * flood of random infohashes makes one-peer swarms and pushes out its own
+ * kind, while a popular swarm survives it. Evicting drops the swarm's peers
+ * and, unless it is registered, the swarm itself. The swarm being announced
+ * to and, for a new swarm, registered swarms are never victims. If no room
+ * could be made, the announce fails with SHOAL_ETOOBIG. Swarms are also kept
+ * in a dense array, so each pick is O(1) and uniform. An announce thus looks
+ * at no more than SWARM_EVICT_TRIES * SWARM_EVICT_SAMPLE swarms and frees at
+ * most SWARM_EVICT_TRIES of them, however hard the flood.
+ *
+ * Not thread-safe: one thread (the tracker's event loop) owns a table.
+ */
+#ifndef SHOAL_SWARM_TABLE_H
+#define SHOAL_SWARM_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shoal.h"
+
+/* ------------------------------------------------------------------ limits */
+
+/* Defaults for zero fields of struct swarm_table_cfg. */
+#define SWARM_DEFAULT_MAX_SWARMS   (1u << 20)
+#define SWARM_DEFAULT_MAX_PEERS    (1u << 24)
+#define SWARM_DEFAULT_PEER_TIMEOUT 3600
+/* Peers per bucket before a family doubles its buckets: a new peer then
+ * moves at most this many records (3 KiB of IPv4 records). */
+#define SWARM_BUCKET_TARGET 512
+/* Swarms looked at per eviction, and evictions per announce at most. */
+#define SWARM_EVICT_SAMPLE 8
+#define SWARM_EVICT_TRIES  4
+/* Compact record sizes: BEP 23 (IPv4) and BEP 7 (IPv6). */
+#define SWARM_REC4 6
+#define SWARM_REC6 18
+
+/* Announce to an infohash that a closed table does not track. An alias of
+ * SHOAL_EUNSUPPORTED, so shoal_strerror() reads "not supported"; callers
+ * reply with a failure reason of their own ("unregistered torrent"). */
+#define SWARM_ENOTREGISTERED SHOAL_EUNSUPPORTED
+
+/* Events, numbered as BEP 15 numbers them on the wire. */
+enum swarm_event {
+    SWARM_EVENT_NONE = 0,
+    SWARM_EVENT_COMPLETED = 1,
+    SWARM_EVENT_STARTED = 2,
+    SWARM_EVENT_STOPPED = 3,
+};
+
+struct swarm_table_cfg {
+    size_t max_swarms;       /* 0: SWARM_DEFAULT_MAX_SWARMS */
+    size_t max_peers_total;  /* IPv4 + IPv6 peers; 0: SWARM_DEFAULT_MAX_PEERS */
+    uint32_t peer_timeout_s; /* 2 x announce interval; 0: SWARM_DEFAULT_PEER_TIMEOUT */
+    int open;                /* 1: any infohash; 0: only registered ones */
+    uint64_t seed;           /* secret for the hashes and eviction sampling; give
+                              * random bytes in a server (0 is fine in tests) */
+};
+
+struct swarm_announce {
+    uint8_t info_hash[20];
+    int family;     /* 4 or 6 */
+    uint8_t ip[16]; /* network order; the first 4 bytes for IPv4 */
+    uint16_t port;  /* host order, nonzero */
+    uint64_t left;  /* 0: the peer is a seeder */
+    int event;      /* enum swarm_event */
+};
+
+struct swarm_stats {
+    uint32_t seeders;
+    uint32_t leechers;
+    uint32_t completed; /* completions counted since the swarm was created */
+};
+
+struct swarm_table_totals {
+    size_t swarms;
+    size_t peers; /* IPv4 + IPv6 */
+    size_t peers6;
+    size_t seeders;
+    size_t mem_bytes;        /* estimate: every block the table holds, plus 16 bytes
+                              * of allocator overhead per block */
+    uint64_t evicted_swarms; /* evictions since the table was made */
+    uint64_t evicted_peers;  /* peers dropped by those evictions */
+    uint64_t expired_peers;  /* peers dropped by the sweeper */
+    uint64_t refused;        /* announces refused with SHOAL_ETOOBIG */
+};
+
+struct swarm_table;
+
+/* ------------------------------------------------------------------ API */
+
+/*
+ * Makes an empty table. cfg may be NULL: all defaults, which is a closed
+ * table (open is 0). Returns NULL when out of memory. Memory grows with use, not with the
+ * limits: the swarm hash starts small and doubles.
+ */
+struct swarm_table *swarm_table_new(const struct swarm_table_cfg *cfg);
+void swarm_table_free(struct swarm_table *t);
+
+/*
+ * Adds ih to the whitelist (needed in a closed table; allowed in an open one,
+ * where it pins the swarm: a registered swarm is never freed or evicted,
+ * only its peers may be). Registering twice is fine. Returns 0,
+ * SHOAL_ETOOBIG when max_swarms swarms exist and none could be evicted, or
+ * SHOAL_ENOMEM.
+ */
+int swarm_table_register(struct swarm_table *t, const uint8_t ih[20]);
+
+/* Removes ih from the whitelist. In a closed table the swarm and its peers
+ * go at once; in an open one the swarm stays until it empties. Returns 0, or
+ * SWARM_ENOTREGISTERED when ih was not registered. */
+int swarm_table_unregister(struct swarm_table *t, const uint8_t ih[20]);
+
+/*
+ * Records an announce. Event stopped removes the peer (and never creates a
+ * swarm). Any other event adds or refreshes the peer; left == 0 makes it a
+ * seeder, left > 0 a leecher (a seeder may turn back into a leecher).
+ * `completed` counts event=completed once per peer: a repeated completed from
+ * the same peer is not counted again, and neither is a seeder that never
+ * sends the event (BEP 48 "downloaded": completions the tracker registered).
+ * On success fills *out (if not NULL) with the swarm's counts after the
+ * announce and returns 0. Errors: SHOAL_EINVAL (family not 4 or 6, port 0),
+ * SWARM_ENOTREGISTERED (closed table, unknown infohash), SHOAL_ETOOBIG (table
+ * full and eviction made no room; the announce is not recorded), SHOAL_ENOMEM.
+ */
+int swarm_table_announce(struct swarm_table *t, const struct swarm_announce *a,
+                         uint64_t now_s, struct swarm_stats *out);
+
+/*
+ * Writes a random sample of at most numwant peers of ih in family 4 or 6 as
+ * compact records (SWARM_REC4 or SWARM_REC6 bytes each) into out[0..outcap)
+ * and returns the bytes written (a multiple of the record size; 0 for an
+ * unknown swarm).
+ *
+ * The asker (exclude_ip/exclude_port, in the sampled family; exclude_ip may
+ * be NULL) is never returned. When the asker is in the swarm as a seeder,
+ * only leechers are returned: a seeder has nothing to fetch from seeders.
+ * Peers past their timeout but not yet swept are skipped (as of the latest
+ * now_s the table was given).
+ *
+ * Swarms with few peers (all of them fit) are returned whole; larger ones are
+ * sampled in strata: the peers are cut into numwant equal runs and one peer
+ * is drawn from each run, so every peer is about equally likely and no peer
+ * comes twice. For a seeder asker in a large swarm a few probes are made per
+ * run, so a swarm of mostly seeders may yield fewer than numwant leechers.
+ * The result is shuffled. Work: O(numwant) for large swarms plus a walk over
+ * the bucket list; O(peers) for swarms of at most 4096 peers.
+ *
+ * *rng is the caller's random state (any value, 0 included), advanced here.
+ */
+size_t swarm_table_sample(struct swarm_table *t, const uint8_t ih[20], int family,
+                          size_t numwant, const uint8_t *exclude_ip,
+                          uint16_t exclude_port, uint64_t *rng, uint8_t *out,
+                          size_t outcap);
+
+/* Counts of one swarm. An unknown infohash yields zeros and 0 in an open
+ * table, SWARM_ENOTREGISTERED in a closed one. */
+int swarm_table_scrape(struct swarm_table *t, const uint8_t ih[20],
+                       struct swarm_stats *out);
+
+/*
+ * Drops peers whose last announce is older than peer_timeout_s, resuming
+ * where the last call stopped. Looks at roughly `budget` peers and swarms
+ * (a bucket is done whole), then returns. A swarm left without
+ * peers and without an announce for peer_timeout_s is freed (unless it is
+ * registered). Returns the number of peers dropped. Call it every few
+ * seconds with a budget of some thousands.
+ */
+size_t swarm_table_sweep(struct swarm_table *t, uint64_t now_s, size_t budget);
+
+/* Totals for GET /stats. */
+void swarm_table_stats(const struct swarm_table *t, struct swarm_table_totals *out);
+
+/*
+ * Calls cb once per swarm, in no particular order, until cb returns non-zero
+ * or every swarm was visited. Returns the number of calls. The table must
+ * not be changed from inside cb; the arguments are valid during the call.
+ */
+typedef int (*swarm_table_cb)(const uint8_t ih[20], const struct swarm_stats *st,
+                              void *user);
+size_t swarm_table_foreach(const struct swarm_table *t, swarm_table_cb cb, void *user);
+
+#endif

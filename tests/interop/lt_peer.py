@@ -23,6 +23,8 @@ def main():
     ap.add_argument("--peer", action="append", default=[])
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--use-trackers", action="store_true",
+                    help="announce to the torrent's trackers (loopback only)")
     a = ap.parse_args()
 
     settings = {
@@ -33,7 +35,7 @@ def main():
         "enable_natpmp": False,
         "announce_to_all_trackers": False,
         "allow_multiple_connections_per_ip": True,
-        "alert_mask": lt.alert.category_t.error_notification | (lt.alert.category_t.peer_notification if __import__("os").environ.get("LT_DEBUG") else 0) | (lt.alert.category_t.connect_notification if __import__("os").environ.get("LT_DEBUG") else 0),
+        "alert_mask": lt.alert.category_t.error_notification | (lt.alert.category_t.peer_notification if __import__("os").environ.get("LT_DEBUG") else 0) | (lt.alert.category_t.connect_notification if __import__("os").environ.get("LT_DEBUG") else 0) | (lt.alert.category_t.tracker_notification if __import__("os").environ.get("LT_DEBUG") else 0),
         # shoal speaks TCP and plaintext so far (no uTP, no MSE yet).
         "enable_outgoing_utp": False,
         "enable_incoming_utp": False,
@@ -45,7 +47,8 @@ def main():
     params = lt.add_torrent_params()
     params.ti = ti
     params.save_path = a.dir
-    params.trackers = []
+    if not a.use_trackers:
+        params.trackers = []
     if a.mode == "seed":
         params.flags |= lt.torrent_flags.seed_mode
     h = ses.add_torrent(params)

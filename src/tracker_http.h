@@ -138,8 +138,9 @@ struct tracker_reply {
  * Errors: SHOAL_ETOOBIG for a body over TRACKER_MAX_REPLY; SHOAL_EPARSE when
  * the body is not one bencoded dictionary (optionally followed by
  * whitespace), when a compact list's length is not a multiple of 6 (18 for
- * peers6), when "peers" or "peers6" has the wrong type, or when the reply has
- * neither peers, an interval nor a failure reason; SHOAL_ENOMEM. On error
+ * peers6), when "peers" or "peers6" has the wrong type, when "failure reason"
+ * is not a string, or when the reply has neither peers, an interval nor a
+ * failure reason; SHOAL_ENOMEM. On error
  * err (if not NULL) names the offset and reason and *out holds nothing to
  * free. Either way tracker_reply_cleanup(out) is safe.
  */

@@ -211,7 +211,8 @@ fuzz_urls(const uint8_t *data, size_t size)
     a.event = size % 5; /* 4 is an unknown event */
     a.numwant = (int)(size % 3) - 1;
     a.trackerid = size % 2 ? "t&id" : NULL;
-    a.compact = 1;
+    a.compact = size % 4 != 0;
+    a.no_peer_id = size % 7 == 0;
 
     struct buf b;
     buf_init(&b, 16384);

@@ -12,7 +12,9 @@
  * inside the packet. The input is also read as a udp:// URL, and a URL that
  * parses must survive the trip through an announce request: the URLData
  * options read back from the packet give the URL's path and query again.
- * Any broken promise aborts so that the fuzzer reports the input.
+ * The connect and scrape encoders are fed from the input too and checked
+ * against the BEP 15 layout. Any broken promise aborts so that the fuzzer
+ * reports the input.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -194,10 +196,41 @@ check_url(const uint8_t *data, size_t size)
     xfree(url);
 }
 
+/* The fixed-size encoders: header fields and hashes land where BEP 15 puts
+ * them, and out-of-range counts are refused. */
+static void
+check_encoders(const uint8_t *data, size_t size)
+{
+    uint32_t tid = size >= 4 ? be32(data) : (uint32_t)size;
+    uint64_t conn = size >= 12 ? (uint64_t)be32(data + 4) << 32 | be32(data + 8) : 0;
+    uint8_t c[TRACKER_UDP_CONNECT_LEN];
+    if (tracker_udp_connect_req(c, tid) != TRACKER_UDP_CONNECT_LEN ||
+        memcmp(c, "\x00\x00\x04\x17\x27\x10\x19\x80\0\0\0\0", 12) != 0 ||
+        be32(c + 12) != tid)
+        abort();
+
+    size_t n = size / 20;
+    uint8_t out[TRACKER_UDP_SCRAPE_LEN(TRACKER_UDP_MAX_SCRAPE)];
+    size_t len = tracker_udp_scrape_req(out, sizeof(out), conn, tid,
+                                        (const uint8_t(*)[20])data, n);
+    if (n == 0 || n > TRACKER_UDP_MAX_SCRAPE) {
+        if (len != 0)
+            abort();
+        return;
+    }
+    if (len != 16 + 20 * n || be32(out) != (uint32_t)(conn >> 32) ||
+        be32(out + 4) != (uint32_t)conn || be32(out + 8) != TRACKER_UDP_SCRAPE ||
+        be32(out + 12) != tid || memcmp(out + 16, data, 20 * n) != 0)
+        abort();
+    if (tracker_udp_scrape_req(out, len - 1, conn, tid, (const uint8_t(*)[20])data, n))
+        abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_url(data, size);
+    check_encoders(data, size);
     if (size < 4)
         return 0;
     uint32_t tid = be32(data);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "siphash.h"
 
 /* Allocator bookkeeping per heap block, counted in the memory estimate
  * (glibc: an 8-byte header and rounding to 16). */
@@ -101,52 +102,12 @@ rotl(uint64_t x, int b)
     return (x << b) | (x >> (64 - b));
 }
 
-static void
-sipround(uint64_t v[4])
-{
-    v[0] += v[1];
-    v[1] = rotl(v[1], 13);
-    v[1] ^= v[0];
-    v[0] = rotl(v[0], 32);
-    v[2] += v[3];
-    v[3] = rotl(v[3], 16);
-    v[3] ^= v[2];
-    v[0] += v[3];
-    v[3] = rotl(v[3], 21);
-    v[3] ^= v[0];
-    v[2] += v[1];
-    v[1] = rotl(v[1], 17);
-    v[1] ^= v[2];
-    v[2] = rotl(v[2], 32);
-}
-
 /* SipHash-1-3: a keyed hash, so that nobody who does not know the key can
  * choose infohashes or addresses that collide. */
 static uint64_t
-siphash(const struct swarm_table *t, const uint8_t *p, size_t n)
+keyed_hash(const struct swarm_table *t, const uint8_t *p, size_t n)
 {
-    uint64_t v[4] = {t->k0 ^ 0x736f6d6570736575ull, t->k1 ^ 0x646f72616e646f6dull,
-                     t->k0 ^ 0x6c7967656e657261ull, t->k1 ^ 0x7465646279746573ull};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t m = 0;
-        for (int j = 7; j >= 0; j--)
-            m = m << 8 | p[i + (size_t)j];
-        v[3] ^= m;
-        sipround(v);
-        v[0] ^= m;
-    }
-    uint64_t last = (uint64_t)n << 56;
-    for (size_t j = 0; i + j < n; j++)
-        last |= (uint64_t)p[i + j] << (8 * j);
-    v[3] ^= last;
-    sipround(v);
-    v[0] ^= last;
-    v[2] ^= 0xff;
-    sipround(v);
-    sipround(v);
-    sipround(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
+    return siphash13(t->k0, t->k1, p, n);
 }
 
 /* splitmix64: small, fast, and any state (0 included) is fine. */
@@ -162,7 +123,21 @@ next_rand(uint64_t *s)
 static size_t
 rand_below(uint64_t *s, size_t n)
 {
-    return (size_t)(next_rand(s) % n);
+    return (size_t)(((unsigned __int128)next_rand(s) * n) >> 64);
+}
+
+/* Compares two records: 6-byte ones inline, as big-endian numbers. */
+static inline int
+rec_cmp(const uint8_t *a, const uint8_t *b, size_t klen)
+{
+    if (klen == 6) {
+        uint64_t x = (uint64_t)a[0] << 40 | (uint64_t)a[1] << 32 | (uint64_t)a[2] << 24 |
+                     (uint64_t)a[3] << 16 | (uint64_t)a[4] << 8 | a[5];
+        uint64_t y = (uint64_t)b[0] << 40 | (uint64_t)b[1] << 32 | (uint64_t)b[2] << 24 |
+                     (uint64_t)b[3] << 16 | (uint64_t)b[4] << 8 | b[5];
+        return (x > y) - (x < y);
+    }
+    return memcmp(a, b, klen);
 }
 
 static size_t
@@ -220,7 +195,7 @@ bucket_find(const struct bucket *b, size_t klen, const uint8_t *key, uint32_t *p
     uint32_t lo = 0, hi = b->n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(b->mem + (size_t)mid * klen, key, klen);
+        int c = rec_cmp(b->mem + (size_t)mid * klen, key, klen);
         if (c == 0) {
             *pos = mid;
             return 1;
@@ -317,7 +292,7 @@ fam_bucket_for(const struct swarm_table *t, struct fam *f, const uint8_t *key,
 {
     if (f->nb <= 1)
         return &f->one;
-    return &f->many[(uint32_t)siphash(t, key, klen) & (f->nb - 1)];
+    return &f->many[(uint32_t)keyed_hash(t, key, klen) & (f->nb - 1)];
 }
 
 /* Frees every peer of the family; the family is empty afterwards. */
@@ -353,7 +328,7 @@ fam_split(struct swarm_table *t, struct fam *f, size_t klen)
         const struct bucket *o = bucket_at(f, i);
         uint32_t hi = 0;
         for (uint32_t j = 0; j < o->n; j++) {
-            uint32_t h = (uint32_t)siphash(t, o->mem + (size_t)j * klen, klen);
+            uint32_t h = (uint32_t)keyed_hash(t, o->mem + (size_t)j * klen, klen);
             hi += (h & nb) != 0;
         }
         uint32_t lo = o->n - hi;
@@ -370,7 +345,7 @@ fam_split(struct swarm_table *t, struct fam *f, size_t klen)
         const uint16_t *otg = tags_of(o, klen);
         for (uint32_t j = 0; j < o->n; j++) {
             const uint8_t *r = o->mem + (size_t)j * klen;
-            uint32_t h = (uint32_t)siphash(t, r, klen);
+            uint32_t h = (uint32_t)keyed_hash(t, r, klen);
             struct bucket *d = &nw[(h & nb) ? i + nb : i];
             memcpy(d->mem + (size_t)d->n * klen, r, klen);
             tags_of(d, klen)[d->n++] = otg[j];
@@ -515,7 +490,7 @@ static struct swarm *
 lookup(const struct swarm_table *t, const uint8_t ih[20])
 {
     int found;
-    size_t i = slot_of(t, ih, (uint32_t)siphash(t, ih, 20), &found);
+    size_t i = slot_of(t, ih, (uint32_t)keyed_hash(t, ih, 20), &found);
     return found ? t->slot[i] : NULL;
 }
 
@@ -596,7 +571,7 @@ swarm_create(struct swarm_table *t, const uint8_t ih[20], int registered)
     if (!s)
         return NULL;
     memcpy(s->ih, ih, 20);
-    s->hash = (uint32_t)siphash(t, ih, 20);
+    s->hash = (uint32_t)keyed_hash(t, ih, 20);
     s->last = t->now_s;
     s->registered = (uint8_t)registered;
     s->v4.nb = 1;
@@ -870,7 +845,7 @@ eligible(const struct sampler *sm, const uint8_t *r, uint16_t tag)
         return 0;
     if (expired(sm->t, tag))
         return 0;
-    return !sm->exclude || memcmp(r, sm->exclude, sm->klen) != 0;
+    return !sm->exclude || rec_cmp(r, sm->exclude, sm->klen) != 0;
 }
 
 /* Reservoir sampling (Vitter's algorithm R) over every peer of the family:

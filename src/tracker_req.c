@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+
+#include "siphash.h"
 
 #include "bencode.h"
 #include "util.h"
@@ -679,11 +679,13 @@ conn_mac(const uint8_t key[32], const struct sockaddr *sa, uint64_t window,
     size_t n = conn_input(sa, window, in);
     if (n == 0)
         return 0;
-    uint8_t md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!HMAC(EVP_sha256(), key, 32, in, n, md, &mdlen) || mdlen < 8)
-        return 0;
-    memcpy(out, md, 8);
+    uint64_t k0, k1;
+    memcpy(&k0, key, 8);
+    memcpy(&k1, key + 8, 8);
+    /* SipHash-2-4: a MAC that costs well under a microsecond, where an
+     * HMAC-SHA256 cost 1.4 us per datagram. */
+    uint64_t h = siphash24(k0, k1, in, n);
+    memcpy(out, &h, 8);
     return 1;
 }
 
@@ -707,7 +709,7 @@ tracker_req_conn_id_ok(const uint8_t key[32], const struct sockaddr *client,
         return 0;
     int ok = CRYPTO_memcmp(given, cur, 8) == 0;
     /* The window before counts too, so an id lives 60 to 120 seconds. */
-    if (w > 0 && conn_mac(key, client, w - 1, prev))
+    if (!ok && w > 0 && conn_mac(key, client, w - 1, prev))
         ok |= CRYPTO_memcmp(given, prev, 8) == 0;
     return ok;
 }

@@ -218,9 +218,9 @@ size_t tracker_req_udp_error_resp(uint8_t *out, size_t outcap, uint32_t tid,
                                   const char *msg);
 
 /*
- * Stateless connection ids (BEP 15 connect): HMAC-SHA256 under `key` over
- * the client's address family, IP, port and the time window now_s / 60,
- * cut to 64 bits. No per-client state is kept. An IPv4-mapped IPv6 address
+ * Stateless connection ids (BEP 15 connect): SipHash-2-4 keyed with the
+ * first 16 bytes of `key` over the client's address family, IP, port and
+ * the time window now_s / 60. No per-client state is kept. An IPv4-mapped IPv6 address
  * counts as the IPv4 address. Returns 0 for an address family other than
  * AF_INET or AF_INET6 (never accepted).
  */

@@ -119,12 +119,14 @@ rate_ok(struct shoal_tracker *tr, const struct sockaddr *sa)
     struct rate_slot *s = &tr->rate[addr_hash(sa, tr->key) % TRACKER_RATE_SLOTS];
     uint64_t now = now_ms();
     double rate = tr->cfg.rate_per_ip;
+    /* The bucket holds a tenth of a second's worth, at least the burst. */
+    double burst = rate / 10 > TRACKER_RATE_BURST ? rate / 10 : TRACKER_RATE_BURST;
     if (s->ms == 0)
-        s->tokens = TRACKER_RATE_BURST;
+        s->tokens = burst;
     else
         s->tokens += (double)(now - s->ms) * rate / 1000.0;
-    if (s->tokens > TRACKER_RATE_BURST)
-        s->tokens = TRACKER_RATE_BURST;
+    if (s->tokens > burst)
+        s->tokens = burst;
     s->ms = now;
     if (s->tokens < 1.0) {
         tr->n_limited++;

@@ -16,17 +16,6 @@
 #include "bencode.h"
 #include "util.h"
 
-static int
-bad(struct shoal_perr *err, size_t off, int code, const char *why)
-{
-    if (err) {
-        err->off = off;
-        err->why = why;
-        err->msg[0] = '\0';
-    }
-    return code;
-}
-
 /*
  * Copies a client name into out[cap], replacing bytes that are not valid
  * UTF-8, C0 and C1 control characters and DEL by '?', and cutting at a
@@ -77,21 +66,21 @@ ext_parse_handshake(const uint8_t *p, size_t n, struct ext_handshake *out,
 
     memset(out, 0, sizeof(*out));
     if (n > EXT_MAX_HANDSHAKE)
-        return bad(err, EXT_MAX_HANDSHAKE, SHOAL_ETOOBIG,
-                   "extension handshake too large");
+        return perr_fail(err, EXT_MAX_HANDSHAKE, SHOAL_ETOOBIG,
+                         "extension handshake too large");
     if (err)
         err->msg[0] = '\0';
     rc = benc_decode(&d, p, n, EXT_MAX_TOKENS, NULL, err);
     if (rc)
         goto out;
     if (d.tok[0].type != BENC_DICT) {
-        rc = bad(err, 0, SHOAL_EPARSE, "extension handshake is not a dictionary");
+        rc = perr_fail(err, 0, SHOAL_EPARSE, "extension handshake is not a dictionary");
         goto out;
     }
 
     m = benc_dict_get(&d, 0, "m");
     if (m && d.tok[m].type != BENC_DICT) {
-        rc = bad(err, d.tok[m].start, SHOAL_EPARSE, "m is not a dictionary");
+        rc = perr_fail(err, d.tok[m].start, SHOAL_EPARSE, "m is not a dictionary");
         goto out;
     }
     if (m) {
@@ -101,7 +90,8 @@ ext_parse_handshake(const uint8_t *p, size_t n, struct ext_handshake *out,
             out->present |= EXT_HAS_UT_PEX;
         /* BEP 10: no two extension messages may share an id. */
         if (out->ut_metadata && out->ut_metadata == out->ut_pex) {
-            rc = bad(err, d.tok[m].start, SHOAL_EPARSE, "m gives two extensions one id");
+            rc = perr_fail(err, d.tok[m].start, SHOAL_EPARSE,
+                           "m gives two extensions one id");
             goto out;
         }
     }
@@ -110,7 +100,8 @@ ext_parse_handshake(const uint8_t *p, size_t n, struct ext_handshake *out,
     if (t) {
         int64_t v = d.tok[t].val;
         if (v < 1 || v > EXT_MAX_METADATA_SIZE) {
-            rc = bad(err, d.tok[t].start, SHOAL_EPARSE, "metadata_size out of range");
+            rc = perr_fail(err, d.tok[t].start, SHOAL_EPARSE,
+                           "metadata_size out of range");
             goto out;
         }
         out->metadata_size = (uint32_t)v;

@@ -39,12 +39,6 @@
 /* Bytes moved per socket read or write call. */
 #define PEER_MAX_SINGLE_IO (256 * 1024)
 
-static uint32_t
-be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static void
 send_bytes(struct peer *p, const void *data, size_t len)
 {
@@ -622,7 +616,8 @@ on_message(struct peer *p, const struct wire_msg *m)
             picker_peer_have_all(t->picker);
             p->has_all = 1;
         }
-        if (!p->am_interested)
+        /* Only this piece can make us interested: skip the full scan. */
+        if (!p->am_interested && t->wanted[m->index] && !picker_have(t->picker, m->index))
             peer_update_interest(p);
         peer_fill_requests(p);
         return;
@@ -706,7 +701,7 @@ on_read(struct bufferevent *bev, void *arg)
             break;
         uint8_t hdr[4];
         evbuffer_copyout(in, hdr, 4);
-        uint64_t total = 4 + (uint64_t)be32(hdr);
+        uint64_t total = 4 + (uint64_t)be32_get(hdr);
         size_t take = total <= avail ? (size_t)total : (avail < 5 ? avail : 5);
         if (total > 4 + (uint64_t)WIRE_MAX_MSG)
             take = 4;

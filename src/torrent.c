@@ -115,20 +115,28 @@ torrent_is_banned(const struct torrent *t, const struct sockaddr *sa)
     return 0;
 }
 
+/* Adds an address to the ban list (once). Returns 0 or SHOAL_ENOMEM. */
+static int
+add_ban(struct torrent *t, const struct sockaddr_storage *sa)
+{
+    if (torrent_is_banned(t, (const struct sockaddr *)sa))
+        return 0;
+    if (t->nbanned == t->capbanned) {
+        size_t cap = t->capbanned ? t->capbanned * 2 : 8;
+        struct sockaddr_storage *b = xreallocarray(t->banned, cap, sizeof(*b));
+        if (!b)
+            return SHOAL_ENOMEM;
+        t->banned = b;
+        t->capbanned = cap;
+    }
+    t->banned[t->nbanned++] = *sa;
+    return 0;
+}
+
 static void
 ban_peer(struct torrent *t, struct peer *p, const char *why)
 {
-    if (!torrent_is_banned(t, (struct sockaddr *)&p->sa)) {
-        if (t->nbanned == t->capbanned) {
-            size_t cap = t->capbanned ? t->capbanned * 2 : 8;
-            struct sockaddr_storage *b = xreallocarray(t->banned, cap, sizeof(*b));
-            if (!b)
-                return;
-            t->banned = b;
-            t->capbanned = cap;
-        }
-        t->banned[t->nbanned++] = p->sa;
-    }
+    add_ban(t, &p->sa);
     session_emit(t->ss, SHOAL_EV_PEER_BANNED, t, p, 0, "%s", why);
     peer_close(p, "banned: %s", why);
 }
@@ -153,15 +161,7 @@ ban_address(struct torrent *t, const struct sockaddr_storage *sa, const char *wh
     }
     if (connected || torrent_is_banned(t, (const struct sockaddr *)sa))
         return;
-    if (t->nbanned == t->capbanned) {
-        size_t cap = t->capbanned ? t->capbanned * 2 : 8;
-        struct sockaddr_storage *b = xreallocarray(t->banned, cap, sizeof(*b));
-        if (!b)
-            return;
-        t->banned = b;
-        t->capbanned = cap;
-    }
-    t->banned[t->nbanned++] = *sa;
+    add_ban(t, sa);
     char addr[64];
     netguard_format_addr((const struct sockaddr *)sa, addr, sizeof(addr));
     session_emit(t->ss, SHOAL_EV_PEER_BANNED, t, NULL, 0, "%s banned: %s", addr, why);

@@ -34,17 +34,6 @@
 /* ------------------------------------------------------------------ helpers */
 
 static int
-bad(struct shoal_perr *err, size_t off, int code, const char *why)
-{
-    if (err) {
-        err->off = off;
-        err->why = why;
-        err->msg[0] = '\0';
-    }
-    return code;
-}
-
-static int
 is_ws(uint8_t c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -277,17 +266,17 @@ decode_reply(const uint8_t *buf, size_t len, struct benc_doc *d, size_t *lead,
 {
     memset(d, 0, sizeof(*d));
     if (len > TRACKER_MAX_REPLY)
-        return bad(err, 0, SHOAL_ETOOBIG, "reply larger than 4 MiB");
+        return perr_fail(err, 0, SHOAL_ETOOBIG, "reply larger than 4 MiB");
     size_t at = 0;
     while (at < len && is_ws(buf[at]))
         at++;
     *lead = at;
     if (at == len)
-        return bad(err, at, SHOAL_EPARSE, "empty reply");
+        return perr_fail(err, at, SHOAL_EPARSE, "empty reply");
     if (buf[at] == '<')
-        return bad(err, at, SHOAL_EPARSE, "reply is HTML, not bencode");
+        return perr_fail(err, at, SHOAL_EPARSE, "reply is HTML, not bencode");
     if (buf[at] != 'd')
-        return bad(err, at, SHOAL_EPARSE, "reply is not a bencoded dictionary");
+        return perr_fail(err, at, SHOAL_EPARSE, "reply is not a bencoded dictionary");
     size_t used = 0;
     if (err)
         err->msg[0] = '\0';
@@ -299,7 +288,7 @@ decode_reply(const uint8_t *buf, size_t len, struct benc_doc *d, size_t *lead,
     }
     for (size_t i = at + used; i < len; i++)
         if (!is_ws(buf[i]))
-            return bad(err, i, SHOAL_EPARSE, "trailing data after the reply");
+            return perr_fail(err, i, SHOAL_EPARSE, "trailing data after the reply");
     return 0;
 }
 
@@ -439,19 +428,13 @@ dedupe_peers(struct peerset *s)
     return 0;
 }
 
-static uint16_t
-get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 /* Adds the peers of a compact string (stride 6 for IPv4, 18 for IPv6). */
 static void
 add_compact(struct peerset *s, const uint8_t *p, size_t n, int family)
 {
     size_t stride = family == 4 ? 6 : 18;
     for (size_t i = 0; i + stride <= n; i += stride)
-        add_peer(s, family, p + i, get16(p + i + stride - 2));
+        add_peer(s, family, p + i, be16_get(p + i + stride - 2));
 }
 
 /* Adds one peer of a dictionary list: {"ip": text, "port": int}. Entries that
@@ -529,23 +512,24 @@ parse_peers(const struct benc_doc *d, size_t lead, struct tracker_reply *out,
         const struct benc_tok *t = &d->tok[tp];
         if (t->type == BENC_STR) {
             if (t->count % 6)
-                return bad(err, lead + t->start, SHOAL_EPARSE,
-                           "compact peers length not a multiple of 6");
+                return perr_fail(err, lead + t->start, SHOAL_EPARSE,
+                                 "compact peers length not a multiple of 6");
             want += t->count / 6;
         } else if (t->type == BENC_LIST) {
             want += t->count;
         } else {
-            return bad(err, lead + t->start, SHOAL_EPARSE,
-                       "peers is neither a string nor a list");
+            return perr_fail(err, lead + t->start, SHOAL_EPARSE,
+                             "peers is neither a string nor a list");
         }
     }
     if (t6) {
         const struct benc_tok *t = &d->tok[t6];
         if (t->type != BENC_STR)
-            return bad(err, lead + t->start, SHOAL_EPARSE, "peers6 is not a string");
+            return perr_fail(err, lead + t->start, SHOAL_EPARSE,
+                             "peers6 is not a string");
         if (t->count % 18)
-            return bad(err, lead + t->start, SHOAL_EPARSE,
-                       "compact peers6 length not a multiple of 18");
+            return perr_fail(err, lead + t->start, SHOAL_EPARSE,
+                             "compact peers6 length not a multiple of 18");
         want += t->count / 18;
     }
     if (want > TRACKER_MAX_PEERS)
@@ -555,7 +539,7 @@ parse_peers(const struct benc_doc *d, size_t lead, struct tracker_reply *out,
 
     struct peerset s = {xreallocarray(NULL, want, sizeof(struct tracker_peer)), 0, want};
     if (!s.v)
-        return bad(err, 0, SHOAL_ENOMEM, "out of memory");
+        return perr_fail(err, 0, SHOAL_ENOMEM, "out of memory");
     if (tp && d->tok[tp].type == BENC_STR) {
         size_t n;
         const uint8_t *p = benc_str(d, tp, &n);
@@ -572,7 +556,7 @@ parse_peers(const struct benc_doc *d, size_t lead, struct tracker_reply *out,
         add_compact(&s, p, n, 6);
     }
     if (finish_peers(&s, &out->peers, &out->npeers))
-        return bad(err, 0, SHOAL_ENOMEM, "out of memory");
+        return perr_fail(err, 0, SHOAL_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -605,8 +589,8 @@ tracker_http_parse_reply(const uint8_t *buf, size_t len, struct tracker_reply *o
     out->min_interval = get_interval(&d, "min interval");
     if (tf) {
         if (d.tok[tf].type != BENC_STR) {
-            rc = bad(err, lead + d.tok[tf].start, SHOAL_EPARSE,
-                     "failure reason is not a string");
+            rc = perr_fail(err, lead + d.tok[tf].start, SHOAL_EPARSE,
+                           "failure reason is not a string");
             goto out;
         }
         size_t n;
@@ -631,8 +615,8 @@ tracker_http_parse_reply(const uint8_t *buf, size_t len, struct tracker_reply *o
     }
     if (!benc_dict_get(&d, 0, "peers") && !benc_dict_get(&d, 0, "peers6") &&
         !benc_dict_get(&d, 0, "interval")) {
-        rc = bad(err, lead, SHOAL_EPARSE,
-                 "reply has neither peers, an interval nor a failure reason");
+        rc = perr_fail(err, lead, SHOAL_EPARSE,
+                       "reply has neither peers, an interval nor a failure reason");
         goto out;
     }
     rc = parse_peers(&d, lead, out, err);
@@ -697,7 +681,8 @@ tracker_http_parse_scrape(const uint8_t *buf, size_t len,
     if (!tf)
         tf = benc_dict_get(&d, 0, "failure_reason");
     if (tf) {
-        rc = bad(err, lead + d.tok[tf].start, SHOAL_EINVAL, "tracker refused the scrape");
+        rc = perr_fail(err, lead + d.tok[tf].start, SHOAL_EINVAL,
+                       "tracker refused the scrape");
         if (err && d.tok[tf].type == BENC_STR) {
             size_t sn;
             const uint8_t *s = benc_str(&d, tf, &sn);
@@ -707,8 +692,8 @@ tracker_http_parse_scrape(const uint8_t *buf, size_t len,
     }
     uint32_t tfiles = benc_dict_get(&d, 0, "files");
     if (!tfiles || d.tok[tfiles].type != BENC_DICT) {
-        rc = bad(err, lead + (tfiles ? d.tok[tfiles].start : 0), SHOAL_EPARSE,
-                 "scrape reply has no files dictionary");
+        rc = perr_fail(err, lead + (tfiles ? d.tok[tfiles].start : 0), SHOAL_EPARSE,
+                       "scrape reply has no files dictionary");
         goto out;
     }
     size_t pairs = d.tok[tfiles].count;
@@ -717,7 +702,7 @@ tracker_http_parse_scrape(const uint8_t *buf, size_t len,
         goto out;
     v = xreallocarray(NULL, want, sizeof(*v));
     if (!v) {
-        rc = bad(err, 0, SHOAL_ENOMEM, "out of memory");
+        rc = perr_fail(err, 0, SHOAL_ENOMEM, "out of memory");
         goto out;
     }
     uint32_t k = benc_first(tfiles);
@@ -735,7 +720,7 @@ tracker_http_parse_scrape(const uint8_t *buf, size_t len,
         k = benc_next(&d, val);
     }
     if (dedupe_scrape(v, &count)) {
-        rc = bad(err, 0, SHOAL_ENOMEM, "out of memory");
+        rc = perr_fail(err, 0, SHOAL_ENOMEM, "out of memory");
         goto out;
     }
 

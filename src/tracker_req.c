@@ -26,59 +26,6 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static int
-bad(struct shoal_perr *err, size_t off, int code, const char *why)
-{
-    if (err) {
-        err->off = off;
-        err->why = why;
-        err->msg[0] = '\0';
-    }
-    return code;
-}
-
-/* Like bad(), with a fuller message carrying the numbers involved. */
-static int __attribute__((format(printf, 5, 6)))
-badf(struct shoal_perr *err, size_t off, int code, const char *why, const char *fmt, ...)
-{
-    bad(err, off, code, why);
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
-
 static uint32_t
 clamp_numwant(uint64_t v)
 {
@@ -147,15 +94,16 @@ decode20(const struct param *p, uint8_t out[20], const char *name, struct shoal_
     char tmp[60];
     /* Each decoded byte takes 1 to 3 characters. */
     if (p->val_len > sizeof(tmp))
-        return badf(err, p->off, SHOAL_EPARSE, "value is not 20 bytes",
-                    "%s is %zu characters, too long for 20 bytes", name, p->val_len);
+        return perr_failf(err, p->off, SHOAL_EPARSE, "value is not 20 bytes",
+                          "%s is %zu characters, too long for 20 bytes", name,
+                          p->val_len);
     size_t bad_off = 0;
     long n = pct_decode(p->val, p->val_len, tmp, &bad_off);
     if (n < 0)
-        return bad(err, p->val_off + bad_off, SHOAL_EPARSE, "bad percent escape");
+        return perr_fail(err, p->val_off + bad_off, SHOAL_EPARSE, "bad percent escape");
     if (n != 20)
-        return badf(err, p->off, SHOAL_EPARSE, "value is not 20 bytes",
-                    "%s decodes to %ld bytes, want 20", name, n);
+        return perr_failf(err, p->off, SHOAL_EPARSE, "value is not 20 bytes",
+                          "%s decodes to %ld bytes, want 20", name, n);
     memcpy(out, tmp, 20);
     return 0;
 }
@@ -165,15 +113,15 @@ decode_ip(const struct param *p, char out[TRACKER_REQ_MAX_IP + 1], struct shoal_
 {
     char tmp[3 * TRACKER_REQ_MAX_IP];
     if (p->val_len > sizeof(tmp))
-        return bad(err, p->off, SHOAL_EPARSE, "address too long");
+        return perr_fail(err, p->off, SHOAL_EPARSE, "address too long");
     size_t bad_off = 0;
     long n = pct_decode(p->val, p->val_len, tmp, &bad_off);
     if (n < 0)
-        return bad(err, p->val_off + bad_off, SHOAL_EPARSE, "bad percent escape");
+        return perr_fail(err, p->val_off + bad_off, SHOAL_EPARSE, "bad percent escape");
     if (n > TRACKER_REQ_MAX_IP)
-        return bad(err, p->off, SHOAL_EPARSE, "address too long");
+        return perr_fail(err, p->off, SHOAL_EPARSE, "address too long");
     if (memchr(tmp, '\0', (size_t)n))
-        return bad(err, p->off, SHOAL_EPARSE, "address contains a NUL byte");
+        return perr_fail(err, p->off, SHOAL_EPARSE, "address contains a NUL byte");
     memcpy(out, tmp, (size_t)n);
     out[n] = '\0';
     return 0;
@@ -183,7 +131,7 @@ static int
 parse_num(const struct param *p, uint64_t *out, const char *why, struct shoal_perr *err)
 {
     if (parse_u64(p->val, p->val_len, out) != 0)
-        return bad(err, p->val_off, SHOAL_EPARSE, why);
+        return perr_fail(err, p->val_off, SHOAL_EPARSE, why);
     return 0;
 }
 
@@ -195,7 +143,7 @@ parse_flag(const struct param *p, int *out, const char *why, struct shoal_perr *
     else if (val_is(p, "1"))
         *out = 1;
     else
-        return bad(err, p->val_off, SHOAL_EPARSE, why);
+        return perr_fail(err, p->val_off, SHOAL_EPARSE, why);
     return 0;
 }
 
@@ -219,8 +167,9 @@ static int
 check_query_len(size_t len, struct shoal_perr *err)
 {
     if (len > TRACKER_REQ_MAX_QUERY)
-        return badf(err, TRACKER_REQ_MAX_QUERY, SHOAL_ETOOBIG, "query too long",
-                    "query of %zu bytes, the limit is %u", len, TRACKER_REQ_MAX_QUERY);
+        return perr_failf(err, TRACKER_REQ_MAX_QUERY, SHOAL_ETOOBIG, "query too long",
+                          "query of %zu bytes, the limit is %u", len,
+                          TRACKER_REQ_MAX_QUERY);
     return 0;
 }
 
@@ -244,7 +193,7 @@ tracker_req_parse_announce(const char *query, size_t len,
         if (is(&p, "info_hash")) {
             /* A second info_hash is a scrape habit; an announce is for one. */
             if (have_hash)
-                return bad(err, p.off, SHOAL_EPARSE, "info_hash repeated");
+                return perr_fail(err, p.off, SHOAL_EPARSE, "info_hash repeated");
             rc = decode20(&p, out->info_hash, "info_hash", err);
             have_hash = 1;
         } else if (is(&p, "peer_id")) {
@@ -252,11 +201,11 @@ tracker_req_parse_announce(const char *query, size_t len,
             have_id = 1;
         } else if (is(&p, "port")) {
             if (parse_u64(p.val, p.val_len, &v) != 0)
-                return bad(err, p.val_off, SHOAL_EPARSE, "port is not a number");
+                return perr_fail(err, p.val_off, SHOAL_EPARSE, "port is not a number");
             if (v == 0)
-                return bad(err, p.val_off, SHOAL_EPARSE, "port 0");
+                return perr_fail(err, p.val_off, SHOAL_EPARSE, "port 0");
             if (v > 65535)
-                return bad(err, p.val_off, SHOAL_EPARSE, "port above 65535");
+                return perr_fail(err, p.val_off, SHOAL_EPARSE, "port above 65535");
             out->port = (uint16_t)v;
             have_port = 1;
         } else if (is(&p, "uploaded")) {
@@ -280,7 +229,7 @@ tracker_req_parse_announce(const char *query, size_t len,
                 out->event = TRACKER_REQ_EVENT_NONE;
                 out->paused = 1;
             } else
-                return bad(err, p.val_off, SHOAL_EPARSE, "unknown event");
+                return perr_fail(err, p.val_off, SHOAL_EPARSE, "unknown event");
         } else if (is(&p, "compact")) {
             rc = parse_flag(&p, &out->compact, "compact is not 0 or 1", err);
         } else if (is(&p, "no_peer_id")) {
@@ -304,11 +253,11 @@ tracker_req_parse_announce(const char *query, size_t len,
             return rc;
     }
     if (!have_hash)
-        return bad(err, len, SHOAL_EPARSE, "info_hash missing");
+        return perr_fail(err, len, SHOAL_EPARSE, "info_hash missing");
     if (!have_id)
-        return bad(err, len, SHOAL_EPARSE, "peer_id missing");
+        return perr_fail(err, len, SHOAL_EPARSE, "peer_id missing");
     if (!have_port)
-        return bad(err, len, SHOAL_EPARSE, "port missing");
+        return perr_fail(err, len, SHOAL_EPARSE, "port missing");
     return 0;
 }
 
@@ -326,8 +275,8 @@ tracker_req_parse_scrape(const char *query, size_t len, uint8_t (*out)[20], size
         if (!is(&p, "info_hash"))
             continue;
         if (*n == max)
-            return badf(err, p.off, SHOAL_ETOOBIG, "too many info_hash",
-                        "more than %zu info_hash in one scrape", max);
+            return perr_failf(err, p.off, SHOAL_ETOOBIG, "too many info_hash",
+                              "more than %zu info_hash in one scrape", max);
         rc = decode20(&p, out[*n], "info_hash", err);
         if (rc)
             return rc;
@@ -512,36 +461,36 @@ tracker_req_parse_udp(const uint8_t *p, size_t n, struct tracker_req_udp *out,
 {
     memset(out, 0, sizeof(*out));
     if (n < 16)
-        return badf(err, n, SHOAL_EPARSE, "packet too short",
-                    "a request of %zu bytes, want at least 16", n);
-    out->conn_id = get64(p);
-    out->action = get32(p + 8);
-    out->tid = get32(p + 12);
+        return perr_failf(err, n, SHOAL_EPARSE, "packet too short",
+                          "a request of %zu bytes, want at least 16", n);
+    out->conn_id = be64_get(p);
+    out->action = be32_get(p + 8);
+    out->tid = be32_get(p + 12);
     switch (out->action) {
     case TRACKER_REQ_CONNECT:
         /* BEP 15: the magic constant tells a tracker request from noise. */
         if (out->conn_id != TRACKER_REQ_UDP_PROTOCOL_ID)
-            return bad(err, 0, SHOAL_EPARSE, "connect without the protocol id");
+            return perr_fail(err, 0, SHOAL_EPARSE, "connect without the protocol id");
         return 0;
     case TRACKER_REQ_ANNOUNCE: {
         if (n < TRACKER_REQ_UDP_ANNOUNCE_LEN)
-            return badf(err, n, SHOAL_EPARSE, "announce too short",
-                        "an announce of %zu bytes, want at least 98", n);
+            return perr_failf(err, n, SHOAL_EPARSE, "announce too short",
+                              "an announce of %zu bytes, want at least 98", n);
         memcpy(out->info_hash, p + 16, 20);
         memcpy(out->peer_id, p + 36, 20);
-        out->downloaded = get64(p + 56);
-        out->left = get64(p + 64);
-        out->uploaded = get64(p + 72);
-        out->event = get32(p + 80);
-        out->ip = get32(p + 84);
-        out->key = get32(p + 88);
-        out->numwant_raw = (int32_t)get32(p + 92);
+        out->downloaded = be64_get(p + 56);
+        out->left = be64_get(p + 64);
+        out->uploaded = be64_get(p + 72);
+        out->event = be32_get(p + 80);
+        out->ip = be32_get(p + 84);
+        out->key = be32_get(p + 88);
+        out->numwant_raw = (int32_t)be32_get(p + 92);
         out->port = (uint16_t)(p[96] << 8 | p[97]);
         if (out->event > TRACKER_REQ_EVENT_STOPPED)
-            return badf(err, 80, SHOAL_EPARSE, "unknown event", "event %u, want 0 to 3",
-                        (unsigned)out->event);
+            return perr_failf(err, 80, SHOAL_EPARSE, "unknown event",
+                              "event %u, want 0 to 3", (unsigned)out->event);
         if (out->port == 0)
-            return bad(err, 96, SHOAL_EPARSE, "port 0");
+            return perr_fail(err, 96, SHOAL_EPARSE, "port 0");
         out->numwant = out->numwant_raw < 0 ? TRACKER_REQ_NUMWANT_DEFAULT
                                             : clamp_numwant((uint64_t)out->numwant_raw);
         parse_options(p, n, TRACKER_REQ_UDP_ANNOUNCE_LEN, out);
@@ -550,30 +499,32 @@ tracker_req_parse_udp(const uint8_t *p, size_t n, struct tracker_req_udp *out,
     case TRACKER_REQ_SCRAPE: {
         size_t k = (n - 16) / 20;
         if ((n - 16) % 20)
-            return badf(err, 16 + k * 20, SHOAL_EPARSE, "scrape length is not 16 + 20k",
-                        "a scrape of %zu bytes", n);
+            return perr_failf(err, 16 + k * 20, SHOAL_EPARSE,
+                              "scrape length is not 16 + 20k", "a scrape of %zu bytes",
+                              n);
         if (k == 0)
-            return bad(err, 16, SHOAL_EPARSE, "scrape without an info_hash");
+            return perr_fail(err, 16, SHOAL_EPARSE, "scrape without an info_hash");
         if (k > TRACKER_REQ_UDP_MAX_SCRAPE)
-            return badf(err, 16 + 20 * TRACKER_REQ_UDP_MAX_SCRAPE, SHOAL_ETOOBIG,
-                        "too many info_hash", "a scrape of %zu info_hash, at most %d", k,
-                        TRACKER_REQ_UDP_MAX_SCRAPE);
+            return perr_failf(err, 16 + 20 * TRACKER_REQ_UDP_MAX_SCRAPE, SHOAL_ETOOBIG,
+                              "too many info_hash",
+                              "a scrape of %zu info_hash, at most %d", k,
+                              TRACKER_REQ_UDP_MAX_SCRAPE);
         out->hashes = p + 16;
         out->nhashes = k;
         return 0;
     }
     default:
-        return badf(err, 8, SHOAL_EPARSE, "unknown action", "action %u",
-                    (unsigned)out->action);
+        return perr_failf(err, 8, SHOAL_EPARSE, "unknown action", "action %u",
+                          (unsigned)out->action);
     }
 }
 
 size_t
 tracker_req_udp_connect_resp(uint8_t *out, uint32_t tid, uint64_t conn_id)
 {
-    put32(out, TRACKER_REQ_CONNECT);
-    put32(out + 4, tid);
-    put64(out + 8, conn_id);
+    be32_put(out, TRACKER_REQ_CONNECT);
+    be32_put(out + 4, tid);
+    be64_put(out + 8, conn_id);
     return 16;
 }
 
@@ -585,11 +536,11 @@ tracker_req_udp_announce_resp(uint8_t *out, size_t outcap, uint32_t tid,
     if (outcap < TRACKER_REQ_UDP_ANNOUNCE_HDR ||
         peers_len > outcap - TRACKER_REQ_UDP_ANNOUNCE_HDR)
         return 0;
-    put32(out, TRACKER_REQ_ANNOUNCE);
-    put32(out + 4, tid);
-    put32(out + 8, interval);
-    put32(out + 12, leechers);
-    put32(out + 16, seeders);
+    be32_put(out, TRACKER_REQ_ANNOUNCE);
+    be32_put(out + 4, tid);
+    be32_put(out + 8, interval);
+    be32_put(out + 12, leechers);
+    be32_put(out + 16, seeders);
     if (peers_len)
         memcpy(out + 20, peers, peers_len);
     return TRACKER_REQ_UDP_ANNOUNCE_HDR + peers_len;
@@ -607,13 +558,13 @@ tracker_req_udp_scrape_resp(uint8_t *out, size_t outcap, uint32_t tid,
 {
     if (outcap < 8 || n > (outcap - 8) / 12)
         return 0;
-    put32(out, TRACKER_REQ_SCRAPE);
-    put32(out + 4, tid);
+    be32_put(out, TRACKER_REQ_SCRAPE);
+    be32_put(out + 4, tid);
     for (size_t i = 0; i < n; i++) {
         uint8_t *q = out + 8 + 12 * i;
-        put32(q, clamp32(e[i].complete));
-        put32(q + 4, clamp32(e[i].downloaded));
-        put32(q + 8, clamp32(e[i].incomplete));
+        be32_put(q, clamp32(e[i].complete));
+        be32_put(q + 4, clamp32(e[i].downloaded));
+        be32_put(q + 8, clamp32(e[i].incomplete));
     }
     return 8 + 12 * n;
 }
@@ -623,8 +574,8 @@ tracker_req_udp_error_resp(uint8_t *out, size_t outcap, uint32_t tid, const char
 {
     if (outcap < 8)
         return 0;
-    put32(out, TRACKER_REQ_ERROR);
-    put32(out + 4, tid);
+    be32_put(out, TRACKER_REQ_ERROR);
+    be32_put(out + 4, tid);
     size_t len = msg ? strlen(msg) : 0;
     if (len > outcap - 8)
         len = outcap - 8;
@@ -666,7 +617,7 @@ conn_input(const struct sockaddr *sa, uint64_t window, uint8_t out[1 + 16 + 2 + 
     } else {
         return 0;
     }
-    put64(out + n, window);
+    be64_put(out + n, window);
     return n + 8;
 }
 
@@ -695,7 +646,7 @@ tracker_req_conn_id(const uint8_t key[32], const struct sockaddr *client, uint64
     uint8_t id[8];
     if (!conn_mac(key, client, now_s / TRACKER_REQ_CONN_WINDOW, id))
         return 0;
-    return get64(id);
+    return be64_get(id);
 }
 
 int
@@ -704,7 +655,7 @@ tracker_req_conn_id_ok(const uint8_t key[32], const struct sockaddr *client,
 {
     uint64_t w = now_s / TRACKER_REQ_CONN_WINDOW;
     uint8_t given[8], cur[8], prev[8];
-    put64(given, conn_id);
+    be64_put(given, conn_id);
     if (!conn_mac(key, client, w, cur))
         return 0;
     int ok = CRYPTO_memcmp(given, cur, 8) == 0;

@@ -19,52 +19,13 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static int
-bad(struct shoal_perr *err, size_t off, int code, const char *why)
-{
-    if (err) {
-        err->off = off;
-        err->why = why;
-        err->msg[0] = '\0';
-    }
-    return code;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
 /* The 16-byte header every request opens with. */
 static void
 put_header(uint8_t *out, uint64_t conn_id, uint32_t action, uint32_t tid)
 {
-    put64(out, conn_id);
-    put32(out + 8, action);
-    put32(out + 12, tid);
+    be64_put(out, conn_id);
+    be32_put(out + 8, action);
+    be32_put(out + 12, tid);
 }
 
 /* ------------------------------------------------------------------ requests */
@@ -94,14 +55,14 @@ tracker_udp_announce_req(uint8_t *out, size_t cap, uint64_t conn_id, uint32_t ti
     put_header(out, conn_id, TRACKER_UDP_ANNOUNCE, tid);
     memcpy(out + 16, a->infohash, 20);
     memcpy(out + 36, a->peer_id, 20);
-    put64(out + 56, a->downloaded);
-    put64(out + 64, a->left);
-    put64(out + 72, a->uploaded);
+    be64_put(out + 56, a->downloaded);
+    be64_put(out + 64, a->left);
+    be64_put(out + 72, a->uploaded);
     /* enum tracker_event uses the BEP 15 numbers. */
-    put32(out + 80, (uint32_t)a->event);
-    put32(out + 84, ip);
-    put32(out + 88, a->key);
-    put32(out + 92, a->numwant < 0 ? 0xffffffffu : (uint32_t)a->numwant);
+    be32_put(out + 80, (uint32_t)a->event);
+    be32_put(out + 84, ip);
+    be32_put(out + 88, a->key);
+    be32_put(out + 92, a->numwant < 0 ? 0xffffffffu : (uint32_t)a->numwant);
     out[96] = (uint8_t)(a->port >> 8);
     out[97] = (uint8_t)a->port;
 
@@ -162,19 +123,19 @@ parse_announce(const uint8_t *p, size_t n, int family, struct tracker_udp_respon
                struct shoal_perr *err)
 {
     if (n < 20)
-        return bad(err, n, SHOAL_EPARSE, "announce response shorter than 20 bytes");
+        return perr_fail(err, n, SHOAL_EPARSE, "announce response shorter than 20 bytes");
     size_t stride = family == 4 ? 6 : 18;
     /* The peers run to the end of the packet, so a partial one cannot be a
      * later extension: the packet is broken. */
     if ((n - 20) % stride)
-        return bad(err, 20 + (n - 20) / stride * stride, SHOAL_EPARSE,
-                   family == 4 ? "peer list length not a multiple of 6"
-                               : "peer list length not a multiple of 18");
-    out->interval = clamp_interval(get32(p + 8));
-    out->leechers = get32(p + 12);
-    out->seeders = get32(p + 16);
+        return perr_fail(err, 20 + (n - 20) / stride * stride, SHOAL_EPARSE,
+                         family == 4 ? "peer list length not a multiple of 6"
+                                     : "peer list length not a multiple of 18");
+    out->interval = clamp_interval(be32_get(p + 8));
+    out->leechers = be32_get(p + 12);
+    out->seeders = be32_get(p + 16);
     if (tracker_http_compact_peers(p + 20, n - 20, family, &out->peers, &out->npeers))
-        return bad(err, 20, SHOAL_ENOMEM, "out of memory");
+        return perr_fail(err, 20, SHOAL_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -183,17 +144,17 @@ parse_scrape(const uint8_t *p, size_t n, struct tracker_udp_response *out,
              struct shoal_perr *err)
 {
     if ((n - 8) % 12)
-        return bad(err, 8 + (n - 8) / 12 * 12, SHOAL_EPARSE,
-                   "scrape response length not a multiple of 12");
+        return perr_fail(err, 8 + (n - 8) / 12 * 12, SHOAL_EPARSE,
+                         "scrape response length not a multiple of 12");
     size_t count = (n - 8) / 12;
     if (count > TRACKER_UDP_MAX_SCRAPE)
-        return bad(err, 8 + TRACKER_UDP_MAX_SCRAPE * 12, SHOAL_EPARSE,
-                   "more scrape entries than a request can ask for");
+        return perr_fail(err, 8 + TRACKER_UDP_MAX_SCRAPE * 12, SHOAL_EPARSE,
+                         "more scrape entries than a request can ask for");
     for (size_t i = 0; i < count; i++) {
         const uint8_t *e = p + 8 + 12 * i;
-        out->scrape[i].seeders = get32(e);
-        out->scrape[i].completed = get32(e + 4);
-        out->scrape[i].leechers = get32(e + 8);
+        out->scrape[i].seeders = be32_get(e);
+        out->scrape[i].completed = be32_get(e + 4);
+        out->scrape[i].leechers = be32_get(e + 8);
     }
     out->nscrape = count;
     return 0;
@@ -205,14 +166,14 @@ tracker_udp_parse_response(const uint8_t *p, size_t n, uint32_t expect_tid, int 
 {
     memset(out, 0, sizeof(*out));
     if (family != 4 && family != 6)
-        return bad(err, 0, SHOAL_EINVAL, "address family is neither 4 nor 6");
+        return perr_fail(err, 0, SHOAL_EINVAL, "address family is neither 4 nor 6");
     /* BEP 15: every response opens with the action and the transaction id. */
     if (n < 8)
-        return bad(err, n, SHOAL_EPARSE, "response shorter than 8 bytes");
-    uint32_t action = get32(p);
-    uint32_t tid = get32(p + 4);
+        return perr_fail(err, n, SHOAL_EPARSE, "response shorter than 8 bytes");
+    uint32_t action = be32_get(p);
+    uint32_t tid = be32_get(p + 4);
     if (tid != expect_tid)
-        return bad(err, 4, SHOAL_EPARSE, "transaction id mismatch");
+        return perr_fail(err, 4, SHOAL_EPARSE, "transaction id mismatch");
     out->tid = tid;
     int rc = 0;
     switch (action) {
@@ -220,10 +181,11 @@ tracker_udp_parse_response(const uint8_t *p, size_t n, uint32_t expect_tid, int 
         /* BEP 15: packets may grow in later versions, so bytes after the
          * connection id are not an error. */
         if (n < 16) {
-            rc = bad(err, n, SHOAL_EPARSE, "connect response shorter than 16 bytes");
+            rc =
+                perr_fail(err, n, SHOAL_EPARSE, "connect response shorter than 16 bytes");
             break;
         }
-        out->conn_id = get64(p + 8);
+        out->conn_id = be64_get(p + 8);
         break;
     case TRACKER_UDP_ANNOUNCE:
         rc = parse_announce(p, n, family, out, err);
@@ -235,7 +197,7 @@ tracker_udp_parse_response(const uint8_t *p, size_t n, uint32_t expect_tid, int 
         tracker_http_sanitize_text(out->error, sizeof(out->error), p + 8, n - 8);
         break;
     default:
-        rc = bad(err, 0, SHOAL_EPARSE, "unknown action");
+        rc = perr_fail(err, 0, SHOAL_EPARSE, "unknown action");
         break;
     }
     if (rc) {

@@ -3,6 +3,8 @@
  */
 #include "util.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "shoal.h"
@@ -189,4 +191,29 @@ void
 shoal_hex(const uint8_t *in, size_t len, char *out)
 {
     hex_encode(in, len, out);
+}
+
+int
+perr_fail(struct shoal_perr *err, size_t off, int code, const char *why)
+{
+    if (err) {
+        err->off = off;
+        err->why = why;
+        err->msg[0] = '\0';
+    }
+    return code;
+}
+
+int
+perr_failf(struct shoal_perr *err, size_t off, int code, const char *why, const char *fmt,
+           ...)
+{
+    perr_fail(err, off, code, why);
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }

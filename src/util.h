@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shoal.h"
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Writes 2*len lowercase hex digits and a NUL to out. */
@@ -42,5 +44,47 @@ int parse_u64(const char *s, size_t len, uint64_t *out);
 size_t utf8_seq_len(const uint8_t *p, size_t n);
 /* 1 when p[0..n) is entirely valid UTF-8. */
 int utf8_valid(const uint8_t *p, size_t n);
+
+/* Fills *err (when not NULL) with the offset and static reason, clears its
+ * message, and returns code: the one way codecs report a parse error. */
+int perr_fail(struct shoal_perr *err, size_t off, int code, const char *why);
+/* The same, plus a fuller message with the numbers involved in err->msg. */
+int perr_failf(struct shoal_perr *err, size_t off, int code, const char *why,
+               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Big-endian (network order) loads and stores, as the wire formats use. */
+static inline uint16_t
+be16_get(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t
+be32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t
+be64_get(const uint8_t *p)
+{
+    return (uint64_t)be32_get(p) << 32 | be32_get(p + 4);
+}
+
+static inline void
+be32_put(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline void
+be64_put(uint8_t *p, uint64_t v)
+{
+    be32_put(p, (uint32_t)(v >> 32));
+    be32_put(p + 4, (uint32_t)v);
+}
 
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "sha.h"
+#include "util.h"
 
 /* Upper bound on SHA-1 rounds for one allowed fast set. With k at most
  * WIRE_MAX_ALLOWED_FAST and below the piece count, a set completes in a few
@@ -34,46 +35,6 @@ _Static_assert(WIRE_MAX_MSG >= 2 + WIRE_MAX_EXT_PAYLOAD, "an extended message mu
 static const char protocol[] = "\023BitTorrent protocol";
 
 /* ------------------------------------------------------------------ helpers */
-
-static uint32_t
-get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static int
-bad(struct shoal_perr *err, size_t off, int code, const char *why)
-{
-    if (err) {
-        err->off = off;
-        err->why = why;
-        err->msg[0] = '\0';
-    }
-    return code;
-}
-
-/* Like bad(), with a fuller message carrying the numbers involved. */
-static int __attribute__((format(printf, 5, 6)))
-badf(struct shoal_perr *err, size_t off, int code, const char *why, const char *fmt, ...)
-{
-    bad(err, off, code, why);
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* The request limit in effect: 0 and anything too large mean the cap. */
 static uint32_t
@@ -101,7 +62,7 @@ wire_parse_handshake(const uint8_t *p, size_t n, struct wire_handshake *hs,
     size_t check = n < 20 ? n : 20;
     for (size_t i = 0; i < check; i++)
         if (p[i] != (uint8_t)protocol[i])
-            return bad(err, i, SHOAL_EPARSE, "not the BitTorrent protocol");
+            return perr_fail(err, i, SHOAL_EPARSE, "not the BitTorrent protocol");
     if (n < WIRE_HANDSHAKE_LEN)
         return WIRE_NEED_MORE;
     memcpy(hs->reserved, p + 20, 8);
@@ -137,9 +98,9 @@ wire_piece_size(const struct wire_limits *lim, uint32_t index)
 static int
 wrong_length(struct shoal_perr *err, int id, uint32_t n, uint32_t want)
 {
-    return badf(err, 0, SHOAL_EPARSE, "wrong length for the message type",
-                "message %d has a length of %u, want %u", id, (unsigned)n,
-                (unsigned)want);
+    return perr_failf(err, 0, SHOAL_EPARSE, "wrong length for the message type",
+                      "message %d has a length of %u, want %u", id, (unsigned)n,
+                      (unsigned)want);
 }
 
 /*
@@ -151,10 +112,11 @@ check_frame(int id, uint32_t n, const struct wire_limits *lim, struct shoal_perr
 {
     /* BEP 6: fast messages without the bit on both sides close the connection. */
     if (is_fast_type(id) && !lim->fast)
-        return badf(err, 4, SHOAL_EPARSE, "fast extension message without negotiation",
-                    "message %d needs the fast extension", id);
+        return perr_failf(err, 4, SHOAL_EPARSE,
+                          "fast extension message without negotiation",
+                          "message %d needs the fast extension", id);
     if (id == WIRE_EXTENDED && !lim->extended)
-        return bad(err, 4, SHOAL_EPARSE, "extended message without negotiation");
+        return perr_fail(err, 4, SHOAL_EPARSE, "extended message without negotiation");
 
     switch (id) {
     case WIRE_CHOKE:
@@ -176,38 +138,40 @@ check_frame(int id, uint32_t n, const struct wire_limits *lim, struct shoal_perr
         return n == 3 ? 0 : wrong_length(err, id, n, 3);
     case WIRE_PIECE:
         if (n < 9)
-            return badf(err, 0, SHOAL_EPARSE, "wrong length for the message type",
-                        "message %d has a length of %u, want at least 9", id,
-                        (unsigned)n);
+            return perr_failf(err, 0, SHOAL_EPARSE, "wrong length for the message type",
+                              "message %d has a length of %u, want at least 9", id,
+                              (unsigned)n);
         /* A block answers a request, and requests are never empty. */
         if (n == 9)
-            return bad(err, 0, SHOAL_EPARSE, "empty piece block");
+            return perr_fail(err, 0, SHOAL_EPARSE, "empty piece block");
         if (n - 9 > max_block(lim))
-            return badf(err, 0, SHOAL_EPARSE, "piece block larger than the request limit",
-                        "block of %u bytes, limit %u", (unsigned)(n - 9),
-                        (unsigned)max_block(lim));
+            return perr_failf(err, 0, SHOAL_EPARSE,
+                              "piece block larger than the request limit",
+                              "block of %u bytes, limit %u", (unsigned)(n - 9),
+                              (unsigned)max_block(lim));
         return 0;
     case WIRE_BITFIELD:
         if (lim->piece_count > 0) {
             /* BEP 3: exactly one bit per piece, rounded up to whole bytes. */
             uint32_t want = (uint32_t)(((uint64_t)lim->piece_count + 7) / 8);
             if (n - 1 != want)
-                return badf(err, 0, SHOAL_EPARSE, "wrong bitfield length",
-                            "bitfield of %u bytes, want %u for %u pieces",
-                            (unsigned)(n - 1), (unsigned)want,
-                            (unsigned)lim->piece_count);
+                return perr_failf(err, 0, SHOAL_EPARSE, "wrong bitfield length",
+                                  "bitfield of %u bytes, want %u for %u pieces",
+                                  (unsigned)(n - 1), (unsigned)want,
+                                  (unsigned)lim->piece_count);
         } else if (n - 1 > WIRE_MAX_BITFIELD) {
-            return badf(err, 0, SHOAL_EPARSE, "bitfield too large",
-                        "bitfield of %u bytes, limit %u", (unsigned)(n - 1),
-                        (unsigned)WIRE_MAX_BITFIELD);
+            return perr_failf(err, 0, SHOAL_EPARSE, "bitfield too large",
+                              "bitfield of %u bytes, limit %u", (unsigned)(n - 1),
+                              (unsigned)WIRE_MAX_BITFIELD);
         }
         return 0;
     case WIRE_EXTENDED:
         /* BEP 10: the payload opens with the extended message id. */
-        return n >= 2 ? 0
-                      : badf(err, 0, SHOAL_EPARSE, "wrong length for the message type",
-                             "message %d has a length of %u, want at least 2", id,
-                             (unsigned)n);
+        return n >= 2
+                   ? 0
+                   : perr_failf(err, 0, SHOAL_EPARSE, "wrong length for the message type",
+                                "message %d has a length of %u, want at least 2", id,
+                                (unsigned)n);
     default:
         /* BEP 3: unknown messages are skipped; WIRE_MAX_MSG bounds them. */
         return 0;
@@ -220,21 +184,22 @@ check_request(const struct wire_limits *lim, const struct wire_msg *m,
               struct shoal_perr *err)
 {
     if (m->length == 0)
-        return bad(err, 13, SHOAL_EPARSE, "request for zero bytes");
+        return perr_fail(err, 13, SHOAL_EPARSE, "request for zero bytes");
     if (m->length > max_block(lim))
-        return badf(err, 13, SHOAL_EPARSE, "request length above the limit",
-                    "request for %u bytes, limit %u", (unsigned)m->length,
-                    (unsigned)max_block(lim));
+        return perr_failf(err, 13, SHOAL_EPARSE, "request length above the limit",
+                          "request for %u bytes, limit %u", (unsigned)m->length,
+                          (unsigned)max_block(lim));
     if (lim->piece_count == 0)
         return 0;
     if (m->index >= lim->piece_count)
-        return badf(err, 5, SHOAL_EPARSE, "piece index out of range", "piece %u of %u",
-                    (unsigned)m->index, (unsigned)lim->piece_count);
+        return perr_failf(err, 5, SHOAL_EPARSE, "piece index out of range",
+                          "piece %u of %u", (unsigned)m->index,
+                          (unsigned)lim->piece_count);
     uint32_t size = wire_piece_size(lim, m->index);
     if ((uint64_t)m->begin + m->length > size)
-        return badf(err, 9, SHOAL_EPARSE, "request past the end of the piece",
-                    "bytes %u+%u of piece %u, which has %u", (unsigned)m->begin,
-                    (unsigned)m->length, (unsigned)m->index, (unsigned)size);
+        return perr_failf(err, 9, SHOAL_EPARSE, "request past the end of the piece",
+                          "bytes %u+%u of piece %u, which has %u", (unsigned)m->begin,
+                          (unsigned)m->length, (unsigned)m->index, (unsigned)size);
     return 0;
 }
 
@@ -245,10 +210,11 @@ wire_parse(const uint8_t *buf, size_t len, const struct wire_limits *lim,
     memset(msg, 0, sizeof(*msg));
     if (len < 4)
         return 0;
-    uint32_t n = get32(buf);
+    uint32_t n = be32_get(buf);
     if (n > WIRE_MAX_MSG)
-        return badf(err, 0, SHOAL_ETOOBIG, "message length above the limit",
-                    "message of %u bytes, limit %u", (unsigned)n, (unsigned)WIRE_MAX_MSG);
+        return perr_failf(err, 0, SHOAL_ETOOBIG, "message length above the limit",
+                          "message of %u bytes, limit %u", (unsigned)n,
+                          (unsigned)WIRE_MAX_MSG);
     if (n == 0) {
         msg->type = WIRE_KEEPALIVE;
         return 4;
@@ -267,39 +233,39 @@ wire_parse(const uint8_t *buf, size_t len, const struct wire_limits *lim,
     case WIRE_HAVE:
     case WIRE_SUGGEST:
     case WIRE_ALLOWED_FAST:
-        msg->index = get32(buf + 5);
+        msg->index = be32_get(buf + 5);
         /* BEP 3: a have for a piece past the end is a protocol violation. */
         if (lim->piece_count > 0 && msg->index >= lim->piece_count)
-            return badf(err, 5, SHOAL_EPARSE, "piece index out of range",
-                        "piece %u of %u", (unsigned)msg->index,
-                        (unsigned)lim->piece_count);
+            return perr_failf(err, 5, SHOAL_EPARSE, "piece index out of range",
+                              "piece %u of %u", (unsigned)msg->index,
+                              (unsigned)lim->piece_count);
         break;
     case WIRE_REQUEST:
     case WIRE_CANCEL:
     case WIRE_REJECT:
-        msg->index = get32(buf + 5);
-        msg->begin = get32(buf + 9);
-        msg->length = get32(buf + 13);
+        msg->index = be32_get(buf + 5);
+        msg->begin = be32_get(buf + 9);
+        msg->length = be32_get(buf + 13);
         rc = check_request(lim, msg, err);
         if (rc)
             return rc;
         break;
     case WIRE_PIECE:
-        msg->index = get32(buf + 5);
-        msg->begin = get32(buf + 9);
+        msg->index = be32_get(buf + 5);
+        msg->begin = be32_get(buf + 9);
         msg->data = buf + 13;
         msg->data_len = n - 9;
         if (lim->piece_count > 0) {
             if (msg->index >= lim->piece_count)
-                return badf(err, 5, SHOAL_EPARSE, "piece index out of range",
-                            "piece %u of %u", (unsigned)msg->index,
-                            (unsigned)lim->piece_count);
+                return perr_failf(err, 5, SHOAL_EPARSE, "piece index out of range",
+                                  "piece %u of %u", (unsigned)msg->index,
+                                  (unsigned)lim->piece_count);
             uint32_t size = wire_piece_size(lim, msg->index);
             if ((uint64_t)msg->begin + msg->data_len > size)
-                return badf(err, 9, SHOAL_EPARSE, "block past the end of the piece",
-                            "bytes %u+%zu of piece %u, which has %u",
-                            (unsigned)msg->begin, msg->data_len, (unsigned)msg->index,
-                            (unsigned)size);
+                return perr_failf(err, 9, SHOAL_EPARSE, "block past the end of the piece",
+                                  "bytes %u+%zu of piece %u, which has %u",
+                                  (unsigned)msg->begin, msg->data_len,
+                                  (unsigned)msg->index, (unsigned)size);
         }
         break;
     case WIRE_BITFIELD:
@@ -310,8 +276,8 @@ wire_parse(const uint8_t *buf, size_t len, const struct wire_limits *lim,
         if (lim->piece_count % 8 != 0) {
             uint8_t spare = (uint8_t)(0xffu >> (lim->piece_count % 8));
             if (buf[4 + n - 1] & spare)
-                return bad(err, 4 + (size_t)n - 1, SHOAL_EPARSE,
-                           "bitfield has spare bits set");
+                return perr_fail(err, 4 + (size_t)n - 1, SHOAL_EPARSE,
+                                 "bitfield has spare bits set");
         }
         break;
     case WIRE_PORT:
@@ -343,7 +309,7 @@ wire_parse(const uint8_t *buf, size_t len, const struct wire_limits *lim,
 size_t
 wire_encode_keepalive(uint8_t *out)
 {
-    put32(out, 0);
+    be32_put(out, 0);
     return 4;
 }
 
@@ -357,7 +323,7 @@ wire_encode_simple(uint8_t *out, int type)
     case WIRE_NOT_INTERESTED:
     case WIRE_HAVE_ALL:
     case WIRE_HAVE_NONE:
-        put32(out, 1);
+        be32_put(out, 1);
         out[4] = (uint8_t)type;
         return 5;
     default:
@@ -370,9 +336,9 @@ wire_encode_index(uint8_t *out, int type, uint32_t index)
 {
     if (type != WIRE_HAVE && type != WIRE_SUGGEST && type != WIRE_ALLOWED_FAST)
         return 0;
-    put32(out, 5);
+    be32_put(out, 5);
     out[4] = (uint8_t)type;
-    put32(out + 5, index);
+    be32_put(out + 5, index);
     return 9;
 }
 
@@ -382,11 +348,11 @@ wire_encode_request(uint8_t *out, int type, uint32_t index, uint32_t begin,
 {
     if (type != WIRE_REQUEST && type != WIRE_CANCEL && type != WIRE_REJECT)
         return 0;
-    put32(out, 13);
+    be32_put(out, 13);
     out[4] = (uint8_t)type;
-    put32(out + 5, index);
-    put32(out + 9, begin);
-    put32(out + 13, length);
+    be32_put(out + 5, index);
+    be32_put(out + 9, begin);
+    be32_put(out + 13, length);
     return 17;
 }
 
@@ -395,10 +361,10 @@ wire_encode_piece_header(uint8_t *out, uint32_t index, uint32_t begin, uint32_t 
 {
     if (block_len > UINT32_MAX - 9)
         return 0;
-    put32(out, 9 + block_len);
+    be32_put(out, 9 + block_len);
     out[4] = WIRE_PIECE;
-    put32(out + 5, index);
-    put32(out + 9, begin);
+    be32_put(out + 5, index);
+    be32_put(out + 9, begin);
     return 13;
 }
 
@@ -407,7 +373,7 @@ wire_encode_bitfield_header(uint8_t *out, uint32_t nbytes)
 {
     if (nbytes > UINT32_MAX - 1)
         return 0;
-    put32(out, 1 + nbytes);
+    be32_put(out, 1 + nbytes);
     out[4] = WIRE_BITFIELD;
     return 5;
 }
@@ -415,7 +381,7 @@ wire_encode_bitfield_header(uint8_t *out, uint32_t nbytes)
 size_t
 wire_encode_port(uint8_t *out, uint16_t port)
 {
-    put32(out, 3);
+    be32_put(out, 3);
     out[4] = WIRE_PORT;
     out[5] = (uint8_t)(port >> 8);
     out[6] = (uint8_t)port;
@@ -427,7 +393,7 @@ wire_encode_extended_header(uint8_t *out, uint8_t ext_id, uint32_t payload_len)
 {
     if (payload_len > UINT32_MAX - 2)
         return 0;
-    put32(out, 2 + payload_len);
+    be32_put(out, 2 + payload_len);
     out[4] = WIRE_EXTENDED;
     out[5] = ext_id;
     return 6;
@@ -478,7 +444,7 @@ wire_allowed_fast_set(const uint8_t ip[], size_t iplen, const uint8_t infohash[2
         xlen = SHA1_LEN;
         /* Steps (4)-(9): five big-endian words, each taken mod the count. */
         for (int i = 0; i < 5 && n < k; i++) {
-            uint32_t index = get32(h + 4 * i) % piece_count;
+            uint32_t index = be32_get(h + 4 * i) % piece_count;
             if (!contains(out, n, index))
                 out[n++] = index;
         }

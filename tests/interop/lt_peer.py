@@ -1,18 +1,46 @@
 #!/usr/bin/python3
 """A libtorrent peer for interop tests and benchmarks, on loopback only.
 
-    lt_peer.py seed  TORRENT DIR [--peer HOST:PORT] [--timeout S]
-    lt_peer.py leech TORRENT DIR [--peer HOST:PORT] [--timeout S]
+    lt_peer.py seed  TORRENT DIR [--peer HOST:PORT] [--timeout S] [--use-trackers]
+                     [--bind 127.0.0.N]
+    lt_peer.py leech TORRENT DIR [--peer HOST:PORT] [--timeout S] [--use-trackers]
+                     [--bind 127.0.0.N]
 
 Prints "port N" once listening. A seed runs until killed or the timeout; a
-leech exits 0 once every piece is verified (1 on timeout). DHT, LSD, UPnP,
-NAT-PMP and trackers are off, so nothing leaves 127.0.0.1.
+leech exits 0 once every piece is verified (1 on timeout), after its
+completed announce was answered when it uses trackers. DHT, LSD, UPnP and
+NAT-PMP are off, and trackers too unless --use-trackers (the tests give it
+only loopback trackers), so nothing leaves 127.0.0.1.
 """
 import argparse
+import os
 import sys
 import time
 
 import libtorrent as lt
+
+
+def alert_mask(a):
+    cat = lt.alert.category_t
+    mask = cat.error_notification
+    if a.use_trackers:
+        mask |= cat.tracker_notification
+    if os.environ.get("LT_DEBUG"):
+        mask |= cat.peer_notification | cat.connect_notification | cat.tracker_notification
+    return mask
+
+
+def wait_tracker_reply(ses, deadline):
+    """Waits for a tracker to answer, so that what a tracker counts (the
+    completed announce, the stopped one) does not depend on how fast the
+    process exits."""
+    while time.time() < deadline:
+        for alert in ses.pop_alerts():
+            print("alert: %s" % alert.message(), file=sys.stderr, flush=True)
+            if isinstance(alert, lt.tracker_reply_alert):
+                return True
+        time.sleep(0.05)
+    return False
 
 
 def main():
@@ -23,19 +51,22 @@ def main():
     ap.add_argument("--peer", action="append", default=[])
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--bind", default="127.0.0.1",
+                    help="loopback address to listen on and dial from")
     ap.add_argument("--use-trackers", action="store_true",
                     help="announce to the torrent's trackers (loopback only)")
     a = ap.parse_args()
 
     settings = {
-        "listen_interfaces": "127.0.0.1:%d" % a.port,
+        "listen_interfaces": "%s:%d" % (a.bind, a.port),
+        "outgoing_interfaces": a.bind,
         "enable_dht": False,
         "enable_lsd": False,
         "enable_upnp": False,
         "enable_natpmp": False,
         "announce_to_all_trackers": False,
         "allow_multiple_connections_per_ip": True,
-        "alert_mask": lt.alert.category_t.error_notification | (lt.alert.category_t.peer_notification if __import__("os").environ.get("LT_DEBUG") else 0) | (lt.alert.category_t.connect_notification if __import__("os").environ.get("LT_DEBUG") else 0) | (lt.alert.category_t.tracker_notification if __import__("os").environ.get("LT_DEBUG") else 0),
+        "alert_mask": alert_mask(a),
         # shoal speaks TCP and plaintext so far (no uTP, no MSE yet).
         "enable_outgoing_utp": False,
         "enable_incoming_utp": False,
@@ -64,6 +95,10 @@ def main():
         st = h.status()
         if a.mode == "leech" and st.is_seeding:
             print("done %.3f s" % (time.time() - start), flush=True)
+            if a.use_trackers:
+                wait_tracker_reply(ses, min(deadline, time.time() + 10))
+                ses.remove_torrent(h)
+                wait_tracker_reply(ses, min(deadline, time.time() + 5))
             return 0
         for alert in ses.pop_alerts():
             print("alert: %s" % alert.message(), file=sys.stderr, flush=True)

@@ -338,9 +338,10 @@ class Procs:
     def __init__(self):
         self.procs = []
 
-    def start(self, args, out):
-        """Starts args with stdout in out.out and stderr in out.err."""
-        env = dict(os.environ, SHOAL_LOCAL_ONLY="1")
+    def start(self, args, out, env=None):
+        """Starts args with stdout in out.out and stderr in out.err, in env
+        (default: this process's), always with SHOAL_LOCAL_ONLY=1."""
+        env = dict(os.environ if env is None else env, SHOAL_LOCAL_ONLY="1")
         with open(out + ".out", "w") as so, open(out + ".err", "w") as se:
             p = subprocess.Popen(args, stdout=so, stderr=se, stdin=subprocess.DEVNULL,
                                  env=env, start_new_session=True)

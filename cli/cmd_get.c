@@ -73,10 +73,10 @@ run_get(int argc, char **argv)
 
 const struct cmd_entry cmd_get = {
     .name = "get",
-    .usage =
-        "TORRENT [-o DIR] [--peer HOST:PORT]... [--port N] [--seed | --exit-when-done] "
-        "[--max-up RATE] [--max-down RATE] [--only LIST] [--sequential] [--recheck] "
-        "[--local-only] [-v]",
+    .usage = "TORRENT [-o DIR] [--peer HOST:PORT]... [--tracker URL]... [--port N] "
+             "[--seed | --exit-when-done] "
+             "[--max-up RATE] [--max-down RATE] [--only LIST] [--sequential] [--recheck] "
+             "[--local-only] [-v]",
     .summary = "download a torrent from its peers, then exit (or seed with --seed)",
     .run = run_get,
 };

@@ -56,7 +56,8 @@ run_seed(int argc, char **argv)
 
 const struct cmd_entry cmd_seed = {
     .name = "seed",
-    .usage = "TORRENT [-d DIR] [--peer HOST:PORT]... [--port N] [--max-up RATE] "
+    .usage = "TORRENT [-d DIR] [--peer HOST:PORT]... [--tracker URL]... [--port N] "
+             "[--max-up RATE] "
              "[--recheck] [--local-only] [-v]",
     .summary = "serve a torrent's files from DIR (verified first) until stopped",
     .run = run_seed,

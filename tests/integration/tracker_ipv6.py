@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""shoal tracker and shoal's tracker clients over IPv6, on ::1:
+
+  - `shoal tracker` listens on [::1] for HTTP and UDP; `shoal share` announces
+    to http://[::1]:P/announce, and two `shoal get` (one through the HTTP
+    URL, one through udp://[::1]:P) find the sharer and finish byte-identical.
+  - A hand-made HTTP announce from ::1 gets the sharer back in `peers6`
+    (BEP 7: 16-byte address + port), and a hand-made BEP 15 announce over
+    IPv6 gets it back as an 18-byte record.
+"""
+import filecmp
+import os
+import random
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer_tools  # noqa: E402
+
+SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
+procs = peer_tools.Procs()
+failures = []
+LOOP6 = socket.inet_pton(socket.AF_INET6, "::1")
+
+
+def check(cond, what):
+    print(("ok    " if cond else "FAIL  ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def ports_of(out):
+    def read():
+        text = peer_tools.read_text(out + ".out")
+        h = [int(x.split()[-1]) for x in text.splitlines() if x.startswith("http on port")]
+        u = [int(x.split()[-1]) for x in text.splitlines() if x.startswith("udp on port")]
+        return (h[0], u[0]) if h and u else None
+    peer_tools.wait_for(lambda: read() is not None, 10)
+    return read()
+
+
+def http_announce(hp, ih):
+    q = urllib.parse.urlencode({"info_hash": ih, "peer_id": b"-XX0001-" + os.urandom(12),
+                                "port": 6881, "uploaded": 0, "downloaded": 0, "left": 1,
+                                "compact": 1, "numwant": 50}, quote_via=urllib.parse.quote)
+    with urllib.request.urlopen("http://[::1]:%d/announce?%s" % (hp, q), timeout=5) as r:
+        return peer_tools.bdecode(r.read())[0]
+
+
+def udp_announce(up, ih):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    try:
+        tid = random.getrandbits(32)
+        s.sendto(struct.pack(">QII", 0x41727101980, 0, tid), ("::1", up))
+        action, rtid, cid = struct.unpack(">IIQ", s.recv(2048)[:16])
+        if action != 0 or rtid != tid:
+            return None
+        tid = random.getrandbits(32)
+        s.sendto(struct.pack(">QII20s20sQQQIIIiH", cid, 1, tid, ih,
+                             b"-XX0001-" + os.urandom(12), 0, 1, 0, 0, 0, 0, 50, 6882),
+                 ("::1", up))
+        return s.recv(2048)
+    finally:
+        s.close()
+
+
+def peers6(blob, size):
+    return [(blob[i:i + 16], struct.unpack(">H", blob[i + 16:i + 18])[0])
+            for i in range(0, len(blob) - size + 1, size)]
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="shoal-tracker-ipv6.")
+    try:
+        out = os.path.join(work, "tracker")
+        procs.start([SHOAL, "tracker", "--http", "[::1]:0", "--udp", "[::1]:0"], out)
+        ports = ports_of(out)
+        check(ports is not None, "shoal tracker listens on [::1]")
+        if not ports:
+            return 1
+        hp, up = ports
+        data = os.path.join(work, "share", "talk.ogg")
+        os.makedirs(os.path.dirname(data))
+        with open(data, "wb") as f:
+            f.write(os.urandom(2 * 1024 * 1024 + 17))
+        torrent = os.path.join(work, "talk.torrent")
+        share_out = os.path.join(work, "share")
+        procs.start([SHOAL, "share", data, "-t", "http://[::1]:%d/announce" % hp, "-o",
+                     torrent, "--port", "0"], share_out)
+        sharer_port = peer_tools.shoal_port(share_out)
+        ok = peer_tools.wait_for(lambda: "magnet:" in peer_tools.read_text(share_out + ".out"),
+                                 20)
+        check(ok and sharer_port is not None, "shoal share is seeding")
+        ih = peer_tools.Torrent(torrent).infohash
+
+        # The sharer's announce may take a moment to arrive.
+        got = []
+
+        def sharer_listed():
+            got[:] = [http_announce(hp, ih)]
+            return (LOOP6, sharer_port) in peers6(got[0].get(b"peers6", b""), 18)
+        listed = peer_tools.wait_for(sharer_listed, 10, 0.2)
+        check(listed, "HTTP over IPv6: peers6 holds [::1]:%s (reply: %r)"
+              % (sharer_port, got[0] if got else None))
+        reply = udp_announce(up, ih)
+        ok = reply is not None and len(reply) >= 20 and struct.unpack(">I", reply[:4])[0] == 1
+        check(ok and (LOOP6, sharer_port) in peers6(reply[20:], 18),
+              "UDP over IPv6: the announce reply holds [::1]:%s in an 18-byte record"
+              % sharer_port)
+
+        udp_torrent = os.path.join(work, "talk-udp.torrent")
+        subprocess.run([SHOAL, "create", data, "-o", udp_torrent, "-t", "udp://[::1]:%d" % up],
+                       check=True, capture_output=True)
+        for name, t in (("http", torrent), ("udp", udp_torrent)):
+            dest = os.path.join(work, "get-" + name)
+            p = procs.start([SHOAL, "get", t, "-o", dest, "--port", "0", "--exit-when-done"],
+                            dest)
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                procs.stop(p)
+            got_file = os.path.join(dest, "talk.ogg")
+            same = os.path.exists(got_file) and filecmp.cmp(data, got_file, shallow=False)
+            check(p.returncode == 0 and same, "%s over IPv6: shoal get found the sharer "
+                  "through the tracker and finished byte-identical" % name)
+            if not same:
+                print(peer_tools.tail(dest + ".err"))
+    finally:
+        procs.stop_all()
+        if failures:
+            print("work folder kept: " + work)
+        else:
+            shutil.rmtree(work)
+    print("tracker ipv6: %d failed" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -466,9 +466,9 @@ send_stopped(struct shoal_session *ss)
         int pending = 0;
         uint64_t now = session_now_ms(ss);
         for (struct torrent *t = ss->torrents; t; t = t->next) {
-            if (t->job_kind == TRACKER_JOB_NONE)
+            if (tracker_client_idle(t))
                 tracker_client_tick(t, now);
-            if (!announcer_is_finished(&t->announcer) || t->job_kind != TRACKER_JOB_NONE)
+            if (!announcer_is_finished(&t->announcer) || !tracker_client_idle(t))
                 pending = 1;
         }
         if (!pending || now >= deadline)

@@ -7,6 +7,11 @@
   - Scrape counts match reality at each step: 1 seeder, 0 leechers and 0
     completed before the downloads; 1 seeder, 0 leechers and 4 completed
     once the four have finished and left; 0 seeders once the sharer left.
+  - shoal's own client reports the same counts: each getter's totals line
+    carries what its trackers said, and a `shoal seed` of a finished copy
+    (announce, then scrape, over the torrent's HTTP or UDP tracker) shows
+    2 seeders, 0 leechers and 4 downloaded on its progress and totals lines.
+    Trackers on other hosts are refused in local-only mode, scrapes too.
   - GET /stats and the HTML page answer; a malformed announce gets a
     bencoded failure reason; the tracker exits 0 on SIGTERM.
 """
@@ -75,6 +80,31 @@ def same_album(data, out):
     return True
 
 
+def client_counts(work, proto, torrent, data_dir):
+    """A second seeder (the sharer is the first) reads the swarm's counts
+    from the tracker through shoal's client: 2 seeders, 0 leechers, 4
+    downloaded. Two trackers on other hosts are listed too: local-only mode
+    refuses them before any look-up, for the scrape as for the announce."""
+    out = os.path.join(work, proto + "-seed2")
+    p = procs.start([SHOAL, "seed", torrent, "-d", data_dir, "--port", "0", "-v",
+                     "--tracker", "udp://tracker.invalid:6969",
+                     "--tracker", "http://tracker.invalid/announce"], out)
+    want = "tracker: 2 seeders, 0 leechers, 4 downloaded"
+    ok = peer_tools.wait_for(lambda: want in peer_tools.read_text(out + ".err"), 20)
+    check(ok, "%s: shoal seed's progress line shows '%s'" % (proto, want))
+    procs.stop(p)
+    err = peer_tools.read_text(out + ".err")
+    t = peer_tools.totals(err)
+    got = (t.get("tracker_seeders"), t.get("tracker_leechers"), t.get("tracker_downloaded"))
+    check(got == (2, 0, 4), "%s: shoal seed's totals line: tracker_seeders=2 "
+          "tracker_leechers=0 tracker_downloaded=4 (got %s)" % (proto, got))
+    for url in ("udp://tracker.invalid:6969", "http://tracker.invalid/announce"):
+        line = "tracker %s: scrape: refused by local-only mode" % url
+        check(line in err, "%s: local-only mode refused %s" % (proto, url))
+    if not ok or got != (2, 0, 4):
+        print(peer_tools.tail(out + ".err", 30))
+
+
 def run(work, proto):
     tr_out = os.path.join(work, "tracker-" + proto)
     tracker = procs.start([SHOAL, "tracker", "--http", "127.0.0.1:0", "--udp", "127.0.0.1:0"],
@@ -121,6 +151,16 @@ def run(work, proto):
     got = wait_scrape(hp, ih, (1, 0, 4))
     check(got == (1, 0, 4), "%s: after the downloads scrape shows 1 seeder, 0 leechers, "
           "4 completed (got %s)" % (proto, got))
+    for out, _ in getters:
+        t = peer_tools.totals(peer_tools.read_text(out + ".err"))
+        check(isinstance(t.get("tracker_seeders"), int) and t["tracker_seeders"] >= 1,
+              "%s: %s reports the tracker's counts (%s)"
+              % (proto, os.path.basename(out), {k: v for k, v in t.items()
+                                                if k.startswith("tracker_")}))
+    client_counts(work, proto, torrent, getters[0][0])
+    got = wait_scrape(hp, ih, (1, 0, 4))
+    check(got == (1, 0, 4), "%s: the second seeder left: 1 seeder again (got %s)"
+          % (proto, got))
     procs.stop(sharer)
     got = wait_scrape(hp, ih, (0, 0, 4))
     check(got == (0, 0, 4), "%s: once the sharer left: 0 seeders, 4 completed (got %s)"

@@ -445,6 +445,13 @@ static const struct bad_vector bads[] = {
     {"action 256", B("\0\0\1\0" TID "\0\0\0\0\0\0\0\1"), 4, SHOAL_EPARSE, 0,
      "unknown action"},
     {"action -1", B("\xff\xff\xff\xff" TID), 6, SHOAL_EPARSE, 0, "unknown action"},
+    /* What a confused server sends back instead of BEP 15. */
+    {"an HTTP reply", B("HTTP/1.1 400 Bad Request\r\n\r\n"), 4, SHOAL_EPARSE, 4,
+     "transaction id mismatch"},
+    {"a bencoded reply", B("d14:failure reason3:no!e"), 4, SHOAL_EPARSE, 4,
+     "transaction id mismatch"},
+    {"garbage with our transaction id", B("\x5a\xa5\x00\x17" TID "\x00\xff\x10"), 4,
+     SHOAL_EPARSE, 0, "unknown action"},
     {"family 5", B("\0\0\0\0" TID "\0\0\0\0\0\0\0\1"), 5, SHOAL_EINVAL, 0,
      "address family is neither 4 nor 6"},
     {"family 0", B("\0\0\0\0" TID "\0\0\0\0\0\0\0\1"), 0, SHOAL_EINVAL, 0,

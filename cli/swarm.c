@@ -141,9 +141,10 @@ show_progress(struct display *d, const shoal_torrent *t)
     cli_human_size(st.up_rate, up, sizeof(up));
     format_eta(st.total_wanted - st.have_wanted, st.down_rate, eta, sizeof(eta));
     /* What the trackers count, once one has said: the whole swarm, not
-     * only the peers we are connected to. */
+     * only the peers we are connected to. The live line stays within the
+     * width of a terminal, so it is on the plain lines only. */
     char swarm[96] = "";
-    if (st.tracker_seeders >= 0 || st.tracker_leechers >= 0)
+    if (!d->tty && (st.tracker_seeders >= 0 || st.tracker_leechers >= 0))
         snprintf(swarm, sizeof(swarm),
                  "  tracker: %" PRId64 " seeders, %" PRId64 " leechers, %" PRId64
                  " downloaded",

@@ -670,6 +670,8 @@ on_resolved(int result, struct evutil_addrinfo *res, void *arg)
     }
     x->dns = NULL;
     if (result != 0) {
+        if (res)
+            evutil_freeaddrinfo(res);
         xfer_fail(x, "cannot resolve the tracker's name: %s",
                   evutil_gai_strerror(result));
         return;

@@ -242,12 +242,12 @@ int
 announcer_next_scrape(struct announcer *a, uint64_t now, uint32_t *id, uint64_t *wake_ms)
 {
     *wake_ms = UINT64_MAX;
-    if (a->scrape_busy || a->stopping || a->stopped_sent)
+    if (a->scrapes >= ANNOUNCER_MAX_SCRAPES || a->stopping || a->stopped_sent)
         return 0;
     int best = -1;
     for (size_t i = 0; i < a->n; i++) {
         const struct announcer_tracker *t = &a->t[i];
-        if (t->scrape_unsupported)
+        if (t->scrape_unsupported || t->scrape_busy)
             continue;
         /* Its announce is on the way: scrape once the answer is in. */
         if (a->busy && (int)i == a->current)
@@ -263,7 +263,8 @@ announcer_next_scrape(struct announcer *a, uint64_t now, uint32_t *id, uint64_t 
     if (best < 0)
         return 0;
     *id = a->t[best].id;
-    a->scrape_busy = 1;
+    a->t[best].scrape_busy = 1;
+    a->scrapes++;
     *wake_ms = UINT64_MAX;
     return 1;
 }
@@ -274,11 +275,13 @@ announcer_scrape_done(struct announcer *a, uint32_t id,
                       int64_t leechers, int64_t completed, const char *error,
                       uint64_t now)
 {
-    a->scrape_busy = 0;
+    if (a->scrapes > 0)
+        a->scrapes--;
     int i = announcer_find(a, id);
     if (i < 0)
         return;
     struct announcer_tracker *t = &a->t[i];
+    t->scrape_busy = 0;
     switch (result) {
     case ANNOUNCER_SCRAPE_OK:
         t->scrape_fails = 0;

@@ -29,6 +29,9 @@
  * are for people to look at, and a scrape every half hour keeps them fresh
  * without adding to a tracker's load more than the announces do. */
 #define ANNOUNCER_SCRAPE_INTERVAL_S 1800
+/* Scrapes in flight per torrent: a few at once, so that dead trackers (a UDP
+ * one takes a while to give up on) do not hold up the others. */
+#define ANNOUNCER_MAX_SCRAPES 4
 
 enum announcer_event {
     ANNOUNCER_EV_NONE = 0,
@@ -66,6 +69,7 @@ struct announcer_tracker {
     uint64_t scrape_next_ms;
     uint64_t scrape_last_ms; /* when the last scrape answered; 0: never */
     int scrape_fails;
+    int scrape_busy; /* a scrape of it is in flight */
     int scrape_unsupported;
     char scrape_error[256];
 };
@@ -78,7 +82,7 @@ struct announcer {
     int completed_due; /* the download finished: send `completed` */
     int stopping;      /* send `stopped`, then nothing more */
     int stopped_sent;
-    int scrape_busy; /* a scrape is in flight */
+    int scrapes; /* scrapes in flight */
     uint32_t next_id;
     uint64_t rng;
 };
@@ -129,12 +133,13 @@ int announcer_find(const struct announcer *a, uint32_t id);
 /*
  * Decides which tracker to scrape at `now`. Every tracker is scraped, in
  * every tier, once at start and then every ANNOUNCER_SCRAPE_INTERVAL_S;
- * after a failure it backs off like announces do. One scrape runs at a time,
- * none while stopping, and never to the tracker an announce is in flight to
- * (that announce's answer comes first, so that the scrape counts this node
- * too). Returns 1 and sets *id (the tracker's id) when one is due; the
- * announcer is then busy scraping until announcer_scrape_done(). Returns 0
- * otherwise. *wake_ms receives the time to ask again (UINT64_MAX: never).
+ * after a failure it backs off like announces do. At most
+ * ANNOUNCER_MAX_SCRAPES run at once and one per tracker, none while
+ * stopping, and never to the tracker an announce is in flight to (that
+ * announce's answer comes first, so that the scrape counts this node too).
+ * Returns 1 and sets *id (the tracker's id) when one is due; that tracker is
+ * then being scraped until announcer_scrape_done(). Returns 0 otherwise. *wake_ms
+ * receives the time to ask again (UINT64_MAX: never).
  */
 int announcer_next_scrape(struct announcer *a, uint64_t now, uint32_t *id,
                           uint64_t *wake_ms);

@@ -188,7 +188,7 @@ struct torrent {
 
     /* Trackers: the announcer decides, tracker_client.c sends. */
     struct announcer announcer;
-    struct tracker_xfer announce_x, scrape_x;
+    struct tracker_xfer announce_x, scrape_x[ANNOUNCER_MAX_SCRAPES];
     uint32_t tracker_key;
 
     int pending_hashes;

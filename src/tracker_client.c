@@ -842,9 +842,8 @@ udp_packet(struct shoal_session *ss, const uint8_t *p, size_t n,
     /* A reply must come from the address the request went to and carry its
      * transaction id; anything else is stray or forged and is dropped. */
     for (struct torrent *t = ss->torrents; t; t = t->next) {
-        struct tracker_xfer *xs[2] = {&t->announce_x, &t->scrape_x};
-        for (int i = 0; i < 2; i++) {
-            struct tracker_xfer *x = xs[i];
+        for (int i = -1; i < ANNOUNCER_MAX_SCRAPES; i++) {
+            struct tracker_xfer *x = i < 0 ? &t->announce_x : &t->scrape_x[i];
             if (x->kind == TRACKER_JOB_UDP && x->udp_active && x->tid == tid &&
                 same_addr(&x->sa, from)) {
                 udp_reply(x, p, n);
@@ -878,7 +877,8 @@ udp_tick(struct tracker_xfer *x, uint64_t now)
     if (x->kind != TRACKER_JOB_UDP || !x->udp_active || now < x->deadline_ms)
         return;
     x->attempt++;
-    if (tracker_udp_give_up(x->attempt) || x->attempt > TRACKER_UDP_CLIENT_MAX_TRIES) {
+    int tries = x->scrape ? TRACKER_UDP_SCRAPE_MAX_TRIES : TRACKER_UDP_CLIENT_MAX_TRIES;
+    if (tracker_udp_give_up(x->attempt) || x->attempt >= tries) {
         xfer_fail(x, "no answer from the UDP tracker");
         return;
     }
@@ -969,7 +969,8 @@ void
 tracker_client_forget(struct torrent *t)
 {
     xfer_cancel(&t->announce_x);
-    xfer_cancel(&t->scrape_x);
+    for (int i = 0; i < ANNOUNCER_MAX_SCRAPES; i++)
+        xfer_cancel(&t->scrape_x[i]);
 }
 
 void
@@ -1004,20 +1005,26 @@ tracker_client_cleanup(struct shoal_session *ss)
 void
 tracker_client_tick(struct torrent *t, uint64_t now)
 {
-    struct tracker_xfer *ax = &t->announce_x, *sx = &t->scrape_x;
-    ax->t = sx->t = t;
-    sx->scrape = 1;
+    struct tracker_xfer *ax = &t->announce_x;
+    ax->t = t;
     udp_tick(ax, now);
-    udp_tick(sx, now);
+    for (int i = 0; i < ANNOUNCER_MAX_SCRAPES; i++) {
+        t->scrape_x[i].t = t;
+        t->scrape_x[i].scrape = 1;
+        udp_tick(&t->scrape_x[i], now);
+    }
     uint64_t wake;
     if (ax->kind == TRACKER_JOB_NONE &&
         announcer_next(&t->announcer, now, &ax->job, &wake))
         xfer_start(ax, ax->job.tracker);
-    uint32_t id;
-    /* The announce goes first, so that the scrape skips its tracker. */
-    if (sx->kind == TRACKER_JOB_NONE &&
-        announcer_next_scrape(&t->announcer, now, &id, &wake))
-        xfer_start(sx, announcer_find(&t->announcer, id));
+    /* The announce goes first, so that the scrapes skip its tracker. */
+    for (int i = 0; i < ANNOUNCER_MAX_SCRAPES; i++) {
+        struct tracker_xfer *sx = &t->scrape_x[i];
+        uint32_t id;
+        if (sx->kind == TRACKER_JOB_NONE &&
+            announcer_next_scrape(&t->announcer, now, &id, &wake))
+            xfer_start(sx, announcer_find(&t->announcer, id));
+    }
 }
 
 int

@@ -16,8 +16,11 @@ struct torrent;
 struct http_job;
 struct dns_job;
 
-/* Tries per UDP request before the announcer moves to another tracker. */
+/* Tries per UDP announce before the announcer moves to another tracker. */
 #define TRACKER_UDP_CLIENT_MAX_TRIES 4
+/* Tries per UDP scrape: the counts can wait for the next round, and a
+ * scrape slot held by a dead tracker is one the others lack. */
+#define TRACKER_UDP_SCRAPE_MAX_TRIES 2
 /* UDP connection ids remembered per session (one per tracker address). */
 #define TRACKER_UDP_CONN_CACHE 16
 
@@ -25,9 +28,9 @@ enum tracker_job_kind { TRACKER_JOB_NONE, TRACKER_JOB_HTTP, TRACKER_JOB_UDP };
 
 /*
  * One exchange with a tracker that a torrent has in flight: an announce or
- * a scrape. A torrent has one of each, so a scrape never waits for an
- * announce. The tracker is named by its announcer id, since BEP 12
- * promotion may move it while the exchange runs.
+ * a scrape. A torrent has one for announces and ANNOUNCER_MAX_SCRAPES for
+ * scrapes, so a scrape never waits for an announce. The tracker is named by its announcer
+ * id, since BEP 12 promotion may move it while the exchange runs.
  */
 struct tracker_xfer {
     struct torrent *t;

@@ -221,7 +221,7 @@ test_scrape_schedule(void **state)
     uint32_t announced = a.t[j.tracker].id;
     assert_int_equal(announcer_next_scrape(&a, 1000, &id, &wake), 1);
     assert_int_not_equal(id, announced);
-    /* One scrape at a time. */
+    /* The other tracker waits for its announce. */
     uint32_t id2;
     assert_int_equal(announcer_next_scrape(&a, 1000, &id2, &wake), 0);
     announcer_scrape_done(&a, id, ANNOUNCER_SCRAPE_OK, 4, 5, 6, NULL, 1500);
@@ -342,7 +342,35 @@ test_scrape_after_promotion(void **state)
     /* An answer for a tracker that is gone is ignored. */
     announcer_next_scrape(&a, 1, &id, &wake);
     announcer_scrape_done(&a, 12345, ANNOUNCER_SCRAPE_OK, 1, 1, 1, NULL, 1);
-    assert_false(a.scrape_busy);
+    assert_int_equal(a.scrapes, 0);
+    announcer_cleanup(&a);
+}
+
+/* A few scrapes run at once, one per tracker. */
+static void
+test_scrape_limit(void **state)
+{
+    (void)state;
+    struct announcer a;
+    announcer_init(&a, 2);
+    char url[64];
+    for (int i = 0; i < ANNOUNCER_MAX_SCRAPES + 2; i++) {
+        snprintf(url, sizeof(url), "udp://127.0.0.1:%d", i + 1);
+        announcer_add(&a, url, i);
+    }
+    announcer_shuffle(&a);
+    uint32_t ids[ANNOUNCER_MAX_SCRAPES], id;
+    uint64_t wake;
+    for (int i = 0; i < ANNOUNCER_MAX_SCRAPES; i++) {
+        assert_int_equal(announcer_next_scrape(&a, 0, &ids[i], &wake), 1);
+        for (int j = 0; j < i; j++)
+            assert_int_not_equal(ids[i], ids[j]);
+    }
+    assert_int_equal(announcer_next_scrape(&a, 0, &id, &wake), 0);
+    announcer_scrape_done(&a, ids[1], ANNOUNCER_SCRAPE_FAILED, -1, -1, -1, "x", 0);
+    assert_int_equal(announcer_next_scrape(&a, 0, &id, &wake), 1);
+    for (int j = 0; j < ANNOUNCER_MAX_SCRAPES; j++)
+        assert_int_not_equal(id, ids[j]);
     announcer_cleanup(&a);
 }
 
@@ -360,6 +388,7 @@ main(void)
         cmocka_unit_test(test_scrape_schedule),
         cmocka_unit_test(test_scrape_failures),
         cmocka_unit_test(test_scrape_after_promotion),
+        cmocka_unit_test(test_scrape_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

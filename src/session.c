@@ -500,7 +500,10 @@ shoal_session_free(shoal_session *ss)
                 usleep(1000);
         }
     }
-    /* Transfers in flight refer to their torrents: end them first. */
+    /* Transfers in flight refer to their torrents: end them first. The
+     * clean-up may run the loop once more (for evdns); nothing may tick. */
+    if (ss->tick_ev)
+        event_del(ss->tick_ev);
     tracker_client_cleanup(ss);
     struct torrent *t = ss->torrents;
     while (t) {

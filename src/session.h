@@ -246,6 +246,7 @@ struct shoal_session {
     struct event *udp4_ev, *udp6_ev;
     struct tracker_udp_conn udp_conns[TRACKER_UDP_CONN_CACHE];
     struct evdns_base *dns; /* made on the first look-up of a tracker name */
+    int dns_jobs;           /* look-ups not yet reported, cancelled ones too */
     struct torrent *torrents;
     struct peer *halfopen; /* accepted, handshake not read yet */
     int npeers;

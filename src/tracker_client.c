@@ -46,6 +46,9 @@
 /* BEP 15 asks for 15 * 2^n s; on loopback and in tests that is an age, so
  * the first tries are shorter and the schedule then follows the BEP. */
 #define TRACKER_UDP_FIRST_TIMEOUT_MS 3000
+/* Loop rounds a closing session runs for evdns to report cancelled
+ * look-ups (one is enough; the rest is a margin, never a wait). */
+#define TRACKER_DNS_DRAIN_ROUNDS 16
 /* Longest reason kept for a failed exchange. */
 #define TRACKER_WHY_LEN 300
 
@@ -640,8 +643,11 @@ pick_addr(struct tracker_xfer *x, const struct evutil_addrinfo *res)
  * A look-up of a UDP tracker's name on the session's evdns base. The job
  * belongs to the look-up: on_resolved() frees it, whether the answer came,
  * failed or was cancelled, and x->dns points at it only while it runs.
+ * evdns reports a cancellation on a later loop iteration, so a cancelled
+ * job lives on until then; ss->dns_jobs counts them all.
  */
 struct dns_job {
+    struct shoal_session *ss;
     struct tracker_xfer *x; /* NULL once cancelled */
     struct evdns_getaddrinfo_request *req;
     int starting; /* inside evdns_getaddrinfo(): an answer is kept, not used */
@@ -661,6 +667,7 @@ on_resolved(int result, struct evutil_addrinfo *res, void *arg)
         return;
     }
     struct tracker_xfer *x = j->x;
+    j->ss->dns_jobs--;
     xfree(j);
     if (!x) {
         /* Cancelled (result is EVUTIL_EAI_CANCEL): nobody waits. */
@@ -686,7 +693,8 @@ on_resolved(int result, struct evutil_addrinfo *res, void *arg)
                                          : shoal_strerror(rc));
 }
 
-/* Cancels x's look-up, if any; on_resolved() runs at once and frees it. */
+/* Cancels x's look-up, if any: x hears nothing more, and on_resolved()
+ * frees the job when evdns reports the cancellation. */
 static void
 dns_cancel(struct tracker_xfer *x)
 {
@@ -701,8 +709,9 @@ dns_cancel(struct tracker_xfer *x)
 /*
  * Finds the address of host for x->sa. Literals and "localhost" (RFC 6761:
  * always loopback) need no look-up. Returns 0 when x->sa is filled now, 1
- * when a look-up runs (it then ends in on_resolved(), exactly once, unless
- * dns_cancel() ends it first), or an error: SHOAL_ELOCALONLY for a name in
+ * when a look-up runs (its end reaches x exactly once, through
+ * on_resolved(), unless dns_cancel() ends it first; x must not be freed
+ * before either), or an error: SHOAL_ELOCALONLY for a name in
  * local-only mode, where no DNS query may be sent at all.
  */
 static int
@@ -754,12 +763,14 @@ resolve(struct tracker_xfer *x, const char *host, uint16_t port)
     hints.ai_protocol = IPPROTO_UDP;
     char ps[8];
     snprintf(ps, sizeof(ps), "%u", (unsigned)port);
+    j->ss = ss;
     j->x = x;
     j->starting = 1;
     j->req = evdns_getaddrinfo(ss->dns, host, ps, &hints, on_resolved, j);
     j->starting = 0;
     if (j->req) {
         x->dns = j;
+        ss->dns_jobs++;
         return 1;
     }
     /* The callback already ran and left its answer in j. */
@@ -978,6 +989,10 @@ tracker_client_cleanup(struct shoal_session *ss)
 {
     for (struct torrent *t = ss->torrents; t; t = t->next)
         tracker_client_forget(t);
+    /* evdns reports cancelled look-ups from the loop; let it, so that the
+     * jobs and its own requests are freed before the base goes. */
+    for (int i = 0; i < TRACKER_DNS_DRAIN_ROUNDS && ss->dns_jobs > 0; i++)
+        event_base_loop(ss->base, EVLOOP_NONBLOCK);
     if (ss->dns)
         evdns_base_free(ss->dns, 0);
     ss->dns = NULL;

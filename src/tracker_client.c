@@ -773,7 +773,8 @@ resolve(struct tracker_xfer *x, const char *host, uint16_t port)
         ss->dns_jobs++;
         return 1;
     }
-    /* The callback already ran and left its answer in j. */
+    /* The callback already ran and left its answer in j. A name refused at
+     * once (malformed, or known not to exist) is bad input. */
     int rc = j->result != 0 ? SHOAL_EINVAL : pick_addr(x, j->res);
     if (j->res)
         evutil_freeaddrinfo(j->res);

@@ -29,6 +29,7 @@
 import filecmp
 import http.server
 import os
+import re
 import shutil
 import signal
 import socket
@@ -96,15 +97,19 @@ def same_album(data, out):
     return True
 
 
-def client_counts(work, proto, torrent, data_dir):
+def client_counts(work, proto, torrent, data_dir, up):
     """A second seeder (the sharer is the first) reads the swarm's counts
     from the tracker through shoal's client: 2 seeders, 0 leechers, 4
     downloaded. Two trackers on other hosts are listed too: local-only mode
-    refuses them before any look-up, for the scrape as for the announce."""
+    refuses them before any look-up, for the scrape as for the announce.
+    Loopback by name (localhost) and as an IPv6 literal are allowed."""
     out = os.path.join(work, proto + "-seed2")
+    local = "udp://localhost:%d" % up
+    v6 = "http://[::1]:1/announce"
     p = procs.start([SHOAL, "seed", torrent, "-d", data_dir, "--port", "0", "-v",
                      "--tracker", "udp://tracker.invalid:6969",
-                     "--tracker", "http://tracker.invalid/announce"], out)
+                     "--tracker", "http://tracker.invalid/announce",
+                     "--tracker", local, "--tracker", v6], out)
     want = "tracker: 2 seeders, 0 leechers, 4 downloaded"
     ok = peer_tools.wait_for(lambda: want in peer_tools.read_text(out + ".err"), 20)
     check(ok, "%s: shoal seed's progress line shows '%s'" % (proto, want))
@@ -117,6 +122,19 @@ def client_counts(work, proto, torrent, data_dir):
     for url in ("udp://tracker.invalid:6969", "http://tracker.invalid/announce"):
         line = "tracker %s: scrape: refused by local-only mode" % url
         check(line in err, "%s: local-only mode refused %s" % (proto, url))
+        # The -v lines at exit: each tracker with its counts and last error.
+        exit_line = (r"tracker %s \(tier \d+\): seeders=-1 leechers=-1 downloaded=-1"
+                     r"; scrape: refused by local-only mode" % re.escape(url))
+        check(re.search(exit_line, err) is not None,
+              "%s: -v lists %s with its scrape error at exit" % (proto, url))
+    # Scraped at start, maybe before the announce over the other protocol
+    # counted this seeder: 1 or 2 seeders.
+    check(re.search(r"tracker %s: scrape: [12] seeders, 0 leechers, 4 downloaded"
+                    % re.escape(local), err) is not None,
+          "%s: %s is scraped in local-only mode" % (proto, local))
+    check("tracker %s: scrape: refused by local-only mode" % v6 not in err and
+          "tracker %s: scrape:" % v6 in err,
+          "%s: %s is tried in local-only mode (and finds nobody there)" % (proto, v6))
     if not ok or got != (2, 0, 4):
         print(peer_tools.tail(out + ".err", 30))
 
@@ -173,7 +191,7 @@ def run(work, proto):
               "%s: %s reports the tracker's counts (%s)"
               % (proto, os.path.basename(out), {k: v for k, v in t.items()
                                                 if k.startswith("tracker_")}))
-    client_counts(work, proto, torrent, getters[0][0])
+    client_counts(work, proto, torrent, getters[0][0], up)
     got = wait_scrape(hp, ih, (1, 0, 4))
     check(got == (1, 0, 4), "%s: the second seeder left: 1 seeder again (got %s)"
           % (proto, got))

@@ -272,8 +272,8 @@ announcer_next_scrape(struct announcer *a, uint64_t now, uint32_t *id, uint64_t 
 void
 announcer_scrape_done(struct announcer *a, uint32_t id,
                       enum announcer_scrape_result result, int64_t seeders,
-                      int64_t leechers, int64_t completed, const char *error,
-                      uint64_t now)
+                      int64_t leechers, int64_t completed, uint32_t min_interval,
+                      const char *error, uint64_t now)
 {
     if (a->scrapes > 0)
         a->scrapes--;
@@ -287,7 +287,12 @@ announcer_scrape_done(struct announcer *a, uint32_t id,
         t->scrape_fails = 0;
         t->scrape_error[0] = '\0';
         t->scrape_last_ms = now;
-        t->scrape_next_ms = now + (uint64_t)ANNOUNCER_SCRAPE_INTERVAL_S * 1000;
+        /* BEP 48: a tracker may ask for longer gaps than ours, never
+         * shorter ones. */
+        t->scrape_next_ms = now + (uint64_t)(min_interval > ANNOUNCER_SCRAPE_INTERVAL_S
+                                                 ? min_interval
+                                                 : ANNOUNCER_SCRAPE_INTERVAL_S) *
+                                      1000;
         set_counts(t, seeders, leechers, completed, now);
         break;
     case ANNOUNCER_SCRAPE_FAILED:

@@ -146,11 +146,13 @@ int announcer_next_scrape(struct announcer *a, uint64_t now, uint32_t *id,
 
 /* The outcome of the scrape announcer_next_scrape() gave, for the tracker
  * with this id (which may have moved in the meantime): counts (-1 = not
- * given) on success, a reason on failure. */
+ * given) and the tracker's minimum wait before the next scrape in seconds
+ * (BEP 48 min_request_interval; 0 = not given) on success, a reason on
+ * failure. */
 void announcer_scrape_done(struct announcer *a, uint32_t id,
                            enum announcer_scrape_result result, int64_t seeders,
-                           int64_t leechers, int64_t completed, const char *error,
-                           uint64_t now);
+                           int64_t leechers, int64_t completed, uint32_t min_interval,
+                           const char *error, uint64_t now);
 
 /* The swarm as the trackers see it: for each count, the largest any tracker
  * reported in its latest reply; -1 when none has. */

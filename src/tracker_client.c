@@ -154,7 +154,8 @@ announce_finish(struct tracker_xfer *x, int ok, uint32_t interval, uint32_t min_
  * counts, so their failures go to the log, not to the user's screen. */
 static void
 scrape_finish(struct tracker_xfer *x, enum announcer_scrape_result result,
-              int64_t seeders, int64_t leechers, int64_t completed, const char *error)
+              int64_t seeders, int64_t leechers, int64_t completed, uint32_t min_interval,
+              const char *error)
 {
     struct torrent *t = x->t;
     if (result == ANNOUNCER_SCRAPE_OK)
@@ -168,7 +169,7 @@ scrape_finish(struct tracker_xfer *x, enum announcer_scrape_result result,
     x->kind = TRACKER_JOB_NONE;
     x->udp_active = 0;
     announcer_scrape_done(&t->announcer, x->tracker, result, seeders, leechers, completed,
-                          error, session_now_ms(t->ss));
+                          min_interval, error, session_now_ms(t->ss));
 }
 
 /* Ends the exchange in flight as failed, with a formatted reason. */
@@ -181,7 +182,7 @@ xfer_fail(struct tracker_xfer *x, const char *fmt, ...)
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
     if (x->scrape)
-        scrape_finish(x, ANNOUNCER_SCRAPE_FAILED, -1, -1, -1, why);
+        scrape_finish(x, ANNOUNCER_SCRAPE_FAILED, -1, -1, -1, 0, why);
     else
         announce_finish(x, 0, 0, 0, NULL, -1, -1, -1, why);
 }
@@ -271,7 +272,8 @@ http_scrape_done(struct tracker_xfer *x, const struct buf *body, long status)
     size_t n = 0;
     struct shoal_perr err;
     memset(&err, 0, sizeof(err));
-    int rc = tracker_http_parse_scrape(body->data, body->len, &e, &n, &err);
+    uint32_t wait = 0;
+    int rc = tracker_http_parse_scrape(body->data, body->len, &e, &n, &wait, &err);
     if (rc == SHOAL_EINVAL) {
         xfer_fail(x, "refused: %s", err.msg[0] ? err.msg : "no reason given");
         return;
@@ -286,7 +288,7 @@ http_scrape_done(struct tracker_xfer *x, const struct buf *body, long status)
             mine = &e[i];
     if (mine)
         scrape_finish(x, ANNOUNCER_SCRAPE_OK, mine->complete, mine->incomplete,
-                      mine->downloaded, NULL);
+                      mine->downloaded, wait, NULL);
     else
         xfer_fail(x, "the scrape reply does not list this torrent");
     xfree(e);
@@ -835,7 +837,7 @@ udp_reply(struct tracker_xfer *x, const uint8_t *p, size_t n)
         /* BEP 15: one entry per hash asked for, in order; we ask for one. */
         if (r.nscrape >= 1)
             scrape_finish(x, ANNOUNCER_SCRAPE_OK, r.scrape[0].seeders,
-                          r.scrape[0].leechers, r.scrape[0].completed, NULL);
+                          r.scrape[0].leechers, r.scrape[0].completed, 0, NULL);
         else
             xfer_fail(x, "the scrape reply does not list this torrent");
     }
@@ -946,7 +948,7 @@ xfer_start(struct tracker_xfer *x, int idx)
         rc = http_start(x, url);
     }
     if (rc == SHOAL_EUNSUPPORTED && x->scrape) {
-        scrape_finish(x, ANNOUNCER_SCRAPE_UNSUPPORTED, -1, -1, -1,
+        scrape_finish(x, ANNOUNCER_SCRAPE_UNSUPPORTED, -1, -1, -1, 0,
                       "no scrape: the URL's last path component is not announce");
     } else if (rc == SHOAL_ELOCALONLY) {
         xfer_fail(x, "refused by local-only mode");

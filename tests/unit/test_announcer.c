@@ -224,14 +224,14 @@ test_scrape_schedule(void **state)
     /* The other tracker waits for its announce. */
     uint32_t id2;
     assert_int_equal(announcer_next_scrape(&a, 1000, &id2, &wake), 0);
-    announcer_scrape_done(&a, id, ANNOUNCER_SCRAPE_OK, 4, 5, 6, NULL, 1500);
+    announcer_scrape_done(&a, id, ANNOUNCER_SCRAPE_OK, 4, 5, 6, 0, NULL, 1500);
     /* The announced tracker waits for its announce. */
     assert_int_equal(announcer_next_scrape(&a, 1600, &id2, &wake), 0);
     assert_int_equal(wake, 1500 + ANNOUNCER_SCRAPE_INTERVAL_S * 1000ull);
     announcer_done(&a, &j, 1, 1800, 0, NULL, 2, 3, -1, NULL, 2000);
     assert_int_equal(announcer_next_scrape(&a, 2000, &id2, &wake), 1);
     assert_int_equal(id2, announced);
-    announcer_scrape_done(&a, id2, ANNOUNCER_SCRAPE_OK, 7, 1, 9, NULL, 2100);
+    announcer_scrape_done(&a, id2, ANNOUNCER_SCRAPE_OK, 7, 1, 9, 0, NULL, 2100);
     int k = announcer_find(&a, announced);
     assert_true(k >= 0);
     assert_int_equal(a.t[k].seeders, 7);
@@ -269,17 +269,17 @@ test_scrape_failures(void **state)
     int udp = !strncmp(a.t[k].url, "udp", 3);
     announcer_scrape_done(&a, id,
                           udp ? ANNOUNCER_SCRAPE_FAILED : ANNOUNCER_SCRAPE_UNSUPPORTED,
-                          -1, -1, -1, "nope", 0);
+                          -1, -1, -1, 0, "nope", 0);
     assert_int_equal(announcer_next_scrape(&a, 0, &id2, &wake), 1);
     announcer_scrape_done(&a, id2,
                           udp ? ANNOUNCER_SCRAPE_UNSUPPORTED : ANNOUNCER_SCRAPE_FAILED,
-                          -1, -1, -1, "nope", 0);
+                          -1, -1, -1, 0, "nope", 0);
     uint32_t failing = udp ? id : id2;
     assert_int_equal(announcer_next_scrape(&a, 0, &id, &wake), 0);
     assert_int_equal(wake, ANNOUNCER_RETRY_MIN_S * 1000);
     assert_int_equal(announcer_next_scrape(&a, wake, &id, &wake), 1);
     assert_int_equal(id, failing);
-    announcer_scrape_done(&a, id, ANNOUNCER_SCRAPE_FAILED, -1, -1, -1, "again", 30000);
+    announcer_scrape_done(&a, id, ANNOUNCER_SCRAPE_FAILED, -1, -1, -1, 0, "again", 30000);
     assert_int_equal(announcer_next_scrape(&a, 30000, &id, &wake), 0);
     assert_int_equal(wake, 30000 + 2 * ANNOUNCER_RETRY_MIN_S * 1000);
     k = announcer_find(&a, failing);
@@ -287,11 +287,11 @@ test_scrape_failures(void **state)
     /* Back-off is capped by the scrape interval. */
     for (int i = 0; i < 10; i++) {
         announcer_next_scrape(&a, wake, &id, &wake);
-        announcer_scrape_done(&a, id, ANNOUNCER_SCRAPE_FAILED, -1, -1, -1, "x", 0);
+        announcer_scrape_done(&a, id, ANNOUNCER_SCRAPE_FAILED, -1, -1, -1, 0, "x", 0);
         announcer_next_scrape(&a, 0, &id, &wake);
     }
     assert_true(wake <= ANNOUNCER_SCRAPE_INTERVAL_S * 1000ull);
-    announcer_scrape_done(&a, failing, ANNOUNCER_SCRAPE_OK, 3, 4, 10, NULL, 1);
+    announcer_scrape_done(&a, failing, ANNOUNCER_SCRAPE_OK, 3, 4, 10, 0, NULL, 1);
     assert_string_equal(a.t[k].scrape_error, "");
 
     /* UDP announces carry no completed count: the scraped one stays. */
@@ -335,14 +335,36 @@ test_scrape_after_promotion(void **state)
     announcer_done(&a, &j, 1, 1800, 0, NULL, 1, 1, -1, NULL, 0);
     /* Promotion swapped them. */
     assert_string_equal(a.t[1].url, url);
-    announcer_scrape_done(&a, id, ANNOUNCER_SCRAPE_OK, 8, 8, 8, NULL, 1);
+    announcer_scrape_done(&a, id, ANNOUNCER_SCRAPE_OK, 8, 8, 8, 0, NULL, 1);
     assert_int_equal(a.t[1].seeders, 8);
     assert_int_equal(a.t[0].seeders, 1);
     assert_int_equal(announcer_find(&a, 12345), -1);
     /* An answer for a tracker that is gone is ignored. */
     announcer_next_scrape(&a, 1, &id, &wake);
-    announcer_scrape_done(&a, 12345, ANNOUNCER_SCRAPE_OK, 1, 1, 1, NULL, 1);
+    announcer_scrape_done(&a, 12345, ANNOUNCER_SCRAPE_OK, 1, 1, 1, 0, NULL, 1);
     assert_int_equal(a.scrapes, 0);
+    announcer_cleanup(&a);
+}
+
+/* BEP 48 min_request_interval stretches the gap, never shortens it. */
+static void
+test_scrape_min_interval(void **state)
+{
+    (void)state;
+    struct announcer a;
+    announcer_init(&a, 4);
+    announcer_add(&a, "http://127.0.0.1:1/announce", 0);
+    announcer_shuffle(&a);
+    uint32_t id;
+    uint64_t wake;
+    assert_int_equal(announcer_next_scrape(&a, 0, &id, &wake), 1);
+    announcer_scrape_done(&a, id, ANNOUNCER_SCRAPE_OK, 1, 1, 1, 7200, NULL, 1000);
+    assert_int_equal(announcer_next_scrape(&a, 1000, &id, &wake), 0);
+    assert_int_equal(wake, 1000 + 7200 * 1000ull);
+    assert_int_equal(announcer_next_scrape(&a, wake, &id, &wake), 1);
+    announcer_scrape_done(&a, id, ANNOUNCER_SCRAPE_OK, 1, 1, 1, 60, NULL, 5000);
+    assert_int_equal(announcer_next_scrape(&a, 5000, &id, &wake), 0);
+    assert_int_equal(wake, 5000 + ANNOUNCER_SCRAPE_INTERVAL_S * 1000ull);
     announcer_cleanup(&a);
 }
 
@@ -367,7 +389,7 @@ test_scrape_limit(void **state)
             assert_int_not_equal(ids[i], ids[j]);
     }
     assert_int_equal(announcer_next_scrape(&a, 0, &id, &wake), 0);
-    announcer_scrape_done(&a, ids[1], ANNOUNCER_SCRAPE_FAILED, -1, -1, -1, "x", 0);
+    announcer_scrape_done(&a, ids[1], ANNOUNCER_SCRAPE_FAILED, -1, -1, -1, 0, "x", 0);
     assert_int_equal(announcer_next_scrape(&a, 0, &id, &wake), 1);
     for (int j = 0; j < ANNOUNCER_MAX_SCRAPES; j++)
         assert_int_not_equal(id, ids[j]);
@@ -389,6 +411,7 @@ main(void)
         cmocka_unit_test(test_scrape_failures),
         cmocka_unit_test(test_scrape_after_promotion),
         cmocka_unit_test(test_scrape_limit),
+        cmocka_unit_test(test_scrape_min_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

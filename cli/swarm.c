@@ -140,10 +140,19 @@ show_progress(struct display *d, const shoal_torrent *t)
     cli_human_size(st.down_rate, down, sizeof(down));
     cli_human_size(st.up_rate, up, sizeof(up));
     format_eta(st.total_wanted - st.have_wanted, st.down_rate, eta, sizeof(eta));
+    /* What the trackers count, once one has said: the whole swarm, not
+     * only the peers we are connected to. The live line stays within the
+     * width of a terminal, so it is on the plain lines only. */
+    char swarm[96] = "";
+    if (!d->tty && (st.tracker_seeders >= 0 || st.tracker_leechers >= 0))
+        snprintf(swarm, sizeof(swarm),
+                 "  tracker: %" PRId64 " seeders, %" PRId64 " leechers, %" PRId64
+                 " downloaded",
+                 st.tracker_seeders, st.tracker_leechers, st.tracker_downloaded);
     char line[256];
     snprintf(line, sizeof(line),
-             "%-11s %5.1f%%  down %s/s  up %s/s  peers %d (%d seeds)  ETA %s",
-             st.state_name, pct, down, up, st.peers, st.seeds, eta);
+             "%-11s %5.1f%%  down %s/s  up %s/s  peers %d (%d seeds)  ETA %s%s",
+             st.state_name, pct, down, up, st.peers, st.seeds, eta, swarm);
     if (d->tty) {
         fprintf(stderr, "\r%-100s", line);
         d->line_open = 1;
@@ -204,6 +213,26 @@ on_event(shoal_session *ss, const struct shoal_event *ev, void *user)
         break;
     default:
         break;
+    }
+}
+
+/* With -v, each tracker's last word: its counts and what failed. */
+static void
+show_trackers(const char *cmd, const shoal_torrent *t)
+{
+    size_t n = shoal_torrent_tracker_count(t);
+    for (size_t i = 0; i < n; i++) {
+        struct shoal_tracker_info ti;
+        if (shoal_torrent_tracker(t, i, &ti) != 0)
+            continue;
+        fprintf(stderr,
+                "shoal %s: tracker %s (tier %d): seeders=%" PRId64 " leechers=%" PRId64
+                " downloaded=%" PRId64 "%s%s%s%s\n",
+                cmd, ti.url, ti.tier, ti.seeders, ti.leechers, ti.downloaded,
+                ti.announce_error ? "; announce: " : "",
+                ti.announce_error ? ti.announce_error : "",
+                ti.scrape_error ? "; scrape: " : "",
+                ti.scrape_error ? ti.scrape_error : "");
     }
 }
 
@@ -278,9 +307,13 @@ swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
     fprintf(stderr,
             "shoal %s: totals: downloaded=%" PRIu64 " uploaded=%" PRIu64
             " hash_failures=%" PRIu32 " banned=%" PRIu32 " pieces=%" PRIu32 "/%" PRIu32
-            " state=%s\n",
+            " state=%s tracker_seeders=%" PRId64 " tracker_leechers=%" PRId64
+            " tracker_downloaded=%" PRId64 "\n",
             cmd, st.downloaded, st.uploaded, st.hash_failures, st.banned, st.pieces_have,
-            st.piece_count, st.state_name);
+            st.piece_count, st.state_name, st.tracker_seeders, st.tracker_leechers,
+            st.tracker_downloaded);
+    if (o->verbose)
+        show_trackers(cmd, t);
     signal_target = NULL;
     shoal_session_free(ss);
     if (rc) {

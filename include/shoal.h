@@ -361,10 +361,38 @@ struct shoal_torrent_status {
     int seeds;
     uint32_t hash_failures;
     uint32_t banned;
+    /* The swarm as its trackers count it, from announce replies and scrapes
+     * (BEP 48, BEP 15): for each count the largest any tracker gave in its
+     * latest answer; -1 while none has answered. Seeders and leechers
+     * include this node once a tracker has heard from it. */
+    int64_t tracker_seeders;
+    int64_t tracker_leechers;
+    int64_t tracker_downloaded; /* completed downloads the trackers saw */
 };
 
 SHOAL_EXPORT void shoal_torrent_status(const shoal_torrent *t,
                                        struct shoal_torrent_status *st);
+
+/* One tracker of a torrent, as shoal_torrent_tracker() reports it. The
+ * strings belong to the torrent and stay valid until the session runs again
+ * (the next event callback or loop iteration). */
+struct shoal_tracker_info {
+    const char *url;
+    int tier;
+    int working;                           /* answered an announce at least once */
+    int64_t seeders, leechers, downloaded; /* its latest counts; -1 unknown */
+    int64_t counts_age_s;                  /* how old they are; -1 never given */
+    const char *announce_error;            /* why the last announce failed, or NULL */
+    const char *scrape_error;              /* why the last scrape failed, or NULL */
+    int scrape_supported;                  /* 0: the URL allows no scrape (BEP 48) */
+};
+
+/* Trackers of the torrent, in the order they are tried (BEP 12). */
+SHOAL_EXPORT size_t shoal_torrent_tracker_count(const shoal_torrent *t);
+/* Fills *out for tracker i < shoal_torrent_tracker_count(). Returns 0, or
+ * SHOAL_EINVAL (and a zeroed *out) for an index out of range. */
+SHOAL_EXPORT int shoal_torrent_tracker(const shoal_torrent *t, size_t i,
+                                       struct shoal_tracker_info *out);
 
 /* ------------------------------------------------------------------ tracker */
 

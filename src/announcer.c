@@ -41,6 +41,7 @@ announcer_add(struct announcer *a, const char *url, int tier)
     if (!t->url)
         return SHOAL_ENOMEM;
     t->tier = tier;
+    t->id = a->next_id++;
     t->seeders = t->leechers = t->completed = -1;
     a->n++;
     return 0;
@@ -145,6 +146,22 @@ announcer_next(struct announcer *a, uint64_t now, struct announce_job *job,
     return 1;
 }
 
+/* Keeps the counts a reply gave; one it left out keeps its old value. */
+static void
+set_counts(struct announcer_tracker *t, int64_t seeders, int64_t leechers,
+           int64_t completed, uint64_t now)
+{
+    if (seeders < 0 && leechers < 0 && completed < 0)
+        return;
+    if (seeders >= 0)
+        t->seeders = seeders;
+    if (leechers >= 0)
+        t->leechers = leechers;
+    if (completed >= 0)
+        t->completed = completed;
+    t->counts_ms = now;
+}
+
 /* BEP 12: a tracker that answers moves to the front of its tier. */
 static int
 promote(struct announcer *a, int idx)
@@ -163,7 +180,8 @@ promote(struct announcer *a, int idx)
 void
 announcer_done(struct announcer *a, const struct announce_job *job, int ok,
                uint32_t interval, uint32_t min_interval, const char *trackerid,
-               int64_t seeders, int64_t leechers, const char *error, uint64_t now)
+               int64_t seeders, int64_t leechers, int64_t completed, const char *error,
+               uint64_t now)
 {
     a->busy = 0;
     if (job->tracker < 0 || (size_t)job->tracker >= a->n)
@@ -196,8 +214,7 @@ announcer_done(struct announcer *a, const struct announce_job *job, int ok,
     t->min_interval = min_interval;
     if (trackerid && trackerid[0])
         snprintf(t->trackerid, sizeof(t->trackerid), "%s", trackerid);
-    t->seeders = seeders;
-    t->leechers = leechers;
+    set_counts(t, seeders, leechers, completed, now);
     t->next_ms = now + (uint64_t)t->interval * 1000;
     if (job->event == ANNOUNCER_EV_STARTED)
         t->started_sent = 1;
@@ -210,4 +227,104 @@ int
 announcer_is_finished(const struct announcer *a)
 {
     return a->stopped_sent || a->n == 0;
+}
+
+int
+announcer_find(const struct announcer *a, uint32_t id)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (a->t[i].id == id)
+            return (int)i;
+    return -1;
+}
+
+int
+announcer_next_scrape(struct announcer *a, uint64_t now, uint32_t *id, uint64_t *wake_ms)
+{
+    *wake_ms = UINT64_MAX;
+    if (a->scrapes >= ANNOUNCER_MAX_SCRAPES || a->stopping || a->stopped_sent)
+        return 0;
+    int best = -1;
+    for (size_t i = 0; i < a->n; i++) {
+        const struct announcer_tracker *t = &a->t[i];
+        if (t->scrape_unsupported || t->scrape_busy)
+            continue;
+        /* Its announce is on the way: scrape once the answer is in. */
+        if (a->busy && (int)i == a->current)
+            continue;
+        if (t->scrape_next_ms > now) {
+            if (t->scrape_next_ms < *wake_ms)
+                *wake_ms = t->scrape_next_ms;
+            continue;
+        }
+        if (best < 0 || t->scrape_next_ms < a->t[best].scrape_next_ms)
+            best = (int)i;
+    }
+    if (best < 0)
+        return 0;
+    *id = a->t[best].id;
+    a->t[best].scrape_busy = 1;
+    a->scrapes++;
+    *wake_ms = UINT64_MAX;
+    return 1;
+}
+
+void
+announcer_scrape_done(struct announcer *a, uint32_t id,
+                      enum announcer_scrape_result result, int64_t seeders,
+                      int64_t leechers, int64_t completed, uint32_t min_interval,
+                      const char *error, uint64_t now)
+{
+    if (a->scrapes > 0)
+        a->scrapes--;
+    int i = announcer_find(a, id);
+    if (i < 0)
+        return;
+    struct announcer_tracker *t = &a->t[i];
+    t->scrape_busy = 0;
+    switch (result) {
+    case ANNOUNCER_SCRAPE_OK:
+        t->scrape_fails = 0;
+        t->scrape_error[0] = '\0';
+        t->scrape_last_ms = now;
+        /* BEP 48: a tracker may ask for longer gaps than ours, never
+         * shorter ones. */
+        t->scrape_next_ms = now + (uint64_t)(min_interval > ANNOUNCER_SCRAPE_INTERVAL_S
+                                                 ? min_interval
+                                                 : ANNOUNCER_SCRAPE_INTERVAL_S) *
+                                      1000;
+        set_counts(t, seeders, leechers, completed, now);
+        break;
+    case ANNOUNCER_SCRAPE_FAILED:
+        t->scrape_fails++;
+        snprintf(t->scrape_error, sizeof(t->scrape_error), "%s",
+                 error ? error : "scrape failed");
+        /* Back off as failed announces do, but never wait longer than the
+         * regular scrape interval. */
+        t->scrape_next_ms = now + retry_ms(t->scrape_fails);
+        if (retry_ms(t->scrape_fails) > (uint64_t)ANNOUNCER_SCRAPE_INTERVAL_S * 1000)
+            t->scrape_next_ms = now + (uint64_t)ANNOUNCER_SCRAPE_INTERVAL_S * 1000;
+        break;
+    case ANNOUNCER_SCRAPE_UNSUPPORTED:
+        t->scrape_unsupported = 1;
+        snprintf(t->scrape_error, sizeof(t->scrape_error), "%s",
+                 error ? error : "the tracker has no scrape");
+        break;
+    }
+}
+
+void
+announcer_best_counts(const struct announcer *a, int64_t *seeders, int64_t *leechers,
+                      int64_t *completed)
+{
+    *seeders = *leechers = *completed = -1;
+    for (size_t i = 0; i < a->n; i++) {
+        const struct announcer_tracker *t = &a->t[i];
+        if (t->seeders > *seeders)
+            *seeders = t->seeders;
+        if (t->leechers > *leechers)
+            *leechers = t->leechers;
+        if (t->completed > *completed)
+            *completed = t->completed;
+    }
 }

@@ -466,9 +466,9 @@ send_stopped(struct shoal_session *ss)
         int pending = 0;
         uint64_t now = session_now_ms(ss);
         for (struct torrent *t = ss->torrents; t; t = t->next) {
-            if (t->job_kind == TRACKER_JOB_NONE)
+            if (tracker_client_idle(t))
                 tracker_client_tick(t, now);
-            if (!announcer_is_finished(&t->announcer) || t->job_kind != TRACKER_JOB_NONE)
+            if (!announcer_is_finished(&t->announcer) || !tracker_client_idle(t))
                 pending = 1;
         }
         if (!pending || now >= deadline)
@@ -500,7 +500,10 @@ shoal_session_free(shoal_session *ss)
                 usleep(1000);
         }
     }
-    /* Transfers in flight refer to their torrents: end them first. */
+    /* Transfers in flight refer to their torrents: end them first. The
+     * clean-up may run the loop once more (for evdns); nothing may tick. */
+    if (ss->tick_ev)
+        event_del(ss->tick_ev);
     tracker_client_cleanup(ss);
     struct torrent *t = ss->torrents;
     while (t) {

@@ -28,7 +28,7 @@ struct storage;
 struct picker;
 struct smartban;
 struct torrent;
-struct http_job;
+struct evdns_base;
 
 /* ------------------------------------------------------------------ tunables */
 
@@ -188,22 +188,7 @@ struct torrent {
 
     /* Trackers: the announcer decides, tracker_client.c sends. */
     struct announcer announcer;
-    struct announce_job job;
-    enum tracker_job_kind job_kind;
-    struct http_job *http;
-    struct udp_job {
-        int active;
-        int connected;
-        int attempt;
-        uint32_t tid;
-        uint64_t conn_id;
-        uint64_t deadline_ms;
-        struct sockaddr_storage sa;
-        char urldata[256];
-    } udp;
-    uint64_t udp_conn_id;
-    int udp_conn_url;
-    uint64_t udp_conn_valid_until;
+    struct tracker_xfer announce_x, scrape_x[ANNOUNCER_MAX_SCRAPES];
     uint32_t tracker_key;
 
     int pending_hashes;
@@ -259,6 +244,9 @@ struct shoal_session {
     int curl_inited;
     int udp4, udp6; /* UDP sockets for trackers (and later the DHT) */
     struct event *udp4_ev, *udp6_ev;
+    struct tracker_udp_conn udp_conns[TRACKER_UDP_CONN_CACHE];
+    struct evdns_base *dns; /* made on the first look-up of a tracker name */
+    int dns_jobs;           /* look-ups not yet reported, cancelled ones too */
     struct torrent *torrents;
     struct peer *halfopen; /* accepted, handshake not read yet */
     int npeers;

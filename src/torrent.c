@@ -906,6 +906,7 @@ torrent_free(struct torrent *t)
     }
     t->peers = NULL;
     smartban_free(t->sb);
+    tracker_client_forget(t);
     announcer_cleanup(&t->announcer);
     /* The storage must outlive queued jobs: the session frees the disk pool
      * (running or cancelling them) before it frees torrents. */
@@ -951,4 +952,6 @@ shoal_torrent_status(const shoal_torrent *pt, struct shoal_torrent_status *st)
     }
     st->hash_failures = t->hash_failures;
     st->banned = (uint32_t)t->nbanned;
+    announcer_best_counts(&t->announcer, &st->tracker_seeders, &st->tracker_leechers,
+                          &st->tracker_downloaded);
 }

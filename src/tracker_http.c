@@ -301,11 +301,12 @@ get_count(const struct benc_doc *d, uint32_t dict, const char *key)
     return t && d->tok[t].val >= 0 ? d->tok[t].val : -1;
 }
 
-/* An interval in seconds, clamped, or 0 when unusable. */
+/* An interval in seconds from dictionary `dict`, clamped, or 0 when
+ * unusable. */
 static uint32_t
-get_interval(const struct benc_doc *d, const char *key)
+get_interval(const struct benc_doc *d, uint32_t dict, const char *key)
 {
-    uint32_t t = benc_dict_get_type(d, 0, key, BENC_INT);
+    uint32_t t = benc_dict_get_type(d, dict, key, BENC_INT);
     if (!t || d->tok[t].val < 1)
         return 0;
     int64_t v = d->tok[t].val;
@@ -585,8 +586,8 @@ tracker_http_parse_reply(const uint8_t *buf, size_t len, struct tracker_reply *o
     if (!tf)
         tf = benc_dict_get(&d, 0, "failure_reason");
     get_text(&d, "warning message", out->warning, sizeof(out->warning));
-    out->interval = get_interval(&d, "interval");
-    out->min_interval = get_interval(&d, "min interval");
+    out->interval = get_interval(&d, 0, "interval");
+    out->min_interval = get_interval(&d, 0, "min interval");
     if (tf) {
         if (d.tok[tf].type != BENC_STR) {
             rc = perr_fail(err, lead + d.tok[tf].start, SHOAL_EPARSE,
@@ -663,12 +664,15 @@ dedupe_scrape(struct tracker_scrape_entry *v, size_t *n)
 int
 tracker_http_parse_scrape(const uint8_t *buf, size_t len,
                           struct tracker_scrape_entry **out, size_t *n,
-                          struct shoal_perr *err)
+                          uint32_t *min_interval, struct shoal_perr *err)
 {
     *out = NULL;
     *n = 0;
+    if (min_interval)
+        *min_interval = 0;
     struct tracker_scrape_entry *v = NULL;
     size_t count = 0;
+    uint32_t wait = 0;
     struct benc_doc d;
     size_t lead = 0;
     int rc = decode_reply(buf, len, &d, &lead, err);
@@ -690,6 +694,9 @@ tracker_http_parse_scrape(const uint8_t *buf, size_t len,
         }
         goto out;
     }
+    /* BEP 48: "flags" may say how long to wait before scraping again. */
+    uint32_t tflags = benc_dict_get_type(&d, 0, "flags", BENC_DICT);
+    wait = tflags ? get_interval(&d, tflags, "min_request_interval") : 0;
     uint32_t tfiles = benc_dict_get(&d, 0, "files");
     if (!tfiles || d.tok[tfiles].type != BENC_DICT) {
         rc = perr_fail(err, lead + (tfiles ? d.tok[tfiles].start : 0), SHOAL_EPARSE,
@@ -733,5 +740,7 @@ out:
     }
     *out = v;
     *n = count;
+    if (min_interval && rc == 0)
+        *min_interval = wait;
     return rc;
 }

@@ -159,7 +159,10 @@ struct tracker_scrape_entry {
 /*
  * Parses a scrape reply (BEP 48): "files" maps 20-byte info hashes to
  * dictionaries of counts. On success returns 0, *out is a heap array of *n
- * entries in reply order (NULL when *n is 0; free with xfree). Keys that are
+ * entries in reply order (NULL when *n is 0; free with xfree), and
+ * *min_interval (when min_interval is not NULL) the seconds BEP 48's
+ * "flags" ask to wait before the next scrape ("min_request_interval"),
+ * clamped like announce intervals, or 0 when absent or unusable. Keys that are
  * not 20 bytes long, values that are not dictionaries and repeated hashes
  * are skipped; at most TRACKER_MAX_SCRAPE entries are kept.
  *
@@ -171,7 +174,7 @@ struct tracker_scrape_entry {
  */
 int tracker_http_parse_scrape(const uint8_t *buf, size_t len,
                               struct tracker_scrape_entry **out, size_t *n,
-                              struct shoal_perr *err);
+                              uint32_t *min_interval, struct shoal_perr *err);
 
 /*
  * Decodes a compact peer list (6 bytes a peer for family 4, 18 for family 6)

@@ -12,6 +12,7 @@
  */
 #include "tracker_udp.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -122,6 +123,15 @@ static int
 parse_announce(const uint8_t *p, size_t n, int family, struct tracker_udp_response *out,
                struct shoal_perr *err)
 {
+    if (n == 8) {
+        /* opentracker answers an announce for a torrent its whitelist does
+         * not hold with the bare 8-byte header and nothing else. No reading
+         * of BEP 15 makes that a valid announce, but it is a refusal, and
+         * the user should hear it as one rather than as a broken packet. */
+        out->action = TRACKER_UDP_ERROR;
+        snprintf(out->error, sizeof(out->error), "%s", TRACKER_UDP_EMPTY_ANNOUNCE);
+        return 0;
+    }
     if (n < 20)
         return perr_fail(err, n, SHOAL_EPARSE, "announce response shorter than 20 bytes");
     size_t stride = family == 4 ? 6 : 18;
@@ -172,6 +182,11 @@ tracker_udp_parse_response(const uint8_t *p, size_t n, uint32_t expect_tid, int 
         return perr_fail(err, n, SHOAL_EPARSE, "response shorter than 8 bytes");
     uint32_t action = be32_get(p);
     uint32_t tid = be32_get(p + 4);
+    /* Older opentracker releases wrote the error action in host order, so on
+     * the x86 machines they run on it arrives as 0x03000000. No other
+     * action comes near that value, so it is read as the error it is. */
+    if (action == TRACKER_UDP_ERROR_LE)
+        action = TRACKER_UDP_ERROR;
     if (tid != expect_tid)
         return perr_fail(err, 4, SHOAL_EPARSE, "transaction id mismatch");
     out->tid = tid;
@@ -204,7 +219,9 @@ tracker_udp_parse_response(const uint8_t *p, size_t n, uint32_t expect_tid, int 
         tracker_udp_response_cleanup(out);
         return rc;
     }
-    out->action = (int)action;
+    /* parse_announce() may have turned an empty announce into an error. */
+    if (out->action == 0)
+        out->action = (int)action;
     return 0;
 }
 

@@ -30,6 +30,14 @@ enum tracker_udp_action {
     TRACKER_UDP_ERROR = 3,
 };
 
+/* The error action as older opentracker releases sent it: written in host
+ * byte order on a little-endian machine. Read as TRACKER_UDP_ERROR. */
+#define TRACKER_UDP_ERROR_LE 0x03000000u
+/* The error text given for an announce response that is only the 8-byte
+ * header (opentracker's answer for a torrent it does not serve). */
+#define TRACKER_UDP_EMPTY_ANNOUNCE                                                       \
+    "empty announce response: the tracker does not serve this torrent"
+
 /* Request sizes (BEP 15). */
 #define TRACKER_UDP_CONNECT_LEN  16
 #define TRACKER_UDP_ANNOUNCE_LEN 98
@@ -121,7 +129,11 @@ struct tracker_udp_response {
  * an IPv4 tracker address and 18 bytes from an IPv6 one.
  *
  * Returns 0 with *out filled: out->action says which response it is (the
- * caller checks it is the one it asked for, or TRACKER_UDP_ERROR). Checked:
+ * caller checks it is the one it asked for, or TRACKER_UDP_ERROR). An error
+ * (action 3, or TRACKER_UDP_ERROR_LE) is recognised before any length rule
+ * of the other actions: 8 bytes of header, then the message, which may be
+ * empty. An announce response of exactly 8 bytes is reported as an error
+ * with the text TRACKER_UDP_EMPTY_ANNOUNCE. Checked:
  * at least 8 bytes (action and transaction id); the transaction id; 16 bytes
  * for connect (BEP 15: packets may grow, so extra bytes are ignored); 20 for
  * announce, followed by whole peers only; scrape entries of 12 bytes, whole

@@ -136,11 +136,13 @@ fuzz_scrape(const uint8_t *data, size_t size)
 {
     struct tracker_scrape_entry *e = NULL;
     size_t n = 0;
+    uint32_t wait = 7;
     struct shoal_perr err = {0};
-    int rc = tracker_http_parse_scrape(data, size, &e, &n, &err);
+    int rc = tracker_http_parse_scrape(data, size, &e, &n, &wait, &err);
     if (rc == 0) {
         if ((n == 0) != (e == NULL) || n > TRACKER_MAX_SCRAPE)
             abort();
+        check_interval(wait);
         for (size_t i = 0; i < n; i++) {
             if (e[i].complete < -1 || e[i].incomplete < -1 || e[i].downloaded < -1)
                 abort();
@@ -153,7 +155,7 @@ fuzz_scrape(const uint8_t *data, size_t size)
         check_error(rc, &err, size);
         if (rc == SHOAL_EINVAL && strcmp(err.why, "tracker refused the scrape") != 0)
             abort();
-        if (e || n)
+        if (e || n || wait != 0)
             abort();
     }
     xfree(e);

@@ -76,7 +76,14 @@ check_response(const uint8_t *p, size_t n, uint32_t tid, int family)
         tracker_udp_response_cleanup(&r);
         return;
     }
-    if (n < 8 || r.tid != tid || be32(p + 4) != tid || (uint32_t)r.action != be32(p))
+    if (n < 8 || r.tid != tid || be32(p + 4) != tid)
+        abort();
+    /* The action is the packet's, except for the two forms read as errors:
+     * the little-endian error action and an announce of the header alone. */
+    int quirk =
+        r.action == TRACKER_UDP_ERROR &&
+        (be32(p) == TRACKER_UDP_ERROR_LE || (be32(p) == TRACKER_UDP_ANNOUNCE && n == 8));
+    if ((uint32_t)r.action != be32(p) && !quirk)
         abort();
     size_t stride = family == 4 ? 6 : 18;
     switch (r.action) {
@@ -107,7 +114,10 @@ check_response(const uint8_t *p, size_t n, uint32_t tid, int family)
         break;
     case TRACKER_UDP_ERROR: {
         size_t len = strnlen(r.error, sizeof(r.error));
-        if (len >= sizeof(r.error) || len > n - 8 ||
+        if (be32(p) == TRACKER_UDP_ANNOUNCE &&
+            strcmp(r.error, TRACKER_UDP_EMPTY_ANNOUNCE))
+            abort();
+        if (len >= sizeof(r.error) || (len > n - 8 && be32(p) != TRACKER_UDP_ANNOUNCE) ||
             !utf8_valid((const uint8_t *)r.error, len))
             abort();
         for (size_t i = 0; i < len; i++)

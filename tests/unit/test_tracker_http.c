@@ -529,7 +529,8 @@ test_reply_too_big(void **state)
     assert_string_equal(err.why, "reply larger than 4 MiB");
     struct tracker_scrape_entry *e;
     size_t n;
-    assert_int_equal(tracker_http_parse_scrape(big, len, &e, &n, &err), SHOAL_ETOOBIG);
+    assert_int_equal(tracker_http_parse_scrape(big, len, &e, &n, NULL, &err),
+                     SHOAL_ETOOBIG);
     assert_null(e);
     /* Many tiny values exhaust the token budget, not memory. */
     big[0] = 'd';
@@ -657,10 +658,12 @@ test_scrape_good(void **state)
     struct tracker_scrape_entry *e;
     size_t n;
     struct shoal_perr err = {0};
-    int rc = tracker_http_parse_scrape(in, sizeof(in) - 1, &e, &n, &err);
+    uint32_t wait = 0;
+    int rc = tracker_http_parse_scrape(in, sizeof(in) - 1, &e, &n, &wait, &err);
     if (rc)
         fail_msg("rc %d: %s at %zu", rc, shoal_perr_text(&err), err.off);
     assert_int_equal(n, 4);
+    assert_int_equal(wait, 900);
     assert_memory_equal(e[0].infohash, "xxxxxxxxxxxxxxxxxxxx", 20);
     assert_int_equal(e[0].complete, 11);
     assert_int_equal(e[0].downloaded, 13772);
@@ -676,8 +679,37 @@ test_scrape_good(void **state)
     assert_int_equal(e[3].downloaded, -1);
     xfree(e);
 
+    /* BEP 48 flags: clamped like intervals, ignored when malformed. */
+    static const struct {
+        const char *in;
+        uint32_t want;
+    } waits[] = {
+        {"d5:filesde5:flagsd20:min_request_intervali10eee", TRACKER_MIN_INTERVAL_S},
+        {"d5:filesde5:flagsd20:min_request_intervali999999999eee",
+         TRACKER_MAX_INTERVAL_S},
+        {"d5:filesde5:flagsd20:min_request_intervali-5eee", 0},
+        {"d5:filesde5:flagsd20:min_request_interval2:60ee", 0},
+        {"d5:filesde5:flagsli1eee", 0},
+        {"d5:filesdee", 0},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(waits); i++) {
+        wait = 1;
+        rc = tracker_http_parse_scrape((const uint8_t *)waits[i].in, strlen(waits[i].in),
+                                       &e, &n, &wait, &err);
+        if (rc != 0 || wait != waits[i].want)
+            fail_msg("%s: rc %d wait %u, want %u", waits[i].in, rc, (unsigned)wait,
+                     (unsigned)waits[i].want);
+    }
+    /* A refused scrape asks for no wait. */
+    wait = 1;
+    assert_int_equal(tracker_http_parse_scrape(
+                         B("d14:failure reason1:x5:flagsd20:min_request_intervali99eee"),
+                         &e, &n, &wait, &err),
+                     SHOAL_EINVAL);
+    assert_int_equal(wait, 0);
+
     /* No torrents known. */
-    assert_int_equal(tracker_http_parse_scrape(B("d5:filesdee"), &e, &n, &err), 0);
+    assert_int_equal(tracker_http_parse_scrape(B("d5:filesdee"), &e, &n, NULL, &err), 0);
     assert_null(e);
     assert_int_equal(n, 0);
 }
@@ -718,7 +750,7 @@ test_scrape_bad(void **state)
         struct tracker_scrape_entry *e = (void *)1;
         size_t n = 99;
         struct shoal_perr err = {0};
-        int rc = tracker_http_parse_scrape(v->in, v->len, &e, &n, &err);
+        int rc = tracker_http_parse_scrape(v->in, v->len, &e, &n, NULL, &err);
         if (rc != v->rc || err.off != v->off || !err.why || strcmp(err.why, v->why) ||
             strcmp(err.msg, v->msg))
             fail_msg("%s: rc %d off %zu why '%s' msg '%s'", v->name, rc, err.off,
@@ -729,8 +761,9 @@ test_scrape_bad(void **state)
     /* err may be NULL. */
     struct tracker_scrape_entry *e;
     size_t n;
-    assert_int_equal(tracker_http_parse_scrape(B("d14:failure reason1:xe"), &e, &n, NULL),
-                     SHOAL_EINVAL);
+    assert_int_equal(
+        tracker_http_parse_scrape(B("d14:failure reason1:xe"), &e, &n, NULL, NULL),
+        SHOAL_EINVAL);
 }
 
 /* ------------------------------------------------------------------ sanitize */
@@ -821,7 +854,8 @@ test_alloc_failures(void **state)
         struct tracker_scrape_entry *e;
         size_t n;
         alloc_fail_after(k);
-        int rc = tracker_http_parse_scrape(scrape, sizeof(scrape) - 1, &e, &n, NULL);
+        int rc =
+            tracker_http_parse_scrape(scrape, sizeof(scrape) - 1, &e, &n, NULL, NULL);
         alloc_fail_after(-1);
         assert_true(rc == 0 || rc == SHOAL_ENOMEM);
         if (rc == 0) {

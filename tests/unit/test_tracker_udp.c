@@ -304,6 +304,20 @@ static const struct good_vector goods[] = {
     {"error without text", B("\0\0\0\3" TID), 4, TRACKER_UDP_ERROR, .error = ""},
     {"error sanitized", B("\0\0\0\3" TID "x\x1b[2J\xff\ty"), 4, TRACKER_UDP_ERROR,
      .error = "x?[2J? y"},
+    /* opentracker's reply to a stale connection id, byte for byte. */
+    {"opentracker connection id error",
+     B("\x00\x00\x00\x03\x0b\xad\xca\xfe\x43\x6f\x6e\x6e\x65\x63\x74\x69\x6f\x6e"
+       "\x20\x49\x44\x20\x6d\x69\x73\x73\x6d\x61\x74\x63\x68\x2e\x00"),
+     4, TRACKER_UDP_ERROR, .error = "Connection ID missmatch."},
+    /* Shorter than an announce response: the error is read before any
+     * announce length rule. */
+    {"error shorter than an announce", B("\0\0\0\3" TID "denied"), 4, TRACKER_UDP_ERROR,
+     .error = "denied"},
+    {"error action in little-endian order", B("\3\0\0\0" TID "not whitelisted"), 6,
+     TRACKER_UDP_ERROR, .error = "not whitelisted"},
+    /* opentracker with a whitelist, for a torrent not on it. */
+    {"announce of the header alone", B("\x00\x00\x00\x01\x0b\xad\xca\xfe"), 4,
+     TRACKER_UDP_ERROR, .error = TRACKER_UDP_EMPTY_ANNOUNCE},
 };
 
 static void
@@ -406,6 +420,8 @@ static const struct bad_vector bads[] = {
      "connect response shorter than 16 bytes"},
     {"announce short", B("\0\0\0\1" TID "\0\0\0\1\0\0\0\0\0\0\0"), 4, SHOAL_EPARSE, 19,
      "announce response shorter than 20 bytes"},
+    {"announce of nine bytes", B("\0\0\0\1" TID "\0"), 4, SHOAL_EPARSE, 9,
+     "announce response shorter than 20 bytes"},
     {"announce partial IPv4 peer",
      B("\0\0\0\1" TID "\0\0\0\1\0\0\0\0\0\0\0\0"
        "\1\1\1\1\0\1"
@@ -429,6 +445,13 @@ static const struct bad_vector bads[] = {
     {"action 256", B("\0\0\1\0" TID "\0\0\0\0\0\0\0\1"), 4, SHOAL_EPARSE, 0,
      "unknown action"},
     {"action -1", B("\xff\xff\xff\xff" TID), 6, SHOAL_EPARSE, 0, "unknown action"},
+    /* What a confused server sends back instead of BEP 15. */
+    {"an HTTP reply", B("HTTP/1.1 400 Bad Request\r\n\r\n"), 4, SHOAL_EPARSE, 4,
+     "transaction id mismatch"},
+    {"a bencoded reply", B("d14:failure reason3:no!e"), 4, SHOAL_EPARSE, 4,
+     "transaction id mismatch"},
+    {"garbage with our transaction id", B("\x5a\xa5\x00\x17" TID "\x00\xff\x10"), 4,
+     SHOAL_EPARSE, 0, "unknown action"},
     {"family 5", B("\0\0\0\0" TID "\0\0\0\0\0\0\0\1"), 5, SHOAL_EINVAL, 0,
      "address family is neither 4 nor 6"},
     {"family 0", B("\0\0\0\0" TID "\0\0\0\0\0\0\0\1"), 0, SHOAL_EINVAL, 0,

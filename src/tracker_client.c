@@ -9,7 +9,7 @@
  * In local-only mode a tracker whose host is not a loopback literal or
  * "localhost" is refused before any look-up or connection (so no DNS query
  * leaves the machine), curl may only open sockets to loopback addresses and
- * uses no proxy, and redirects are not followed.
+ * uses no proxy, and a redirect is followed only to a loopback host.
  */
 #include "tracker_client.h"
 
@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -39,7 +40,7 @@
 /* An HTTP request gets this long in all, and this long to connect. */
 #define TRACKER_HTTP_TIMEOUT_S         30
 #define TRACKER_HTTP_CONNECT_TIMEOUT_S 15
-/* Redirects followed for one request (not in local-only mode). */
+/* Redirects followed for one request. */
 #define TRACKER_HTTP_MAX_REDIRECTS 5
 /* Peers asked for per announce. */
 #define TRACKER_NUMWANT 80
@@ -193,6 +194,7 @@ struct http_job {
     struct tracker_xfer *x;
     CURL *easy;
     struct buf body;
+    int redirects;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -318,13 +320,71 @@ http_announce_done(struct tracker_xfer *x, const struct buf *body, long status)
     tracker_reply_cleanup(&r);
 }
 
+static int
+is_redirect(long status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 ||
+           status == 308;
+}
+
+/*
+ * Sends the request of job again to the place a redirect named. Redirects
+ * are followed here rather than by curl so that the new host passes the
+ * same local-only check as the first one before curl looks it up. Returns
+ * 0 when the request is under way again, or fills why and returns < 0.
+ */
+static int
+http_follow(struct http_job *job, char *why, size_t whylen)
+{
+    struct shoal_session *ss = job->x->t->ss;
+    char *to = NULL;
+    if (curl_easy_getinfo(job->easy, CURLINFO_REDIRECT_URL, &to) != CURLE_OK || !to) {
+        snprintf(why, whylen, "redirect without a usable Location");
+        return SHOAL_EPARSE;
+    }
+    if (++job->redirects > TRACKER_HTTP_MAX_REDIRECTS) {
+        snprintf(why, whylen, "more than %d redirects", TRACKER_HTTP_MAX_REDIRECTS);
+        return SHOAL_EPARSE;
+    }
+    int rc = http_check_host(ss, to);
+    if (rc) {
+        snprintf(why, whylen, "redirect to %.200s: %s", to, shoal_strerror(rc));
+        return rc;
+    }
+    curl_multi_remove_handle(ss->curlm, job->easy);
+    /* The old URL's memory belongs to curl until CURLOPT_URL copies it. */
+    char *copy = xstrdup(to);
+    if (!copy) {
+        snprintf(why, whylen, "out of memory");
+        return SHOAL_ENOMEM;
+    }
+    curl_easy_setopt(job->easy, CURLOPT_URL, copy);
+    xfree(copy);
+    buf_reset(&job->body);
+    job->errbuf[0] = '\0';
+    if (curl_multi_add_handle(ss->curlm, job->easy) != CURLM_OK) {
+        snprintf(why, whylen, "out of memory");
+        return SHOAL_ENOMEM;
+    }
+    return 0;
+}
+
 static void
 http_done(struct http_job *job, CURLcode code)
 {
     struct tracker_xfer *x = job->x;
-    x->http = NULL;
     long status = 0;
     curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (code == CURLE_OK && is_redirect(status)) {
+        char why[TRACKER_WHY_LEN];
+        if (http_follow(job, why, sizeof(why)) == 0)
+            return;
+        x->http = NULL;
+        xfer_fail(x, "%s", why);
+        http_job_free(job);
+        return;
+    }
+    x->http = NULL;
     if (buf_error(&job->body) == SHOAL_ETOOBIG)
         xfer_fail(x, "reply larger than %u bytes", TRACKER_MAX_REPLY);
     else if (code != CURLE_OK)
@@ -387,14 +447,16 @@ http_start(struct tracker_xfer *x, const char *url)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, ss);
+    /* Like curl's own tool and Transmission: CURL_CA_BUNDLE names the
+     * certificates HTTPS trackers are checked against, instead of the
+     * system's store. */
+    const char *ca = getenv("CURL_CA_BUNDLE");
+    if (ca && ca[0])
+        curl_easy_setopt(e, CURLOPT_CAINFO, ca);
     if (ss->local_only) {
         /* A proxy from the environment would be dialed (and its name looked
          * up) instead of the loopback tracker. */
         curl_easy_setopt(e, CURLOPT_PROXY, "");
-    } else {
-        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)TRACKER_HTTP_MAX_REDIRECTS);
-        curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     }
     if (curl_multi_add_handle(ss->curlm, e) != CURLM_OK) {
         http_job_free(job);

@@ -2,7 +2,7 @@
 """shoal's HTTP tracker client against a scripted tracker on loopback.
 
 The scripted tracker answers by path: /garbage/ with bytes that are not
-bencode, /fail/ with a failure reason, /redirect/ with a 302 to /good/, and
+bencode, /fail/ with a failure reason, /redirect/X with a 302 to /good/X, and
 /good/ with the seeder's address, a tracker id, a warning and counts. It
 records every request. A shoal seeder has a torrent without trackers; the
 leecher's torrent has the same infohash and two tiers: [garbage, fail] and
@@ -90,7 +90,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         path, _, qs = self.path.partition("?")
         # info_hash and peer_id are raw bytes: decode the escapes as latin-1.
-        query = {k: v[0].encode("latin-1") for k, v in
+        query = {k.encode("latin-1"): v[0].encode("latin-1") for k, v in
                  urllib.parse.parse_qs(qs, encoding="latin-1").items()}
         self.server.record(path, query)
         if path.startswith("/garbage/"):
@@ -98,7 +98,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path.startswith("/fail/"):
             self.reply(200, bencode({"failure reason": "torrent not registered"}))
         elif path.startswith("/redirect/"):
-            self.reply(302, b"", [("Location", "/good/announce?" + qs)])
+            target = "/good/" + path[len("/redirect/"):]
+            self.reply(302, b"", [("Location", target + "?" + qs)])
         elif path == "/good/announce":
             peer = bytes([127, 0, 0, 1]) + self.server.seeder_port.to_bytes(2, "big")
             self.reply(200, bencode({"interval": 1800, "min interval": 60, "complete": 1,

@@ -431,6 +431,280 @@ test_sample_seeder_gets_leechers(void **state)
     swarm_table_free(t);
 }
 
+/* The peer number of an IPv4 record made by peer4(). */
+static size_t
+id_of(const uint8_t *rec)
+{
+    return (size_t)rec[1] << 16 | (size_t)rec[2] << 8 | rec[3];
+}
+
+/* Swarm of n peers where peer i is a leecher when i % leech_every == 0
+ * (leech_every 0: all seeders). */
+static struct swarm_table *
+filled_leechers(const uint8_t ih[20], size_t n, size_t leech_every)
+{
+    struct swarm_table_cfg cfg = {.open = 1, .seed = 43};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    assert_non_null(t);
+    for (size_t i = 0; i < n; i++) {
+        int leecher = leech_every && i % leech_every == 0;
+        struct swarm_announce a = peer4(ih, i, leecher ? 100 : 0, STA);
+        assert_int_equal(swarm_table_announce(t, &a, 0, NULL), 0);
+    }
+    return t;
+}
+
+/* A seeder's sample comes from the leechers alone, whatever the share of
+ * seeders, and fairly: strata over the leechers, not probes that hope to
+ * hit one. */
+static void
+test_sample_seeder_few_leechers(void **state)
+{
+    (void)state;
+    uint8_t ih[20];
+    make_ih(ih, 15);
+    /* 20000 peers, one in 40 a leecher: 500 leechers, 19500 seeders. */
+    struct swarm_table *t = filled_leechers(ih, 20000, 40);
+    struct swarm_announce s = peer4(ih, 1, 0, NONE);
+    uint8_t out[6 * 256];
+    uint64_t rng = 17;
+    for (size_t want = 50; want <= 200; want += 150) {
+        size_t got =
+            swarm_table_sample(t, ih, 4, want, s.ip, s.port, &rng, out, sizeof(out));
+        assert_int_equal(got, want * 6);
+        expect_distinct(out, got, 6);
+        for (size_t i = 0; i < got; i += 6)
+            assert_int_equal(id_of(out + i) % 40, 0);
+    }
+    /* Every leecher about equally often: 4000 draws of 50 from 500. */
+    uint32_t hits[500] = {0};
+    for (int d = 0; d < 4000; d++) {
+        size_t got =
+            swarm_table_sample(t, ih, 4, 50, s.ip, s.port, &rng, out, sizeof(out));
+        assert_int_equal(got, 50 * 6);
+        for (size_t i = 0; i < got; i += 6) {
+            size_t id = id_of(out + i);
+            assert_int_equal(id % 40, 0);
+            hits[id / 40]++;
+        }
+    }
+    /* Groups of 25 neighbouring leechers: 10000 hits expected each. */
+    uint32_t lo = UINT32_MAX;
+    for (size_t g = 0; g < 20; g++) {
+        uint32_t sum = 0;
+        for (size_t i = g * 25; i < (g + 1) * 25; i++) {
+            sum += hits[i];
+            lo = hits[i] < lo ? hits[i] : lo;
+        }
+        assert_true(sum >= 8500 && sum <= 11500);
+    }
+    assert_true(lo >= 1);
+    /* A leecher asker gets mostly seeders, as the swarm is. */
+    struct swarm_announce l = peer4(ih, 40, 100, NONE);
+    size_t got = swarm_table_sample(t, ih, 4, 200, l.ip, l.port, &rng, out, sizeof(out));
+    assert_int_equal(got, 200 * 6);
+    size_t leechers = 0;
+    for (size_t i = 0; i < got; i += 6)
+        leechers += id_of(out + i) % 40 == 0;
+    assert_true(leechers < 30);
+    swarm_table_free(t);
+
+    /* 300 leechers among 3000: fewer than 2 x 200 candidates, so exact. */
+    t = filled_leechers(ih, 3000, 10);
+    got = swarm_table_sample(t, ih, 4, 200, s.ip, s.port, &rng, out, sizeof(out));
+    assert_int_equal(got, 200 * 6);
+    expect_distinct(out, got, 6);
+    for (size_t i = 0; i < got; i += 6)
+        assert_int_equal(id_of(out + i) % 10, 0);
+    /* Fewer leechers than wanted: all of them. */
+    got = swarm_table_sample(t, ih, 4, 256, s.ip, s.port, &rng, out, sizeof(out));
+    assert_int_equal(got, 256 * 6);
+    swarm_table_free(t);
+    t = filled_leechers(ih, 3000, 100);
+    got = swarm_table_sample(t, ih, 4, 200, s.ip, s.port, &rng, out, sizeof(out));
+    assert_int_equal(got, 30 * 6);
+    swarm_table_free(t);
+
+    /* Only seeders: a seeder gets nobody, a newcomer everyone it asks for. */
+    t = filled_leechers(ih, 5000, 0);
+    struct swarm_announce s2 = peer4(ih, 2, 0, NONE);
+    assert_int_equal(
+        swarm_table_sample(t, ih, 4, 50, s2.ip, s2.port, &rng, out, sizeof(out)), 0);
+    struct swarm_announce stranger = peer4(ih, 99999, 0, NONE);
+    assert_int_equal(swarm_table_sample(t, ih, 4, 50, stranger.ip, stranger.port, &rng,
+                                        out, sizeof(out)),
+                     50 * 6);
+    swarm_table_free(t);
+}
+
+/* Around the switch from the reservoir to strata (64 candidates, and
+ * 2 x numwant), every size gives min(numwant, candidates) distinct peers
+ * without the asker, and every peer comes up. */
+static void
+test_sample_sizes(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1,  2,  49, 50,  51,  63,  64,
+                                   65, 66, 99, 100, 101, 129, 1000};
+    uint8_t out[6 * 256];
+    uint64_t rng = 23;
+    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        size_t n = sizes[z];
+        uint8_t ih[20];
+        make_ih(ih, 200 + n);
+        struct swarm_table *t = filled(ih, n, 0, 0);
+        struct swarm_announce me = peer4(ih, n / 2, 100, NONE);
+        uint8_t rme[6];
+        rec_of(&me, rme);
+        uint32_t *hits = calloc(n, sizeof(*hits));
+        assert_non_null(hits);
+        for (int d = 0; d < 400; d++) {
+            size_t got =
+                swarm_table_sample(t, ih, 4, 50, me.ip, me.port, &rng, out, sizeof(out));
+            size_t want = n - 1 < 50 ? n - 1 : 50;
+            if (got != want * 6)
+                fail_msg("swarm of %zu: %zu peers, want %zu", n, got / 6, want);
+            assert_false(has_rec(out, got, rme, 6));
+            expect_distinct(out, got, 6);
+            for (size_t i = 0; i < got; i += 6)
+                hits[id_of(out + i)]++;
+            got = swarm_table_sample(t, ih, 4, 50, NULL, 0, &rng, out, sizeof(out));
+            assert_int_equal(got, (n < 50 ? n : 50) * 6);
+        }
+        for (size_t i = 0; i < n; i++)
+            if (i != n / 2 && hits[i] == 0)
+                fail_msg("swarm of %zu: peer %zu never sampled", n, i);
+        free(hits);
+        swarm_table_free(t);
+    }
+}
+
+/* numwant is capped at SWARM_SAMPLE_MAX however much room there is. */
+static void
+test_sample_cap(void **state)
+{
+    (void)state;
+    uint8_t ih[20];
+    make_ih(ih, 16);
+    struct swarm_table *t = filled(ih, 2000, 0, 0);
+    uint8_t *out = malloc(6 * 2000);
+    assert_non_null(out);
+    uint64_t rng = 29;
+    size_t got = swarm_table_sample(t, ih, 4, 1000, NULL, 0, &rng, out, 6 * 2000);
+    assert_int_equal(got, SWARM_SAMPLE_MAX * 6);
+    expect_distinct(out, got, 6);
+    /* And below the cap, numwant and the room decide. */
+    assert_int_equal(swarm_table_sample(t, ih, 4, 200, NULL, 0, &rng, out, 6 * 2000),
+                     200 * 6);
+    assert_int_equal(swarm_table_sample(t, ih, 4, 200, NULL, 0, &rng, out, 6 * 70 + 3),
+                     70 * 6);
+    free(out);
+    swarm_table_free(t);
+}
+
+/* Peers that turn seeder and back move between the runs; counts, samples
+ * and the sweeper agree with where they are. */
+static void
+test_seeder_switch(void **state)
+{
+    (void)state;
+    uint8_t ih[20];
+    make_ih(ih, 17);
+    struct swarm_table_cfg cfg = {.open = 1, .seed = 7, .peer_timeout_s = 1600};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    const size_t n = 3000;
+    for (size_t i = 0; i < n; i++) {
+        struct swarm_announce a = peer4(ih, i, 100, STA);
+        assert_int_equal(swarm_table_announce(t, &a, 0, NULL), 0);
+    }
+    /* Every even peer completes; every 6th goes back to leeching. */
+    for (size_t i = 0; i < n; i += 2) {
+        struct swarm_announce a = peer4(ih, i, 0, COM);
+        assert_int_equal(swarm_table_announce(t, &a, 10, NULL), 0);
+    }
+    for (size_t i = 0; i < n; i += 6) {
+        struct swarm_announce a = peer4(ih, i, 5, NONE);
+        assert_int_equal(swarm_table_announce(t, &a, 20, NULL), 0);
+    }
+    struct swarm_stats st;
+    assert_int_equal(swarm_table_scrape(t, ih, &st), 0);
+    expect_stats(&st, 1000, 2000, 1500, "after switching");
+    check_totals(t);
+    /* Seeders are the peers i % 2 == 0 && i % 6 != 0. */
+    struct swarm_announce s = peer4(ih, 2, 0, NONE);
+    uint8_t out[6 * 200];
+    uint64_t rng = 31;
+    for (int d = 0; d < 200; d++) {
+        size_t got =
+            swarm_table_sample(t, ih, 4, 200, s.ip, s.port, &rng, out, sizeof(out));
+        assert_int_equal(got, 200 * 6);
+        for (size_t i = 0; i < got; i += 6) {
+            size_t id = id_of(out + i);
+            assert_false(id % 2 == 0 && id % 6 != 0);
+        }
+    }
+    /* Each is found where it now is: announcing again changes no count, and
+     * completing again counts nothing. */
+    for (size_t i = 0; i < n; i++) {
+        int seeder = i % 2 == 0 && i % 6 != 0;
+        struct swarm_announce a = peer4(ih, i, seeder ? 0 : 5, seeder ? COM : NONE);
+        assert_int_equal(swarm_table_announce(t, &a, 800, NULL), 0);
+    }
+    assert_int_equal(swarm_table_scrape(t, ih, &st), 0);
+    expect_stats(&st, 1000, 2000, 1500, "announced again");
+    /* The odd peers go quiet and expire; the sweeper keeps both runs. */
+    for (size_t i = 0; i < n; i += 2) {
+        int seeder = i % 6 != 0;
+        struct swarm_announce a = peer4(ih, i, seeder ? 0 : 5, NONE);
+        assert_int_equal(swarm_table_announce(t, &a, 1900, NULL), 0);
+    }
+    assert_int_equal(swarm_table_sweep(t, 1900, 1000000), 0);
+    assert_int_equal(swarm_table_sweep(t, 2500, 1000000), n / 2);
+    assert_int_equal(swarm_table_scrape(t, ih, &st), 0);
+    expect_stats(&st, 1000, 500, 1500, "after the sweep");
+    check_totals(t);
+    for (int d = 0; d < 50; d++) {
+        size_t got =
+            swarm_table_sample(t, ih, 4, 200, s.ip, s.port, &rng, out, sizeof(out));
+        assert_int_equal(got, 200 * 6);
+        for (size_t i = 0; i < got; i += 6)
+            assert_int_equal(id_of(out + i) % 6, 0);
+    }
+    swarm_table_free(t);
+}
+
+/* Expired peers that the sweeper has not reached are never handed out by
+ * the strata either. */
+static void
+test_sample_skips_expired(void **state)
+{
+    (void)state;
+    uint8_t ih[20];
+    make_ih(ih, 18);
+    struct swarm_table_cfg cfg = {.open = 1, .seed = 3, .peer_timeout_s = 1600};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    for (size_t i = 0; i < 10000; i++) {
+        struct swarm_announce a = peer4(ih, i, 100, STA);
+        assert_int_equal(swarm_table_announce(t, &a, i % 10 ? 0 : 1500, NULL), 0);
+    }
+    /* At t=2000 nine peers in ten are past their time. */
+    struct swarm_announce me = peer4(ih, 10, 100, NONE);
+    assert_int_equal(swarm_table_announce(t, &me, 2000, NULL), 0);
+    uint8_t out[6 * 200];
+    uint64_t rng = 37;
+    size_t total = 0;
+    for (int d = 0; d < 100; d++) {
+        size_t got =
+            swarm_table_sample(t, ih, 4, 100, me.ip, me.port, &rng, out, sizeof(out));
+        for (size_t i = 0; i < got; i += 6)
+            assert_int_equal(id_of(out + i) % 10, 0);
+        total += got / 6;
+    }
+    /* Three probes per stratum of 100: about a quarter of them find one. */
+    assert_true(total > 1000);
+    swarm_table_free(t);
+}
+
 static void
 test_ipv6(void **state)
 {
@@ -495,7 +769,7 @@ static void
 test_sweep_expiry(void **state)
 {
     (void)state;
-    /* Timeout 3200 s: ticks of 100 s. */
+    /* Timeout 3200 s: ticks of 200 s. */
     struct swarm_table_cfg cfg = {.open = 1, .peer_timeout_s = 3200};
     struct swarm_table *t = swarm_table_new(&cfg);
     uint8_t ih[3][20];
@@ -580,7 +854,7 @@ test_sweep_edge(void **state)
     assert_int_equal(swarm_table_announce(t, &a, 1000, NULL), 0);
     assert_int_equal(swarm_table_sweep(t, 1020, 100), 0);
     assert_int_equal(swarm_table_sweep(t, 1021, 100), 1);
-    /* Peers survive many wraps of the 14-bit tick as long as they announce. */
+    /* Peers survive many wraps of the 7-bit tick as long as they announce. */
     a = peer4(ih, 2, 5, STA);
     for (uint64_t now = 2000; now < 2000 + 3 * 16384; now += 15) {
         assert_int_equal(swarm_table_announce(t, &a, now, NULL), 0);
@@ -1012,6 +1286,11 @@ main(void)
         cmocka_unit_test(test_sample_random),
         cmocka_unit_test(test_sample_large_excludes_asker),
         cmocka_unit_test(test_sample_seeder_gets_leechers),
+        cmocka_unit_test(test_sample_seeder_few_leechers),
+        cmocka_unit_test(test_sample_sizes),
+        cmocka_unit_test(test_sample_cap),
+        cmocka_unit_test(test_seeder_switch),
+        cmocka_unit_test(test_sample_skips_expired),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_sweep_expiry),
         cmocka_unit_test(test_sweep_edge),

@@ -362,8 +362,9 @@ bucket_remove(struct bucket *b, size_t klen, uint32_t pos)
 }
 
 /* Moves the record at pos into the other run (a leecher that finished, or a
- * seeder that turned back into a leecher), with a new tag. */
-static void
+ * seeder that turned back into a leecher), with a new tag. Returns its new
+ * index. */
+static uint32_t
 bucket_switch(struct bucket *b, size_t klen, uint32_t pos, uint8_t tag, int seeder)
 {
     uint8_t key[SWARM_REC6];
@@ -373,6 +374,7 @@ bucket_switch(struct bucket *b, size_t klen, uint32_t pos, uint8_t tag, int seed
     run_find(b, klen, seeder ? b->nl : 0, seeder ? b->n : b->nl, key, &at);
     /* One record out, one in: the block has room, nothing is allocated. */
     bucket_put(b, klen, at, key, tag, seeder);
+    return at;
 }
 
 /* ------------------------------------------------------------------ families */
@@ -833,10 +835,18 @@ swarm_table_unregister(struct swarm_table *t, const uint8_t ih[20])
     return 0;
 }
 
-int
-swarm_table_announce(struct swarm_table *t, const struct swarm_announce *a,
-                     uint64_t now_s, struct swarm_stats *out)
+/* Where an announce left the peer, for a sample that follows it. */
+struct placed {
+    struct fam *f;
+    const uint8_t *rec; /* the peer's record; NULL when it is not in the table */
+    int seeder;
+};
+
+static int
+announce(struct swarm_table *t, const struct swarm_announce *a, uint64_t now_s,
+         struct swarm_stats *out, struct placed *pl)
 {
+    pl->rec = NULL;
     if ((a->family != 4 && a->family != 6) || a->port == 0)
         return SHOAL_EINVAL;
     int is6 = a->family == 6;
@@ -899,9 +909,10 @@ swarm_table_announce(struct swarm_table *t, const struct swarm_announce *a,
         if (seeder == was_seeder)
             *tg = (uint8_t)(flags | tick);
         else
-            bucket_switch(b, klen, pos, (uint8_t)(flags | tick), seeder);
+            pos = bucket_switch(b, klen, pos, (uint8_t)(flags | tick), seeder);
         f->seeders += (uint32_t)(seeder - was_seeder);
         count_peers(t, is6, 0, seeder - was_seeder);
+        pl->rec = b->mem + (size_t)pos * klen;
     } else {
         if (t->npeers >= t->max_peers && make_room(t, 0, s) != 0) {
             t->refused++;
@@ -917,10 +928,27 @@ swarm_table_announce(struct swarm_table *t, const struct swarm_announce *a,
         f->n++;
         f->seeders += (uint32_t)seeder;
         count_peers(t, is6, 1, seeder);
+        uint32_t nb = f->nb;
         fam_rebalance(t, f, klen);
+        if (f->nb != nb) {
+            /* The buckets were split: the record moved. */
+            b = fam_bucket_for(t, f, key, klen);
+            bucket_find(b, klen, key, seeder, &pos, &was_seeder);
+        }
+        pl->rec = b->mem + (size_t)pos * klen;
     }
+    pl->f = f;
+    pl->seeder = seeder;
     swarm_fill_stats(s, out);
     return 0;
+}
+
+int
+swarm_table_announce(struct swarm_table *t, const struct swarm_announce *a,
+                     uint64_t now_s, struct swarm_stats *out)
+{
+    struct placed pl;
+    return announce(t, a, now_s, out, &pl);
 }
 
 /* Where a walk over the candidates of a family stands: bucket b holds the
@@ -933,7 +961,7 @@ struct cursor {
 struct sampler {
     const struct swarm_table *t;
     size_t klen;
-    const uint8_t *exclude; /* asker's record, or NULL */
+    const uint8_t *exclude; /* the asker's record in the table, or NULL */
     int leechers_only;      /* candidates: each bucket's leecher run only */
     size_t k;               /* records wanted, at most SWARM_SAMPLE_MAX */
     size_t n;               /* records picked */
@@ -964,13 +992,12 @@ seek(const struct sampler *sm, struct fam *f, struct cursor *c, size_t idx, uint
 }
 
 /* Candidates are of the right kind already; this steps over the asker and
- * peers that expired but were not swept yet. */
+ * peers that expired but were not swept yet. The asker is told by where its
+ * record is, so a draw's record need not be read until it is copied out. */
 static int
 eligible(const struct sampler *sm, const uint8_t *r, uint8_t tag)
 {
-    if (expired(sm->t, tag))
-        return 0;
-    return !sm->exclude || rec_cmp(r, sm->exclude, sm->klen) != 0;
+    return !expired(sm->t, tag) && r != sm->exclude;
 }
 
 /* Reservoir sampling (Vitter's algorithm R) over every candidate: an exact
@@ -1056,40 +1083,26 @@ sample_strata(struct sampler *sm, struct fam *f, size_t total)
     sm->n = n;
 }
 
-size_t
-swarm_table_sample(struct swarm_table *t, const uint8_t ih[20], int family,
-                   size_t numwant, const uint8_t *exclude_ip, uint16_t exclude_port,
-                   uint64_t *rng, uint8_t *out, size_t outcap)
+/* A sample of family f for an asker whose record in the table is `asker`
+ * (NULL: not in the table), a seeder or not; see swarm_table_sample(). */
+static size_t
+sample_fam(struct swarm_table *t, struct fam *f, int is6, size_t numwant,
+           const uint8_t *asker, int seeder, uint64_t *rng, uint8_t *out, size_t outcap)
 {
-    if (family != 4 && family != 6)
-        return 0;
-    int is6 = family == 6;
     size_t klen = klen_of(is6);
-    struct swarm *s = lookup(t, ih);
-    if (!s)
-        return 0;
-    struct fam *f = swarm_fam(t, s, is6, 0);
     size_t k = outcap / klen < numwant ? outcap / klen : numwant;
     k = k < SWARM_SAMPLE_MAX ? k : SWARM_SAMPLE_MAX;
     if (!f || f->n == 0 || k == 0)
         return 0;
-
     const uint8_t *pick[SWARM_SAMPLE_MAX];
-    struct sampler sm = {
-        .t = t, .klen = klen, .k = k, .rng = rng, .rnd = {rng, 0, 0}, .pick = pick};
-    uint8_t key[SWARM_REC6];
-    if (exclude_ip) {
-        memcpy(key, exclude_ip, klen - 2);
-        key[klen - 2] = (uint8_t)(exclude_port >> 8);
-        key[klen - 1] = (uint8_t)exclude_port;
-        sm.exclude = key;
-        struct bucket *b = fam_bucket_for(t, f, key, klen);
-        uint32_t pos;
-        int seeder = 0;
-        /* A seeder has nothing to fetch from other seeders. */
-        if (bucket_find(b, klen, key, 1, &pos, &seeder))
-            sm.leechers_only = seeder;
-    }
+    struct sampler sm = {.t = t,
+                         .klen = klen,
+                         .exclude = asker,
+                         .leechers_only = asker && seeder,
+                         .k = k,
+                         .rng = rng,
+                         .rnd = {rng, 0, 0},
+                         .pick = pick};
     size_t total = sm.leechers_only ? f->n - f->seeders : f->n;
     if (total <= SCAN_ALL_MAX || total < 2 * k)
         sample_all(&sm, f);
@@ -1112,6 +1125,50 @@ swarm_table_sample(struct swarm_table *t, const uint8_t ih[20], int family,
         for (size_t i = 0; i < sm.n; i++)
             memcpy(out + i * SWARM_REC4, pick[i], SWARM_REC4);
     return sm.n * klen;
+}
+
+size_t
+swarm_table_sample(struct swarm_table *t, const uint8_t ih[20], int family,
+                   size_t numwant, const uint8_t *exclude_ip, uint16_t exclude_port,
+                   uint64_t *rng, uint8_t *out, size_t outcap)
+{
+    if (family != 4 && family != 6)
+        return 0;
+    int is6 = family == 6;
+    size_t klen = klen_of(is6);
+    struct swarm *s = lookup(t, ih);
+    if (!s)
+        return 0;
+    struct fam *f = swarm_fam(t, s, is6, 0);
+    if (!f)
+        return 0;
+    const uint8_t *asker = NULL;
+    int seeder = 0;
+    if (exclude_ip) {
+        uint8_t key[SWARM_REC6];
+        memcpy(key, exclude_ip, klen - 2);
+        key[klen - 2] = (uint8_t)(exclude_port >> 8);
+        key[klen - 1] = (uint8_t)exclude_port;
+        struct bucket *b = fam_bucket_for(t, f, key, klen);
+        uint32_t pos;
+        if (bucket_find(b, klen, key, 1, &pos, &seeder))
+            asker = b->mem + (size_t)pos * klen;
+    }
+    return sample_fam(t, f, is6, numwant, asker, seeder, rng, out, outcap);
+}
+
+int
+swarm_table_announce_sample(struct swarm_table *t, const struct swarm_announce *a,
+                            uint64_t now_s, struct swarm_stats *st, size_t numwant,
+                            uint64_t *rng, uint8_t *out, size_t outcap, size_t *outlen)
+{
+    struct placed pl;
+    *outlen = 0;
+    int rc = announce(t, a, now_s, st, &pl);
+    if (rc == 0 && pl.rec)
+        *outlen = sample_fam(t, pl.f, a->family == 6, numwant, pl.rec, pl.seeder, rng,
+                             out, outcap);
+    return rc;
 }
 
 int

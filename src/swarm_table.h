@@ -205,6 +205,18 @@ size_t swarm_table_sample(struct swarm_table *t, const uint8_t ih[20], int famil
                           uint16_t exclude_port, uint64_t *rng, uint8_t *out,
                           size_t outcap);
 
+/*
+ * swarm_table_announce() and then, when the peer is in the swarm afterwards
+ * (any event but stopped, and no error), swarm_table_sample() of the peer's
+ * own family with the peer as the asker; in one lookup of the swarm and of
+ * the peer. Returns what swarm_table_announce() returns; *outlen receives
+ * the sample's length in bytes (0 when no sample was taken).
+ */
+int swarm_table_announce_sample(struct swarm_table *t, const struct swarm_announce *a,
+                                uint64_t now_s, struct swarm_stats *st, size_t numwant,
+                                uint64_t *rng, uint8_t *out, size_t outcap,
+                                size_t *outlen);
+
 /* Counts of one swarm. An unknown infohash yields zeros and 0 in an open
  * table, SWARM_ENOTREGISTERED in a closed one. */
 int swarm_table_scrape(struct swarm_table *t, const uint8_t ih[20],

@@ -705,6 +705,57 @@ test_sample_skips_expired(void **state)
     swarm_table_free(t);
 }
 
+/* swarm_table_announce_sample() gives what an announce and then a sample
+ * with the peer as the asker give, draw for draw: through new peers, bucket
+ * splits, refreshes, switches between seeding and leeching, stops, and
+ * IPv6. */
+static void
+test_announce_sample(void **state)
+{
+    (void)state;
+    struct swarm_table_cfg cfg = {.open = 1, .seed = 11};
+    struct swarm_table *t1 = swarm_table_new(&cfg), *t2 = swarm_table_new(&cfg);
+    uint8_t ih[20];
+    make_ih(ih, 19);
+    uint64_t r1 = 41, r2 = 41;
+    uint8_t o1[18 * 200], o2[18 * 200];
+    for (uint64_t i = 0; i < 6000; i++) {
+        uint64_t p = i < 2000 ? i : (i * 7919) % 2100;
+        uint64_t left = p % 3 ? 100 : 0;
+        int event = STA;
+        if (i >= 2000 && i % 5 == 0)
+            left = left ? 0 : 7; /* switch runs */
+        if (i >= 2000 && i % 11 == 0)
+            event = STO;
+        if (i % 13 == 0)
+            event = COM;
+        struct swarm_announce a =
+            i % 17 == 0 ? peer6(ih, p, left, event) : peer4(ih, p, left, event);
+        size_t want = i % 4 ? 50 : 200;
+        size_t klen = a.family == 6 ? 18 : 6;
+        struct swarm_stats s1, s2;
+        size_t n1 = 7;
+        int rc1 = swarm_table_announce_sample(t1, &a, i / 100, &s1, want, &r1, o1,
+                                              sizeof(o1), &n1);
+        int rc2 = swarm_table_announce(t2, &a, i / 100, &s2);
+        assert_int_equal(rc1, rc2);
+        assert_memory_equal(&s1, &s2, sizeof(s1));
+        size_t n2 = 0;
+        if (event != STO)
+            n2 = swarm_table_sample(t2, ih, a.family, want, a.ip, a.port, &r2, o2,
+                                    sizeof(o2));
+        assert_int_equal(n1, n2);
+        assert_memory_equal(o1, o2, n1);
+        assert_true(r1 == r2);
+        uint8_t me[18];
+        rec_of(&a, me);
+        assert_false(has_rec(o1, n1, me, klen));
+    }
+    check_totals(t1);
+    swarm_table_free(t1);
+    swarm_table_free(t2);
+}
+
 static void
 test_ipv6(void **state)
 {
@@ -1291,6 +1342,7 @@ main(void)
         cmocka_unit_test(test_sample_cap),
         cmocka_unit_test(test_seeder_switch),
         cmocka_unit_test(test_sample_skips_expired),
+        cmocka_unit_test(test_announce_sample),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_sweep_expiry),
         cmocka_unit_test(test_sweep_edge),

@@ -674,6 +674,13 @@ test_udp_encoders(void **state)
     assert_int_equal(tracker_req_udp_announce_resp(out, 37, 1, 60, 0, 0, p6, 18), 0);
     assert_int_equal(tracker_req_udp_announce_resp(out, 19, 1, 60, 0, 0, NULL, 0), 0);
     assert_int_equal(tracker_req_udp_announce_resp(out, 20, 1, 60, 0, 0, NULL, 0), 20);
+    /* Peers already in place (sampled into the reply): only the header is
+     * written, the records stay. */
+    memcpy(out + 20, p4, 12);
+    assert_int_equal(tracker_req_udp_announce_resp(out, 32, 2, 60, 5, 6, NULL, 12), 32);
+    assert_memory_equal(out, "\0\0\0\x01\0\0\0\x02\0\0\0\x3c\0\0\0\x05\0\0\0\x06", 20);
+    assert_memory_equal(out + 20, p4, 12);
+    assert_int_equal(tracker_req_udp_announce_resp(out, 31, 2, 60, 5, 6, NULL, 12), 0);
 
     struct tracker_req_scrape_entry e[2] = {
         {.complete = 1, .downloaded = 2, .incomplete = 3},

@@ -1205,6 +1205,42 @@ test_million_many_swarms(void **state)
     swarm_table_free(t);
 }
 
+/* A swarm that split while growing and then stays at its size gives the
+ * room it got for growth back as its peers come and go. */
+static void
+test_split_room_returned(void **state)
+{
+    (void)state;
+    struct swarm_table_cfg cfg = {.open = 1, .seed = 13};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    struct swarm_table_totals tot;
+    swarm_table_stats(t, &tot);
+    size_t base = tot.mem_bytes;
+    uint8_t ih[20];
+    make_ih(ih, 21);
+    for (uint64_t i = 0; i < 600; i++) {
+        struct swarm_announce a = peer4(ih, i, 5, STA);
+        assert_int_equal(swarm_table_announce(t, &a, 0, NULL), 0);
+    }
+    swarm_table_stats(t, &tot);
+    double grown = (double)(tot.mem_bytes - base) / 600.0;
+    /* Churn: a peer leaves, another comes, 100 times. */
+    for (uint64_t i = 0; i < 100; i++) {
+        struct swarm_announce a = peer4(ih, i, 5, STO);
+        assert_int_equal(swarm_table_announce(t, &a, 1, NULL), 0);
+        a = peer4(ih, 1000 + i, 5, STA);
+        assert_int_equal(swarm_table_announce(t, &a, 1, NULL), 0);
+    }
+    swarm_table_stats(t, &tot);
+    double settled = (double)(tot.mem_bytes - base) / 600.0;
+    print_message("600 peers after a split: %.1f bytes per peer, %.1f after churn\n",
+                  grown, settled);
+    assert_int_equal(tot.peers, 600);
+    assert_true(settled < 10.0);
+    check_totals(t);
+    swarm_table_free(t);
+}
+
 static int
 stop_after_two(const uint8_t ih[20], const struct swarm_stats *st, void *user)
 {
@@ -1351,6 +1387,7 @@ main(void)
         cmocka_unit_test(test_evict_limits),
         cmocka_unit_test(test_million_one_swarm),
         cmocka_unit_test(test_million_many_swarms),
+        cmocka_unit_test(test_split_room_returned),
         cmocka_unit_test(test_foreach),
         cmocka_unit_test(test_alloc_failures),
     };

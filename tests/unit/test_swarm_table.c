@@ -683,10 +683,14 @@ test_sample_skips_expired(void **state)
     make_ih(ih, 18);
     struct swarm_table_cfg cfg = {.open = 1, .seed = 3, .peer_timeout_s = 1600};
     struct swarm_table *t = swarm_table_new(&cfg);
-    for (size_t i = 0; i < 10000; i++) {
-        struct swarm_announce a = peer4(ih, i, 100, STA);
-        assert_int_equal(swarm_table_announce(t, &a, i % 10 ? 0 : 1500, NULL), 0);
-    }
+    /* Nine peers in ten at t=0, the tenth at t=1500 (time only goes on). */
+    for (int late = 0; late < 2; late++)
+        for (size_t i = 0; i < 10000; i++) {
+            if ((i % 10 == 0) != late)
+                continue;
+            struct swarm_announce a = peer4(ih, i, 100, STA);
+            assert_int_equal(swarm_table_announce(t, &a, late ? 1500 : 0, NULL), 0);
+        }
     /* At t=2000 nine peers in ten are past their time. */
     struct swarm_announce me = peer4(ih, 10, 100, NONE);
     assert_int_equal(swarm_table_announce(t, &me, 2000, NULL), 0);
@@ -702,6 +706,54 @@ test_sample_skips_expired(void **state)
     }
     /* Three probes per stratum of 100: about a quarter of them find one. */
     assert_true(total > 1000);
+    swarm_table_free(t);
+}
+
+/* Strata in a large swarm through sweeps: peers past their time are left
+ * out before the sweeper reaches them and after, and once time has moved
+ * on without a sweep, everyone who went quiet is. */
+static void
+test_sample_expiry_strata(void **state)
+{
+    (void)state;
+    uint8_t ih[20];
+    make_ih(ih, 22);
+    struct swarm_table_cfg cfg = {.open = 1, .seed = 9, .peer_timeout_s = 1600};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    for (size_t i = 0; i < 3000; i++) {
+        struct swarm_announce a = peer4(ih, i, 100, STA);
+        assert_int_equal(swarm_table_announce(t, &a, 0, NULL), 0);
+    }
+    assert_int_equal(swarm_table_sweep(t, 10, 1000000), 0);
+    /* All but every 30th re-announce at t=1000. */
+    for (size_t i = 0; i < 3000; i++) {
+        if (i % 30 == 0)
+            continue;
+        struct swarm_announce a = peer4(ih, i, 100, NONE);
+        assert_int_equal(swarm_table_announce(t, &a, 1000, NULL), 0);
+    }
+    uint8_t out[6 * 200];
+    uint64_t rng = 43;
+    /* t=1700: the t=0 peers are past their time, not swept yet. */
+    struct swarm_announce me = peer4(ih, 1, 100, NONE);
+    assert_int_equal(swarm_table_announce(t, &me, 1700, NULL), 0);
+    for (int d = 0; d < 200; d++) {
+        size_t got =
+            swarm_table_sample(t, ih, 4, 200, me.ip, me.port, &rng, out, sizeof(out));
+        assert_true(got >= 190 * 6);
+        for (size_t i = 0; i < got; i += 6)
+            assert_true(id_of(out + i) % 30 != 0);
+    }
+    /* Swept: the rest is fresh as of t=1000. */
+    assert_int_equal(swarm_table_sweep(t, 1700, 1000000), 100);
+    size_t got =
+        swarm_table_sample(t, ih, 4, 200, me.ip, me.port, &rng, out, sizeof(out));
+    assert_int_equal(got, 200 * 6);
+    /* t=2700: everyone but the asker (t=1700) is past their time, with no
+     * sweep in between. */
+    assert_int_equal(swarm_table_announce(t, &me, 2700, NULL), 0);
+    assert_int_equal(swarm_table_sample(t, ih, 4, 200, NULL, 0, &rng, out, sizeof(out)),
+                     6);
     swarm_table_free(t);
 }
 
@@ -1378,6 +1430,7 @@ main(void)
         cmocka_unit_test(test_sample_cap),
         cmocka_unit_test(test_seeder_switch),
         cmocka_unit_test(test_sample_skips_expired),
+        cmocka_unit_test(test_sample_expiry_strata),
         cmocka_unit_test(test_announce_sample),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_sweep_expiry),

@@ -390,7 +390,9 @@ on_http(struct evhttp_request *req, void *arg)
 /* ------------------------------------------------------------------ UDP */
 
 /* Answers one datagram into out[0..cap); returns the reply's length (0:
- * no reply). now is in monotonic seconds. */
+ * no reply). now is in monotonic seconds. out may be the datagram's own
+ * buffer: whatever the reply needs from the request is copied out (parsed,
+ * or scrape entries built) before the first byte of the reply is written. */
 static size_t
 udp_handle(struct shoal_tracker *tr, const uint8_t *p, size_t n,
            const struct sockaddr *client, uint64_t now, uint8_t *out, size_t cap)
@@ -455,15 +457,16 @@ on_udp(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct shoal_tracker *tr = arg;
-    static __thread uint8_t in[TRACKER_UDP_BATCH][TRACKER_UDP_MAX_PACKET];
-    static __thread uint8_t out[TRACKER_UDP_BATCH][TRACKER_UDP_MAX_PACKET];
+    /* Each reply is written over its request: half the buffers, and the
+     * reply goes into cache lines the request just brought in. */
+    static __thread uint8_t buf[TRACKER_UDP_BATCH][TRACKER_UDP_MAX_PACKET];
     struct mmsghdr rmsg[TRACKER_UDP_BATCH], smsg[TRACKER_UDP_BATCH];
     struct iovec riov[TRACKER_UDP_BATCH], siov[TRACKER_UDP_BATCH];
     struct sockaddr_storage from[TRACKER_UDP_BATCH];
     memset(rmsg, 0, sizeof(rmsg));
     for (int i = 0; i < TRACKER_UDP_BATCH; i++) {
-        riov[i].iov_base = in[i];
-        riov[i].iov_len = sizeof(in[i]);
+        riov[i].iov_base = buf[i];
+        riov[i].iov_len = sizeof(buf[i]);
         rmsg[i].msg_hdr.msg_iov = &riov[i];
         rmsg[i].msg_hdr.msg_iovlen = 1;
         rmsg[i].msg_hdr.msg_name = &from[i];
@@ -479,12 +482,12 @@ on_udp(evutil_socket_t fd, short what, void *arg)
         const struct sockaddr *client = (const struct sockaddr *)&from[i];
         if (!rate_ok(tr, client, ms))
             continue;
-        size_t len = udp_handle(tr, in[i], rmsg[i].msg_len, client, ms / 1000, out[ns],
-                                sizeof(out[ns]));
+        size_t len = udp_handle(tr, buf[i], rmsg[i].msg_len, client, ms / 1000, buf[i],
+                                sizeof(buf[i]));
         if (len == 0)
             continue;
         memset(&smsg[ns], 0, sizeof(smsg[ns]));
-        siov[ns].iov_base = out[ns];
+        siov[ns].iov_base = buf[i];
         siov[ns].iov_len = len;
         smsg[ns].msg_hdr.msg_iov = &siov[ns];
         smsg[ns].msg_hdr.msg_iovlen = 1;

@@ -495,8 +495,23 @@ on_udp(evutil_socket_t fd, short what, void *arg)
         smsg[ns].msg_hdr.msg_namelen = rmsg[i].msg_hdr.msg_namelen;
         ns++;
     }
-    if (ns > 0 && sendmmsg(fd, smsg, (unsigned)ns, MSG_DONTWAIT) < 0)
+    /* sendmmsg stops at the first datagram that fails; the rest go in
+     * another call, unless the socket is full (then they are dropped, as a
+     * network would drop them). */
+    for (int sent = 0; sent < ns;) {
+        int r = sendmmsg(fd, smsg + sent, (unsigned)(ns - sent), MSG_DONTWAIT);
+        if (r > 0) {
+            sent += r;
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+            tr->n_failed += (uint64_t)(ns - sent);
+            break;
+        }
+        /* This datagram cannot go (e.g. an address the route refuses). */
         tr->n_failed++;
+        sent++;
+    }
 }
 
 /* ------------------------------------------------------------------ setup */

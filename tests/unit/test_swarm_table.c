@@ -1,9 +1,12 @@
 /*
  * test_swarm_table.c — the tracker's peer store (src/swarm_table.c):
  * seeder/leecher/completed counts through event sequences, samples (never
- * the asker, capped, random but reproducible, leechers for seeders), IPv6,
- * expiry by the sweeper with fake time, closed mode, eviction under a flood
- * of a million random infohashes, and the memory a million peers take.
+ * the asker, capped, random but reproducible, fair over peers and over
+ * leechers for seeders whatever the share of seeders, around the switch from
+ * the reservoir to strata, without expired peers), peers moving between the
+ * leecher and seeder runs, announce-and-sample against announce then sample,
+ * IPv6, expiry by the sweeper with fake time, closed mode, eviction under a
+ * flood of a million random infohashes, and the memory a million peers take.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -275,8 +275,8 @@ bucket_find(const struct bucket *b, size_t klen, const uint8_t *key, int seeder,
 
 /*
  * Moves the bucket to a block of newcap (>= n) entries. realloc, so that a
- * block at the end of the heap grows in place and no block is left behind
- * as a hole; the tags then move to their new offset.
+ * block with free room after it grows in place instead of moving and leaving
+ * a hole; the tags then move to their new offset.
  */
 static int
 bucket_resize(struct swarm_table *t, struct bucket *b, size_t klen, uint32_t newcap)

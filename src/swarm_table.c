@@ -5,10 +5,13 @@
  *
  * Memory layout of one bucket: one block holding `cap` records of klen
  * bytes (6 or 18, exactly the BEP 23 / BEP 7 wire form) followed by `cap`
- * 16-bit tags. The records are sorted by their bytes, which is (ip, port)
- * order because both are stored big-endian. Swarms are allocated one by one
- * so that a pointer to a swarm stays valid while the hash table moves its
- * slots around.
+ * one-byte tags. The leechers come first and the seeders after them, each
+ * run sorted by its bytes, which is (ip, port) order because both are stored
+ * big-endian. Keeping the two runs apart lets a seeder's sample draw from
+ * the leechers alone, with no rejection, so its cost does not depend on how
+ * many seeders the swarm has. Swarms are allocated one by one so that a
+ * pointer to a swarm stays valid while the hash table moves its slots
+ * around.
  */
 #include "swarm_table.h"
 
@@ -20,22 +23,23 @@
 /* Allocator bookkeeping per heap block, counted in the memory estimate
  * (glibc: an 8-byte header and rounding to 16). */
 #define ALLOC_OVERHEAD 16
-/* Coarse ticks per peer timeout: a peer expires at most 1/32 late. */
-#define TICKS_PER_TIMEOUT 32
-/* Tag bits: seeder, completion counted, and the tick of the last announce
- * modulo 2^14. */
-#define TAG_SEEDER 0x8000u
-#define TAG_DONE   0x4000u
-#define TAG_TIME   0x3fffu
+/* Coarse ticks per peer timeout: a peer expires at most 1/8 late (16 ticks,
+ * rounded), and a peer timeout is at most 32 ticks, so the 7-bit tick wraps
+ * no sooner than 3 timeouts after an expiry (the sweeper's deadline). */
+#define TICKS_PER_TIMEOUT 16
+/* Tag bits: completion counted, and the tick of the last announce modulo
+ * 2^7. Whether the peer seeds is told by the run it sits in. */
+#define TAG_DONE 0x80u
+#define TAG_TIME 0x7fu
 /* The swarm hash starts this small and doubles at half load. */
 #define MIN_SLOTS 64
-/* Swarms of at most this many peers in a family are sampled exactly
- * (reservoir over all of them); larger ones in strata. */
-#define SCAN_ALL_MAX 4096
-/* Probes per stratum: a few, so expired peers and the asker are stepped
- * over; more when only leechers will do. */
-#define PROBES         3
-#define LEECHER_PROBES 8
+/* Samples from at most this many candidates are drawn exactly (reservoir
+ * over all of them); from more, in strata, which costs O(numwant). A walk
+ * over 64 records costs about what 50 strata draws do. */
+#define SCAN_ALL_MAX 64
+/* Probes per stratum: the first at random, then its neighbours, so that an
+ * expired peer or the asker is stepped over. */
+#define PROBES 3
 /* A family halves its buckets when they average fewer peers than this. */
 #define MERGE_BELOW (SWARM_BUCKET_TARGET / 8)
 /* Most buckets per family: 2^20 buckets of 512 peers is far beyond any
@@ -44,7 +48,8 @@
 
 struct bucket {
     uint8_t *mem; /* cap records, then cap tags */
-    uint32_t n;
+    uint32_t n;   /* records [0, nl) are leechers, [nl, n) seeders */
+    uint32_t nl;
     uint32_t cap;
 };
 
@@ -126,6 +131,28 @@ rand_below(uint64_t *s, size_t n)
     return (size_t)(((unsigned __int128)next_rand(s) * n) >> 64);
 }
 
+/* Draws below n (< 2^32) two to a 64-bit random number, for loops that
+ * draw once per peer: the high half of a 32 x 32-bit product, biased by
+ * less than n / 2^32. */
+struct draws {
+    uint64_t *s;
+    uint64_t bits;
+    int left;
+};
+
+static uint32_t
+draw_below(struct draws *d, uint32_t n)
+{
+    if (d->left == 0) {
+        d->bits = next_rand(d->s);
+        d->left = 2;
+    }
+    uint32_t x = (uint32_t)d->bits;
+    d->bits >>= 32;
+    d->left--;
+    return (uint32_t)(((uint64_t)x * n) >> 32);
+}
+
 /* Compares two records: 6-byte ones inline, as big-endian numbers. */
 static inline int
 rec_cmp(const uint8_t *a, const uint8_t *b, size_t klen)
@@ -146,17 +173,30 @@ klen_of(int is6)
     return is6 ? SWARM_REC6 : SWARM_REC4;
 }
 
-static uint16_t *
+static uint8_t *
 tags_of(const struct bucket *b, size_t klen)
 {
-    /* cap * klen is even for klen 6 and 18, so the tags are aligned. */
-    return b->mem ? (uint16_t *)(void *)(b->mem + (size_t)b->cap * klen) : NULL;
+    return b->mem ? b->mem + (size_t)b->cap * klen : NULL;
 }
 
 static size_t
 block_size(uint32_t cap, size_t klen)
 {
-    return cap ? (size_t)cap * (klen + 2) + ALLOC_OVERHEAD : 0;
+    return cap ? (size_t)cap * (klen + 1) + ALLOC_OVERHEAD : 0;
+}
+
+/*
+ * The capacity to ask for when at least `want` entries must fit: rounded up
+ * to fill the block the allocator hands out anyway (glibc: sizes of 16k - 8
+ * bytes, 24 at least), so the rounding holds records instead of nothing.
+ */
+static uint32_t
+fit_cap(size_t want, size_t klen)
+{
+    size_t chunk = (want * (klen + 1) + 8 + 15) & ~(size_t)15;
+    if (chunk < 32)
+        chunk = 32;
+    return (uint32_t)((chunk - 8) / (klen + 1));
 }
 
 static struct bucket *
@@ -166,9 +206,9 @@ bucket_at(struct fam *f, uint32_t i)
 }
 
 static int
-expired(const struct swarm_table *t, uint16_t tag)
+expired(const struct swarm_table *t, uint8_t tag)
 {
-    return ((t->now_tick - (tag & TAG_TIME)) & TAG_TIME) > t->timeout_ticks;
+    return ((t->now_tick - tag) & TAG_TIME) > t->timeout_ticks;
 }
 
 static void
@@ -187,12 +227,12 @@ swarm_age(const struct swarm_table *t, const struct swarm *s)
 
 /* ------------------------------------------------------------------ buckets */
 
-/* Binary search for key: 1 and its index when present, else 0 and the index
- * where it would go. */
+/* Binary search for key among the records [lo, hi): 1 and its index when
+ * present, else 0 and the index where it would go. */
 static int
-bucket_find(const struct bucket *b, size_t klen, const uint8_t *key, uint32_t *pos)
+run_find(const struct bucket *b, size_t klen, uint32_t lo, uint32_t hi,
+         const uint8_t *key, uint32_t *pos)
 {
-    uint32_t lo = 0, hi = b->n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         int c = rec_cmp(b->mem + (size_t)mid * klen, key, klen);
@@ -209,7 +249,35 @@ bucket_find(const struct bucket *b, size_t klen, const uint8_t *key, uint32_t *p
     return 0;
 }
 
-/* Moves the bucket to a block of newcap (>= n) entries. */
+/*
+ * Looks for key in the run of `seeder` first (a peer mostly announces what it
+ * announced before), then in the other run. Found: returns 1, its index in
+ * *pos and its run in *was_seeder. Not found: returns 0 and in *pos the
+ * index where it goes in the run of `seeder`.
+ */
+static int
+bucket_find(const struct bucket *b, size_t klen, const uint8_t *key, int seeder,
+            uint32_t *pos, int *was_seeder)
+{
+    uint32_t ins;
+    if (run_find(b, klen, seeder ? b->nl : 0, seeder ? b->n : b->nl, key, &ins)) {
+        *pos = ins;
+        *was_seeder = seeder;
+        return 1;
+    }
+    if (run_find(b, klen, seeder ? 0 : b->nl, seeder ? b->nl : b->n, key, pos)) {
+        *was_seeder = !seeder;
+        return 1;
+    }
+    *pos = ins;
+    return 0;
+}
+
+/*
+ * Moves the bucket to a block of newcap (>= n) entries. realloc, so that a
+ * block with free room after it grows in place instead of moving and leaving
+ * a hole; the tags then move to their new offset.
+ */
 static int
 bucket_resize(struct swarm_table *t, struct bucket *b, size_t klen, uint32_t newcap)
 {
@@ -218,50 +286,70 @@ bucket_resize(struct swarm_table *t, struct bucket *b, size_t klen, uint32_t new
         xfree(b->mem);
         b->mem = NULL;
         b->cap = 0;
+        b->n = b->nl = 0;
         return 0;
     }
-    uint8_t *mem = xmalloc((size_t)newcap * (klen + 2));
-    if (!mem)
+    uint8_t *old = b->mem;
+    size_t from = (size_t)b->cap * klen, to = (size_t)newcap * klen;
+    if (old && to < from)
+        memmove(old + to, old + from, b->n);
+    uint8_t *mem = xreallocarray(old, newcap, klen + 1);
+    if (!mem) {
+        /* The old block stays; put its tags back. */
+        if (old && to < from)
+            memmove(old + from, old + to, b->n);
         return SHOAL_ENOMEM;
-    if (b->n) {
-        memcpy(mem, b->mem, (size_t)b->n * klen);
-        memcpy(mem + (size_t)newcap * klen, tags_of(b, klen), (size_t)b->n * 2);
     }
+    if (to > from && b->n)
+        memmove(mem + to, mem + from, b->n);
     t->mem += block_size(newcap, klen);
     t->mem -= block_size(b->cap, klen);
-    xfree(b->mem);
     b->mem = mem;
     b->cap = newcap;
     return 0;
 }
 
-/* Gives back memory once a bucket is mostly empty. */
+/* After a peer left: gives back memory once more than 3/8 of the block is
+ * unused (a bucket that grew in steps of an eighth never is; one that got
+ * room for growth at a split and stopped growing is, at its first leaving
+ * peer). */
 static void
 bucket_maybe_shrink(struct swarm_table *t, struct bucket *b, size_t klen)
 {
     if (b->n == 0)
         bucket_resize(t, b, klen, 0);
-    else if (b->cap > 8 && b->n < b->cap / 3)
-        bucket_resize(t, b, klen, b->n + b->n / 2 + 2);
+    else if (b->cap > 16 && b->n < b->cap - b->cap * 3 / 8)
+        bucket_resize(t, b, klen, fit_cap(b->n + b->n / 8 + 2, klen));
+}
+
+/* Opens a gap at pos, which must lie in the run the peer belongs to, and
+ * writes the record there. The block must have room. */
+static void
+bucket_put(struct bucket *b, size_t klen, uint32_t pos, const uint8_t *key, uint8_t tag,
+           int seeder)
+{
+    uint8_t *r = b->mem + (size_t)pos * klen;
+    uint8_t *tg = tags_of(b, klen);
+    memmove(r + klen, r, (size_t)(b->n - pos) * klen);
+    memmove(tg + pos + 1, tg + pos, b->n - pos);
+    memcpy(r, key, klen);
+    tg[pos] = tag;
+    b->n++;
+    b->nl += !seeder;
 }
 
 static int
 bucket_insert(struct swarm_table *t, struct bucket *b, size_t klen, uint32_t pos,
-              const uint8_t *key, uint16_t tag)
+              const uint8_t *key, uint8_t tag, int seeder)
 {
     if (b->n == b->cap) {
-        /* Growing by half wastes at most a third of the block. */
-        int rc = bucket_resize(t, b, klen, b->cap + b->cap / 2 + 2);
+        /* Small steps: a bucket wastes at most an eighth of its block, and
+         * with realloc a step costs one copy of at most a bucket. */
+        int rc = bucket_resize(t, b, klen, fit_cap(b->cap + b->cap / 8 + 1, klen));
         if (rc)
             return rc;
     }
-    uint8_t *r = b->mem + (size_t)pos * klen;
-    uint16_t *tg = tags_of(b, klen);
-    memmove(r + klen, r, (size_t)(b->n - pos) * klen);
-    memmove(tg + pos + 1, tg + pos, (size_t)(b->n - pos) * 2);
-    memcpy(r, key, klen);
-    tg[pos] = tag;
-    b->n++;
+    bucket_put(b, klen, pos, key, tag, seeder);
     return 0;
 }
 
@@ -269,10 +357,27 @@ static void
 bucket_remove(struct bucket *b, size_t klen, uint32_t pos)
 {
     uint8_t *r = b->mem + (size_t)pos * klen;
-    uint16_t *tg = tags_of(b, klen);
+    uint8_t *tg = tags_of(b, klen);
     memmove(r, r + klen, (size_t)(b->n - pos - 1) * klen);
-    memmove(tg + pos, tg + pos + 1, (size_t)(b->n - pos - 1) * 2);
+    memmove(tg + pos, tg + pos + 1, b->n - pos - 1);
+    b->nl -= pos < b->nl;
     b->n--;
+}
+
+/* Moves the record at pos into the other run (a leecher that finished, or a
+ * seeder that turned back into a leecher), with a new tag. Returns its new
+ * index. */
+static uint32_t
+bucket_switch(struct bucket *b, size_t klen, uint32_t pos, uint8_t tag, int seeder)
+{
+    uint8_t key[SWARM_REC6];
+    memcpy(key, b->mem + (size_t)pos * klen, klen);
+    bucket_remove(b, klen, pos);
+    uint32_t at;
+    run_find(b, klen, seeder ? b->nl : 0, seeder ? b->n : b->nl, key, &at);
+    /* One record out, one in: the block has room, nothing is allocated. */
+    bucket_put(b, klen, at, key, tag, seeder);
+    return at;
 }
 
 /* ------------------------------------------------------------------ families */
@@ -313,8 +418,18 @@ fam_clear(struct swarm_table *t, struct fam *f, int is6)
 
 /*
  * Doubles the buckets: bucket i splits into i and i + nb by the next hash
- * bit. Each half keeps the order of the source, so stays sorted. On failure
- * nothing changes (buckets are only a speed-up).
+ * bit. Each half keeps the order of the source, so its leechers come first
+ * and both runs stay sorted. The records that stay are packed in place in
+ * their old block (which holds more than SWARM_BUCKET_TARGET), and the new
+ * half gets room for about SWARM_BUCKET_TARGET: a swarm that splits is
+ * growing, and each half fills that room before the next split without a
+ * realloc on the way. Blocks freed and regrown while swarms grow side by
+ * side leave holes in the heap too small for what comes after them, which
+ * cost more than the room (measured, 1000 swarms growing to 1000 peers:
+ * 8.6 to 9.3 bytes of RSS per peer this way, 9.6 to 9.8 with halves sized
+ * to fit). A swarm that stops growing gives the room back as its peers
+ * come and go (bucket_maybe_shrink). On failure nothing changes (buckets
+ * are only a speed-up).
  */
 static void
 fam_split(struct swarm_table *t, struct fam *f, size_t klen)
@@ -331,26 +446,35 @@ fam_split(struct swarm_table *t, struct fam *f, size_t klen)
             uint32_t h = (uint32_t)keyed_hash(t, o->mem + (size_t)j * klen, klen);
             hi += (h & nb) != 0;
         }
-        uint32_t lo = o->n - hi;
-        if ((lo && bucket_resize(t, &nw[i], klen, lo + lo / 4 + 2) != 0) ||
-            (hi && bucket_resize(t, &nw[i + nb], klen, hi + hi / 4 + 2) != 0)) {
-            for (uint32_t j = 0; j < nb2; j++)
+        uint32_t room = fit_cap(SWARM_BUCKET_TARGET + SWARM_BUCKET_TARGET / 32, klen);
+        if (hi && bucket_resize(t, &nw[i + nb], klen, hi > room ? hi : room)) {
+            for (uint32_t j = nb; j < nb2; j++)
                 bucket_resize(t, &nw[j], klen, 0);
             xfree(nw);
             return;
         }
     }
     for (uint32_t i = 0; i < nb; i++) {
-        struct bucket *o = bucket_at(f, i);
-        const uint16_t *otg = tags_of(o, klen);
+        struct bucket *o = bucket_at(f, i), *d = &nw[i + nb];
+        uint8_t *otg = tags_of(o, klen);
+        uint32_t w = 0, wl = 0;
         for (uint32_t j = 0; j < o->n; j++) {
-            const uint8_t *r = o->mem + (size_t)j * klen;
+            uint8_t *r = o->mem + (size_t)j * klen;
             uint32_t h = (uint32_t)keyed_hash(t, r, klen);
-            struct bucket *d = &nw[(h & nb) ? i + nb : i];
-            memcpy(d->mem + (size_t)d->n * klen, r, klen);
-            tags_of(d, klen)[d->n++] = otg[j];
+            if (h & nb) {
+                memcpy(d->mem + (size_t)d->n * klen, r, klen);
+                tags_of(d, klen)[d->n++] = otg[j];
+                d->nl += j < o->nl;
+            } else {
+                /* w <= j: packing forward never overwrites what is unread. */
+                memmove(o->mem + (size_t)w * klen, r, klen);
+                otg[w++] = otg[j];
+                wl += j < o->nl;
+            }
         }
-        bucket_resize(t, o, klen, 0);
+        nw[i] = *o;
+        nw[i].n = w;
+        nw[i].nl = wl;
     }
     if (nb > 1) {
         t->mem -= (size_t)nb * sizeof(struct bucket) + ALLOC_OVERHEAD;
@@ -362,7 +486,28 @@ fam_split(struct swarm_table *t, struct fam *f, size_t klen)
     t->mem += (size_t)nb2 * sizeof(struct bucket) + ALLOC_OVERHEAD;
 }
 
-/* Halves the buckets: i and i + nb/2 merge back (two sorted runs). */
+/* Appends the merge of a's records [xa, ya) and b's [xb, yb), two sorted
+ * runs, to d, which has room. */
+static void
+merge_runs(struct bucket *d, const struct bucket *a, uint32_t xa, uint32_t ya,
+           const struct bucket *b, uint32_t xb, uint32_t yb, size_t klen)
+{
+    const uint8_t *ta = tags_of(a, klen), *tb = tags_of(b, klen);
+    uint8_t *td = tags_of(d, klen);
+    while (xa < ya || xb < yb) {
+        int take_a =
+            xb >= yb || (xa < ya && rec_cmp(a->mem + (size_t)xa * klen,
+                                            b->mem + (size_t)xb * klen, klen) < 0);
+        const uint8_t *r =
+            take_a ? a->mem + (size_t)xa * klen : b->mem + (size_t)xb * klen;
+        uint8_t tg = take_a ? ta[xa++] : tb[xb++];
+        memcpy(d->mem + (size_t)d->n * klen, r, klen);
+        td[d->n++] = tg;
+    }
+}
+
+/* Halves the buckets: i and i + nb/2 merge back, leechers with leechers and
+ * seeders with seeders. */
 static void
 fam_merge(struct swarm_table *t, struct fam *f, size_t klen)
 {
@@ -374,7 +519,7 @@ fam_merge(struct swarm_table *t, struct fam *f, size_t klen)
     for (uint32_t i = 0; i < half; i++) {
         struct bucket *d = half > 1 ? &nw[i] : &single;
         uint32_t n = f->many[i].n + f->many[i + half].n;
-        if (n && bucket_resize(t, d, klen, n + n / 4 + 2) != 0) {
+        if (n && bucket_resize(t, d, klen, fit_cap(n + n / 8 + 2, klen)) != 0) {
             for (uint32_t j = 0; j <= i; j++)
                 bucket_resize(t, half > 1 ? &nw[j] : &single, klen, 0);
             xfree(nw);
@@ -384,19 +529,9 @@ fam_merge(struct swarm_table *t, struct fam *f, size_t klen)
     for (uint32_t i = 0; i < half; i++) {
         struct bucket *d = half > 1 ? &nw[i] : &single;
         struct bucket *a = &f->many[i], *b = &f->many[i + half];
-        const uint16_t *ta = tags_of(a, klen), *tb = tags_of(b, klen);
-        uint16_t *td = tags_of(d, klen);
-        uint32_t x = 0, y = 0;
-        while (x < a->n || y < b->n) {
-            int take_a =
-                y >= b->n || (x < a->n && memcmp(a->mem + (size_t)x * klen,
-                                                 b->mem + (size_t)y * klen, klen) < 0);
-            const uint8_t *r =
-                take_a ? a->mem + (size_t)x * klen : b->mem + (size_t)y * klen;
-            uint16_t tg = take_a ? ta[x++] : tb[y++];
-            memcpy(d->mem + (size_t)d->n * klen, r, klen);
-            td[d->n++] = tg;
-        }
+        merge_runs(d, a, 0, a->nl, b, 0, b->nl, klen);
+        d->nl = d->n;
+        merge_runs(d, a, a->nl, a->n, b, b->nl, b->n, klen);
         bucket_resize(t, a, klen, 0);
         bucket_resize(t, b, klen, 0);
     }
@@ -719,10 +854,18 @@ swarm_table_unregister(struct swarm_table *t, const uint8_t ih[20])
     return 0;
 }
 
-int
-swarm_table_announce(struct swarm_table *t, const struct swarm_announce *a,
-                     uint64_t now_s, struct swarm_stats *out)
+/* Where an announce left the peer, for a sample that follows it. */
+struct placed {
+    struct fam *f;
+    const uint8_t *rec; /* the peer's record; NULL when it is not in the table */
+    int seeder;
+};
+
+static int
+announce(struct swarm_table *t, const struct swarm_announce *a, uint64_t now_s,
+         struct swarm_stats *out, struct placed *pl)
 {
+    pl->rec = NULL;
     if ((a->family != 4 && a->family != 6) || a->port == 0)
         return SHOAL_EINVAL;
     int is6 = a->family == 6;
@@ -759,15 +902,15 @@ swarm_table_announce(struct swarm_table *t, const struct swarm_announce *a,
         return stopped ? 0 : SHOAL_ENOMEM;
     }
     struct bucket *b = fam_bucket_for(t, f, key, klen);
-    uint32_t pos;
-    int found = bucket_find(b, klen, key, &pos);
-    uint16_t tick = (uint16_t)(t->now_tick & TAG_TIME);
     int seeder = a->left == 0;
+    uint32_t pos;
+    int was_seeder = 0;
+    int found = bucket_find(b, klen, key, seeder, &pos, &was_seeder);
+    uint8_t tick = (uint8_t)(t->now_tick & TAG_TIME);
     int done = a->event == SWARM_EVENT_COMPLETED;
 
     if (stopped) {
         if (found) {
-            int was_seeder = (tags_of(b, klen)[pos] & TAG_SEEDER) != 0;
             bucket_remove(b, klen, pos);
             bucket_maybe_shrink(t, b, klen);
             f->n--;
@@ -776,25 +919,27 @@ swarm_table_announce(struct swarm_table *t, const struct swarm_announce *a,
             fam_rebalance(t, f, klen);
         }
     } else if (found) {
-        uint16_t *tg = &tags_of(b, klen)[pos];
-        int was_seeder = (*tg & TAG_SEEDER) != 0;
-        uint16_t flags = *tg & TAG_DONE;
+        uint8_t *tg = &tags_of(b, klen)[pos];
+        uint8_t flags = *tg & TAG_DONE;
         if (done && !flags) {
             flags = TAG_DONE;
             s->completed += s->completed != UINT32_MAX;
         }
-        *tg = (uint16_t)(flags | (seeder ? TAG_SEEDER : 0) | tick);
+        if (seeder == was_seeder)
+            *tg = (uint8_t)(flags | tick);
+        else
+            pos = bucket_switch(b, klen, pos, (uint8_t)(flags | tick), seeder);
         f->seeders += (uint32_t)(seeder - was_seeder);
         count_peers(t, is6, 0, seeder - was_seeder);
+        pl->rec = b->mem + (size_t)pos * klen;
     } else {
         if (t->npeers >= t->max_peers && make_room(t, 0, s) != 0) {
             t->refused++;
             swarm_fill_stats(s, out);
             return SHOAL_ETOOBIG;
         }
-        uint16_t tag =
-            (uint16_t)((seeder ? TAG_SEEDER : 0) | (done ? TAG_DONE : 0) | tick);
-        int rc = bucket_insert(t, b, klen, pos, key, tag);
+        uint8_t tag = (uint8_t)((done ? TAG_DONE : 0) | tick);
+        int rc = bucket_insert(t, b, klen, pos, key, tag, seeder);
         if (rc)
             return rc;
         if (done)
@@ -802,68 +947,108 @@ swarm_table_announce(struct swarm_table *t, const struct swarm_announce *a,
         f->n++;
         f->seeders += (uint32_t)seeder;
         count_peers(t, is6, 1, seeder);
+        uint32_t nb = f->nb;
         fam_rebalance(t, f, klen);
+        if (f->nb != nb) {
+            /* The buckets were split: the record moved. */
+            b = fam_bucket_for(t, f, key, klen);
+            bucket_find(b, klen, key, seeder, &pos, &was_seeder);
+        }
+        pl->rec = b->mem + (size_t)pos * klen;
     }
+    pl->f = f;
+    pl->seeder = seeder;
     swarm_fill_stats(s, out);
     return 0;
 }
 
-/* Where a walk over a family's peers stands: bucket b covers the peers
- * numbered base .. base + n - 1. */
+int
+swarm_table_announce(struct swarm_table *t, const struct swarm_announce *a,
+                     uint64_t now_s, struct swarm_stats *out)
+{
+    struct placed pl;
+    return announce(t, a, now_s, out, &pl);
+}
+
+/* Where a walk over the candidates of a family stands: bucket b holds the
+ * candidates numbered base .. base + cands(b) - 1. */
 struct cursor {
     uint32_t b;
     size_t base;
 };
 
-static struct bucket *
-seek(struct fam *f, struct cursor *c, size_t idx, uint32_t *off)
-{
-    while (idx >= c->base + bucket_at(f, c->b)->n) {
-        c->base += bucket_at(f, c->b)->n;
-        c->b++;
-    }
-    *off = (uint32_t)(idx - c->base);
-    return bucket_at(f, c->b);
-}
-
 struct sampler {
     const struct swarm_table *t;
     size_t klen;
-    const uint8_t *exclude; /* asker's record, or NULL */
-    int leechers_only;
-    uint8_t *out;
-    size_t k;    /* records wanted */
-    size_t n;    /* records written */
-    size_t seen; /* eligible records seen (reservoir) */
+    const uint8_t *exclude; /* the asker's record in the table, or NULL */
+    int leechers_only;      /* candidates: each bucket's leecher run only */
+    size_t k;               /* records wanted, at most SWARM_SAMPLE_MAX */
+    size_t n;               /* records picked */
+    size_t seen;            /* eligible records seen (reservoir) */
     uint64_t *rng;
+    struct draws rnd; /* from *rng */
+    /* k slots: the picks point into the buckets and are copied out once,
+     * at the end, so that no record is written twice. */
+    const uint8_t **pick;
 };
 
-static int
-eligible(const struct sampler *sm, const uint8_t *r, uint16_t tag)
+/* The candidates of a bucket are its first cands() records. */
+static uint32_t
+cands(const struct sampler *sm, const struct bucket *b)
 {
-    if (sm->leechers_only && (tag & TAG_SEEDER))
-        return 0;
-    if (expired(sm->t, tag))
-        return 0;
-    return !sm->exclude || rec_cmp(r, sm->exclude, sm->klen) != 0;
+    return sm->leechers_only ? b->nl : b->n;
 }
 
-/* Reservoir sampling (Vitter's algorithm R) over every peer of the family:
- * an exact uniform sample, for small families. */
+static struct bucket *
+seek(const struct sampler *sm, struct fam *f, struct cursor *c, size_t idx, uint32_t *off)
+{
+    if (f->nb <= 1) {
+        *off = (uint32_t)idx;
+        return &f->one;
+    }
+    /* One tight loop per kind of count: in a swarm of a million peers this
+     * walks two thousand bucket headers per sample. */
+    const struct bucket *bk = f->many;
+    uint32_t b = c->b;
+    size_t base = c->base;
+    if (sm->leechers_only)
+        while (idx >= base + bk[b].nl)
+            base += bk[b++].nl;
+    else
+        while (idx >= base + bk[b].n)
+            base += bk[b++].n;
+    c->b = b;
+    c->base = base;
+    *off = (uint32_t)(idx - base);
+    return &f->many[b];
+}
+
+/* Candidates are of the right kind already; this steps over the asker and
+ * peers that expired but were not swept yet. The asker is told by where its
+ * record is, so a draw's record need not be read until it is copied out. */
+static int
+eligible(const struct sampler *sm, const uint8_t *r, uint8_t tag)
+{
+    return !expired(sm->t, tag) && r != sm->exclude;
+}
+
+/* Reservoir sampling (Vitter's algorithm R) over every candidate: an exact
+ * uniform sample, for few candidates. */
 static void
 sample_all(struct sampler *sm, struct fam *f)
 {
     for (uint32_t i = 0; i < f->nb; i++) {
         const struct bucket *b = bucket_at(f, i);
-        const uint16_t *tg = tags_of(b, sm->klen);
-        for (uint32_t j = 0; j < b->n; j++) {
+        const uint8_t *tg = tags_of(b, sm->klen);
+        uint32_t m = cands(sm, b);
+        for (uint32_t j = 0; j < m; j++) {
             const uint8_t *r = b->mem + (size_t)j * sm->klen;
             if (!eligible(sm, r, tg[j]))
                 continue;
             size_t slot = sm->seen < sm->k ? sm->seen : rand_below(sm->rng, sm->seen + 1);
             sm->seen++;
             if (slot < sm->k) {
-                memcpy(sm->out + slot * sm->klen, r, sm->klen);
+                sm->pick[slot] = r;
                 if (slot == sm->n)
                     sm->n++;
             }
@@ -871,35 +1056,107 @@ sample_all(struct sampler *sm, struct fam *f)
     }
 }
 
-/* One peer from each of k equal runs of the family (k < f->n). */
+/*
+ * One candidate from each of k equal runs of the `total` candidates (total
+ * >= 2k, so each run has two at least and the asker alone cannot empty one).
+ * Every candidate is drawn with probability 1 / (its run's length), which
+ * is k / total within one: a fair sample, in O(k) plus a walk over the
+ * bucket headers. An ineligible draw moves on to its neighbours in the run.
+ *
+ * The draws are random reads over a bucket of several KiB, each likely a
+ * cache miss; all of them are placed and prefetched before any is read, so
+ * that the misses overlap instead of queueing.
+ */
 static void
-sample_strata(struct sampler *sm, struct fam *f)
+sample_strata(struct sampler *sm, struct fam *f, size_t total)
 {
+    const uint8_t *tag[SWARM_SAMPLE_MAX];
+    uint32_t r[SWARM_SAMPLE_MAX];
     struct cursor c = {0, 0};
-    size_t total = f->n;
-    int probes = sm->leechers_only ? LEECHER_PROBES : PROBES;
-    for (size_t i = 0; i < sm->k; i++) {
-        size_t lo = i * total / sm->k, hi = (i + 1) * total / sm->k;
-        size_t len = hi - lo;
-        if (len == 0)
-            continue;
+    size_t klen = sm->klen, k = sm->k;
+    /* Strata of total / k candidates, the first total % k of them one
+     * longer (no division per stratum: they cost more than the rest). */
+    size_t q = total / k, extra = total % k, lo = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t len = q + (i < extra);
+        r[i] = draw_below(&sm->rnd, (uint32_t)len);
         uint32_t off;
-        seek(f, &c, lo, &off);
-        struct cursor start = c;
-        size_t r = rand_below(sm->rng, len);
-        for (int p = 0; p < probes && (size_t)p < len; p++) {
-            size_t idx = lo + (r + (size_t)p) % len;
+        const struct bucket *b = seek(sm, f, &c, lo + r[i], &off);
+        sm->pick[i] = b->mem + (size_t)off * klen;
+        tag[i] = tags_of(b, klen) + off;
+        __builtin_prefetch(sm->pick[i]);
+        __builtin_prefetch(tag[i]);
+        lo += len;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (eligible(sm, sm->pick[i], *tag[i])) {
+            sm->pick[n++] = sm->pick[i];
+            continue;
+        }
+        /* Rare (the asker, or a peer the sweeper has not reached yet):
+         * walk again from the start rather than keep a cursor per draw. */
+        size_t len = q + (i < extra);
+        lo = i * q + (i < extra ? i : extra);
+        c = (struct cursor){0, 0};
+        for (size_t p = 1; p < PROBES && p < len; p++) {
+            size_t idx = lo + (r[i] + p) % len;
             if (idx < c.base)
-                c = start;
-            const struct bucket *b = seek(f, &c, idx, &off);
-            const uint8_t *rec = b->mem + (size_t)off * sm->klen;
-            if (eligible(sm, rec, tags_of(b, sm->klen)[off])) {
-                memcpy(sm->out + sm->n * sm->klen, rec, sm->klen);
-                sm->n++;
+                c = (struct cursor){0, 0};
+            uint32_t off;
+            const struct bucket *b = seek(sm, f, &c, idx, &off);
+            const uint8_t *rec = b->mem + (size_t)off * klen;
+            if (eligible(sm, rec, tags_of(b, klen)[off])) {
+                sm->pick[n++] = rec;
                 break;
             }
         }
     }
+    sm->n = n;
+}
+
+/* A sample of family f for an asker whose record in the table is `asker`
+ * (NULL: not in the table), a seeder or not; see swarm_table_sample(). */
+static size_t
+sample_fam(struct swarm_table *t, struct fam *f, int is6, size_t numwant,
+           const uint8_t *asker, int seeder, uint64_t *rng, uint8_t *out, size_t outcap)
+{
+    size_t klen = klen_of(is6);
+    size_t k = outcap / klen < numwant ? outcap / klen : numwant;
+    k = k < SWARM_SAMPLE_MAX ? k : SWARM_SAMPLE_MAX;
+    if (!f || f->n == 0 || k == 0)
+        return 0;
+    const uint8_t *pick[SWARM_SAMPLE_MAX];
+    struct sampler sm = {.t = t,
+                         .klen = klen,
+                         .exclude = asker,
+                         .leechers_only = asker && seeder,
+                         .k = k,
+                         .rng = rng,
+                         .rnd = {rng, 0, 0},
+                         .pick = pick};
+    size_t total = sm.leechers_only ? f->n - f->seeders : f->n;
+    if (total <= SCAN_ALL_MAX || total < 2 * k)
+        sample_all(&sm, f);
+    else
+        sample_strata(&sm, f, total);
+
+    /* Fisher-Yates, so that a client that tries only the first few peers
+     * does not always try the lowest addresses. */
+    for (size_t i = sm.n; i > 1; i--) {
+        uint32_t j = draw_below(&sm.rnd, (uint32_t)i);
+        const uint8_t *tmp = pick[i - 1];
+        pick[i - 1] = pick[j];
+        pick[j] = tmp;
+    }
+    /* Constant sizes, so that each copy is a couple of moves. */
+    if (is6)
+        for (size_t i = 0; i < sm.n; i++)
+            memcpy(out + i * SWARM_REC6, pick[i], SWARM_REC6);
+    else
+        for (size_t i = 0; i < sm.n; i++)
+            memcpy(out + i * SWARM_REC4, pick[i], SWARM_REC4);
+    return sm.n * klen;
 }
 
 size_t
@@ -915,39 +1172,35 @@ swarm_table_sample(struct swarm_table *t, const uint8_t ih[20], int family,
     if (!s)
         return 0;
     struct fam *f = swarm_fam(t, s, is6, 0);
-    size_t k = outcap / klen < numwant ? outcap / klen : numwant;
-    if (!f || f->n == 0 || k == 0)
+    if (!f)
         return 0;
-
-    struct sampler sm = {.t = t, .klen = klen, .out = out, .k = k, .rng = rng};
-    uint8_t key[SWARM_REC6];
+    const uint8_t *asker = NULL;
+    int seeder = 0;
     if (exclude_ip) {
+        uint8_t key[SWARM_REC6];
         memcpy(key, exclude_ip, klen - 2);
         key[klen - 2] = (uint8_t)(exclude_port >> 8);
         key[klen - 1] = (uint8_t)exclude_port;
-        sm.exclude = key;
         struct bucket *b = fam_bucket_for(t, f, key, klen);
         uint32_t pos;
-        if (bucket_find(b, klen, key, &pos))
-            sm.leechers_only = (tags_of(b, klen)[pos] & TAG_SEEDER) != 0;
+        if (bucket_find(b, klen, key, 1, &pos, &seeder))
+            asker = b->mem + (size_t)pos * klen;
     }
-    if (f->n <= SCAN_ALL_MAX || f->n <= k)
-        sample_all(&sm, f);
-    else
-        sample_strata(&sm, f);
+    return sample_fam(t, f, is6, numwant, asker, seeder, rng, out, outcap);
+}
 
-    /* Fisher-Yates, so that a client that tries only the first few peers
-     * does not always try the lowest addresses. */
-    uint8_t tmp[SWARM_REC6];
-    for (size_t i = sm.n; i > 1; i--) {
-        size_t j = rand_below(rng, i);
-        if (j == i - 1)
-            continue;
-        memcpy(tmp, out + (i - 1) * klen, klen);
-        memcpy(out + (i - 1) * klen, out + j * klen, klen);
-        memcpy(out + j * klen, tmp, klen);
-    }
-    return sm.n * klen;
+int
+swarm_table_announce_sample(struct swarm_table *t, const struct swarm_announce *a,
+                            uint64_t now_s, struct swarm_stats *st, size_t numwant,
+                            uint64_t *rng, uint8_t *out, size_t outcap, size_t *outlen)
+{
+    struct placed pl;
+    *outlen = 0;
+    int rc = announce(t, a, now_s, st, &pl);
+    if (rc == 0 && pl.rec)
+        *outlen = sample_fam(t, pl.f, a->family == 6, numwant, pl.rec, pl.seeder, rng,
+                             out, outcap);
+    return rc;
 }
 
 int
@@ -967,11 +1220,12 @@ static size_t
 sweep_bucket(struct swarm_table *t, struct fam *f, struct bucket *b, int is6)
 {
     size_t klen = klen_of(is6);
-    uint16_t *tg = tags_of(b, klen);
-    uint32_t w = 0, gone_seeders = 0;
+    uint8_t *tg = tags_of(b, klen);
+    uint32_t w = 0, gone_leechers = 0, gone_seeders = 0;
     for (uint32_t j = 0; j < b->n; j++) {
         if (expired(t, tg[j])) {
-            gone_seeders += (tg[j] & TAG_SEEDER) != 0;
+            gone_leechers += j < b->nl;
+            gone_seeders += j >= b->nl;
             continue;
         }
         if (w != j) {
@@ -984,6 +1238,7 @@ sweep_bucket(struct swarm_table *t, struct fam *f, struct bucket *b, int is6)
     if (gone == 0)
         return 0;
     b->n = w;
+    b->nl -= gone_leechers;
     f->n -= (uint32_t)gone;
     f->seeders -= gone_seeders;
     count_peers(t, is6, -(long)gone, -(long)gone_seeders);

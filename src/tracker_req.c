@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -459,7 +460,14 @@ int
 tracker_req_parse_udp(const uint8_t *p, size_t n, struct tracker_req_udp *out,
                       struct shoal_perr *err)
 {
-    memset(out, 0, sizeof(*out));
+    /* Everything but the URL bytes, which only url_len of count: clearing
+     * the whole kilobyte for every datagram would cost more than the rest
+     * of the parse. */
+    memset(out, 0, offsetof(struct tracker_req_udp, url));
+    out->url_len = 0;
+    out->url_truncated = 0;
+    out->hashes = NULL;
+    out->nhashes = 0;
     if (n < 16)
         return perr_failf(err, n, SHOAL_EPARSE, "packet too short",
                           "a request of %zu bytes, want at least 16", n);
@@ -541,7 +549,7 @@ tracker_req_udp_announce_resp(uint8_t *out, size_t outcap, uint32_t tid,
     be32_put(out + 8, interval);
     be32_put(out + 12, leechers);
     be32_put(out + 16, seeders);
-    if (peers_len)
+    if (peers && peers_len)
         memcpy(out + 20, peers, peers_len);
     return TRACKER_REQ_UDP_ANNOUNCE_HDR + peers_len;
 }

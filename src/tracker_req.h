@@ -169,7 +169,7 @@ struct tracker_req_udp {
     uint16_t port;       /* nonzero */
     /* BEP 41 URLData, all options concatenated (path and query of the URL
      * the client used); url_truncated when more did not fit or the options
-     * ended early. */
+     * ended early. Bytes past url_len are unspecified. */
     uint8_t url[TRACKER_REQ_UDP_MAX_URL];
     size_t url_len;
     int url_truncated;
@@ -197,7 +197,9 @@ size_t tracker_req_udp_connect_resp(uint8_t *out, uint32_t tid, uint64_t conn_id
 /*
  * Writes an announce response: 20 bytes then the compact peer records
  * (6 bytes each on an IPv4 socket, 18 on an IPv6 one, as BEP 15 says).
- * Returns the length, or 0 when it does not fit in outcap.
+ * peers NULL means the caller already wrote the peers_len bytes of records
+ * at out + TRACKER_REQ_UDP_ANNOUNCE_HDR (a server samples straight into the
+ * reply). Returns the length, or 0 when it does not fit in outcap.
  */
 size_t tracker_req_udp_announce_resp(uint8_t *out, size_t outcap, uint32_t tid,
                                      uint32_t interval, uint32_t leechers,

@@ -112,12 +112,12 @@ addr_hash(const struct sockaddr *sa, const uint8_t key[32])
     return h;
 }
 
-/* 1 when the client may be served now (token bucket per address). */
+/* 1 when the client may be served at `now` (monotonic ms; token bucket per
+ * address). */
 static int
-rate_ok(struct shoal_tracker *tr, const struct sockaddr *sa)
+rate_ok(struct shoal_tracker *tr, const struct sockaddr *sa, uint64_t now)
 {
     struct rate_slot *s = &tr->rate[addr_hash(sa, tr->key) % TRACKER_RATE_SLOTS];
-    uint64_t now = now_ms();
     double rate = tr->cfg.rate_per_ip;
     /* The bucket holds a tenth of a second's worth, at least the burst. */
     double burst = rate / 10 > TRACKER_RATE_BURST ? rate / 10 : TRACKER_RATE_BURST;
@@ -227,23 +227,28 @@ http_announce(struct shoal_tracker *tr, struct evhttp_request *req, const char *
     a.port = r.port;
     a.left = r.left;
     a.event = r.event;
+    uint8_t p4[TRACKER_REQ_NUMWANT_MAX * SWARM_REC4];
+    uint8_t p6[TRACKER_REQ_NUMWANT_MAX * SWARM_REC6];
+    size_t n4 = 0, n6 = 0;
+    int own6 = a.family == 6;
+    /* The client's own family comes with the announce (one lookup); the
+     * other family has no asker to leave out. */
     struct swarm_stats st;
-    int rc = swarm_table_announce(tr->table, &a, now_s(), &st);
+    int rc = swarm_table_announce_sample(tr->table, &a, now_s(), &st, r.numwant, &tr->rng,
+                                         own6 ? p6 : p4, own6 ? sizeof(p6) : sizeof(p4),
+                                         own6 ? &n6 : &n4);
     if (rc != 0) {
         reply_failure(tr, req, announce_error(rc));
         return;
     }
     tr->n_http++;
-    uint8_t p4[TRACKER_REQ_NUMWANT_MAX * SWARM_REC4];
-    uint8_t p6[TRACKER_REQ_NUMWANT_MAX * SWARM_REC6];
-    size_t n4 = 0, n6 = 0;
     if (r.event != TRACKER_REQ_EVENT_STOPPED) {
-        n4 = swarm_table_sample(tr->table, r.info_hash, 4, r.numwant,
-                                a.family == 4 ? a.ip : NULL, a.port, &tr->rng, p4,
-                                sizeof(p4));
-        n6 = swarm_table_sample(tr->table, r.info_hash, 6, r.numwant,
-                                a.family == 6 ? a.ip : NULL, a.port, &tr->rng, p6,
-                                sizeof(p6));
+        if (own6)
+            n4 = swarm_table_sample(tr->table, r.info_hash, 4, r.numwant, NULL, 0,
+                                    &tr->rng, p4, sizeof(p4));
+        else
+            n6 = swarm_table_sample(tr->table, r.info_hash, 6, r.numwant, NULL, 0,
+                                    &tr->rng, p6, sizeof(p6));
     }
     struct buf b;
     buf_init(&b, 64 * 1024);
@@ -359,7 +364,7 @@ on_http(struct evhttp_request *req, void *arg)
         evhttp_send_error(req, 405, "only GET");
         return;
     }
-    if (!rate_ok(tr, (struct sockaddr *)&client)) {
+    if (!rate_ok(tr, (struct sockaddr *)&client, now_ms())) {
         evhttp_send_error(req, 429, "too many requests");
         return;
     }
@@ -384,9 +389,13 @@ on_http(struct evhttp_request *req, void *arg)
 
 /* ------------------------------------------------------------------ UDP */
 
+/* Answers one datagram into out[0..cap); returns the reply's length (0:
+ * no reply). now is in monotonic seconds. out may be the datagram's own
+ * buffer: whatever the reply needs from the request is copied out (parsed,
+ * or scrape entries built) before the first byte of the reply is written. */
 static size_t
 udp_handle(struct shoal_tracker *tr, const uint8_t *p, size_t n,
-           const struct sockaddr *client, uint8_t *out, size_t cap)
+           const struct sockaddr *client, uint64_t now, uint8_t *out, size_t cap)
 {
     struct tracker_req_udp r;
     struct shoal_perr err;
@@ -400,7 +409,6 @@ udp_handle(struct shoal_tracker *tr, const uint8_t *p, size_t n,
         tr->n_failed++;
         return tracker_req_udp_error_resp(out, cap, tid, shoal_perr_text(&err));
     }
-    uint64_t now = now_s();
     if (r.action == TRACKER_REQ_CONNECT)
         return tracker_req_udp_connect_resp(out, r.tid,
                                             tracker_req_conn_id(tr->key, client, now));
@@ -427,22 +435,21 @@ udp_handle(struct shoal_tracker *tr, const uint8_t *p, size_t n,
     a.port = r.port;
     a.left = r.left;
     a.event = (int)r.event;
+    /* The peers go straight into the reply, after its header. BEP 15 gives
+     * peers of the client's family: an IPv4 client on an IPv6 socket
+     * (v4-mapped) counts as IPv4, like everywhere in this server. */
+    size_t room = cap - TRACKER_REQ_UDP_ANNOUNCE_HDR;
+    size_t np = 0;
     struct swarm_stats st;
-    int rc = swarm_table_announce(tr->table, &a, now, &st);
+    int rc = swarm_table_announce_sample(tr->table, &a, now, &st, r.numwant, &tr->rng,
+                                         out + TRACKER_REQ_UDP_ANNOUNCE_HDR, room, &np);
     if (rc != 0) {
         tr->n_failed++;
         return tracker_req_udp_error_resp(out, cap, r.tid, announce_error(rc));
     }
     tr->n_udp++;
-    /* BEP 15: peers of the socket's family only. */
-    int fam = client->sa_family == AF_INET6 && a.family == 6 ? 6 : 4;
-    uint8_t peers[TRACKER_REQ_NUMWANT_MAX * SWARM_REC6];
-    size_t np = 0;
-    if (r.event != TRACKER_REQ_EVENT_STOPPED)
-        np = swarm_table_sample(tr->table, r.info_hash, fam, r.numwant, a.ip, a.port,
-                                &tr->rng, peers, sizeof(peers));
     return tracker_req_udp_announce_resp(out, cap, r.tid, tr->cfg.interval, st.leechers,
-                                         st.seeders, peers, np);
+                                         st.seeders, NULL, np);
 }
 
 static void
@@ -450,15 +457,16 @@ on_udp(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct shoal_tracker *tr = arg;
-    static __thread uint8_t in[TRACKER_UDP_BATCH][TRACKER_UDP_MAX_PACKET];
-    static __thread uint8_t out[TRACKER_UDP_BATCH][TRACKER_UDP_MAX_PACKET];
+    /* Each reply is written over its request: half the buffers, and the
+     * reply goes into cache lines the request just brought in. */
+    static __thread uint8_t buf[TRACKER_UDP_BATCH][TRACKER_UDP_MAX_PACKET];
     struct mmsghdr rmsg[TRACKER_UDP_BATCH], smsg[TRACKER_UDP_BATCH];
     struct iovec riov[TRACKER_UDP_BATCH], siov[TRACKER_UDP_BATCH];
     struct sockaddr_storage from[TRACKER_UDP_BATCH];
     memset(rmsg, 0, sizeof(rmsg));
     for (int i = 0; i < TRACKER_UDP_BATCH; i++) {
-        riov[i].iov_base = in[i];
-        riov[i].iov_len = sizeof(in[i]);
+        riov[i].iov_base = buf[i];
+        riov[i].iov_len = sizeof(buf[i]);
         rmsg[i].msg_hdr.msg_iov = &riov[i];
         rmsg[i].msg_hdr.msg_iovlen = 1;
         rmsg[i].msg_hdr.msg_name = &from[i];
@@ -467,17 +475,19 @@ on_udp(evutil_socket_t fd, short what, void *arg)
     int n = recvmmsg(fd, rmsg, TRACKER_UDP_BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0)
         return;
+    /* One clock read per batch: a batch takes well under a millisecond. */
+    uint64_t ms = now_ms();
     int ns = 0;
     for (int i = 0; i < n; i++) {
         const struct sockaddr *client = (const struct sockaddr *)&from[i];
-        if (!rate_ok(tr, client))
+        if (!rate_ok(tr, client, ms))
             continue;
-        size_t len =
-            udp_handle(tr, in[i], rmsg[i].msg_len, client, out[ns], sizeof(out[ns]));
+        size_t len = udp_handle(tr, buf[i], rmsg[i].msg_len, client, ms / 1000, buf[i],
+                                sizeof(buf[i]));
         if (len == 0)
             continue;
         memset(&smsg[ns], 0, sizeof(smsg[ns]));
-        siov[ns].iov_base = out[ns];
+        siov[ns].iov_base = buf[i];
         siov[ns].iov_len = len;
         smsg[ns].msg_hdr.msg_iov = &siov[ns];
         smsg[ns].msg_hdr.msg_iovlen = 1;
@@ -485,8 +495,23 @@ on_udp(evutil_socket_t fd, short what, void *arg)
         smsg[ns].msg_hdr.msg_namelen = rmsg[i].msg_hdr.msg_namelen;
         ns++;
     }
-    if (ns > 0 && sendmmsg(fd, smsg, (unsigned)ns, MSG_DONTWAIT) < 0)
+    /* sendmmsg stops at the first datagram that fails; the rest go in
+     * another call, unless the socket is full (then they are dropped, as a
+     * network would drop them). */
+    for (int sent = 0; sent < ns;) {
+        int r = sendmmsg(fd, smsg + sent, (unsigned)(ns - sent), MSG_DONTWAIT);
+        if (r > 0) {
+            sent += r;
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+            tr->n_failed += (uint64_t)(ns - sent);
+            break;
+        }
+        /* This datagram cannot go (e.g. an address the route refuses). */
         tr->n_failed++;
+        sent++;
+    }
 }
 
 /* ------------------------------------------------------------------ setup */

@@ -1,9 +1,12 @@
 /*
  * test_swarm_table.c — the tracker's peer store (src/swarm_table.c):
  * seeder/leecher/completed counts through event sequences, samples (never
- * the asker, capped, random but reproducible, leechers for seeders), IPv6,
- * expiry by the sweeper with fake time, closed mode, eviction under a flood
- * of a million random infohashes, and the memory a million peers take.
+ * the asker, capped, random but reproducible, fair over peers and over
+ * leechers for seeders whatever the share of seeders, around the switch from
+ * the reservoir to strata, without expired peers), peers moving between the
+ * leecher and seeder runs, announce-and-sample against announce then sample,
+ * IPv6, expiry by the sweeper with fake time, closed mode, eviction under a
+ * flood of a million random infohashes, and the memory a million peers take.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -431,6 +434,383 @@ test_sample_seeder_gets_leechers(void **state)
     swarm_table_free(t);
 }
 
+/* The peer number of an IPv4 record made by peer4(). */
+static size_t
+id_of(const uint8_t *rec)
+{
+    return (size_t)rec[1] << 16 | (size_t)rec[2] << 8 | rec[3];
+}
+
+/* Swarm of n peers where peer i is a leecher when i % leech_every == 0
+ * (leech_every 0: all seeders). */
+static struct swarm_table *
+filled_leechers(const uint8_t ih[20], size_t n, size_t leech_every)
+{
+    struct swarm_table_cfg cfg = {.open = 1, .seed = 43};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    assert_non_null(t);
+    for (size_t i = 0; i < n; i++) {
+        int leecher = leech_every && i % leech_every == 0;
+        struct swarm_announce a = peer4(ih, i, leecher ? 100 : 0, STA);
+        assert_int_equal(swarm_table_announce(t, &a, 0, NULL), 0);
+    }
+    return t;
+}
+
+/* A seeder's sample comes from the leechers alone, whatever the share of
+ * seeders, and fairly: strata over the leechers, not probes that hope to
+ * hit one. */
+static void
+test_sample_seeder_few_leechers(void **state)
+{
+    (void)state;
+    uint8_t ih[20];
+    make_ih(ih, 15);
+    /* 20000 peers, one in 40 a leecher: 500 leechers, 19500 seeders. */
+    struct swarm_table *t = filled_leechers(ih, 20000, 40);
+    struct swarm_announce s = peer4(ih, 1, 0, NONE);
+    uint8_t out[6 * 256];
+    uint64_t rng = 17;
+    for (size_t want = 50; want <= 200; want += 150) {
+        size_t got =
+            swarm_table_sample(t, ih, 4, want, s.ip, s.port, &rng, out, sizeof(out));
+        assert_int_equal(got, want * 6);
+        expect_distinct(out, got, 6);
+        for (size_t i = 0; i < got; i += 6)
+            assert_int_equal(id_of(out + i) % 40, 0);
+    }
+    /* Every leecher about equally often: 4000 draws of 50 from 500. */
+    uint32_t hits[500] = {0};
+    for (int d = 0; d < 4000; d++) {
+        size_t got =
+            swarm_table_sample(t, ih, 4, 50, s.ip, s.port, &rng, out, sizeof(out));
+        assert_int_equal(got, 50 * 6);
+        for (size_t i = 0; i < got; i += 6) {
+            size_t id = id_of(out + i);
+            assert_int_equal(id % 40, 0);
+            hits[id / 40]++;
+        }
+    }
+    /* Groups of 25 neighbouring leechers: 10000 hits expected each. */
+    uint32_t lo = UINT32_MAX;
+    for (size_t g = 0; g < 20; g++) {
+        uint32_t sum = 0;
+        for (size_t i = g * 25; i < (g + 1) * 25; i++) {
+            sum += hits[i];
+            lo = hits[i] < lo ? hits[i] : lo;
+        }
+        assert_true(sum >= 8500 && sum <= 11500);
+    }
+    assert_true(lo >= 1);
+    /* A leecher asker gets mostly seeders, as the swarm is. */
+    struct swarm_announce l = peer4(ih, 40, 100, NONE);
+    size_t got = swarm_table_sample(t, ih, 4, 200, l.ip, l.port, &rng, out, sizeof(out));
+    assert_int_equal(got, 200 * 6);
+    size_t leechers = 0;
+    for (size_t i = 0; i < got; i += 6)
+        leechers += id_of(out + i) % 40 == 0;
+    assert_true(leechers < 30);
+    swarm_table_free(t);
+
+    /* 300 leechers among 3000: fewer than 2 x 200 candidates, so exact. */
+    t = filled_leechers(ih, 3000, 10);
+    got = swarm_table_sample(t, ih, 4, 200, s.ip, s.port, &rng, out, sizeof(out));
+    assert_int_equal(got, 200 * 6);
+    expect_distinct(out, got, 6);
+    for (size_t i = 0; i < got; i += 6)
+        assert_int_equal(id_of(out + i) % 10, 0);
+    /* Fewer leechers than wanted: all of them. */
+    got = swarm_table_sample(t, ih, 4, 256, s.ip, s.port, &rng, out, sizeof(out));
+    assert_int_equal(got, 256 * 6);
+    swarm_table_free(t);
+    t = filled_leechers(ih, 3000, 100);
+    got = swarm_table_sample(t, ih, 4, 200, s.ip, s.port, &rng, out, sizeof(out));
+    assert_int_equal(got, 30 * 6);
+    swarm_table_free(t);
+
+    /* Only seeders: a seeder gets nobody, a newcomer everyone it asks for. */
+    t = filled_leechers(ih, 5000, 0);
+    struct swarm_announce s2 = peer4(ih, 2, 0, NONE);
+    assert_int_equal(
+        swarm_table_sample(t, ih, 4, 50, s2.ip, s2.port, &rng, out, sizeof(out)), 0);
+    struct swarm_announce stranger = peer4(ih, 99999, 0, NONE);
+    assert_int_equal(swarm_table_sample(t, ih, 4, 50, stranger.ip, stranger.port, &rng,
+                                        out, sizeof(out)),
+                     50 * 6);
+    swarm_table_free(t);
+}
+
+/* Around the switch from the reservoir to strata (64 candidates, and
+ * 2 x numwant), every size gives min(numwant, candidates) distinct peers
+ * without the asker, and every peer comes up. */
+static void
+test_sample_sizes(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1,  2,  49, 50,  51,  63,  64,
+                                   65, 66, 99, 100, 101, 129, 1000};
+    uint8_t out[6 * 256];
+    uint64_t rng = 23;
+    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        size_t n = sizes[z];
+        uint8_t ih[20];
+        make_ih(ih, 200 + n);
+        struct swarm_table *t = filled(ih, n, 0, 0);
+        struct swarm_announce me = peer4(ih, n / 2, 100, NONE);
+        uint8_t rme[6];
+        rec_of(&me, rme);
+        uint32_t *hits = calloc(n, sizeof(*hits));
+        assert_non_null(hits);
+        for (int d = 0; d < 400; d++) {
+            size_t got =
+                swarm_table_sample(t, ih, 4, 50, me.ip, me.port, &rng, out, sizeof(out));
+            size_t want = n - 1 < 50 ? n - 1 : 50;
+            if (got != want * 6)
+                fail_msg("swarm of %zu: %zu peers, want %zu", n, got / 6, want);
+            assert_false(has_rec(out, got, rme, 6));
+            expect_distinct(out, got, 6);
+            for (size_t i = 0; i < got; i += 6)
+                hits[id_of(out + i)]++;
+            got = swarm_table_sample(t, ih, 4, 50, NULL, 0, &rng, out, sizeof(out));
+            assert_int_equal(got, (n < 50 ? n : 50) * 6);
+        }
+        for (size_t i = 0; i < n; i++)
+            if (i != n / 2 && hits[i] == 0)
+                fail_msg("swarm of %zu: peer %zu never sampled", n, i);
+        free(hits);
+        swarm_table_free(t);
+    }
+}
+
+/* numwant is capped at SWARM_SAMPLE_MAX however much room there is. */
+static void
+test_sample_cap(void **state)
+{
+    (void)state;
+    uint8_t ih[20];
+    make_ih(ih, 16);
+    struct swarm_table *t = filled(ih, 2000, 0, 0);
+    uint8_t *out = malloc(6 * 2000);
+    assert_non_null(out);
+    uint64_t rng = 29;
+    size_t got = swarm_table_sample(t, ih, 4, 1000, NULL, 0, &rng, out, 6 * 2000);
+    assert_int_equal(got, SWARM_SAMPLE_MAX * 6);
+    expect_distinct(out, got, 6);
+    /* And below the cap, numwant and the room decide. */
+    assert_int_equal(swarm_table_sample(t, ih, 4, 200, NULL, 0, &rng, out, 6 * 2000),
+                     200 * 6);
+    assert_int_equal(swarm_table_sample(t, ih, 4, 200, NULL, 0, &rng, out, 6 * 70 + 3),
+                     70 * 6);
+    free(out);
+    swarm_table_free(t);
+}
+
+/* Peers that turn seeder and back move between the runs; counts, samples
+ * and the sweeper agree with where they are. */
+static void
+test_seeder_switch(void **state)
+{
+    (void)state;
+    uint8_t ih[20];
+    make_ih(ih, 17);
+    struct swarm_table_cfg cfg = {.open = 1, .seed = 7, .peer_timeout_s = 1600};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    const size_t n = 3000;
+    for (size_t i = 0; i < n; i++) {
+        struct swarm_announce a = peer4(ih, i, 100, STA);
+        assert_int_equal(swarm_table_announce(t, &a, 0, NULL), 0);
+    }
+    /* Every even peer completes; every 6th goes back to leeching. */
+    for (size_t i = 0; i < n; i += 2) {
+        struct swarm_announce a = peer4(ih, i, 0, COM);
+        assert_int_equal(swarm_table_announce(t, &a, 10, NULL), 0);
+    }
+    for (size_t i = 0; i < n; i += 6) {
+        struct swarm_announce a = peer4(ih, i, 5, NONE);
+        assert_int_equal(swarm_table_announce(t, &a, 20, NULL), 0);
+    }
+    struct swarm_stats st;
+    assert_int_equal(swarm_table_scrape(t, ih, &st), 0);
+    expect_stats(&st, 1000, 2000, 1500, "after switching");
+    check_totals(t);
+    /* Seeders are the peers i % 2 == 0 && i % 6 != 0. */
+    struct swarm_announce s = peer4(ih, 2, 0, NONE);
+    uint8_t out[6 * 200];
+    uint64_t rng = 31;
+    for (int d = 0; d < 200; d++) {
+        size_t got =
+            swarm_table_sample(t, ih, 4, 200, s.ip, s.port, &rng, out, sizeof(out));
+        assert_int_equal(got, 200 * 6);
+        for (size_t i = 0; i < got; i += 6) {
+            size_t id = id_of(out + i);
+            assert_false(id % 2 == 0 && id % 6 != 0);
+        }
+    }
+    /* Each is found where it now is: announcing again changes no count, and
+     * completing again counts nothing. */
+    for (size_t i = 0; i < n; i++) {
+        int seeder = i % 2 == 0 && i % 6 != 0;
+        struct swarm_announce a = peer4(ih, i, seeder ? 0 : 5, seeder ? COM : NONE);
+        assert_int_equal(swarm_table_announce(t, &a, 800, NULL), 0);
+    }
+    assert_int_equal(swarm_table_scrape(t, ih, &st), 0);
+    expect_stats(&st, 1000, 2000, 1500, "announced again");
+    /* The odd peers go quiet and expire; the sweeper keeps both runs. */
+    for (size_t i = 0; i < n; i += 2) {
+        int seeder = i % 6 != 0;
+        struct swarm_announce a = peer4(ih, i, seeder ? 0 : 5, NONE);
+        assert_int_equal(swarm_table_announce(t, &a, 1900, NULL), 0);
+    }
+    assert_int_equal(swarm_table_sweep(t, 1900, 1000000), 0);
+    assert_int_equal(swarm_table_sweep(t, 2500, 1000000), n / 2);
+    assert_int_equal(swarm_table_scrape(t, ih, &st), 0);
+    expect_stats(&st, 1000, 500, 1500, "after the sweep");
+    check_totals(t);
+    for (int d = 0; d < 50; d++) {
+        size_t got =
+            swarm_table_sample(t, ih, 4, 200, s.ip, s.port, &rng, out, sizeof(out));
+        assert_int_equal(got, 200 * 6);
+        for (size_t i = 0; i < got; i += 6)
+            assert_int_equal(id_of(out + i) % 6, 0);
+    }
+    swarm_table_free(t);
+}
+
+/* Expired peers that the sweeper has not reached are never handed out by
+ * the strata either. */
+static void
+test_sample_skips_expired(void **state)
+{
+    (void)state;
+    uint8_t ih[20];
+    make_ih(ih, 18);
+    struct swarm_table_cfg cfg = {.open = 1, .seed = 3, .peer_timeout_s = 1600};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    /* Nine peers in ten at t=0, the tenth at t=1500 (time only goes on). */
+    for (int late = 0; late < 2; late++)
+        for (size_t i = 0; i < 10000; i++) {
+            if ((i % 10 == 0) != late)
+                continue;
+            struct swarm_announce a = peer4(ih, i, 100, STA);
+            assert_int_equal(swarm_table_announce(t, &a, late ? 1500 : 0, NULL), 0);
+        }
+    /* At t=2000 nine peers in ten are past their time. */
+    struct swarm_announce me = peer4(ih, 10, 100, NONE);
+    assert_int_equal(swarm_table_announce(t, &me, 2000, NULL), 0);
+    uint8_t out[6 * 200];
+    uint64_t rng = 37;
+    size_t total = 0;
+    for (int d = 0; d < 100; d++) {
+        size_t got =
+            swarm_table_sample(t, ih, 4, 100, me.ip, me.port, &rng, out, sizeof(out));
+        for (size_t i = 0; i < got; i += 6)
+            assert_int_equal(id_of(out + i) % 10, 0);
+        total += got / 6;
+    }
+    /* Three probes per stratum of 100: about a quarter of them find one. */
+    assert_true(total > 1000);
+    swarm_table_free(t);
+}
+
+/* Strata in a large swarm through sweeps: peers past their time are left
+ * out before the sweeper reaches them and after, and once time has moved
+ * on without a sweep, everyone who went quiet is. */
+static void
+test_sample_expiry_strata(void **state)
+{
+    (void)state;
+    uint8_t ih[20];
+    make_ih(ih, 22);
+    struct swarm_table_cfg cfg = {.open = 1, .seed = 9, .peer_timeout_s = 1600};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    for (size_t i = 0; i < 3000; i++) {
+        struct swarm_announce a = peer4(ih, i, 100, STA);
+        assert_int_equal(swarm_table_announce(t, &a, 0, NULL), 0);
+    }
+    assert_int_equal(swarm_table_sweep(t, 10, 1000000), 0);
+    /* All but every 30th re-announce at t=1000. */
+    for (size_t i = 0; i < 3000; i++) {
+        if (i % 30 == 0)
+            continue;
+        struct swarm_announce a = peer4(ih, i, 100, NONE);
+        assert_int_equal(swarm_table_announce(t, &a, 1000, NULL), 0);
+    }
+    uint8_t out[6 * 200];
+    uint64_t rng = 43;
+    /* t=1700: the t=0 peers are past their time, not swept yet. */
+    struct swarm_announce me = peer4(ih, 1, 100, NONE);
+    assert_int_equal(swarm_table_announce(t, &me, 1700, NULL), 0);
+    for (int d = 0; d < 200; d++) {
+        size_t got =
+            swarm_table_sample(t, ih, 4, 200, me.ip, me.port, &rng, out, sizeof(out));
+        assert_true(got >= 190 * 6);
+        for (size_t i = 0; i < got; i += 6)
+            assert_true(id_of(out + i) % 30 != 0);
+    }
+    /* Swept: the rest is fresh as of t=1000. */
+    assert_int_equal(swarm_table_sweep(t, 1700, 1000000), 100);
+    size_t got =
+        swarm_table_sample(t, ih, 4, 200, me.ip, me.port, &rng, out, sizeof(out));
+    assert_int_equal(got, 200 * 6);
+    /* t=2700: everyone but the asker (t=1700) is past their time, with no
+     * sweep in between. */
+    assert_int_equal(swarm_table_announce(t, &me, 2700, NULL), 0);
+    assert_int_equal(swarm_table_sample(t, ih, 4, 200, NULL, 0, &rng, out, sizeof(out)),
+                     6);
+    swarm_table_free(t);
+}
+
+/* swarm_table_announce_sample() gives what an announce and then a sample
+ * with the peer as the asker give, draw for draw: through new peers, bucket
+ * splits, refreshes, switches between seeding and leeching, stops, and
+ * IPv6. */
+static void
+test_announce_sample(void **state)
+{
+    (void)state;
+    struct swarm_table_cfg cfg = {.open = 1, .seed = 11};
+    struct swarm_table *t1 = swarm_table_new(&cfg), *t2 = swarm_table_new(&cfg);
+    uint8_t ih[20];
+    make_ih(ih, 19);
+    uint64_t r1 = 41, r2 = 41;
+    uint8_t o1[18 * 200], o2[18 * 200];
+    for (uint64_t i = 0; i < 6000; i++) {
+        uint64_t p = i < 2000 ? i : (i * 7919) % 2100;
+        uint64_t left = p % 3 ? 100 : 0;
+        int event = STA;
+        if (i >= 2000 && i % 5 == 0)
+            left = left ? 0 : 7; /* switch runs */
+        if (i >= 2000 && i % 11 == 0)
+            event = STO;
+        if (i % 13 == 0)
+            event = COM;
+        struct swarm_announce a =
+            i % 17 == 0 ? peer6(ih, p, left, event) : peer4(ih, p, left, event);
+        size_t want = i % 4 ? 50 : 200;
+        size_t klen = a.family == 6 ? 18 : 6;
+        struct swarm_stats s1, s2;
+        size_t n1 = 7;
+        int rc1 = swarm_table_announce_sample(t1, &a, i / 100, &s1, want, &r1, o1,
+                                              sizeof(o1), &n1);
+        int rc2 = swarm_table_announce(t2, &a, i / 100, &s2);
+        assert_int_equal(rc1, rc2);
+        assert_memory_equal(&s1, &s2, sizeof(s1));
+        size_t n2 = 0;
+        if (event != STO)
+            n2 = swarm_table_sample(t2, ih, a.family, want, a.ip, a.port, &r2, o2,
+                                    sizeof(o2));
+        assert_int_equal(n1, n2);
+        assert_memory_equal(o1, o2, n1);
+        assert_true(r1 == r2);
+        uint8_t me[18];
+        rec_of(&a, me);
+        assert_false(has_rec(o1, n1, me, klen));
+    }
+    check_totals(t1);
+    swarm_table_free(t1);
+    swarm_table_free(t2);
+}
+
 static void
 test_ipv6(void **state)
 {
@@ -495,7 +875,7 @@ static void
 test_sweep_expiry(void **state)
 {
     (void)state;
-    /* Timeout 3200 s: ticks of 100 s. */
+    /* Timeout 3200 s: ticks of 200 s. */
     struct swarm_table_cfg cfg = {.open = 1, .peer_timeout_s = 3200};
     struct swarm_table *t = swarm_table_new(&cfg);
     uint8_t ih[3][20];
@@ -580,7 +960,7 @@ test_sweep_edge(void **state)
     assert_int_equal(swarm_table_announce(t, &a, 1000, NULL), 0);
     assert_int_equal(swarm_table_sweep(t, 1020, 100), 0);
     assert_int_equal(swarm_table_sweep(t, 1021, 100), 1);
-    /* Peers survive many wraps of the 14-bit tick as long as they announce. */
+    /* Peers survive many wraps of the 7-bit tick as long as they announce. */
     a = peer4(ih, 2, 5, STA);
     for (uint64_t now = 2000; now < 2000 + 3 * 16384; now += 15) {
         assert_int_equal(swarm_table_announce(t, &a, now, NULL), 0);
@@ -880,6 +1260,42 @@ test_million_many_swarms(void **state)
     swarm_table_free(t);
 }
 
+/* A swarm that split while growing and then stays at its size gives the
+ * room it got for growth back as its peers come and go. */
+static void
+test_split_room_returned(void **state)
+{
+    (void)state;
+    struct swarm_table_cfg cfg = {.open = 1, .seed = 13};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    struct swarm_table_totals tot;
+    swarm_table_stats(t, &tot);
+    size_t base = tot.mem_bytes;
+    uint8_t ih[20];
+    make_ih(ih, 21);
+    for (uint64_t i = 0; i < 600; i++) {
+        struct swarm_announce a = peer4(ih, i, 5, STA);
+        assert_int_equal(swarm_table_announce(t, &a, 0, NULL), 0);
+    }
+    swarm_table_stats(t, &tot);
+    double grown = (double)(tot.mem_bytes - base) / 600.0;
+    /* Churn: a peer leaves, another comes, 100 times. */
+    for (uint64_t i = 0; i < 100; i++) {
+        struct swarm_announce a = peer4(ih, i, 5, STO);
+        assert_int_equal(swarm_table_announce(t, &a, 1, NULL), 0);
+        a = peer4(ih, 1000 + i, 5, STA);
+        assert_int_equal(swarm_table_announce(t, &a, 1, NULL), 0);
+    }
+    swarm_table_stats(t, &tot);
+    double settled = (double)(tot.mem_bytes - base) / 600.0;
+    print_message("600 peers after a split: %.1f bytes per peer, %.1f after churn\n",
+                  grown, settled);
+    assert_int_equal(tot.peers, 600);
+    assert_true(settled < 10.0);
+    check_totals(t);
+    swarm_table_free(t);
+}
+
 static int
 stop_after_two(const uint8_t ih[20], const struct swarm_stats *st, void *user)
 {
@@ -1012,6 +1428,13 @@ main(void)
         cmocka_unit_test(test_sample_random),
         cmocka_unit_test(test_sample_large_excludes_asker),
         cmocka_unit_test(test_sample_seeder_gets_leechers),
+        cmocka_unit_test(test_sample_seeder_few_leechers),
+        cmocka_unit_test(test_sample_sizes),
+        cmocka_unit_test(test_sample_cap),
+        cmocka_unit_test(test_seeder_switch),
+        cmocka_unit_test(test_sample_skips_expired),
+        cmocka_unit_test(test_sample_expiry_strata),
+        cmocka_unit_test(test_announce_sample),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_sweep_expiry),
         cmocka_unit_test(test_sweep_edge),
@@ -1020,6 +1443,7 @@ main(void)
         cmocka_unit_test(test_evict_limits),
         cmocka_unit_test(test_million_one_swarm),
         cmocka_unit_test(test_million_many_swarms),
+        cmocka_unit_test(test_split_room_returned),
         cmocka_unit_test(test_foreach),
         cmocka_unit_test(test_alloc_failures),
     };

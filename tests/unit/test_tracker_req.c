@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "shoal.h"
+#include "siphash.h"
 #include "tracker_req.h"
 
 /* A byte-string literal and its length, NULs included. */
@@ -674,6 +675,13 @@ test_udp_encoders(void **state)
     assert_int_equal(tracker_req_udp_announce_resp(out, 37, 1, 60, 0, 0, p6, 18), 0);
     assert_int_equal(tracker_req_udp_announce_resp(out, 19, 1, 60, 0, 0, NULL, 0), 0);
     assert_int_equal(tracker_req_udp_announce_resp(out, 20, 1, 60, 0, 0, NULL, 0), 20);
+    /* Peers already in place (sampled into the reply): only the header is
+     * written, the records stay. */
+    memcpy(out + 20, p4, 12);
+    assert_int_equal(tracker_req_udp_announce_resp(out, 32, 2, 60, 5, 6, NULL, 12), 32);
+    assert_memory_equal(out, "\0\0\0\x01\0\0\0\x02\0\0\0\x3c\0\0\0\x05\0\0\0\x06", 20);
+    assert_memory_equal(out + 20, p4, 12);
+    assert_int_equal(tracker_req_udp_announce_resp(out, 31, 2, 60, 5, 6, NULL, 12), 0);
 
     struct tracker_req_scrape_entry e[2] = {
         {.complete = 1, .downloaded = 2, .incomplete = 3},
@@ -804,6 +812,33 @@ test_conn_ids(void **state)
     assert_int_equal(tracker_req_conn_id_ok(key, SA(a), id0, 65), 1);
 }
 
+/* SipHash, which the connection ids and the tracker's tables stand on:
+ * the reference vectors of the SipHash paper for 2-4 (key 00..0f, message
+ * 00 01 02 ...), and 1-3 with the same inputs. */
+static void
+test_siphash(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t n;
+        uint64_t h24, h13;
+    } v[] = {
+        {0, 0x726fdb47dd0e0e31ull, 0xabac0158050fc4dcull},
+        {7, 0xab0200f58b01d137ull, 0xd3927d989bb11140ull},
+        {8, 0x93f5f5799a932462ull, 0x369095118d299a8eull},
+        {15, 0xa129ca6149be45e5ull, 0xd320d86d2a519956ull},
+        {20, 0xbed65cf21aa2ee98ull, 0xc0dc2f46a6cce040ull},
+    };
+    uint8_t msg[32];
+    for (size_t i = 0; i < sizeof(msg); i++)
+        msg[i] = (uint8_t)i;
+    uint64_t k0 = 0x0706050403020100ull, k1 = 0x0f0e0d0c0b0a0908ull;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        assert_true(siphash24(k0, k1, msg, v[i].n) == v[i].h24);
+        assert_true(siphash13(k0, k1, msg, v[i].n) == v[i].h13);
+    }
+}
+
 int
 main(void)
 {
@@ -815,6 +850,7 @@ main(void)
         cmocka_unit_test(test_udp_options),     cmocka_unit_test(test_udp_bad),
         cmocka_unit_test(test_udp_numwant),     cmocka_unit_test(test_udp_encoders),
         cmocka_unit_test(test_udp_round_trip),  cmocka_unit_test(test_conn_ids),
+        cmocka_unit_test(test_siphash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

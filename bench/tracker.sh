@@ -41,6 +41,7 @@
 #   FILL_PEERS  peers for the memory measurement (default 1000000)
 #   OT_FILL     1 (default) to measure opentracker's memory too, 0 to skip it
 #   SOURCES     loopback addresses the load comes from: 1, 2, 4, 8 or 16 (default)
+#   PROTOS      protocols to measure (default "udp http")
 set -euo pipefail
 export SHOAL_LOCAL_ONLY=1
 export LC_ALL=C
@@ -64,6 +65,13 @@ num_ok "$DURATION" || { echo "usage: $0 [SECONDS]" >&2; exit 2; }
 [ "$DURATION" -le 3600 ] || { echo "tracker.sh: at most 3600 seconds" >&2; exit 2; }
 for v in RUNS NHASHES PORTS FILL_PEERS; do
     num_ok "${!v}" || { echo "tracker.sh: $v must be a positive number" >&2; exit 2; }
+done
+read -r -a protos <<< "${PROTOS:-udp http}"
+for proto in "${protos[@]}"; do
+    case $proto in
+    udp | http) ;;
+    *) echo "tracker.sh: PROTOS takes udp and http, not $proto" >&2; exit 2 ;;
+    esac
 done
 [ "$PORTS" -le 65535 ] || { echo "tracker.sh: PORTS must be at most 65535" >&2; exit 2; }
 [ "$FILL_PEERS" -le $((NHASHES * 65535)) ] ||
@@ -229,7 +237,6 @@ median() {
 }
 
 servers=(shoal opentracker)
-protos=(udp http)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "tracker: $DURATION s per run, $RUNS runs per server and protocol, $NHASHES infohashes" \
     "x $PORTS ports, loopback, $(nproc) cores"
@@ -325,8 +332,12 @@ verdict() {
     printf 'shoal/opentracker %-4s %s (best), %s (median): %s\n' "${proto^^}" \
         "$rb" "$rm" "$text"
 }
-verdict udp 1.0 1.5
-verdict http 0.8
+for proto in "${protos[@]}"; do
+    case $proto in
+    udp) verdict udp 1.0 1.5 ;;
+    http) verdict http 0.8 ;;
+    esac
+done
 
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }'; }
 echo

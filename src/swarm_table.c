@@ -1116,7 +1116,9 @@ sample_strata(struct sampler *sm, struct fam *f, size_t total)
 }
 
 /* A sample of family f for an asker whose record in the table is `asker`
- * (NULL: not in the table), a seeder or not; see swarm_table_sample(). */
+ * (NULL: not among f's peers), a seeder or not; see swarm_table_sample(). A
+ * seeder gets leechers only, whether its record is in f or in the swarm's
+ * other family. */
 static size_t
 sample_fam(struct swarm_table *t, struct fam *f, int is6, size_t numwant,
            const uint8_t *asker, int seeder, uint64_t *rng, uint8_t *out, size_t outcap)
@@ -1130,7 +1132,7 @@ sample_fam(struct swarm_table *t, struct fam *f, int is6, size_t numwant,
     struct sampler sm = {.t = t,
                          .klen = klen,
                          .exclude = asker,
-                         .leechers_only = asker && seeder,
+                         .leechers_only = seeder,
                          .k = k,
                          .rng = rng,
                          .rnd = {rng, 0, 0},
@@ -1187,6 +1189,22 @@ swarm_table_sample(struct swarm_table *t, const uint8_t ih[20], int family,
             asker = b->mem + (size_t)pos * klen;
     }
     return sample_fam(t, f, is6, numwant, asker, seeder, rng, out, outcap);
+}
+
+size_t
+swarm_table_sample_other(struct swarm_table *t, const uint8_t ih[20], int family,
+                         size_t numwant, int seeder, uint64_t *rng, uint8_t *out,
+                         size_t outcap)
+{
+    if (family != 4 && family != 6)
+        return 0;
+    struct swarm *s = lookup(t, ih);
+    if (!s)
+        return 0;
+    struct fam *f = swarm_fam(t, s, family == 6, 0);
+    if (!f)
+        return 0;
+    return sample_fam(t, f, family == 6, numwant, NULL, seeder, rng, out, outcap);
 }
 
 int

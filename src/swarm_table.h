@@ -207,6 +207,16 @@ size_t swarm_table_sample(struct swarm_table *t, const uint8_t ih[20], int famil
                           size_t outcap);
 
 /*
+ * swarm_table_sample() for an asker that is not among the family's peers
+ * because it announced from the other family (an IPv4 client of an HTTP
+ * tracker gets peers6 too). `seeder` says whether the asker seeds: a seeder
+ * gets leechers only, as in swarm_table_sample().
+ */
+size_t swarm_table_sample_other(struct swarm_table *t, const uint8_t ih[20], int family,
+                                size_t numwant, int seeder, uint64_t *rng, uint8_t *out,
+                                size_t outcap);
+
+/*
  * swarm_table_announce() and then, when the peer is in the swarm afterwards
  * (any event but stopped, and no error), swarm_table_sample() of the peer's
  * own family with the peer as the asker; in one lookup of the swarm and of

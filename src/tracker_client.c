@@ -627,6 +627,11 @@ udp_send(struct tracker_xfer *x)
     uint8_t pkt[TRACKER_UDP_MAX_REQUEST];
     size_t n;
     x->tid = (uint32_t)session_random(ss);
+    /* BEP 15: an id is good for a minute after it came, and a retransmit
+     * may come later than that (the id may be from the cache, too): then
+     * the tracker would refuse it, so connect again. */
+    if (x->connected && session_now_ms(ss) >= x->conn_until_ms)
+        x->connected = 0;
     if (!x->connected) {
         n = tracker_udp_connect_req(pkt, x->tid);
     } else if (x->scrape) {
@@ -671,6 +676,7 @@ udp_go(struct tracker_xfer *x)
     if (c) {
         x->connected = 1;
         x->conn_id = c->conn_id;
+        x->conn_until_ms = c->until_ms;
     }
     x->udp_active = 1;
     return udp_send(x);
@@ -887,10 +893,12 @@ udp_reply(struct tracker_xfer *x, const uint8_t *p, size_t n)
         conn_drop(ss, &x->sa);
         xfer_fail(x, "refused: %s", r.error[0] ? r.error : "no reason given");
     } else if (r.action == TRACKER_UDP_CONNECT && !x->connected) {
+        uint64_t now = session_now_ms(ss);
         x->connected = 1;
         x->conn_id = r.conn_id;
+        x->conn_until_ms = now + (uint64_t)TRACKER_UDP_CONN_ID_TTL_S * 1000;
         x->attempt = 0;
-        conn_store(ss, &x->sa, r.conn_id, session_now_ms(ss));
+        conn_store(ss, &x->sa, r.conn_id, now);
         udp_send_or_fail(x);
     } else if (r.action == TRACKER_UDP_ANNOUNCE && x->connected && !x->scrape) {
         add_peers(x->t, r.peers, r.npeers);

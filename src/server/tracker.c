@@ -232,7 +232,8 @@ http_announce(struct shoal_tracker *tr, struct evhttp_request *req, const char *
     size_t n4 = 0, n6 = 0;
     int own6 = a.family == 6;
     /* The client's own family comes with the announce (one lookup); the
-     * other family has no asker to leave out. */
+     * other family has no asker to leave out, but a seeder still gets only
+     * leechers from it. */
     struct swarm_stats st;
     int rc = swarm_table_announce_sample(tr->table, &a, now_s(), &st, r.numwant, &tr->rng,
                                          own6 ? p6 : p4, own6 ? sizeof(p6) : sizeof(p4),
@@ -243,12 +244,13 @@ http_announce(struct shoal_tracker *tr, struct evhttp_request *req, const char *
     }
     tr->n_http++;
     if (r.event != TRACKER_REQ_EVENT_STOPPED) {
+        int seeder = a.left == 0;
         if (own6)
-            n4 = swarm_table_sample(tr->table, r.info_hash, 4, r.numwant, NULL, 0,
-                                    &tr->rng, p4, sizeof(p4));
+            n4 = swarm_table_sample_other(tr->table, r.info_hash, 4, r.numwant, seeder,
+                                          &tr->rng, p4, sizeof(p4));
         else
-            n6 = swarm_table_sample(tr->table, r.info_hash, 6, r.numwant, NULL, 0,
-                                    &tr->rng, p6, sizeof(p6));
+            n6 = swarm_table_sample_other(tr->table, r.info_hash, 6, r.numwant, seeder,
+                                          &tr->rng, p6, sizeof(p6));
     }
     struct buf b;
     buf_init(&b, 64 * 1024);

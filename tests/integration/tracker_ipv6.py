@@ -7,6 +7,9 @@
   - A hand-made HTTP announce from ::1 gets the sharer back in `peers6`
     (BEP 7: 16-byte address + port), and a hand-made BEP 15 announce over
     IPv6 gets it back as an 18-byte record.
+  - A seeder gets no seeders of the other family either: with IPv6 peers
+    announced over UDP on [::1], an IPv4 seeder's HTTP announce on
+    127.0.0.1 gets the IPv6 leecher in `peers6` and never the IPv6 seeder.
 """
 import filecmp
 import os
@@ -71,6 +74,68 @@ def udp_announce(up, ih):
         s.close()
 
 
+def udp6_announce(up, ih, left, port):
+    """A BEP 15 announce from ::1 for the peer at [::1]:port."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    try:
+        tid = random.getrandbits(32)
+        s.sendto(struct.pack(">QII", 0x41727101980, 0, tid), ("::1", up))
+        action, rtid, cid = struct.unpack(">IIQ", s.recv(2048)[:16])
+        if action != 0 or rtid != tid:
+            return None
+        tid = random.getrandbits(32)
+        s.sendto(struct.pack(">QII20s20sQQQIIIiH", cid, 1, tid, ih,
+                             b"-XX0001-" + os.urandom(12), 0, left, 0, 2, 0, 0, 50, port),
+                 ("::1", up))
+        return s.recv(2048)
+    finally:
+        s.close()
+
+
+def http4_announce(hp, ih, left, port):
+    q = urllib.parse.urlencode({"info_hash": ih, "peer_id": b"-XX0001-" + os.urandom(12),
+                                "port": port, "uploaded": 0, "downloaded": 0, "left": left,
+                                "compact": 1, "numwant": 50}, quote_via=urllib.parse.quote)
+    with urllib.request.urlopen("http://127.0.0.1:%d/announce?%s" % (hp, q), timeout=5) as r:
+        return peer_tools.bdecode(r.read())[0]
+
+
+def peers4(blob):
+    return [(blob[i:i + 4], struct.unpack(">H", blob[i + 4:i + 6])[0])
+            for i in range(0, len(blob) - 5, 6)]
+
+
+def seeders_across_families(work):
+    """An IPv4 seeder asking over HTTP gets leechers only, in both families."""
+    out = os.path.join(work, "tracker-mixed")
+    procs.start([SHOAL, "tracker", "--http", "127.0.0.1:0", "--udp", "[::1]:0"], out)
+    ports = ports_of(out)
+    check(ports is not None, "mixed: shoal tracker on 127.0.0.1 (HTTP) and [::1] (UDP)")
+    if not ports:
+        return
+    hp, up = ports
+    ih = os.urandom(20)
+    ok = udp6_announce(up, ih, 0, 7001) is not None  # IPv6 seeder
+    ok = ok and udp6_announce(up, ih, 5, 7004) is not None  # IPv6 leecher
+    http4_announce(hp, ih, 5, 7002)  # IPv4 leecher
+    check(ok, "mixed: an IPv6 seeder and an IPv6 leecher announced over UDP")
+    reply = http4_announce(hp, ih, 0, 7003)  # IPv4 seeder
+    got6 = peers6(reply.get(b"peers6", b""), 18)
+    got4 = peers4(reply.get(b"peers", b""))
+    check((LOOP6, 7001) not in got6,
+          "mixed: an IPv4 seeder does not get the IPv6 seeder in peers6 (%r)" % got6)
+    check((LOOP6, 7004) in got6,
+          "mixed: an IPv4 seeder gets the IPv6 leecher in peers6 (%r)" % got6)
+    check(got4 == [(socket.inet_aton("127.0.0.1"), 7002)],
+          "mixed: an IPv4 seeder gets the IPv4 leecher alone in peers (%r)" % got4)
+    # A leecher gets both kinds of the other family.
+    reply = http4_announce(hp, ih, 5, 7005)
+    got6 = peers6(reply.get(b"peers6", b""), 18)
+    check(sorted(p for _, p in got6) == [7001, 7004],
+          "mixed: an IPv4 leecher gets both IPv6 peers in peers6 (%r)" % got6)
+
+
 def peers6(blob, size):
     return [(blob[i:i + 16], struct.unpack(">H", blob[i + 16:i + 18])[0])
             for i in range(0, len(blob) - size + 1, size)]
@@ -132,6 +197,7 @@ def main():
                   "through the tracker and finished byte-identical" % name)
             if not same:
                 print(peer_tools.tail(dest + ".err"))
+        seeders_across_families(work)
     finally:
         procs.stop_all()
         if failures:

@@ -5,8 +5,9 @@
  * leechers for seeders whatever the share of seeders, around the switch from
  * the reservoir to strata, without expired peers), peers moving between the
  * leecher and seeder runs, announce-and-sample against announce then sample,
- * IPv6, expiry by the sweeper with fake time, closed mode, eviction under a
- * flood of a million random infohashes, and the memory a million peers take.
+ * IPv6, leechers alone for a seeder asking from the other family, expiry by
+ * the sweeper with fake time, closed mode, eviction under a flood of a
+ * million random infohashes, and the memory a million peers take.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -869,6 +870,49 @@ test_ipv6(void **state)
     swarm_table_free(t);
 }
 
+/* An asker of the other family (an IPv4 client's peers6): a seeder gets the
+ * leechers alone, in the reservoir and in strata; a leecher gets both. */
+static void
+test_sample_other_family(void **state)
+{
+    (void)state;
+    uint8_t ih[20];
+    make_ih(ih, 16);
+    static const size_t sizes[] = {40, 3000};
+    for (size_t z = 0; z < 2; z++) {
+        struct swarm_table *t = swarm_table_new(&(struct swarm_table_cfg){.open = 1});
+        assert_non_null(t);
+        /* IPv6 peer i seeds when i is odd. */
+        for (uint64_t i = 0; i < sizes[z]; i++) {
+            struct swarm_announce a = peer6(ih, i, i % 2 ? 0 : 9, STA);
+            assert_int_equal(swarm_table_announce(t, &a, 0, NULL), 0);
+        }
+        uint8_t out[18 * 200];
+        uint64_t rng = 3;
+        size_t want = sizes[z] / 2 < 200 ? sizes[z] / 2 : 200;
+        size_t got = swarm_table_sample_other(t, ih, 6, 200, 1, &rng, out, sizeof(out));
+        assert_true(got >= (want - 2) * 18);
+        expect_distinct(out, got, 18);
+        for (size_t i = 0; i < got; i += 18)
+            assert_int_equal(out[i + 15] % 2, 0);
+        got = swarm_table_sample_other(t, ih, 6, 200, 0, &rng, out, sizeof(out));
+        size_t seeders = 0;
+        for (size_t i = 0; i < got; i += 18)
+            seeders += out[i + 15] % 2;
+        assert_true(seeders > 0 && seeders < got / 18);
+        /* No IPv4 peers, unknown swarm, bad family: nothing. */
+        assert_int_equal(
+            swarm_table_sample_other(t, ih, 4, 50, 1, &rng, out, sizeof(out)), 0);
+        uint8_t none[20];
+        make_ih(none, 17);
+        assert_int_equal(
+            swarm_table_sample_other(t, none, 6, 50, 1, &rng, out, sizeof(out)), 0);
+        assert_int_equal(
+            swarm_table_sample_other(t, ih, 5, 50, 1, &rng, out, sizeof(out)), 0);
+        swarm_table_free(t);
+    }
+}
+
 /* ------------------------------------------------------------------ expiry */
 
 static void
@@ -1436,6 +1480,7 @@ main(void)
         cmocka_unit_test(test_sample_expiry_strata),
         cmocka_unit_test(test_announce_sample),
         cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_sample_other_family),
         cmocka_unit_test(test_sweep_expiry),
         cmocka_unit_test(test_sweep_edge),
         cmocka_unit_test(test_closed),

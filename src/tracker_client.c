@@ -47,6 +47,11 @@
 /* BEP 15 asks for 15 * 2^n s; on loopback and in tests that is an age, so
  * the first tries are shorter and the schedule then follows the BEP. */
 #define TRACKER_UDP_FIRST_TIMEOUT_MS 3000
+/* Largest tracker datagram read whole: a tracker may ignore numwant, and
+ * 16 KiB holds 900 IPv6 peers (a longer one would be cut, then refused). */
+#define TRACKER_UDP_MAX_DATAGRAM 16384
+/* Datagrams read per wake-up, so a flood cannot hold the loop. */
+#define TRACKER_UDP_READS 64
 /* Loop rounds a closing session runs for evdns to report cancelled
  * look-ups (one is enough; the rest is a margin, never a wait). */
 #define TRACKER_DNS_DRAIN_ROUNDS 16
@@ -505,7 +510,8 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *user, void *socketp
     struct curl_sock *cs = socketp;
     if (what == CURL_POLL_REMOVE) {
         if (cs) {
-            event_free(cs->ev);
+            if (cs->ev)
+                event_free(cs->ev);
             xfree(cs);
             curl_multi_assign(ss->curlm, fd, NULL);
         }
@@ -942,9 +948,9 @@ on_udp_read(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct shoal_session *ss = arg;
-    uint8_t buf[2048];
+    uint8_t buf[TRACKER_UDP_MAX_DATAGRAM];
     /* Drain what is queued, but bounded per wake-up. */
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < TRACKER_UDP_READS; i++) {
         struct sockaddr_storage from;
         socklen_t len = sizeof(from);
         memset(&from, 0, sizeof(from));

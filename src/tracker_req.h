@@ -44,9 +44,11 @@
 #define TRACKER_REQ_UDP_MAX_SCRAPE 74
 /* BEP 41 URLData kept at most (several options are concatenated). */
 #define TRACKER_REQ_UDP_MAX_URL 1024
-/* Connection ids change every window and are accepted for two (BEP 15 says
- * a client may use one for a minute). */
-#define TRACKER_REQ_CONN_WINDOW 60
+/* Connection ids change every window and are accepted in that window and
+ * the two after it: BEP 15 lets a client use one for a minute and asks a
+ * tracker to accept it for two. */
+#define TRACKER_REQ_CONN_WINDOW  60
+#define TRACKER_REQ_CONN_WINDOWS 3
 
 /* Events, numbered as BEP 15 numbers them (also used for HTTP). */
 enum tracker_req_event {
@@ -229,9 +231,9 @@ size_t tracker_req_udp_error_resp(uint8_t *out, size_t outcap, uint32_t tid,
 uint64_t tracker_req_conn_id(const uint8_t key[32], const struct sockaddr *client,
                              uint64_t now_s);
 
-/* 1 when conn_id was made for this client in the current window or the one
- * before (so an id lives 60 to 120 seconds), else 0. Compares in constant
- * time. */
+/* 1 when conn_id was made for this client in the current window or one of
+ * the two before (so an id lives 120 to 180 seconds), else 0. Compares in
+ * constant time. */
 int tracker_req_conn_id_ok(const uint8_t key[32], const struct sockaddr *client,
                            uint64_t conn_id, uint64_t now_s);
 

@@ -772,9 +772,14 @@ test_conn_ids(void **state)
         uint64_t now;
         int ok;
     } times[] = {
-        {"same second", t0, 1},          {"end of window", t0 + 59, 1},
-        {"next window", t0 + 60, 1},     {"end of next window", t0 + 119, 1},
-        {"two windows on", t0 + 120, 0}, {"the window before", t0 - 1, 0},
+        {"same second", t0, 1},
+        {"end of window", t0 + 59, 1},
+        {"next window", t0 + 60, 1},
+        {"end of next window", t0 + 119, 1},
+        {"two windows on", t0 + 120, 1},
+        {"end of the third", t0 + 179, 1},
+        {"three windows on", t0 + 180, 0},
+        {"the window before", t0 - 1, 0},
         {"far future", t0 + 100000, 0},
     };
     for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
@@ -810,6 +815,9 @@ test_conn_ids(void **state)
     uint64_t id0 = tracker_req_conn_id(key, SA(a), 5);
     assert_int_equal(tracker_req_conn_id_ok(key, SA(a), id0, 0), 1);
     assert_int_equal(tracker_req_conn_id_ok(key, SA(a), id0, 65), 1);
+    assert_int_equal(tracker_req_conn_id_ok(key, SA(a), id0, 125), 1);
+    assert_int_equal(tracker_req_conn_id_ok(key, SA(a), id0, 185), 0);
+    assert_int_equal(tracker_req_conn_id_ok(key, SA(a), id ^ 1, 65), 0);
 }
 
 /* SipHash, which the connection ids and the tracker's tables stand on:

@@ -679,6 +679,7 @@ udp_go(struct tracker_xfer *x)
         return SHOAL_ELOCALONLY;
     /* A connection id stays good for a minute (BEP 15). */
     const struct tracker_udp_conn *c = conn_find(ss, &x->sa, session_now_ms(ss));
+    x->conn_cached = c != NULL;
     if (c) {
         x->connected = 1;
         x->conn_id = c->conn_id;
@@ -865,6 +866,7 @@ udp_start(struct tracker_xfer *x, const char *url)
     char host[256];
     uint16_t port;
     x->connected = 0;
+    x->conn_cached = 0;
     x->attempt = 0;
     x->udp_active = 0;
     if (tracker_udp_parse_url(url, host, sizeof(host), &port, x->urldata,
@@ -895,12 +897,21 @@ udp_reply(struct tracker_xfer *x, const uint8_t *p, size_t n)
     }
     if (r.action == TRACKER_UDP_ERROR) {
         /* The refusal may be of a connection id the tracker no longer
-         * takes: the next try connects afresh. */
+         * takes (it restarted, say). An id from the cache gets one fresh
+         * connect and a second try; any other refusal stands. */
         conn_drop(ss, &x->sa);
-        xfer_fail(x, "refused: %s", r.error[0] ? r.error : "no reason given");
+        if (x->connected && x->conn_cached) {
+            x->connected = 0;
+            x->conn_cached = 0;
+            x->attempt = 0;
+            udp_send_or_fail(x);
+        } else {
+            xfer_fail(x, "refused: %s", r.error[0] ? r.error : "no reason given");
+        }
     } else if (r.action == TRACKER_UDP_CONNECT && !x->connected) {
         uint64_t now = session_now_ms(ss);
         x->connected = 1;
+        x->conn_cached = 0;
         x->conn_id = r.conn_id;
         x->conn_until_ms = now + (uint64_t)TRACKER_UDP_CONN_ID_TTL_S * 1000;
         x->attempt = 0;

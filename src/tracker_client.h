@@ -47,6 +47,7 @@ struct tracker_xfer {
     uint32_t tid;
     uint64_t conn_id;
     uint64_t conn_until_ms; /* conn_id may be used until then (BEP 15) */
+    int conn_cached;        /* conn_id came from the session's cache */
     uint64_t deadline_ms;
     struct sockaddr_storage sa;
     char urldata[TRACKER_UDP_MAX_URLDATA + 1];

@@ -402,6 +402,17 @@ def shoal_port(out, timeout=10.0):
     return line()
 
 
+def tracker_ports(out, timeout=10.0):
+    """The (http, udp) ports `shoal tracker` printed in out.out, or None."""
+    def read():
+        text = read_text(out + ".out")
+        h = [int(x.split()[-1]) for x in text.splitlines() if x.startswith("http on port")]
+        u = [int(x.split()[-1]) for x in text.splitlines() if x.startswith("udp on port")]
+        return (h[0], u[0]) if h and u else None
+    wait_for(lambda: read() is not None, timeout)
+    return read()
+
+
 def shoal_state(out, timeout=10.0):
     """Waits for the line shoal prints once the torrent is added and returns
     it; it says whether the data was verified."""

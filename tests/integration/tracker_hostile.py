@@ -34,16 +34,6 @@ def check(cond, what):
         failures.append(what)
 
 
-def ports_of(out):
-    def read():
-        text = peer_tools.read_text(out + ".out")
-        h = [int(x.split()[-1]) for x in text.splitlines() if x.startswith("http on port")]
-        u = [int(x.split()[-1]) for x in text.splitlines() if x.startswith("udp on port")]
-        return (h[0], u[0]) if h and u else None
-    peer_tools.wait_for(lambda: read() is not None, 10)
-    return read()
-
-
 def http_get(hp, target, headers=None):
     """(status, body) of GET target; a server that closes without an answer
     gives (None, b"")."""
@@ -200,7 +190,7 @@ def main():
         out = os.path.join(work, "tracker")
         tracker = procs.start([SHOAL, "tracker", "--http", "127.0.0.1:0", "--udp",
                                "127.0.0.1:0", "--rate", "100000"], out)
-        ports = ports_of(out)
+        ports = peer_tools.tracker_ports(out)
         check(ports is not None, "shoal tracker started")
         if not ports:
             return 1

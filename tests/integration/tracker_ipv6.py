@@ -38,16 +38,6 @@ def check(cond, what):
         failures.append(what)
 
 
-def ports_of(out):
-    def read():
-        text = peer_tools.read_text(out + ".out")
-        h = [int(x.split()[-1]) for x in text.splitlines() if x.startswith("http on port")]
-        u = [int(x.split()[-1]) for x in text.splitlines() if x.startswith("udp on port")]
-        return (h[0], u[0]) if h and u else None
-    peer_tools.wait_for(lambda: read() is not None, 10)
-    return read()
-
-
 def http_announce(hp, ih):
     q = urllib.parse.urlencode({"info_hash": ih, "peer_id": b"-XX0001-" + os.urandom(12),
                                 "port": 6881, "uploaded": 0, "downloaded": 0, "left": 1,
@@ -110,7 +100,7 @@ def seeders_across_families(work):
     """An IPv4 seeder asking over HTTP gets leechers only, in both families."""
     out = os.path.join(work, "tracker-mixed")
     procs.start([SHOAL, "tracker", "--http", "127.0.0.1:0", "--udp", "[::1]:0"], out)
-    ports = ports_of(out)
+    ports = peer_tools.tracker_ports(out)
     check(ports is not None, "mixed: shoal tracker on 127.0.0.1 (HTTP) and [::1] (UDP)")
     if not ports:
         return
@@ -146,7 +136,7 @@ def main():
     try:
         out = os.path.join(work, "tracker")
         procs.start([SHOAL, "tracker", "--http", "[::1]:0", "--udp", "[::1]:0"], out)
-        ports = ports_of(out)
+        ports = peer_tools.tracker_ports(out)
         check(ports is not None, "shoal tracker listens on [::1]")
         if not ports:
             return 1

@@ -78,16 +78,6 @@ def wait_scrape(port, ih, want, timeout=15):
     return got[0] if got else None
 
 
-def ports_of(out):
-    def read():
-        text = peer_tools.read_text(out + ".out")
-        h = [int(x.split()[-1]) for x in text.splitlines() if x.startswith("http on port")]
-        u = [int(x.split()[-1]) for x in text.splitlines() if x.startswith("udp on port")]
-        return (h[0], u[0]) if h and u else None
-    peer_tools.wait_for(lambda: read() is not None, 10)
-    return read()
-
-
 def same_album(data, out):
     for rel in ("disc1/track.bin", "cover.jpg"):
         got = os.path.join(out, "album", rel)
@@ -143,7 +133,7 @@ def run(work, proto):
     tr_out = os.path.join(work, "tracker-" + proto)
     tracker = procs.start([SHOAL, "tracker", "--http", "127.0.0.1:0", "--udp", "127.0.0.1:0"],
                           tr_out)
-    ports = ports_of(tr_out)
+    ports = peer_tools.tracker_ports(tr_out)
     if not ports:
         check(False, "%s: tracker started" % proto)
         return
@@ -371,7 +361,7 @@ def dns_inside(work):
     threading.Thread(target=dns_server, args=(sock, seen), daemon=True).start()
     tr_out = os.path.join(work, "dns-tracker")
     start_plain([SHOAL, "tracker", "--http", "127.0.0.1:0", "--udp", "127.0.0.1:0"], tr_out)
-    ports = ports_of(tr_out)
+    ports = peer_tools.tracker_ports(tr_out)
     if not ports:
         check(False, "dns: tracker started")
         return

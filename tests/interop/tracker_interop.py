@@ -117,7 +117,7 @@ def main():
         out = os.path.join(work, "tracker")
         procs.start([SHOAL, "tracker", "--http", "127.0.0.1:0", "--udp", "127.0.0.1:0",
                      "--interval", "10"], out)
-        ports = tracker_swarm.ports_of(out)
+        ports = peer_tools.tracker_ports(out)
         check(ports is not None, "shoal tracker started")
         if ports:
             for proto in ("http", "udp"):

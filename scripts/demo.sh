@@ -1,8 +1,11 @@
 #!/bin/sh
-# make demo: shoal at work on loopback. One node shares a sample folder
-# (create + seed, printing its magnet link), three other nodes download it at
-# once from it and from each other, each showing its progress line, and then
-# every copy is compared with the original. Also shows `shoal info`.
+# make demo: shoal at work on loopback. A `shoal tracker` runs as the
+# central index; one node shares a sample folder (create + seed, printing its
+# magnet link) with the tracker's announce URL in the torrent; three other
+# nodes know nothing but the torrent, find the sharer and each other through
+# the tracker, and download at once from all of them, each showing its
+# progress line. Then every copy is compared with the original, and the
+# tracker's counters are shown. Also shows `shoal info`.
 # Everything happens under a fresh temporary folder with SHOAL_LOCAL_ONLY=1.
 set -eu
 SHOAL=${1:-build/shoal}
@@ -26,37 +29,41 @@ head -c 24000000 /dev/urandom > share/sample/media/clip.bin
 head -c 9000000 /dev/urandom > share/sample/media/track.bin
 : > share/sample/docs/empty.txt
 
-echo "== node 1: shoal share sample  (seeding at most 8 MB/s so the others also trade)"
-"$SHOAL" share share/sample -o sample.torrent --port 0 --max-up 8M > share.out 2> share.err &
+# wait_line FILE PATTERN WHAT: waits up to 10 s for a line in FILE.
+wait_line() {
+    i=0
+    while ! grep -q "$2" "$1" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && { echo "$3 did not start"; cat "${1%.out}.err"; exit 1; }
+        sleep 0.1
+    done
+}
+
+echo "== shoal tracker --http 127.0.0.1:0  (the index every node announces to)"
+"$SHOAL" tracker --http 127.0.0.1:0 > tracker.out 2> tracker.err &
 pids="$pids $!"
-i=0
-while ! grep -q "listening on port" share.out 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -gt 100 ] && { echo "node 1 did not start"; cat share.err; exit 1; }
-    sleep 0.1
-done
+wait_line tracker.out "http on port" "the tracker"
+hport=$(sed -n 's/^http on port //p' tracker.out)
+announce="http://127.0.0.1:$hport/announce"
+echo "  announce URL: $announce"
+echo
+
+echo "== node 1: shoal share sample -t $announce"
+echo "   (seeding at most 8 MB/s so the others also trade)"
+"$SHOAL" share share/sample -t "$announce" -o sample.torrent --port 0 --max-up 8M \
+    > share.out 2> share.err &
+pids="$pids $!"
+wait_line share.out "magnet:" "node 1"
 cat share.out
-port=$(sed -n 's/listening on port //p' share.out)
 echo
 
 echo "== shoal info sample.torrent"
 "$SHOAL" info sample.torrent
 echo
 
-# Three downloaders that know node 1 and each other.
-p2=$((port + 101)) p3=$((port + 102)) p4=$((port + 103))
-echo "== nodes 2, 3, 4: shoal get sample.torrent (progress every few seconds)"
+echo "== nodes 2, 3, 4: shoal get sample.torrent (only the torrent: peers come from the tracker)"
 for n in 2 3 4; do
-    eval mine=\$p$n
-    others=""
-    for m in 2 3 4; do
-        [ $m = $n ] && continue
-        eval o=\$p$m
-        others="$others --peer 127.0.0.1:$o"
-    done
-    # shellcheck disable=SC2086
-    "$SHOAL" get sample.torrent -o "node$n" --port "$mine" --peer "127.0.0.1:$port" $others \
-        > "node$n.out" 2> "node$n.err" &
+    "$SHOAL" get sample.torrent -o "node$n" --port 0 > "node$n.out" 2> "node$n.err" &
     eval pid$n=$!
     pids="$pids $!"
 done
@@ -76,4 +83,10 @@ for n in 2 3 4; do
         status=1
     fi
 done
+echo
+echo "== the tracker's counters (GET /stats)"
+if command -v curl > /dev/null; then
+    curl -s "http://127.0.0.1:$hport/stats"
+    echo
+fi
 exit $status

@@ -6,9 +6,11 @@ own process group, stopping it by PID, bounded waits, reading its output).
 Standard library only, so the tests run on Debian's /usr/bin/python3. Every
 socket operation takes a timeout; nothing here waits without a bound.
 """
+import filecmp
 import hashlib
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -42,6 +44,21 @@ BLOCK = 16384
 
 
 # ------------------------------------------------------------------ bencode
+
+def bencode(v):
+    """v (int, str, bytes, list, dict with str or bytes keys) in bencode,
+    dictionary keys in the byte order BEP 3 asks for."""
+    if isinstance(v, int):
+        return b"i%de" % v
+    if isinstance(v, str):
+        v = v.encode()
+    if isinstance(v, bytes):
+        return b"%d:%s" % (len(v), v)
+    if isinstance(v, list):
+        return b"l" + b"".join(bencode(x) for x in v) + b"e"
+    items = sorted((k.encode() if isinstance(k, str) else k, x) for k, x in v.items())
+    return b"d" + b"".join(bencode(k) + bencode(x) for k, x in items) + b"e"
+
 
 def bdecode(data):
     """Decodes a bencoded value. Returns (value, spans) where spans maps the
@@ -367,9 +384,65 @@ class Procs:
                 p.wait()
         return p.returncode
 
+    def wait(self, p, timeout):
+        """Waits up to timeout seconds for p to exit, stops it if it has
+        not, and returns its exit code."""
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop(p)
+        return p.returncode
+
     def stop_all(self):
         for p in self.procs:
             self.stop(p)
+
+
+class Checks:
+    """The verdicts of one test script: check() prints an "ok" or "FAIL"
+    line, finish() keeps the work folder when something failed (and says
+    where) or removes it, and prints the count; exit_code() is the script's
+    exit code."""
+
+    def __init__(self, name):
+        self.name = name
+        self.failures = []
+
+    def check(self, cond, what):
+        print(("ok    " if cond else "FAIL  ") + what, flush=True)
+        if not cond:
+            self.failures.append(what)
+
+    def finish(self, work):
+        if self.failures:
+            print("work folder kept: " + work)
+        else:
+            shutil.rmtree(work)
+        print("%s: %d failed" % (self.name, len(self.failures)))
+
+    def exit_code(self):
+        return 1 if self.failures else 0
+
+
+def start_seeder(procs, work, tracker_url, size):
+    """Writes work/share/notes.txt (size random bytes), makes its torrent
+    with tracker_url as the only tracker, and starts `shoal seed -v` on it.
+    Returns the process and the stem of its .out/.err files."""
+    data = os.path.join(work, "share", "notes.txt")
+    os.makedirs(os.path.dirname(data))
+    with open(data, "wb") as f:
+        f.write(os.urandom(size))
+    torrent = os.path.join(work, "notes.torrent")
+    subprocess.run([SHOAL, "create", data, "-o", torrent, "-t", tracker_url], check=True,
+                   capture_output=True)
+    out = os.path.join(work, "seed")
+    return procs.start([SHOAL, "seed", torrent, "-d", os.path.dirname(data), "--port", "0",
+                        "-v"], out), out
+
+
+def same_file(want, got):
+    """True when the file got exists and has the bytes of want."""
+    return os.path.exists(got) and filecmp.cmp(want, got, shallow=False)
 
 
 def wait_for(pred, timeout, step=0.05):

@@ -18,10 +18,8 @@ Then HTTPS: a leecher whose only tracker is https://127.0.0.1 finishes through
 it when CURL_CA_BUNDLE names the tracker's self-signed certificate, and a
 leecher without it refuses the certificate (it gets its data from --peer).
 """
-import filecmp
 import http.server
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -34,27 +32,11 @@ import peer_tools  # noqa: E402
 
 SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
 procs = peer_tools.Procs()
-failures = []
+checks = peer_tools.Checks("tracker client")
+check = checks.check
 WARNING = "tracker maintenance at noon"
 TRACKER_ID = "tid-42"
 
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def bencode(v):
-    if isinstance(v, int):
-        return b"i%de" % v
-    if isinstance(v, str):
-        v = v.encode()
-    if isinstance(v, bytes):
-        return b"%d:%s" % (len(v), v)
-    if isinstance(v, list):
-        return b"l" + b"".join(bencode(x) for x in v) + b"e"
-    return b"d" + b"".join(bencode(k) + bencode(v[k]) for k in sorted(v)) + b"e"
 
 
 class ScriptedTracker(http.server.ThreadingHTTPServer):
@@ -96,19 +78,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path.startswith("/garbage/"):
             self.reply(200, b"<html>not a tracker</html>")
         elif path.startswith("/fail/"):
-            self.reply(200, bencode({"failure reason": "torrent not registered"}))
+            self.reply(200, peer_tools.bencode({"failure reason": "torrent not registered"}))
         elif path.startswith("/redirect/"):
             target = "/good/" + path[len("/redirect/"):]
             self.reply(302, b"", [("Location", target + "?" + qs)])
         elif path == "/good/announce":
             peer = bytes([127, 0, 0, 1]) + self.server.seeder_port.to_bytes(2, "big")
-            self.reply(200, bencode({"interval": 1800, "min interval": 60, "complete": 1,
-                                     "incomplete": 1, "peers": peer, "tracker id": TRACKER_ID,
-                                     "warning message": WARNING}))
+            self.reply(200, peer_tools.bencode({
+                "interval": 1800, "min interval": 60, "complete": 1, "incomplete": 1,
+                "peers": peer, "tracker id": TRACKER_ID, "warning message": WARNING}))
         elif path == "/good/scrape":
-            ih = query.get("info_hash", b"")
-            self.reply(200, bencode({"files": {ih: {"complete": 1, "incomplete": 1,
-                                                    "downloaded": 0}}}))
+            ih = query.get(b"info_hash", b"")
+            self.reply(200, peer_tools.bencode({"files": {ih: {
+                "complete": 1, "incomplete": 1, "downloaded": 0}}}))
         else:
             self.reply(404, b"")
 
@@ -127,10 +109,7 @@ def make_cert(work):
 
 
 def wait_get(p, out):
-    try:
-        p.wait(60)
-    except subprocess.TimeoutExpired:
-        procs.stop(p)
+    procs.wait(p, 60)
     return peer_tools.read_text(out + ".err")
 
 
@@ -145,7 +124,7 @@ def check_tiers(work, data, torrent, size, ih, tracker, tp):
                      "--exit-when-done"], out)
     err = wait_get(p, out)
     got = os.path.join(out, os.path.basename(data))
-    check(p.returncode == 0 and filecmp.cmp(data, got, shallow=False),
+    check(p.returncode == 0 and peer_tools.same_file(data, got),
           "tiers: the leecher finished byte-identical (exit %s)" % p.returncode)
     check(len(tracker.seen("/garbage/")) >= 1 and len(tracker.seen("/fail/")) >= 1,
           "tiers: both trackers of the first tier were tried")
@@ -202,7 +181,7 @@ def check_https(work, data, seeder_port, size):
     wait_get(p, out)
     got = os.path.join(out, os.path.basename(data))
     events = [q.get(b"event", b"") for q in tracker.seen("/good/announce")]
-    check(p.returncode == 0 and os.path.exists(got) and filecmp.cmp(data, got, shallow=False),
+    check(p.returncode == 0 and peer_tools.same_file(data, got),
           "https: the leecher found the seeder through an HTTPS tracker (exit %s)"
           % p.returncode)
     check(events[:1] == [b"started"] and b"completed" in events,
@@ -254,12 +233,8 @@ def main():
         check_https(work, data, seeder_port, size)
     finally:
         procs.stop_all()
-        if failures:
-            print("work folder kept: " + work)
-        else:
-            shutil.rmtree(work)
-    print("tracker client: %d failed" % len(failures))
-    return 1 if failures else 0
+        checks.finish(work)
+    return checks.exit_code()
 
 
 if __name__ == "__main__":

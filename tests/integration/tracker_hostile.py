@@ -9,7 +9,6 @@ Every request is bounded: a few hundred packets, five-second timeouts.
 """
 import os
 import random
-import shutil
 import socket
 import struct
 import sys
@@ -22,16 +21,12 @@ import peer_tools  # noqa: E402
 
 SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
 procs = peer_tools.Procs()
-failures = []
+checks = peer_tools.Checks("tracker hostile")
+check = checks.check
 IH = "%aa" * 20
 PID = "-XX0001-abcdefghijkl"
 MAGIC = 0x41727101980
 
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def http_get(hp, target, headers=None):
@@ -222,12 +217,8 @@ def main():
         check(procs.stop(tracker) == 0, "the tracker exits 0 on SIGTERM")
     finally:
         procs.stop_all()
-        if failures:
-            print("work folder kept: " + work)
-        else:
-            shutil.rmtree(work)
-    print("tracker hostile: %d failed" % len(failures))
-    return 1 if failures else 0
+        checks.finish(work)
+    return checks.exit_code()
 
 
 if __name__ == "__main__":

@@ -11,10 +11,8 @@
     announced over UDP on [::1], an IPv4 seeder's HTTP announce on
     127.0.0.1 gets the IPv6 leecher in `peers6` and never the IPv6 seeder.
 """
-import filecmp
 import os
 import random
-import shutil
 import socket
 import struct
 import subprocess
@@ -28,14 +26,10 @@ import peer_tools  # noqa: E402
 
 SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
 procs = peer_tools.Procs()
-failures = []
+checks = peer_tools.Checks("tracker ipv6")
+check = checks.check
 LOOP6 = socket.inet_pton(socket.AF_INET6, "::1")
 
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def http_announce(hp, ih):
@@ -46,7 +40,9 @@ def http_announce(hp, ih):
         return peer_tools.bdecode(r.read())[0]
 
 
-def udp_announce(up, ih):
+def udp_announce(up, ih, left=1, port=6882, event=0):
+    """A BEP 15 announce from ::1 for the peer at [::1]:port; the reply, or
+    None when the connect fails."""
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     s.settimeout(5)
     try:
@@ -57,26 +53,7 @@ def udp_announce(up, ih):
             return None
         tid = random.getrandbits(32)
         s.sendto(struct.pack(">QII20s20sQQQIIIiH", cid, 1, tid, ih,
-                             b"-XX0001-" + os.urandom(12), 0, 1, 0, 0, 0, 0, 50, 6882),
-                 ("::1", up))
-        return s.recv(2048)
-    finally:
-        s.close()
-
-
-def udp6_announce(up, ih, left, port):
-    """A BEP 15 announce from ::1 for the peer at [::1]:port."""
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.settimeout(5)
-    try:
-        tid = random.getrandbits(32)
-        s.sendto(struct.pack(">QII", 0x41727101980, 0, tid), ("::1", up))
-        action, rtid, cid = struct.unpack(">IIQ", s.recv(2048)[:16])
-        if action != 0 or rtid != tid:
-            return None
-        tid = random.getrandbits(32)
-        s.sendto(struct.pack(">QII20s20sQQQIIIiH", cid, 1, tid, ih,
-                             b"-XX0001-" + os.urandom(12), 0, left, 0, 2, 0, 0, 50, port),
+                             b"-XX0001-" + os.urandom(12), 0, left, 0, event, 0, 0, 50, port),
                  ("::1", up))
         return s.recv(2048)
     finally:
@@ -106,8 +83,8 @@ def seeders_across_families(work):
         return
     hp, up = ports
     ih = os.urandom(20)
-    ok = udp6_announce(up, ih, 0, 7001) is not None  # IPv6 seeder
-    ok = ok and udp6_announce(up, ih, 5, 7004) is not None  # IPv6 leecher
+    ok = udp_announce(up, ih, 0, 7001, event=2) is not None  # IPv6 seeder
+    ok = ok and udp_announce(up, ih, 5, 7004, event=2) is not None  # IPv6 leecher
     http4_announce(hp, ih, 5, 7002)  # IPv4 leecher
     check(ok, "mixed: an IPv6 seeder and an IPv6 leecher announced over UDP")
     reply = http4_announce(hp, ih, 0, 7003)  # IPv4 seeder
@@ -177,12 +154,9 @@ def main():
             dest = os.path.join(work, "get-" + name)
             p = procs.start([SHOAL, "get", t, "-o", dest, "--port", "0", "--exit-when-done"],
                             dest)
-            try:
-                p.wait(60)
-            except subprocess.TimeoutExpired:
-                procs.stop(p)
+            procs.wait(p, 60)
             got_file = os.path.join(dest, "talk.ogg")
-            same = os.path.exists(got_file) and filecmp.cmp(data, got_file, shallow=False)
+            same = peer_tools.same_file(data, got_file)
             check(p.returncode == 0 and same, "%s over IPv6: shoal get found the sharer "
                   "through the tracker and finished byte-identical" % name)
             if not same:
@@ -190,12 +164,8 @@ def main():
         seeders_across_families(work)
     finally:
         procs.stop_all()
-        if failures:
-            print("work folder kept: " + work)
-        else:
-            shutil.rmtree(work)
-    print("tracker ipv6: %d failed" % len(failures))
-    return 1 if failures else 0
+        checks.finish(work)
+    return checks.exit_code()
 
 
 if __name__ == "__main__":

@@ -26,12 +26,10 @@
   - GET /stats and the HTML page answer; a malformed announce gets a
     bencoded failure reason; the tracker exits 0 on SIGTERM.
 """
-import filecmp
 import http.server
 import os
 import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -46,13 +44,9 @@ import peer_tools  # noqa: E402
 
 SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
 procs = peer_tools.Procs()
-failures = []
+checks = peer_tools.Checks("tracker swarm")
+check = checks.check
 
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def http_get(url):
@@ -81,8 +75,7 @@ def wait_scrape(port, ih, want, timeout=15):
 def same_album(data, out):
     for rel in ("disc1/track.bin", "cover.jpg"):
         got = os.path.join(out, "album", rel)
-        if not os.path.exists(got) or not filecmp.cmp(os.path.join(data, rel), got,
-                                                      shallow=False):
+        if not peer_tools.same_file(os.path.join(data, rel), got):
             return False
     return True
 
@@ -162,10 +155,7 @@ def run(work, proto):
         getters.append((out, procs.start([SHOAL, "get", torrent, "-o", out, "--port", "0"],
                                          out)))
     for out, p in getters:
-        try:
-            p.wait(90)
-        except subprocess.TimeoutExpired:
-            procs.stop(p)
+        procs.wait(p, 90)
         same = same_album(data, out)
         check(p.returncode == 0 and same, "%s: %s finished byte-identical through the tracker"
               % (proto, os.path.basename(out)))
@@ -284,12 +274,8 @@ def broken_trackers(work):
     get_out = os.path.join(work, "broken-get")
     getter = procs.start([SHOAL, "get", torrent, "-o", get_out, "--peer",
                           "127.0.0.1:%s" % port], get_out)
-    try:
-        getter.wait(60)
-    except subprocess.TimeoutExpired:
-        procs.stop(getter)
-    same = os.path.exists(os.path.join(get_out, "data.bin")) and filecmp.cmp(
-        data, os.path.join(get_out, "data.bin"), shallow=False)
+    procs.wait(getter, 60)
+    same = peer_tools.same_file(data, os.path.join(get_out, "data.bin"))
     check(getter.returncode == 0 and same,
           "broken trackers: the torrent goes on, a download from the seeder finished "
           "(exit %s)" % getter.returncode)
@@ -383,12 +369,8 @@ def dns_inside(work):
     check(ok, "dns: the seeder announced to and scraped udp://tracker.shoal.test")
     get_out = os.path.join(work, "dns-get")
     getter = start_plain([SHOAL, "get", torrent, "-o", get_out], get_out)
-    try:
-        getter.wait(60)
-    except subprocess.TimeoutExpired:
-        procs.stop(getter)
-    same = os.path.exists(os.path.join(get_out, "data.bin")) and filecmp.cmp(
-        data, os.path.join(get_out, "data.bin"), shallow=False)
+    procs.wait(getter, 60)
+    same = peer_tools.same_file(data, os.path.join(get_out, "data.bin"))
     check(getter.returncode == 0 and same,
           "dns: a getter found the seeder through the tracker's name (exit %s)"
           % getter.returncode)
@@ -427,8 +409,8 @@ def dns_names(work):
     sys.stdout.write(p.stdout)
     for line in p.stdout.splitlines():
         if line.startswith("FAIL"):
-            failures.append(line)
-    if p.returncode != 0 and not failures:
+            checks.failures.append(line)
+    if p.returncode != 0 and not checks.failures:
         check(False, "dns: the namespace run failed: %s" % p.stderr[-500:])
 
 
@@ -438,7 +420,7 @@ def main():
             dns_inside(sys.argv[2])
         finally:
             procs.stop_all()
-        return 1 if failures else 0
+        return checks.exit_code()
     work = tempfile.mkdtemp(prefix="shoal-tracker-swarm.")
     try:
         for proto in ("http", "udp"):
@@ -447,12 +429,8 @@ def main():
         dns_names(work)
     finally:
         procs.stop_all()
-        if failures:
-            print("work folder kept: " + work)
-        else:
-            shutil.rmtree(work)
-    print("tracker swarm: %d failed" % len(failures))
-    return 1 if failures else 0
+        checks.finish(work)
+    return checks.exit_code()
 
 
 if __name__ == "__main__":

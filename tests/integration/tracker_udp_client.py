@@ -15,10 +15,8 @@ Takes about 80 seconds: the minute cannot be shortened from outside.
 """
 import os
 import random
-import shutil
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,15 +27,11 @@ import peer_tools  # noqa: E402
 
 SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
 procs = peer_tools.Procs()
-failures = []
+checks = peer_tools.Checks("tracker udp client")
+check = checks.check
 # BEP 15's minute, and a little for the time a datagram takes on loopback.
 CONN_ID_LIFE = 60.5
 
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 class Tracker:
@@ -105,17 +99,8 @@ def main():
     tr = Tracker()
     threading.Thread(target=tr.serve, daemon=True).start()
     try:
-        data = os.path.join(work, "share", "notes.txt")
-        os.makedirs(os.path.dirname(data))
-        with open(data, "wb") as f:
-            f.write(os.urandom(100 * 1024 + 3))
-        torrent = os.path.join(work, "notes.torrent")
-        subprocess.run([SHOAL, "create", data, "-o", torrent, "-t",
-                        "udp://127.0.0.1:%d/announce" % tr.port], check=True,
-                       capture_output=True)
-        out = os.path.join(work, "seed")
-        seeder = procs.start([SHOAL, "seed", torrent, "-d", os.path.dirname(data), "--port",
-                              "0", "-v"], out)
+        url = "udp://127.0.0.1:%d/announce" % tr.port
+        seeder, out = peer_tools.start_seeder(procs, work, url, 100 * 1024 + 3)
 
         def settled():
             with tr.lock:
@@ -140,12 +125,8 @@ def main():
     finally:
         procs.stop_all()
         tr.sock.close()
-        if failures:
-            print("work folder kept: " + work)
-        else:
-            shutil.rmtree(work)
-    print("tracker udp client: %d failed" % len(failures))
-    return 1 if failures else 0
+        checks.finish(work)
+    return checks.exit_code()
 
 
 if __name__ == "__main__":

@@ -7,10 +7,8 @@ Debian's opentracker is built with a whitelist, so the test writes the
 torrent's infohash into one; it chroots into its folder (-d), so the list is
 named relative to that.
 """
-import filecmp
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,13 +20,9 @@ import peer_tools  # noqa: E402
 
 SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
 procs = peer_tools.Procs()
-failures = []
+checks = peer_tools.Checks("opentracker")
+check = checks.check
 
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def run_swarm(work, torrent, seed_dir, url, label):
@@ -43,12 +37,9 @@ def run_swarm(work, torrent, seed_dir, url, label):
         leechers.append((out, procs.start([SHOAL, "get", torrent, "-o", out, "--tracker", url],
                                           out)))
     for out, p in leechers:
-        try:
-            p.wait(60)
-        except subprocess.TimeoutExpired:
-            procs.stop(p)
-        same = filecmp.cmp(os.path.join(seed_dir, "data.bin"), os.path.join(out, "data.bin"),
-                           shallow=False) if os.path.exists(os.path.join(out, "data.bin")) else False
+        procs.wait(p, 60)
+        same = peer_tools.same_file(os.path.join(seed_dir, "data.bin"),
+                                    os.path.join(out, "data.bin"))
         check(p.returncode == 0 and same,
               "%s: leecher %s found the seeder through opentracker and finished (exit %s)"
               % (label, os.path.basename(out), p.returncode))
@@ -82,12 +73,8 @@ def main():
         run_swarm(work, torrent, seed_dir, "udp://127.0.0.1:%d" % port, "udp")
     finally:
         procs.stop_all()
-        if failures:
-            print("work folder kept: " + work)
-        else:
-            shutil.rmtree(work)
-    print("opentracker: %d failed" % len(failures))
-    return 1 if failures else 0
+        checks.finish(work)
+    return checks.exit_code()
 
 
 if __name__ == "__main__":

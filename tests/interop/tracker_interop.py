@@ -14,9 +14,7 @@ again for five minutes: its minimum announce interval). Transmission also
 keeps one connection per address, so each client has a loopback address of
 its own: Transmission 127.0.0.1, libtorrent 127.0.0.2, aria2 127.0.0.3.
 """
-import filecmp
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,13 +27,9 @@ import tracker_swarm  # noqa: E402
 
 SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
 procs = peer_tools.Procs()
-failures = []
+checks = peer_tools.Checks("tracker interop")
+check = checks.check
 
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def wait_scrape(hp, ih, pred, timeout):
@@ -93,12 +87,9 @@ def run(work, proto, hp, up):
     check(got is not None and got[0] == 1, "%s: Transmission's seeder announced to shoal's "
           "tracker (scrape: %s)" % (proto, got))
     for name, p, folder, log in start_leechers(work, proto, torrent):
-        try:
-            p.wait(100)
-        except subprocess.TimeoutExpired:
-            procs.stop(p)
+        procs.wait(p, 100)
         got = os.path.join(folder, "movie.bin")
-        same = os.path.exists(got) and filecmp.cmp(src, got, shallow=False)
+        same = peer_tools.same_file(src, got)
         check(p.returncode == 0 and same, "%s: %s leecher found the Transmission seeder "
               "through shoal's tracker and finished byte-identical (exit %s)"
               % (proto, name, p.returncode))
@@ -124,12 +115,8 @@ def main():
                 run(work, proto, *ports)
     finally:
         procs.stop_all()
-        if failures:
-            print("work folder kept: " + work)
-        else:
-            shutil.rmtree(work)
-    print("tracker interop: %d failed" % len(failures))
-    return 1 if failures else 0
+        checks.finish(work)
+    return checks.exit_code()
 
 
 if __name__ == "__main__":

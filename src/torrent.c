@@ -767,6 +767,7 @@ static void
 setup_trackers(struct torrent *t, const char *const *extra)
 {
     announcer_init(&t->announcer, session_random(t->ss));
+    tracker_client_attach(t);
     t->tracker_key = (uint32_t)session_random(t->ss);
     int last_tier = -1;
     for (size_t i = 0; i < t->m->tracker_count; i++) {

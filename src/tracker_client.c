@@ -1067,6 +1067,16 @@ tracker_client_init(struct shoal_session *ss)
 }
 
 void
+tracker_client_attach(struct torrent *t)
+{
+    t->announce_x.t = t;
+    for (int i = 0; i < ANNOUNCER_MAX_SCRAPES; i++) {
+        t->scrape_x[i].t = t;
+        t->scrape_x[i].scrape = 1;
+    }
+}
+
+void
 tracker_client_forget(struct torrent *t)
 {
     xfer_cancel(&t->announce_x);
@@ -1111,13 +1121,9 @@ void
 tracker_client_tick(struct torrent *t, uint64_t now)
 {
     struct tracker_xfer *ax = &t->announce_x;
-    ax->t = t;
     udp_tick(ax, now);
-    for (int i = 0; i < ANNOUNCER_MAX_SCRAPES; i++) {
-        t->scrape_x[i].t = t;
-        t->scrape_x[i].scrape = 1;
+    for (int i = 0; i < ANNOUNCER_MAX_SCRAPES; i++)
         udp_tick(&t->scrape_x[i], now);
-    }
     uint64_t wake;
     if (ax->kind == TRACKER_JOB_NONE &&
         announcer_next(&t->announcer, now, &ax->job, &wake))

@@ -66,6 +66,9 @@ int tracker_client_init(struct shoal_session *ss);
 /* Cancels transfers and look-ups in flight and frees everything. No
  * announcer hears about the cancelled exchanges. */
 void tracker_client_cleanup(struct shoal_session *ss);
+/* Ties t's announce and scrape exchanges to t; once, before any other call
+ * for t. */
+void tracker_client_attach(struct torrent *t);
 /* Starts the announce and the scrape that are due for t, and handles UDP
  * retransmits. */
 void tracker_client_tick(struct torrent *t, uint64_t now);

@@ -283,28 +283,30 @@ announcer_scrape_done(struct announcer *a, uint32_t id,
     struct announcer_tracker *t = &a->t[i];
     t->scrape_busy = 0;
     switch (result) {
-    case ANNOUNCER_SCRAPE_OK:
+    case ANNOUNCER_SCRAPE_OK: {
         t->scrape_fails = 0;
         t->scrape_error[0] = '\0';
         t->scrape_last_ms = now;
         /* BEP 48: a tracker may ask for longer gaps than ours, never
          * shorter ones. */
-        t->scrape_next_ms = now + (uint64_t)(min_interval > ANNOUNCER_SCRAPE_INTERVAL_S
-                                                 ? min_interval
-                                                 : ANNOUNCER_SCRAPE_INTERVAL_S) *
-                                      1000;
+        uint32_t gap_s = min_interval > ANNOUNCER_SCRAPE_INTERVAL_S
+                             ? min_interval
+                             : ANNOUNCER_SCRAPE_INTERVAL_S;
+        t->scrape_next_ms = now + (uint64_t)gap_s * 1000;
         set_counts(t, seeders, leechers, completed, now);
         break;
-    case ANNOUNCER_SCRAPE_FAILED:
+    }
+    case ANNOUNCER_SCRAPE_FAILED: {
         t->scrape_fails++;
         snprintf(t->scrape_error, sizeof(t->scrape_error), "%s",
                  error ? error : "scrape failed");
         /* Back off as failed announces do, but never wait longer than the
          * regular scrape interval. */
-        t->scrape_next_ms = now + retry_ms(t->scrape_fails);
-        if (retry_ms(t->scrape_fails) > (uint64_t)ANNOUNCER_SCRAPE_INTERVAL_S * 1000)
-            t->scrape_next_ms = now + (uint64_t)ANNOUNCER_SCRAPE_INTERVAL_S * 1000;
+        uint64_t wait = retry_ms(t->scrape_fails);
+        uint64_t cap = (uint64_t)ANNOUNCER_SCRAPE_INTERVAL_S * 1000;
+        t->scrape_next_ms = now + (wait < cap ? wait : cap);
         break;
+    }
     case ANNOUNCER_SCRAPE_UNSUPPORTED:
         t->scrape_unsupported = 1;
         snprintf(t->scrape_error, sizeof(t->scrape_error), "%s",

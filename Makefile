@@ -52,8 +52,7 @@ $(FUZZ)/CMakeCache.txt:
 fuzz: $(FUZZ)/CMakeCache.txt
 	cmake --build $(FUZZ) -j $(JOBS)
 
-SOURCES = $(wildcard include/*.h src/*.c src/*.h src/server/*.c cli/*.c cli/*.h \
-            tests/unit/*.c tests/fuzz/*.c)
+SOURCES = $(shell find include src cli tests/unit tests/fuzz -path tests/fuzz/corpus -prune -o -name '*.[ch]' -print | sort)
 
 format:
 	clang-format -i $(SOURCES)

@@ -26,13 +26,13 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "netguard.h"
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/netguard.h"
 #include "shoal.h"
-#include "swarm_table.h"
-#include "tracker_req.h"
-#include "util.h"
+#include "engine/swarm_table.h"
+#include "codec/tracker_req.h"
+#include "base/util.h"
 
 /* Announce interval handed to clients; peers expire after twice that. */
 #define TRACKER_DEFAULT_INTERVAL 1800

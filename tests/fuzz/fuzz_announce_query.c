@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bencode.h"
-#include "buf.h"
+#include "codec/bencode.h"
+#include "base/buf.h"
 #include "shoal.h"
-#include "tracker_req.h"
+#include "codec/tracker_req.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "bencode.h"
+#include "base/alloc.h"
+#include "codec/bencode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

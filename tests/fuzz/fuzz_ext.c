@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "ext.h"
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "codec/ext.h"
 #include "shoal.h"
-#include "util.h"
+#include "base/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

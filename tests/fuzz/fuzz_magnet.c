@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "magnet.h"
+#include "codec/magnet.h"
 #include "shoal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "buf.h"
+#include "base/alloc.h"
+#include "base/buf.h"
 #include "shoal.h"
-#include "tracker_http.h"
-#include "util.h"
+#include "codec/tracker_http.h"
+#include "base/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

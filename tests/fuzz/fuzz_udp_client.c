@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "shoal.h"
-#include "tracker_udp.h"
-#include "util.h"
+#include "codec/tracker_udp.h"
+#include "base/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

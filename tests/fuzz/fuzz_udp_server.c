@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "shoal.h"
-#include "tracker_req.h"
+#include "codec/tracker_req.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

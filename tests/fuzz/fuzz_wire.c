@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "shoal.h"
-#include "wire.h"
+#include "codec/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

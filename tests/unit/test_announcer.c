@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "announcer.h"
+#include "engine/announcer.h"
 
 static const char *
 url_of(const struct announcer *a, const struct announce_job *j)

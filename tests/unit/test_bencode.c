@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "alloc.h"
-#include "bencode.h"
+#include "base/alloc.h"
+#include "codec/bencode.h"
 
 struct bad_vector {
     const char *in;

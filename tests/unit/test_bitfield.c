@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "alloc.h"
-#include "bitfield.h"
+#include "base/alloc.h"
+#include "base/bitfield.h"
 #include "shoal.h"
 
 static void

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "choker.h"
+#include "engine/choker.h"
 
 #define NOW 1000000000ull /* some time well after every connection */
 

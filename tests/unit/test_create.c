@@ -20,8 +20,8 @@
 
 #include <cmocka.h>
 
-#include "alloc.h"
-#include "sha.h"
+#include "base/alloc.h"
+#include "base/sha.h"
 #include "shoal.h"
 
 #define KiB 1024ull

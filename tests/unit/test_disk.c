@@ -21,13 +21,13 @@
 
 #include <cmocka.h>
 
-#include "alloc.h"
-#include "bencode.h"
-#include "disk.h"
-#include "metainfo.h"
-#include "sha.h"
+#include "base/alloc.h"
+#include "codec/bencode.h"
+#include "engine/disk.h"
+#include "codec/metainfo.h"
+#include "base/sha.h"
 #include "shoal.h"
-#include "storage.h"
+#include "engine/storage.h"
 
 /* ------------------------------------------------------------------ fixture */
 

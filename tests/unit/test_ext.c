@@ -14,11 +14,11 @@
 
 #include <cmocka.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "ext.h"
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "codec/ext.h"
 #include "shoal.h"
-#include "util.h"
+#include "base/util.h"
 
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1
 

@@ -13,11 +13,11 @@
 
 #include <cmocka.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "magnet.h"
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "codec/magnet.h"
 #include "shoal.h"
-#include "util.h"
+#include "base/util.h"
 
 #define H   "c12fe1c06bba254a9dc9f519b335aa7c1367a88a"
 #define HU  "C12FE1C06BBA254A9DC9F519B335AA7C1367A88A"

@@ -18,11 +18,11 @@
 
 #include <cmocka.h>
 
-#include "alloc.h"
-#include "bencode.h"
-#include "metainfo.h"
-#include "sha.h"
-#include "util.h"
+#include "base/alloc.h"
+#include "codec/bencode.h"
+#include "codec/metainfo.h"
+#include "base/sha.h"
+#include "base/util.h"
 
 static char datadir[4096];
 

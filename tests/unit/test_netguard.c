@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "netguard.h"
+#include "base/netguard.h"
 #include "shoal.h"
 
 struct addr_case {

@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "alloc.h"
-#include "bitfield.h"
-#include "picker.h"
+#include "base/alloc.h"
+#include "base/bitfield.h"
+#include "engine/picker.h"
 #include "shoal.h"
 
 #define BS PICKER_BLOCK_SIZE

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "session.h"
+#include "session/session.h"
 
 static void
 test_steady(void **state)

@@ -19,12 +19,12 @@
 
 #include <cmocka.h>
 
-#include "alloc.h"
-#include "bencode.h"
-#include "metainfo.h"
-#include "resume.h"
+#include "base/alloc.h"
+#include "codec/bencode.h"
+#include "codec/metainfo.h"
+#include "engine/resume.h"
 #include "shoal.h"
-#include "storage.h"
+#include "engine/storage.h"
 
 static char dir[64];
 static char path[128];

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "smartban.h"
+#include "engine/smartban.h"
 
 #define BLOCK 16384
 #define PLEN  (4 * BLOCK)

@@ -22,11 +22,11 @@
 
 #include <cmocka.h>
 
-#include "bencode.h"
-#include "metainfo.h"
-#include "sha.h"
+#include "codec/bencode.h"
+#include "codec/metainfo.h"
+#include "base/sha.h"
 #include "shoal.h"
-#include "storage.h"
+#include "engine/storage.h"
 
 /* ------------------------------------------------------------------ fixture */
 

@@ -20,9 +20,9 @@
 
 #include <malloc.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "shoal.h"
-#include "swarm_table.h"
+#include "engine/swarm_table.h"
 
 static void
 make_ih(uint8_t ih[20], uint64_t n)

@@ -17,11 +17,11 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 
-#include "alloc.h"
-#include "buf.h"
+#include "base/alloc.h"
+#include "base/buf.h"
 #include "shoal.h"
-#include "tracker_http.h"
-#include "util.h"
+#include "codec/tracker_http.h"
+#include "base/util.h"
 
 /* A byte-string literal and its length, NULs included. */
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1

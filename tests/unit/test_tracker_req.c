@@ -17,10 +17,10 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "shoal.h"
-#include "siphash.h"
-#include "tracker_req.h"
+#include "base/siphash.h"
+#include "codec/tracker_req.h"
 
 /* A byte-string literal and its length, NULs included. */
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1

@@ -16,10 +16,10 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "shoal.h"
-#include "tracker_udp.h"
-#include "util.h"
+#include "codec/tracker_udp.h"
+#include "base/util.h"
 
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1
 

@@ -14,8 +14,8 @@
 #include <cmocka.h>
 
 #include "shoal.h"
-#include "util.h"
-#include "wire.h"
+#include "base/util.h"
+#include "codec/wire.h"
 
 /* A byte-string literal and its length, NULs included. */
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1

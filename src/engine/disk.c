@@ -1,0 +1,705 @@
+/*
+ * disk.c — the disk worker pool. Engine layer: runs storage jobs on its own
+ * threads and hands the results back through a queue and an eventfd; it must
+ * not know about the event loop, sockets or peers, and it never runs a
+ * callback on a worker thread.
+ *
+ * One mutex guards everything shared: the job queue (accepted jobs not yet
+ * finished, in submission order, running ones included), the list of finished
+ * jobs and the counters. A worker takes the first queued job that no earlier
+ * job in the queue blocks (see `blocks`), so the queue is also the ordering
+ * record. Workers usually take jobs from the head, so the scan is short: the
+ * jobs ahead of the first runnable one are the few running or blocked.
+ *
+ * Memory: every allocation happens on a submitting thread; workers only free
+ * (write data, once written), so the allocation hooks in alloc.c see one
+ * thread.
+ */
+#include "engine/disk.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "codec/metainfo.h"
+#include "engine/storage.h"
+
+/* More workers than this only contend for the disk and the lock. */
+#define DISK_MAX_THREADS 64u
+/* Adjacent writes joined into one pwritev: at most this many ... */
+#define DISK_COALESCE_JOBS 64
+/* ... and at most this many bytes, so one call cannot hold a worker long. */
+#define DISK_COALESCE_BYTES (4u * 1024 * 1024)
+/* How far past a write a worker looks for the block that follows it. */
+#define DISK_COALESCE_SCAN 256
+/* The largest single read: a whole piece of the largest size we accept. */
+#define DISK_MAX_READ METAINFO_MAX_PIECE_LENGTH
+/* Hash jobs disk_hash_all keeps queued per worker: enough to never idle. */
+#define DISK_HASH_WINDOW 4u
+/* How often disk_hash_all reports progress. */
+#define DISK_PROGRESS_NS (100 * 1000 * 1000L)
+
+enum job_kind { JOB_WRITE, JOB_READ, JOB_HASH, JOB_FSYNC, JOB_CLOSE };
+
+struct hash_group;
+
+struct job {
+    struct job *prev, *next; /* in the queue, then in the finished list */
+    struct job *gnext;       /* next write joined to this one by a worker */
+    enum job_kind kind;
+    int running;
+    int rc;
+    struct storage *st;
+    uint64_t off; /* byte range the job touches (empty for fsync/close) */
+    uint64_t len;
+    uint8_t *data; /* write: owned data; read: the buffer after the job */
+    uint32_t piece;
+    uint8_t expected[SHA1_LEN];
+    disk_cb cb;
+    disk_read_cb rcb;
+    void *user;
+    struct hash_group *group; /* set for disk_hash_all's own jobs */
+};
+
+/* State shared by disk_hash_all and the workers, under the pool mutex. */
+struct hash_group {
+    struct job *jobs; /* the reusable job structs */
+    uint32_t *free;   /* indexes of idle jobs */
+    uint32_t nfree;
+    uint32_t inflight; /* submitted, not finished */
+    uint32_t done;     /* finished */
+    long matched;
+    int err; /* first error other than missing data */
+    uint8_t *have;
+};
+
+struct worker {
+    struct disk *d;
+    pthread_t thread;
+    struct storage_hasher hasher;
+};
+
+struct disk {
+    pthread_mutex_t mu;
+    pthread_cond_t work;  /* a job may have become runnable, or stopping */
+    pthread_cond_t group; /* a disk_hash_all job finished */
+    struct job *q_head, *q_tail;
+    size_t nqueued; /* in the queue and not running */
+    struct job *done_head, *done_tail;
+    size_t pending_bytes;
+    size_t pending_jobs;
+    int stopping;
+    int efd;
+    struct worker *workers;
+    unsigned nworkers;
+};
+
+/* ------------------------------------------------------------------ queue */
+
+static void
+q_append(struct disk *d, struct job *j)
+{
+    j->next = NULL;
+    j->prev = d->q_tail;
+    if (d->q_tail)
+        d->q_tail->next = j;
+    else
+        d->q_head = j;
+    d->q_tail = j;
+}
+
+static void
+q_remove(struct disk *d, struct job *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        d->q_head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        d->q_tail = j->prev;
+    j->prev = j->next = NULL;
+}
+
+static int
+overlap(const struct job *a, const struct job *b)
+{
+    return a->off < b->off + b->len && b->off < a->off + a->len;
+}
+
+/* Whether `early`, submitted before `late`, must finish before late starts. */
+static int
+blocks(const struct job *early, const struct job *late)
+{
+    if (early->st != late->st)
+        return 0;
+    if (late->kind == JOB_CLOSE)
+        return 1;
+    if (late->kind == JOB_FSYNC)
+        return early->kind == JOB_WRITE;
+    if (early->kind == JOB_FSYNC || early->kind == JOB_CLOSE)
+        return 0;
+    if (early->kind != JOB_WRITE && late->kind != JOB_WRITE)
+        return 0; /* readers share */
+    return overlap(early, late);
+}
+
+static int
+runnable(const struct disk *d, const struct job *j)
+{
+    for (const struct job *e = d->q_head; e != j; e = e->next)
+        if (blocks(e, j))
+            return 0;
+    return 1;
+}
+
+/* The first queued job nothing blocks, marked running, or NULL. */
+static struct job *
+take(struct disk *d)
+{
+    if (d->nqueued == 0)
+        return NULL;
+    for (struct job *j = d->q_head; j; j = j->next) {
+        if (j->running || !runnable(d, j))
+            continue;
+        j->running = 1;
+        j->gnext = NULL;
+        d->nqueued--;
+        return j;
+    }
+    return NULL;
+}
+
+/* Joins to write w the queued writes that continue it on the same storage,
+ * so they go out in one pwritev. Returns the number of jobs in the group. */
+static int
+coalesce(struct disk *d, struct job *w)
+{
+    struct job *last = w;
+    uint64_t end = w->off + w->len, bytes = w->len;
+    int n = 1, scanned = 0;
+    struct job *j = w->next;
+    while (j && scanned < DISK_COALESCE_SCAN && n < DISK_COALESCE_JOBS) {
+        if (!j->running && j->kind == JOB_WRITE && j->st == w->st && j->off == end &&
+            bytes + j->len <= DISK_COALESCE_BYTES && runnable(d, j)) {
+            j->running = 1;
+            j->gnext = NULL;
+            d->nqueued--;
+            last->gnext = j;
+            last = j;
+            end += j->len;
+            bytes += j->len;
+            n++;
+            scanned = 0; /* a chain of blocks may run on far into the queue */
+            j = j->next;
+            continue;
+        }
+        j = j->next;
+        scanned++;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ workers */
+
+static void
+run_job(struct worker *w, struct job *j, int n)
+{
+    switch (j->kind) {
+    case JOB_WRITE: {
+        struct iovec v[DISK_COALESCE_JOBS] = {{0}};
+        int k = 0;
+        for (struct job *g = j; g && k < n; g = g->gnext, k++) {
+            v[k].iov_base = g->data;
+            v[k].iov_len = (size_t)g->len;
+        }
+        int rc = storage_writev(j->st, j->off, v, k);
+        for (struct job *g = j; g; g = g->gnext) {
+            g->rc = rc;
+            xfree(g->data);
+            g->data = NULL;
+        }
+        break;
+    }
+    case JOB_READ:
+        j->rc = storage_read(j->st, j->off, j->data, (size_t)j->len);
+        break;
+    case JOB_HASH: {
+        uint8_t got[SHA1_LEN];
+        int rc = storage_hash_piece_with(j->st, j->piece, got, &w->hasher);
+        j->rc = rc ? rc : memcmp(got, j->expected, SHA1_LEN) == 0;
+        break;
+    }
+    case JOB_FSYNC:
+        j->rc = storage_fsync(j->st);
+        break;
+    case JOB_CLOSE:
+        storage_close(j->st);
+        j->rc = 0;
+        break;
+    }
+}
+
+static void
+set_bit(uint8_t *bits, uint32_t i)
+{
+    bits[i / 8] |= (uint8_t)(0x80u >> (i % 8));
+}
+
+/* Moves a finished job out of the queue. Returns 1 when the finished list
+ * went from empty to not empty (the loop must be woken). */
+static int
+finish(struct disk *d, struct job *j)
+{
+    q_remove(d, j);
+    j->running = 0;
+    if (j->kind == JOB_WRITE)
+        d->pending_bytes -= (size_t)j->len;
+    if (j->group) {
+        struct hash_group *g = j->group;
+        if (j->rc == 1) {
+            set_bit(g->have, j->piece);
+            g->matched++;
+        } else if (j->rc < 0 && j->rc != STORAGE_EMISSING && !g->err) {
+            g->err = j->rc;
+        }
+        g->free[g->nfree++] = (uint32_t)(j - g->jobs);
+        g->inflight--;
+        g->done++;
+        pthread_cond_broadcast(&d->group);
+        return 0;
+    }
+    j->next = NULL;
+    if (d->done_tail) {
+        d->done_tail->next = j;
+        d->done_tail = j;
+        return 0;
+    }
+    d->done_head = d->done_tail = j;
+    return 1;
+}
+
+static void
+wake_loop(struct disk *d)
+{
+    uint64_t one = 1;
+    ssize_t r;
+    do
+        r = write(d->efd, &one, sizeof(one));
+    while (r < 0 && errno == EINTR);
+    /* EAGAIN means the counter is saturated: the fd is readable anyway. */
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct disk *d = w->d;
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        struct job *j = take(d);
+        if (!j) {
+            if (d->stopping && d->nqueued == 0)
+                break;
+            pthread_cond_wait(&d->work, &d->mu);
+            continue;
+        }
+        int n = j->kind == JOB_WRITE ? coalesce(d, j) : 1;
+        pthread_mutex_unlock(&d->mu);
+
+        run_job(w, j, n);
+
+        pthread_mutex_lock(&d->mu);
+        int wake = 0;
+        for (struct job *g = j, *next; g; g = next) {
+            next = g->gnext;
+            wake |= finish(d, g);
+        }
+        /* Finishing may unblock queued jobs; stopping workers recheck too. */
+        if (d->nqueued > 0 || d->stopping)
+            pthread_cond_broadcast(&d->work);
+        if (wake)
+            wake_loop(d);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ pool */
+
+struct disk *
+disk_new(unsigned threads)
+{
+    struct disk *d = xcalloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 1;
+    }
+    if (threads > DISK_MAX_THREADS)
+        threads = DISK_MAX_THREADS;
+    d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (d->efd < 0) {
+        xfree(d);
+        return NULL;
+    }
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->work, NULL);
+    pthread_cond_init(&d->group, NULL);
+    d->workers = xcalloc(threads, sizeof(*d->workers));
+    if (!d->workers)
+        goto fail;
+    for (unsigned i = 0; i < threads; i++) {
+        d->workers[i].d = d;
+        if (storage_hasher_init(&d->workers[i].hasher))
+            goto fail;
+    }
+    for (unsigned i = 0; i < threads; i++) {
+        if (pthread_create(&d->workers[i].thread, NULL, worker_main, &d->workers[i]))
+            break;
+        d->nworkers++;
+    }
+    if (d->nworkers == 0)
+        goto fail;
+    return d;
+fail:
+    for (unsigned i = 0; d->workers && i < threads; i++)
+        storage_hasher_cleanup(&d->workers[i].hasher);
+    xfree(d->workers);
+    pthread_cond_destroy(&d->group);
+    pthread_cond_destroy(&d->work);
+    pthread_mutex_destroy(&d->mu);
+    close(d->efd);
+    xfree(d);
+    return NULL;
+}
+
+static void
+deliver(struct job *j, int rc)
+{
+    if (j->kind == JOB_READ) {
+        if (rc == 0)
+            j->rcb(j->user, 0, j->data, (size_t)j->len);
+        else
+            j->rcb(j->user, rc, NULL, 0);
+    } else {
+        j->cb(j->user, rc);
+    }
+    xfree(j->data);
+    xfree(j);
+}
+
+static void
+stop_workers(struct disk *d, unsigned n)
+{
+    pthread_mutex_lock(&d->mu);
+    d->stopping = 1;
+    pthread_cond_broadcast(&d->work);
+    pthread_mutex_unlock(&d->mu);
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(d->workers[i].thread, NULL);
+}
+
+void
+disk_free(struct disk *d)
+{
+    if (!d)
+        return;
+    struct job *dropped = NULL, **tail = &dropped;
+
+    /* Reads and hashes not started are dropped: their results would go to
+     * a session that is going away. Writes still land on disk. */
+    pthread_mutex_lock(&d->mu);
+    for (struct job *j = d->q_head, *next; j; j = next) {
+        next = j->next;
+        if (j->running || (j->kind != JOB_READ && j->kind != JOB_HASH))
+            continue;
+        q_remove(d, j);
+        d->nqueued--;
+        *tail = j;
+        tail = &j->next;
+    }
+    pthread_mutex_unlock(&d->mu);
+
+    stop_workers(d, d->nworkers);
+
+    /* The workers are gone: no lock is needed from here on. */
+    for (struct job *j = d->done_head, *next; j; j = next) {
+        next = j->next;
+        deliver(j, DISK_ECANCELED);
+    }
+    for (struct job *j = dropped, *next; j; j = next) {
+        next = j->next;
+        deliver(j, DISK_ECANCELED);
+    }
+    for (unsigned i = 0; i < d->nworkers; i++)
+        storage_hasher_cleanup(&d->workers[i].hasher);
+    xfree(d->workers);
+    pthread_cond_destroy(&d->group);
+    pthread_cond_destroy(&d->work);
+    pthread_mutex_destroy(&d->mu);
+    close(d->efd);
+    xfree(d);
+}
+
+int
+disk_notify_fd(const struct disk *d)
+{
+    return d->efd;
+}
+
+size_t
+disk_drain(struct disk *d)
+{
+    uint64_t v;
+    ssize_t r;
+    do
+        r = read(d->efd, &v, sizeof(v));
+    while (r < 0 && errno == EINTR);
+
+    pthread_mutex_lock(&d->mu);
+    struct job *list = d->done_head;
+    d->done_head = d->done_tail = NULL;
+    pthread_mutex_unlock(&d->mu);
+
+    size_t n = 0;
+    for (struct job *j = list, *next; j; j = next) {
+        next = j->next;
+        deliver(j, j->rc);
+        n++;
+    }
+    if (n) {
+        pthread_mutex_lock(&d->mu);
+        d->pending_jobs -= n;
+        pthread_mutex_unlock(&d->mu);
+    }
+    return n;
+}
+
+size_t
+disk_pending_bytes(struct disk *d)
+{
+    pthread_mutex_lock(&d->mu);
+    size_t n = d->pending_bytes;
+    pthread_mutex_unlock(&d->mu);
+    return n;
+}
+
+size_t
+disk_pending_jobs(struct disk *d)
+{
+    pthread_mutex_lock(&d->mu);
+    size_t n = d->pending_jobs;
+    pthread_mutex_unlock(&d->mu);
+    return n;
+}
+
+/* ------------------------------------------------------------------ submit */
+
+static void
+enqueue(struct disk *d, struct job *j)
+{
+    pthread_mutex_lock(&d->mu);
+    q_append(d, j);
+    d->nqueued++;
+    if (!j->group)
+        d->pending_jobs++;
+    if (j->kind == JOB_WRITE)
+        d->pending_bytes += (size_t)j->len;
+    pthread_cond_signal(&d->work);
+    pthread_mutex_unlock(&d->mu);
+}
+
+static struct job *
+new_job(enum job_kind kind, struct storage *st, void *user)
+{
+    struct job *j = xcalloc(1, sizeof(*j));
+    if (!j)
+        return NULL;
+    j->kind = kind;
+    j->st = st;
+    j->user = user;
+    return j;
+}
+
+int
+disk_submit_write(struct disk *d, struct storage *st, uint64_t offset, uint8_t *data,
+                  size_t len, disk_cb cb, void *user)
+{
+    struct job *j = NULL;
+    if (!d || !st || !data || !cb || len == 0 || offset > UINT64_MAX - len) {
+        xfree(data);
+        return SHOAL_EINVAL;
+    }
+    j = new_job(JOB_WRITE, st, user);
+    if (!j) {
+        xfree(data);
+        return SHOAL_ENOMEM;
+    }
+    j->off = offset;
+    j->len = len;
+    j->data = data;
+    j->cb = cb;
+    enqueue(d, j);
+    return 0;
+}
+
+int
+disk_submit_read(struct disk *d, struct storage *st, uint64_t offset, size_t len,
+                 disk_read_cb cb, void *user)
+{
+    if (!d || !st || !cb || len == 0 || len > DISK_MAX_READ || offset > UINT64_MAX - len)
+        return SHOAL_EINVAL;
+    struct job *j = new_job(JOB_READ, st, user);
+    if (!j)
+        return SHOAL_ENOMEM;
+    j->data = xmalloc(len);
+    if (!j->data) {
+        xfree(j);
+        return SHOAL_ENOMEM;
+    }
+    j->off = offset;
+    j->len = len;
+    j->rcb = cb;
+    enqueue(d, j);
+    return 0;
+}
+
+/* The byte range of a piece, for ordering; empty past the end. */
+static void
+piece_range(struct storage *st, uint32_t piece, uint64_t *off, uint64_t *len)
+{
+    /* Piece 0 is full length whenever there is more than one piece. */
+    *off = (uint64_t)piece * storage_piece_size(st, 0);
+    *len = storage_piece_size(st, piece);
+}
+
+int
+disk_submit_hash(struct disk *d, struct storage *st, uint32_t piece,
+                 const uint8_t expected[SHA1_LEN], disk_cb cb, void *user)
+{
+    if (!d || !st || !expected || !cb)
+        return SHOAL_EINVAL;
+    struct job *j = new_job(JOB_HASH, st, user);
+    if (!j)
+        return SHOAL_ENOMEM;
+    j->piece = piece;
+    piece_range(st, piece, &j->off, &j->len);
+    memcpy(j->expected, expected, SHA1_LEN);
+    j->cb = cb;
+    enqueue(d, j);
+    return 0;
+}
+
+static int
+submit_plain(struct disk *d, struct storage *st, enum job_kind kind, disk_cb cb,
+             void *user)
+{
+    if (!d || !st || !cb)
+        return SHOAL_EINVAL;
+    struct job *j = new_job(kind, st, user);
+    if (!j)
+        return SHOAL_ENOMEM;
+    j->cb = cb;
+    enqueue(d, j);
+    return 0;
+}
+
+int
+disk_submit_fsync(struct disk *d, struct storage *st, disk_cb cb, void *user)
+{
+    return submit_plain(d, st, JOB_FSYNC, cb, user);
+}
+
+int
+disk_submit_close(struct disk *d, struct storage *st, disk_cb cb, void *user)
+{
+    return submit_plain(d, st, JOB_CLOSE, cb, user);
+}
+
+/* ------------------------------------------------------------------ recheck */
+
+static int64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+long
+disk_hash_all(struct disk *d, struct storage *st, const struct shoal_metainfo *m,
+              uint8_t *have, disk_progress_cb progress, void *user)
+{
+    struct hash_group g;
+    uint32_t total = m->piece_count, next = 0, reported = UINT32_MAX;
+    int canceled = 0;
+    long rc;
+
+    memset(&g, 0, sizeof(g));
+    memset(have, 0, ((size_t)total + 7) / 8);
+    uint32_t window = d->nworkers * DISK_HASH_WINDOW;
+    g.jobs = xcalloc(window, sizeof(*g.jobs));
+    g.free = xcalloc(window, sizeof(*g.free));
+    if (!g.jobs || !g.free) {
+        rc = SHOAL_ENOMEM;
+        goto out;
+    }
+    for (uint32_t i = 0; i < window; i++)
+        g.free[i] = window - 1 - i;
+    g.nfree = window;
+    g.have = have;
+
+    int64_t last = now_ns();
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        int stop = canceled || g.err;
+        while (!stop && next < total && g.nfree > 0) {
+            struct job *j = &g.jobs[g.free[--g.nfree]];
+            memset(j, 0, sizeof(*j));
+            j->kind = JOB_HASH;
+            j->st = st;
+            j->piece = next++;
+            j->group = &g;
+            piece_range(st, j->piece, &j->off, &j->len);
+            memcpy(j->expected, m->pieces + (size_t)j->piece * SHA1_LEN, SHA1_LEN);
+            q_append(d, j);
+            d->nqueued++;
+            g.inflight++;
+            pthread_cond_signal(&d->work);
+        }
+        if (g.inflight == 0 && (stop || next == total))
+            break;
+        pthread_cond_wait(&d->group, &d->mu);
+        if (!progress || canceled || g.done == reported)
+            continue;
+        int64_t t = now_ns();
+        if (t - last < DISK_PROGRESS_NS)
+            continue;
+        last = t;
+        reported = g.done;
+        uint32_t done = g.done;
+        pthread_mutex_unlock(&d->mu);
+        canceled = progress(done, total, user) != 0;
+        pthread_mutex_lock(&d->mu);
+    }
+    pthread_mutex_unlock(&d->mu);
+
+    if (g.err)
+        rc = g.err;
+    else if (canceled || (progress && progress(total, total, user)))
+        rc = SHOAL_ECANCELED;
+    else
+        rc = g.matched;
+out:
+    xfree(g.jobs);
+    xfree(g.free);
+    return rc;
+}

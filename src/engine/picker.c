@@ -1,0 +1,1322 @@
+/*
+ * picker.c — the piece picker. Engine layer: pure policy.
+ *
+ * It decides which blocks to request from which peer, from state the session
+ * feeds it (our pieces, what peers have, priorities, requests and arrivals).
+ * It must not touch sockets, files or the clock, and it never dereferences a
+ * peer key. All randomness comes from the seed given at creation.
+ *
+ * Data layout, chosen so a torrent of SHOAL_MAX_PIECES pieces stays cheap:
+ *
+ *   - Per piece, 8 bytes (availability, priority, flags, position) plus 4
+ *     bytes in `order`. Nothing per block until a piece is first requested.
+ *   - `order` holds every piece, grouped in buckets by (priority, then
+ *     availability): bucket 0 is the highest priority and the rarest pieces;
+ *     had and skipped pieces sit in the last bucket. Within a bucket the order
+ *     is random, which is the tie-break. When a peer gains or loses a piece,
+ *     its availability changes by one and the piece moves to a neighbouring
+ *     bucket by one swap at the bucket edge, then one swap to a random place
+ *     inside the new bucket: O(1). Moves across many buckets (a piece passes,
+ *     a priority changes) cost one swap per bucket crossed, at most
+ *     ORDER_BUCKETS. Bulk changes (startup, file priorities) just mark the
+ *     order stale and it is rebuilt by a counting sort, O(pieces), the next
+ *     time it is needed.
+ *   - Rarest first scans `order` from the front, so the cost is the number of
+ *     pieces passed over, usually a handful. When a peer has few of the
+ *     candidates, after PICKER_SCAN_BUDGET misses the scan walks the peer's
+ *     bitfield instead and keeps the candidates with the lowest positions:
+ *     the same answer in O(pieces / 64 + pieces the peer has).
+ *   - A piece being downloaded has a `struct partial` with per-block state
+ *     (requesters, received) and the peers working on it; it is made on the
+ *     first request and freed when the piece passes or fails.
+ *   - Peers with requests outstanding have a small record (request and piece
+ *     counts) in a hash table; it goes away when they have none.
+ *
+ * Availability counts non-seed peers only; seeds are one counter, which adds
+ * the same to every piece and so never changes the order.
+ */
+#include "engine/picker.h"
+
+#include <string.h>
+
+#include "base/alloc.h"
+#include "shoal.h"
+
+/* A peer may work on this many pieces at once even with a short pipeline. */
+#define PICKER_PEER_PIECES 4
+/* In endgame a block is requested from at most this many peers at a time. */
+#define PICKER_ENDGAME_REQUESTERS 3
+/* Availability counts below this each get a bucket of their own... */
+#define PICKER_AVAIL_EXACT 32
+/* ...above it, buckets are this wide (rarity matters less among the common)... */
+#define PICKER_AVAIL_STEP 16
+/* ...up to this many buckets per priority level; the rest share the last. */
+#define PICKER_AVAIL_BUCKETS 64
+/* Misses in the rarest-first scan before walking the peer's bitfield instead. */
+#define PICKER_SCAN_BUDGET 4096
+/* Candidates the bitfield walk keeps per pass (bounds stack use). */
+#define PICKER_SPARSE_BATCH 256
+/* Longest piece accepted: 1 GiB is far above any real torrent's. */
+#define PICKER_MAX_PIECE_LENGTH (1u << 30)
+/* Availability is 16-bit: no torrent has 65535 connections. */
+#define PICKER_MAX_AVAIL 0xffffu
+
+/* Priority levels 1..PICKER_PRIO_HIGH, each a run of availability buckets,
+ * then one bucket for pieces that are had or skipped. */
+#define LEVELS          PICKER_PRIO_HIGH
+#define EXCLUDED_BUCKET (LEVELS * PICKER_AVAIL_BUCKETS)
+#define ORDER_BUCKETS   (EXCLUDED_BUCKET + 1)
+
+#define PF_HAVE    0x1 /* verified and had */
+#define PF_PARTIAL 0x2 /* has a struct partial */
+
+#define BF_RECEIVED 0x1 /* the block arrived */
+#define BF_ASKED    0x2 /* it was requested since the piece was last reset */
+
+struct piece_info {
+    uint16_t avail; /* non-seed peers that have it */
+    uint8_t prio;
+    uint8_t flags; /* PF_* */
+    uint32_t pos;  /* index in picker.order */
+};
+
+struct blk {
+    /* Before arrival: the peers it is requested from. After: those asked that
+     * did not deliver it, kept so the session can cancel them. */
+    void *who[PICKER_ENDGAME_REQUESTERS];
+    uint8_t nwho;
+    uint8_t flags; /* BF_* */
+};
+
+/* A peer that requested or sent blocks of a partial piece. */
+struct worker {
+    void *key;
+    uint32_t out; /* blocks of this piece requested from it now */
+    uint32_t got; /* blocks of this piece it sent */
+};
+
+struct partial {
+    uint32_t piece;
+    uint32_t idx; /* index in picker.parts */
+    uint32_t nblocks;
+    uint32_t nfree;     /* blocks neither requested nor received */
+    uint32_t nreceived; /* blocks received */
+    uint32_t next_free; /* no free block has a lower index */
+    uint32_t nworkers;
+    uint32_t capworkers;
+    struct worker *workers;
+    struct blk blocks[];
+};
+
+/* A peer with requests outstanding. */
+struct peer_rec {
+    void *key;
+    uint32_t nreq;    /* blocks requested from it */
+    uint32_t npieces; /* distinct pieces among them */
+};
+
+/* Open-addressing hash table from a 64-bit key to a non-NULL pointer, with
+ * linear probing and backward-shift deletion (no tombstones). */
+struct map {
+    uint64_t *keys;
+    void **vals;
+    size_t cap; /* power of two, or 0 */
+    size_t n;
+};
+
+struct picker {
+    uint32_t npieces;
+    uint32_t piece_length;
+    uint32_t last_size; /* size of the last piece */
+    uint32_t bpp;       /* blocks in a full piece */
+    uint64_t total_size;
+
+    struct piece_info *pi;
+    uint32_t *order;
+    uint32_t bstart[ORDER_BUCKETS + 1]; /* bucket b is order[bstart[b]..bstart[b+1]) */
+    int order_valid;
+    uint64_t rng;
+
+    struct bitfield have;
+    uint32_t seeds;
+    int sequential;
+    /* Sequential mode: every piece below seq_cursor[l] is had or not at
+     * priority l, and none at or past seq_end[l] is at priority l. */
+    uint32_t seq_cursor[LEVELS + 1];
+    uint32_t seq_end[LEVELS + 1];
+
+    uint32_t level_missing[LEVELS + 1]; /* missing pieces per priority */
+    uint32_t want_missing;              /* missing pieces with priority > 0 */
+    uint64_t want_left;                 /* their bytes */
+    uint32_t want_partial;              /* of those, how many have a partial */
+    uint64_t want_free;                 /* free blocks in those partials */
+
+    struct partial **parts;
+    uint32_t nparts;
+    uint32_t capparts;
+    struct map part_map; /* piece -> struct partial */
+    struct map peer_map; /* key -> struct peer_rec */
+};
+
+/* ------------------------------------------------------------------ small helpers */
+
+/* splitmix64: a tiny, well-mixed generator; the state may start anywhere. */
+static uint64_t
+rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform enough in [0, n) for n far below 2^64; n > 0. */
+static uint32_t
+rng_below(uint64_t *s, uint32_t n)
+{
+    return (uint32_t)(rng_next(s) % n);
+}
+
+static uint32_t
+piece_size(const struct picker *p, uint32_t i)
+{
+    return i + 1 == p->npieces ? p->last_size : p->piece_length;
+}
+
+static uint32_t
+blocks_in(const struct picker *p, uint32_t i)
+{
+    return (piece_size(p, i) + PICKER_BLOCK_SIZE - 1) / PICKER_BLOCK_SIZE;
+}
+
+static uint32_t
+block_len(const struct picker *p, uint32_t piece, uint32_t b)
+{
+    uint32_t rest = piece_size(p, piece) - b * PICKER_BLOCK_SIZE;
+    return rest < PICKER_BLOCK_SIZE ? rest : PICKER_BLOCK_SIZE;
+}
+
+static int
+prio_ok(int prio)
+{
+    return prio >= PICKER_PRIO_SKIP && prio <= PICKER_PRIO_HIGH;
+}
+
+/* ------------------------------------------------------------------ hash map */
+
+static uint64_t
+mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+static void *
+map_get(const struct map *m, uint64_t key)
+{
+    if (!m->cap)
+        return NULL;
+    size_t mask = m->cap - 1;
+    for (size_t i = mix64(key) & mask; m->vals[i]; i = (i + 1) & mask)
+        if (m->keys[i] == key)
+            return m->vals[i];
+    return NULL;
+}
+
+static void
+map_insert_slot(struct map *m, uint64_t key, void *val)
+{
+    size_t mask = m->cap - 1;
+    size_t i = mix64(key) & mask;
+    while (m->vals[i])
+        i = (i + 1) & mask;
+    m->keys[i] = key;
+    m->vals[i] = val;
+    m->n++;
+}
+
+/* Adds a key that is not present. 0 or SHOAL_ENOMEM (map unchanged). */
+static int
+map_put(struct map *m, uint64_t key, void *val)
+{
+    if ((m->n + 1) * 4 > m->cap * 3) {
+        size_t ncap = m->cap ? m->cap * 2 : 16;
+        uint64_t *nkeys = xcalloc(ncap, sizeof(*nkeys));
+        void **nvals = xcalloc(ncap, sizeof(*nvals));
+        if (!nkeys || !nvals) {
+            xfree(nkeys);
+            xfree(nvals);
+            return SHOAL_ENOMEM;
+        }
+        struct map old = *m;
+        m->keys = nkeys;
+        m->vals = nvals;
+        m->cap = ncap;
+        m->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.vals[i])
+                map_insert_slot(m, old.keys[i], old.vals[i]);
+        xfree(old.keys);
+        xfree(old.vals);
+    }
+    map_insert_slot(m, key, val);
+    return 0;
+}
+
+static void
+map_del(struct map *m, uint64_t key)
+{
+    if (!m->cap)
+        return;
+    size_t mask = m->cap - 1;
+    size_t i = mix64(key) & mask;
+    while (m->vals[i] && m->keys[i] != key)
+        i = (i + 1) & mask;
+    if (!m->vals[i])
+        return;
+    m->vals[i] = NULL;
+    m->n--;
+    /* Pull later entries of the probe run back over the hole, unless their
+     * home slot lies cyclically in (hole, j]. */
+    for (size_t j = (i + 1) & mask; m->vals[j]; j = (j + 1) & mask) {
+        size_t home = mix64(m->keys[j]) & mask;
+        int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (stays)
+            continue;
+        m->keys[i] = m->keys[j];
+        m->vals[i] = m->vals[j];
+        m->vals[j] = NULL;
+        i = j;
+    }
+}
+
+static void
+map_cleanup(struct map *m)
+{
+    xfree(m->keys);
+    xfree(m->vals);
+    memset(m, 0, sizeof(*m));
+}
+
+static uint64_t
+key_of(void *peer)
+{
+    return (uint64_t)(uintptr_t)peer;
+}
+
+/* ------------------------------------------------------------------ order */
+
+static uint32_t
+avail_bucket(uint32_t a)
+{
+    if (a < PICKER_AVAIL_EXACT)
+        return a;
+    uint32_t b = PICKER_AVAIL_EXACT + (a - PICKER_AVAIL_EXACT) / PICKER_AVAIL_STEP;
+    return b < PICKER_AVAIL_BUCKETS ? b : PICKER_AVAIL_BUCKETS - 1;
+}
+
+static uint32_t
+level_first_bucket(int level)
+{
+    return (uint32_t)(PICKER_PRIO_HIGH - level) * PICKER_AVAIL_BUCKETS;
+}
+
+static uint32_t
+bucket_of(const struct picker *p, uint32_t i)
+{
+    const struct piece_info *pi = &p->pi[i];
+    if ((pi->flags & PF_HAVE) || pi->prio == PICKER_PRIO_SKIP)
+        return EXCLUDED_BUCKET;
+    return level_first_bucket(pi->prio) + avail_bucket(pi->avail);
+}
+
+static void
+swap_pos(struct picker *p, uint32_t a, uint32_t b)
+{
+    uint32_t pa = p->order[a], pb = p->order[b];
+    p->order[a] = pb;
+    p->order[b] = pa;
+    p->pi[pb].pos = a;
+    p->pi[pa].pos = b;
+}
+
+/* Rebuilds the order by counting sort and shuffles every bucket. */
+static void
+order_rebuild(struct picker *p)
+{
+    uint32_t fill[ORDER_BUCKETS];
+    memset(p->bstart, 0, sizeof(p->bstart));
+    for (uint32_t i = 0; i < p->npieces; i++)
+        p->bstart[bucket_of(p, i) + 1]++;
+    for (uint32_t b = 0; b < ORDER_BUCKETS; b++) {
+        p->bstart[b + 1] += p->bstart[b];
+        fill[b] = p->bstart[b];
+    }
+    for (uint32_t i = 0; i < p->npieces; i++) {
+        uint32_t at = fill[bucket_of(p, i)]++;
+        p->order[at] = i;
+        p->pi[i].pos = at;
+    }
+    for (uint32_t b = 0; b < EXCLUDED_BUCKET; b++) {
+        uint32_t lo = p->bstart[b], n = p->bstart[b + 1] - lo;
+        for (uint32_t k = n; k > 1; k--)
+            swap_pos(p, lo + k - 1, lo + rng_below(&p->rng, k));
+    }
+    p->order_valid = 1;
+}
+
+/* Moves a piece from bucket `from` to bucket `to` one bucket edge at a time,
+ * then to a random place in its new bucket. */
+static void
+order_move(struct picker *p, uint32_t piece, uint32_t from, uint32_t to)
+{
+    uint32_t x = p->pi[piece].pos;
+    while (from < to) {
+        uint32_t last = p->bstart[from + 1] - 1;
+        swap_pos(p, x, last);
+        x = last;
+        p->bstart[from + 1]--;
+        from++;
+    }
+    while (from > to) {
+        uint32_t first = p->bstart[from];
+        swap_pos(p, x, first);
+        x = first;
+        p->bstart[from]++;
+        from--;
+    }
+    if (to != EXCLUDED_BUCKET) {
+        uint32_t lo = p->bstart[to], n = p->bstart[to + 1] - lo;
+        swap_pos(p, x, lo + rng_below(&p->rng, n));
+    }
+}
+
+/* Call after changing a piece's fields, with the bucket it had before. */
+static void
+reposition(struct picker *p, uint32_t piece, uint32_t old_bucket)
+{
+    if (!p->order_valid)
+        return;
+    uint32_t nb = bucket_of(p, piece);
+    if (nb != old_bucket)
+        order_move(p, piece, old_bucket, nb);
+}
+
+/* ------------------------------------------------------------------ records */
+
+static struct peer_rec *
+peer_find(const struct picker *p, void *key)
+{
+    return map_get(&p->peer_map, key_of(key));
+}
+
+static struct peer_rec *
+peer_get(struct picker *p, void *key)
+{
+    struct peer_rec *pr = peer_find(p, key);
+    if (pr)
+        return pr;
+    pr = xcalloc(1, sizeof(*pr));
+    if (!pr)
+        return NULL;
+    pr->key = key;
+    if (map_put(&p->peer_map, key_of(key), pr)) {
+        xfree(pr);
+        return NULL;
+    }
+    return pr;
+}
+
+/* Drops the record of a peer that has nothing requested any more. */
+static void
+peer_release_if_idle(struct picker *p, struct peer_rec *pr)
+{
+    if (pr && pr->nreq == 0) {
+        map_del(&p->peer_map, key_of(pr->key));
+        xfree(pr);
+    }
+}
+
+static struct partial *
+part_find(const struct picker *p, uint32_t piece)
+{
+    if (!(p->pi[piece].flags & PF_PARTIAL))
+        return NULL;
+    return map_get(&p->part_map, piece);
+}
+
+static struct worker *
+worker_find(struct partial *r, void *key)
+{
+    for (uint32_t i = 0; i < r->nworkers; i++)
+        if (r->workers[i].key == key)
+            return &r->workers[i];
+    return NULL;
+}
+
+static struct worker *
+worker_get(struct partial *r, void *key)
+{
+    struct worker *w = worker_find(r, key);
+    if (w)
+        return w;
+    if (r->nworkers == r->capworkers) {
+        uint32_t ncap = r->capworkers ? r->capworkers * 2 : 4;
+        struct worker *nw = xreallocarray(r->workers, ncap, sizeof(*nw));
+        if (!nw)
+            return NULL;
+        r->workers = nw;
+        r->capworkers = ncap;
+    }
+    w = &r->workers[r->nworkers++];
+    w->key = key;
+    w->out = 0;
+    w->got = 0;
+    return w;
+}
+
+static int
+wanted(const struct picker *p, uint32_t piece)
+{
+    return p->pi[piece].prio != PICKER_PRIO_SKIP;
+}
+
+static void
+free_delta(struct picker *p, struct partial *r, int64_t d)
+{
+    r->nfree = (uint32_t)((int64_t)r->nfree + d);
+    if (wanted(p, r->piece))
+        p->want_free = (uint64_t)((int64_t)p->want_free + d);
+}
+
+static struct partial *
+part_create(struct picker *p, uint32_t piece)
+{
+    uint32_t nb = blocks_in(p, piece);
+    if (p->nparts == p->capparts) {
+        uint32_t ncap = p->capparts ? p->capparts * 2 : 16;
+        struct partial **np = xreallocarray(p->parts, ncap, sizeof(*np));
+        if (!np)
+            return NULL;
+        p->parts = np;
+        p->capparts = ncap;
+    }
+    struct partial *r = xcalloc(1, sizeof(*r) + (size_t)nb * sizeof(struct blk));
+    if (!r)
+        return NULL;
+    if (map_put(&p->part_map, piece, r)) {
+        xfree(r);
+        return NULL;
+    }
+    r->piece = piece;
+    r->nblocks = nb;
+    r->idx = p->nparts;
+    p->parts[p->nparts++] = r;
+    p->pi[piece].flags |= PF_PARTIAL;
+    r->nfree = 0;
+    free_delta(p, r, nb);
+    if (wanted(p, piece))
+        p->want_partial++;
+    return r;
+}
+
+/* Frees a piece's partial, releasing what its workers had outstanding. */
+static void
+part_destroy(struct picker *p, struct partial *r)
+{
+    for (uint32_t i = 0; i < r->nworkers; i++) {
+        struct worker *w = &r->workers[i];
+        if (!w->out)
+            continue;
+        struct peer_rec *pr = peer_find(p, w->key);
+        if (pr) {
+            pr->nreq -= w->out;
+            pr->npieces--;
+            peer_release_if_idle(p, pr);
+        }
+    }
+    free_delta(p, r, -(int64_t)r->nfree);
+    if (wanted(p, r->piece))
+        p->want_partial--;
+    p->pi[r->piece].flags &= (uint8_t)~PF_PARTIAL;
+    map_del(&p->part_map, r->piece);
+    p->parts[r->idx] = p->parts[--p->nparts];
+    p->parts[r->idx]->idx = r->idx;
+    xfree(r->workers);
+    xfree(r);
+}
+
+/* One outstanding request of `peer` in this partial is over. */
+static void
+release_out(struct picker *p, struct partial *r, void *peer)
+{
+    struct worker *w = worker_find(r, peer);
+    if (!w || !w->out)
+        return;
+    w->out--;
+    struct peer_rec *pr = peer_find(p, peer);
+    if (pr) {
+        pr->nreq--;
+        if (!w->out)
+            pr->npieces--;
+        peer_release_if_idle(p, pr);
+    }
+}
+
+/* Takes `peer` off a block's list. If the block was outstanding with it,
+ * releases the request, and a block nobody is asked for any more becomes
+ * free. Returns 1 when the peer was on the list. */
+static int
+blk_drop(struct picker *p, struct partial *r, uint32_t b, void *peer)
+{
+    struct blk *k = &r->blocks[b];
+    uint32_t j = 0;
+    while (j < k->nwho && k->who[j] != peer)
+        j++;
+    if (j == k->nwho)
+        return 0;
+    k->who[j] = k->who[--k->nwho];
+    if (k->flags & BF_RECEIVED)
+        return 1;
+    release_out(p, r, peer);
+    if (k->nwho == 0) {
+        free_delta(p, r, 1);
+        if (b < r->next_free)
+            r->next_free = b;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ lifetime */
+
+struct picker *
+picker_new(uint32_t piece_count, uint32_t piece_length, uint64_t total_size,
+           uint64_t seed)
+{
+    if (piece_count == 0 || piece_count > SHOAL_MAX_PIECES || piece_length == 0 ||
+        piece_length > PICKER_MAX_PIECE_LENGTH)
+        return NULL;
+    uint64_t below = (uint64_t)(piece_count - 1) * piece_length;
+    if (total_size <= below || total_size > below + piece_length)
+        return NULL;
+    struct picker *p = xcalloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->npieces = piece_count;
+    p->piece_length = piece_length;
+    p->last_size = (uint32_t)(total_size - below);
+    p->bpp = (piece_length + PICKER_BLOCK_SIZE - 1) / PICKER_BLOCK_SIZE;
+    p->total_size = total_size;
+    p->rng = seed;
+    p->pi = xcalloc(piece_count, sizeof(*p->pi));
+    p->order = xcalloc(piece_count, sizeof(*p->order));
+    if (!p->pi || !p->order || bitfield_init(&p->have, piece_count)) {
+        picker_free(p);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < piece_count; i++)
+        p->pi[i].prio = PICKER_PRIO_NORMAL;
+    p->level_missing[PICKER_PRIO_NORMAL] = piece_count;
+    p->seq_end[PICKER_PRIO_NORMAL] = piece_count;
+    p->want_missing = piece_count;
+    p->want_left = total_size;
+    /* The order is built when first needed, so resume data costs nothing. */
+    p->order_valid = 0;
+    return p;
+}
+
+void
+picker_free(struct picker *p)
+{
+    if (!p)
+        return;
+    for (uint32_t i = 0; i < p->nparts; i++) {
+        xfree(p->parts[i]->workers);
+        xfree(p->parts[i]);
+    }
+    xfree(p->parts);
+    for (size_t i = 0; i < p->peer_map.cap; i++)
+        xfree(p->peer_map.vals[i]);
+    map_cleanup(&p->part_map);
+    map_cleanup(&p->peer_map);
+    bitfield_cleanup(&p->have);
+    xfree(p->pi);
+    xfree(p->order);
+    xfree(p);
+}
+
+uint32_t
+picker_piece_count(const struct picker *p)
+{
+    return p->npieces;
+}
+
+uint32_t
+picker_piece_size(const struct picker *p, uint32_t piece)
+{
+    return piece < p->npieces ? piece_size(p, piece) : 0;
+}
+
+/* ------------------------------------------------------------------ our pieces */
+
+void
+picker_set_have(struct picker *p, uint32_t piece)
+{
+    if (piece >= p->npieces || (p->pi[piece].flags & PF_HAVE))
+        return;
+    uint32_t ob = bucket_of(p, piece);
+    struct partial *r = part_find(p, piece);
+    if (r)
+        part_destroy(p, r);
+    struct piece_info *pi = &p->pi[piece];
+    pi->flags |= PF_HAVE;
+    bitfield_set(&p->have, piece);
+    p->level_missing[pi->prio]--;
+    if (wanted(p, piece)) {
+        p->want_missing--;
+        p->want_left -= piece_size(p, piece);
+    }
+    reposition(p, piece, ob);
+}
+
+int
+picker_have(const struct picker *p, uint32_t piece)
+{
+    return bitfield_get(&p->have, piece);
+}
+
+uint32_t
+picker_have_count(const struct picker *p)
+{
+    return p->have.count;
+}
+
+const struct bitfield *
+picker_have_bits(const struct picker *p)
+{
+    return &p->have;
+}
+
+int
+picker_is_complete(const struct picker *p)
+{
+    return p->want_missing == 0;
+}
+
+uint64_t
+picker_left_bytes(const struct picker *p)
+{
+    return p->want_left;
+}
+
+/* ------------------------------------------------------------------ availability */
+
+static void
+avail_add(struct picker *p, uint32_t piece, int up)
+{
+    struct piece_info *pi = &p->pi[piece];
+    uint32_t ob = bucket_of(p, piece);
+    if (up && pi->avail < PICKER_MAX_AVAIL)
+        pi->avail++;
+    else if (!up && pi->avail > 0)
+        pi->avail--;
+    reposition(p, piece, ob);
+}
+
+void
+picker_peer_have(struct picker *p, uint32_t piece)
+{
+    if (piece < p->npieces)
+        avail_add(p, piece, 1);
+}
+
+static void
+avail_bitfield(struct picker *p, const struct bitfield *bf, int up)
+{
+    uint32_t n = bf->nbits < p->npieces ? bf->nbits : p->npieces;
+    for (uint32_t i = bitfield_next_set(bf, 0); i < n; i = bitfield_next_set(bf, i + 1))
+        avail_add(p, i, up);
+}
+
+void
+picker_peer_bitfield(struct picker *p, const struct bitfield *bf)
+{
+    avail_bitfield(p, bf, 1);
+}
+
+void
+picker_peer_lost(struct picker *p, const struct bitfield *bf)
+{
+    avail_bitfield(p, bf, 0);
+}
+
+void
+picker_peer_have_all(struct picker *p)
+{
+    p->seeds++;
+}
+
+void
+picker_peer_lost_all(struct picker *p)
+{
+    if (p->seeds)
+        p->seeds--;
+}
+
+uint32_t
+picker_availability(const struct picker *p, uint32_t piece)
+{
+    return piece < p->npieces ? p->pi[piece].avail + p->seeds : 0;
+}
+
+/* ------------------------------------------------------------------ priorities */
+
+static void
+set_prio(struct picker *p, uint32_t piece, int prio)
+{
+    struct piece_info *pi = &p->pi[piece];
+    int old = pi->prio;
+    if (old == prio)
+        return;
+    uint32_t ob = bucket_of(p, piece);
+    int was = old != PICKER_PRIO_SKIP, is = prio != PICKER_PRIO_SKIP;
+    if (!(pi->flags & PF_HAVE)) {
+        p->level_missing[old]--;
+        p->level_missing[prio]++;
+        if (is && !was) {
+            p->want_missing++;
+            p->want_left += piece_size(p, piece);
+        } else if (was && !is) {
+            p->want_missing--;
+            p->want_left -= piece_size(p, piece);
+        }
+    }
+    struct partial *r = part_find(p, piece);
+    if (r && is && !was) {
+        p->want_partial++;
+        p->want_free += r->nfree;
+    } else if (r && was && !is) {
+        p->want_partial--;
+        p->want_free -= r->nfree;
+    }
+    pi->prio = (uint8_t)prio;
+    if (is && piece < p->seq_cursor[prio])
+        p->seq_cursor[prio] = piece;
+    if (is && piece >= p->seq_end[prio])
+        p->seq_end[prio] = piece + 1;
+    reposition(p, piece, ob);
+}
+
+int
+picker_set_piece_priority(struct picker *p, uint32_t piece, int prio)
+{
+    if (piece >= p->npieces || !prio_ok(prio))
+        return SHOAL_EINVAL;
+    set_prio(p, piece, prio);
+    return 0;
+}
+
+int
+picker_set_range_priority(struct picker *p, uint32_t first, uint32_t last, int prio)
+{
+    if (first > last || last >= p->npieces || !prio_ok(prio))
+        return SHOAL_EINVAL;
+    /* Past a sixteenth of the torrent one rebuild is cheaper than the moves. */
+    if (last - first >= p->npieces / 16)
+        p->order_valid = 0;
+    for (uint32_t i = first;; i++) {
+        if (p->pi[i].prio < prio)
+            set_prio(p, i, prio);
+        if (i == last)
+            break;
+    }
+    return 0;
+}
+
+int
+picker_set_all_priority(struct picker *p, int prio)
+{
+    if (!prio_ok(prio))
+        return SHOAL_EINVAL;
+    p->order_valid = 0;
+    for (uint32_t i = 0; i < p->npieces; i++)
+        set_prio(p, i, prio);
+    /* Every piece is at one level now: tighten the sequential bounds. */
+    memset(p->seq_cursor, 0, sizeof(p->seq_cursor));
+    memset(p->seq_end, 0, sizeof(p->seq_end));
+    if (prio != PICKER_PRIO_SKIP)
+        p->seq_end[prio] = p->npieces;
+    return 0;
+}
+
+int
+picker_piece_priority(const struct picker *p, uint32_t piece)
+{
+    return piece < p->npieces ? p->pi[piece].prio : PICKER_PRIO_SKIP;
+}
+
+void
+picker_set_sequential(struct picker *p, int on)
+{
+    p->sequential = on != 0;
+}
+
+/* ------------------------------------------------------------------ picking */
+
+/* One picker_next_blocks() call. */
+struct pick {
+    struct picker *p;
+    void *peer;
+    struct peer_rec *pr;
+    const struct bitfield *has; /* NULL: a seed */
+    int seedlike;               /* has every piece */
+    struct picker_block *out;
+    int n, max;
+    uint32_t limit; /* distinct pieces the peer may work on */
+    int err;
+};
+
+static int
+peer_has(const struct pick *c, uint32_t piece)
+{
+    return !c->has || bitfield_get(c->has, piece);
+}
+
+static int
+full(const struct pick *c)
+{
+    return c->n >= c->max || c->err;
+}
+
+/* No new piece may be started for this peer. */
+static int
+at_limit(const struct pick *c)
+{
+    return full(c) || c->pr->npieces >= c->limit;
+}
+
+/*
+ * Requests free blocks of one piece (partial or fresh) from the peer, in
+ * block order. A piece the peer has nothing outstanding in counts against its
+ * limit. Returns the number of blocks taken.
+ */
+static int
+take(struct pick *c, uint32_t piece)
+{
+    struct picker *p = c->p;
+    struct partial *r = part_find(p, piece);
+    struct worker *w = r ? worker_find(r, c->peer) : NULL;
+    int fresh = !w || w->out == 0;
+    if (full(c) || (fresh && c->pr->npieces >= c->limit) || (r && r->nfree == 0))
+        return 0;
+    if (!r && !(r = part_create(p, piece))) {
+        c->err = SHOAL_ENOMEM;
+        return 0;
+    }
+    if (!w && !(w = worker_get(r, c->peer))) {
+        c->err = SHOAL_ENOMEM;
+        return 0;
+    }
+    int taken = 0;
+    uint32_t b = r->next_free;
+    for (; b < r->nblocks && c->n < c->max; b++) {
+        struct blk *k = &r->blocks[b];
+        if ((k->flags & BF_RECEIVED) || k->nwho)
+            continue;
+        k->who[0] = c->peer;
+        k->nwho = 1;
+        k->flags |= BF_ASKED;
+        free_delta(p, r, -1);
+        w->out++;
+        c->pr->nreq++;
+        c->out[c->n++] =
+            (struct picker_block){piece, b * PICKER_BLOCK_SIZE, block_len(p, piece, b)};
+        taken++;
+    }
+    r->next_free = b;
+    if (taken && fresh)
+        c->pr->npieces++;
+    return taken;
+}
+
+/* Partials at `level` the peer has: mine = 1 those it already works on
+ * (requested or sent blocks), mine = 0 the others. */
+static void
+pick_partials(struct pick *c, int level, int mine)
+{
+    struct picker *p = c->p;
+    /* take() on a piece that has a partial neither adds nor removes one, so
+     * the walk is stable. */
+    for (uint32_t i = 0; i < p->nparts && !full(c); i++) {
+        struct partial *r = p->parts[i];
+        if (p->pi[r->piece].prio != level || !r->nfree || !peer_has(c, r->piece))
+            continue;
+        if ((worker_find(r, c->peer) != NULL) == mine)
+            take(c, r->piece);
+    }
+}
+
+static void
+pick_suggested(struct pick *c, int level, const uint32_t *sug, size_t nsug)
+{
+    struct picker *p = c->p;
+    for (size_t i = 0; i < nsug && !at_limit(c); i++) {
+        uint32_t s = sug[i];
+        if (s < p->npieces && !(p->pi[s].flags & PF_HAVE) && p->pi[s].prio == level &&
+            peer_has(c, s))
+            take(c, s);
+    }
+}
+
+/*
+ * Rarest first by walking the peer's bitfield: repeatedly collects the
+ * candidates with the lowest order positions in [from, end) and takes them in
+ * that order, which is what the plain scan would have done.
+ */
+static void
+pick_sparse(struct pick *c, uint32_t from, uint32_t end)
+{
+    struct picker *p = c->p;
+    uint32_t cand[PICKER_SPARSE_BATCH];
+    uint32_t nbits = c->has->nbits < p->npieces ? c->has->nbits : p->npieces;
+    while (!at_limit(c) && from < end) {
+        uint32_t want = ((uint32_t)(c->max - c->n) + p->bpp - 1) / p->bpp;
+        uint32_t room = c->limit - c->pr->npieces;
+        if (want > room)
+            want = room;
+        if (want > PICKER_SPARSE_BATCH)
+            want = PICKER_SPARSE_BATCH;
+        uint32_t k = 0;
+        for (uint32_t i = bitfield_next_set(c->has, 0); i < nbits;
+             i = bitfield_next_set(c->has, i + 1)) {
+            uint32_t pos = p->pi[i].pos;
+            if (pos < from || pos >= end || (p->pi[i].flags & PF_PARTIAL))
+                continue;
+            if (k == want && pos >= cand[k - 1])
+                continue;
+            /* Insert in sorted place; drop the largest when full. */
+            uint32_t lo = 0, hi = k;
+            while (lo < hi) {
+                uint32_t mid = (lo + hi) / 2;
+                if (cand[mid] < pos)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            uint32_t move = (k == want ? k - 1 : k) - lo;
+            memmove(&cand[lo + 1], &cand[lo], move * sizeof(cand[0]));
+            cand[lo] = pos;
+            if (k < want)
+                k++;
+        }
+        if (k == 0)
+            return;
+        for (uint32_t t = 0; t < k && !at_limit(c); t++)
+            take(c, p->order[cand[t]]);
+        from = cand[k - 1] + 1;
+    }
+}
+
+/* New pieces at `level`, rarest first. */
+static void
+pick_rarest(struct pick *c, int level)
+{
+    struct picker *p = c->p;
+    if (!p->order_valid)
+        order_rebuild(p);
+    uint32_t b0 = level_first_bucket(level);
+    /* A peer that is not a seed counts in the availability of every piece
+     * it has, so pieces nobody but seeds has are not its to give. */
+    uint32_t j = p->bstart[b0 + (c->seedlike ? 0 : 1)];
+    uint32_t end = p->bstart[b0 + PICKER_AVAIL_BUCKETS];
+    uint32_t budget = PICKER_SCAN_BUDGET;
+    for (; j < end && !at_limit(c); j++) {
+        uint32_t piece = p->order[j];
+        if ((p->pi[piece].flags & PF_PARTIAL) || !peer_has(c, piece)) {
+            /* Out of budget: walk the peer's bits instead, when that is
+             * less work than the rest of this scan. */
+            if (--budget == 0 && c->has &&
+                (uint64_t)c->has->count + c->has->nbits / 64 < end - j) {
+                pick_sparse(c, j + 1, end);
+                return;
+            }
+            continue;
+        }
+        take(c, piece);
+    }
+}
+
+/* The lowest index >= i that we miss and the peer has (npieces if none). */
+static uint32_t
+next_candidate(const struct pick *c, uint32_t i)
+{
+    const struct picker *p = c->p;
+    for (;;) {
+        i = bitfield_next_clear(&p->have, i);
+        if (i >= p->npieces || !c->has)
+            return i;
+        uint32_t j = bitfield_next_set(c->has, i);
+        if (j >= c->has->nbits)
+            return p->npieces;
+        if (j == i)
+            return i;
+        i = j;
+    }
+}
+
+/* Pieces at `level` in index order, partial or not. */
+static void
+pick_sequential(struct pick *c, int level)
+{
+    struct picker *p = c->p;
+    uint32_t end = p->seq_end[level];
+    uint32_t i = p->seq_cursor[level];
+    while (i < end && ((p->pi[i].flags & PF_HAVE) || p->pi[i].prio != level))
+        i++;
+    p->seq_cursor[level] = i;
+    for (i = next_candidate(c, i); i < end && !at_limit(c); i = next_candidate(c, i + 1))
+        if (p->pi[i].prio == level)
+            take(c, i);
+}
+
+/* Endgame: blocks requested from others but not from this peer, those with
+ * the fewest requesters first. */
+static void
+pick_endgame(struct pick *c)
+{
+    struct picker *p = c->p;
+    for (uint8_t nwho = 1; nwho < PICKER_ENDGAME_REQUESTERS; nwho++) {
+        for (uint32_t i = 0; i < p->nparts && !full(c); i++) {
+            struct partial *r = p->parts[i];
+            if (!wanted(p, r->piece) || !peer_has(c, r->piece))
+                continue;
+            struct worker *w = NULL;
+            for (uint32_t b = 0; b < r->nblocks && !full(c); b++) {
+                struct blk *k = &r->blocks[b];
+                if ((k->flags & BF_RECEIVED) || k->nwho != nwho)
+                    continue;
+                uint8_t j = 0;
+                while (j < k->nwho && k->who[j] != c->peer)
+                    j++;
+                if (j < k->nwho)
+                    continue;
+                if (!w && !(w = worker_get(r, c->peer))) {
+                    c->err = SHOAL_ENOMEM;
+                    return;
+                }
+                k->who[k->nwho++] = c->peer;
+                if (w->out++ == 0)
+                    c->pr->npieces++;
+                c->pr->nreq++;
+                c->out[c->n++] = (struct picker_block){r->piece, b * PICKER_BLOCK_SIZE,
+                                                       block_len(p, r->piece, b)};
+            }
+        }
+    }
+}
+
+int
+picker_next_blocks(struct picker *p, void *peer, const struct bitfield *peer_has,
+                   const uint32_t *suggested, size_t nsuggested, struct picker_block *out,
+                   int max)
+{
+    if (max <= 0 || p->want_missing == 0 || (peer_has && peer_has->count == 0))
+        return 0;
+    struct pick c = {.p = p, .peer = peer, .has = peer_has, .out = out, .max = max};
+    c.pr = peer_get(p, peer);
+    if (!c.pr)
+        return SHOAL_ENOMEM;
+    c.seedlike =
+        !peer_has || (peer_has->nbits >= p->npieces && bitfield_is_full(peer_has));
+    if (c.seedlike)
+        c.has = NULL;
+    /* Enough pieces to hold what is outstanding plus this batch, and one
+     * more so a piece finishing does not stall the pipeline. */
+    uint64_t need = ((uint64_t)c.pr->nreq + (uint64_t)max + p->bpp - 1) / p->bpp + 1;
+    c.limit = need > PICKER_PEER_PIECES ? (uint32_t)need : PICKER_PEER_PIECES;
+
+    for (int level = PICKER_PRIO_HIGH; level > PICKER_PRIO_SKIP && !full(&c); level--) {
+        if (!p->level_missing[level])
+            continue;
+        pick_partials(&c, level, 1);
+        if (p->sequential) {
+            pick_sequential(&c, level);
+        } else {
+            pick_partials(&c, level, 0);
+            pick_suggested(&c, level, suggested, nsuggested);
+            pick_rarest(&c, level);
+        }
+    }
+    if (!full(&c) && picker_in_endgame(p))
+        pick_endgame(&c);
+
+    int n = c.n;
+    peer_release_if_idle(p, c.pr);
+    if (n == 0 && c.err)
+        return c.err;
+    return n;
+}
+
+int
+picker_in_endgame(const struct picker *p)
+{
+    return p->want_missing > 0 && p->want_partial == p->want_missing && p->want_free == 0;
+}
+
+/* ------------------------------------------------------------------ arrivals */
+
+/* The partial and block index named by (piece, begin), or NULL. */
+static struct partial *
+find_block(const struct picker *p, uint32_t piece, uint32_t begin, uint32_t *b)
+{
+    if (piece >= p->npieces || begin % PICKER_BLOCK_SIZE)
+        return NULL;
+    struct partial *r = part_find(p, piece);
+    if (!r || begin / PICKER_BLOCK_SIZE >= r->nblocks)
+        return NULL;
+    *b = begin / PICKER_BLOCK_SIZE;
+    return r;
+}
+
+int
+picker_block_received(struct picker *p, void *peer, uint32_t piece, uint32_t begin,
+                      uint32_t length)
+{
+    uint32_t b;
+    struct partial *r = find_block(p, piece, begin, &b);
+    if (!r || length != block_len(p, piece, b))
+        return SHOAL_EINVAL;
+    struct blk *k = &r->blocks[b];
+    if ((k->flags & BF_RECEIVED) || !(k->flags & BF_ASKED))
+        return SHOAL_EINVAL;
+    /* The only allocation comes first, so a failure changes nothing. */
+    struct worker *w = worker_get(r, peer);
+    if (!w)
+        return SHOAL_ENOMEM;
+    w->got++;
+    /* A block nobody had outstanding (cancelled, then sent anyway) was
+     * counted free. */
+    if (k->nwho == 0)
+        free_delta(p, r, -1);
+    /* Every request for it is over. The deliverer leaves the list; the
+     * others stay on it so the session can send them cancels. */
+    for (uint8_t j = 0; j < k->nwho; j++)
+        release_out(p, r, k->who[j]);
+    for (uint8_t j = 0; j < k->nwho; j++) {
+        if (k->who[j] == peer) {
+            k->who[j] = k->who[--k->nwho];
+            break;
+        }
+    }
+    k->flags |= BF_RECEIVED;
+    r->nreceived++;
+    return r->nreceived == r->nblocks ? 1 : 0;
+}
+
+void
+picker_block_cancelled(struct picker *p, void *peer, uint32_t piece, uint32_t begin)
+{
+    uint32_t b;
+    struct partial *r = find_block(p, piece, begin, &b);
+    if (!r)
+        return;
+    blk_drop(p, r, b, peer);
+}
+
+void
+picker_peer_gone(struct picker *p, void *peer)
+{
+    for (uint32_t i = 0; i < p->nparts; i++) {
+        struct partial *r = p->parts[i];
+        struct worker *w = worker_find(r, peer);
+        if (!w)
+            continue;
+        for (uint32_t b = 0; b < r->nblocks; b++)
+            if (r->blocks[b].nwho)
+                blk_drop(p, r, b, peer);
+        /* It stays a contributor until the piece resolves. */
+        w = worker_find(r, peer);
+        if (w && w->got == 0)
+            *w = r->workers[--r->nworkers];
+    }
+    struct peer_rec *pr = peer_find(p, peer);
+    if (pr) {
+        map_del(&p->peer_map, key_of(peer));
+        xfree(pr);
+    }
+}
+
+void
+picker_piece_passed(struct picker *p, uint32_t piece)
+{
+    picker_set_have(p, piece);
+}
+
+void
+picker_piece_failed(struct picker *p, uint32_t piece)
+{
+    if (piece >= p->npieces)
+        return;
+    struct partial *r = part_find(p, piece);
+    if (r)
+        part_destroy(p, r);
+}
+
+size_t
+picker_piece_contributors(const struct picker *p, uint32_t piece, void **out, size_t max)
+{
+    struct partial *r = piece < p->npieces ? part_find(p, piece) : NULL;
+    size_t n = 0;
+    for (uint32_t i = 0; r && i < r->nworkers; i++) {
+        if (!r->workers[i].got)
+            continue;
+        if (n < max)
+            out[n] = r->workers[i].key;
+        n++;
+    }
+    return n;
+}
+
+size_t
+picker_block_requesters(const struct picker *p, uint32_t piece, uint32_t begin,
+                        void **out, size_t max)
+{
+    uint32_t b;
+    struct partial *r = find_block(p, piece, begin, &b);
+    if (!r)
+        return 0;
+    const struct blk *k = &r->blocks[b];
+    for (size_t j = 0; j < k->nwho && j < max; j++)
+        out[j] = k->who[j];
+    return k->nwho;
+}
+
+uint32_t
+picker_peer_requests(const struct picker *p, void *peer)
+{
+    struct peer_rec *pr = peer_find(p, peer);
+    return pr ? pr->nreq : 0;
+}
+
+/* ------------------------------------------------------------------ pipeline */
+
+int
+picker_pipeline_depth(uint64_t peer_rate_bytes_per_s, uint32_t rtt_ms_estimate)
+{
+    /* Caps that keep the product in range; both are far past the maximum. */
+    uint64_t rate = peer_rate_bytes_per_s;
+    if (rate > (1ull << 40))
+        rate = 1ull << 40;
+    uint64_t window_ms = (uint64_t)(rtt_ms_estimate < 600000 ? rtt_ms_estimate : 600000);
+    window_ms += 1000;
+    uint64_t bytes = rate * window_ms / 1000;
+    uint64_t depth = (bytes + PICKER_BLOCK_SIZE - 1) / PICKER_BLOCK_SIZE;
+    if (depth < PICKER_PIPELINE_MIN)
+        return PICKER_PIPELINE_MIN;
+    if (depth > PICKER_PIPELINE_MAX)
+        return PICKER_PIPELINE_MAX;
+    return (int)depth;
+}

@@ -1,0 +1,152 @@
+/*
+ * storage.h — a torrent's byte space laid over the files of a download folder.
+ * Engine layer: plain blocking file I/O, meant for the disk worker threads
+ * (disk.h). No event loop, no sockets, no clock.
+ *
+ * Torrent byte `off` lives in the file whose [offset, offset + size) holds it
+ * (BEP 3: files are concatenated in order). Every function here is
+ * thread-safe for one storage: several workers may read, write and hash at
+ * once. Ordering between overlapping requests is the caller's business (the
+ * disk pool orders them).
+ *
+ * Paths: the metainfo's paths are already made safe, and on top of that no
+ * component under the download folder is ever followed when it is a symlink,
+ * so a link planted in the folder cannot send a write elsewhere. Pad files
+ * (BEP 47) are never created: they read as zeros, and writes to them must be
+ * zeros (they are then dropped).
+ */
+#ifndef SHOAL_STORAGE_H
+#define SHOAL_STORAGE_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "base/sha.h"
+#include "shoal.h"
+
+/* storage_open() flags. */
+/* Seed existing data: open files read-only, never create or extend any. */
+#define STORAGE_READONLY 0x1
+/* Reserve the full size of each file when it is created (posix_fallocate)
+ * instead of leaving it sparse. */
+#define STORAGE_PREALLOCATE 0x2
+
+/* A read hit a file that is missing or shorter than the torrent says. */
+#define STORAGE_EMISSING (-ENOENT)
+/* A write to a pad file carried bytes other than zeros: the peer sent bad
+ * data (BEP 47 pad files are all zeros). */
+#define STORAGE_ECORRUPT (-EBADMSG)
+
+struct storage;
+struct shoal_metainfo;
+
+/*
+ * Opens the torrent described by m under folder `dir`. Keeps a pointer to m,
+ * which must outlive the storage. Without STORAGE_READONLY, `dir` itself is
+ * created when missing (as with mkdir -p), empty files are created at once,
+ * and other files are created on their first write, at their full size
+ * (sparse, or reserved with STORAGE_PREALLOCATE). Nothing is read or hashed
+ * here. Returns 0 and sets *out, or a negative code with err->why (err may
+ * be NULL) saying which step failed.
+ */
+int storage_open(struct storage **out, const struct shoal_metainfo *m, const char *dir,
+                 int flags, struct shoal_perr *err);
+
+/* Closes every file and frees the storage. No call may be running on it.
+ * NULL does nothing. */
+void storage_close(struct storage *s);
+
+/* Piece length of `piece` (the last one may be shorter), 0 past the end. */
+uint32_t storage_piece_size(const struct storage *s, uint32_t piece);
+
+/*
+ * Writes torrent bytes [offset, offset + len), across files as needed.
+ * Returns 0 or a negative code: SHOAL_EINVAL past the end of the torrent,
+ * -EROFS on a STORAGE_READONLY storage, STORAGE_ECORRUPT when a pad range
+ * gets non-zero bytes (other ranges of the same call may have been written),
+ * -ELOOP / -ENOTDIR when a path component is a symlink or not a folder, or
+ * another -errno (-ENOSPC, -EDQUOT, -EACCES, -EIO ...).
+ */
+int storage_write(struct storage *s, uint64_t offset, const uint8_t *data, size_t len);
+
+/* The same for data gathered from `iovcnt` buffers, written with pwritev:
+ * the disk pool joins adjacent blocks this way. */
+int storage_writev(struct storage *s, uint64_t offset, const struct iovec *iov,
+                   int iovcnt);
+
+/*
+ * Reads torrent bytes [offset, offset + len) into out. Pad ranges read as
+ * zeros. Returns 0, SHOAL_EINVAL past the end, STORAGE_EMISSING when a file
+ * is missing or too short (a read never creates anything), or -errno.
+ */
+int storage_read(struct storage *s, uint64_t offset, uint8_t *out, size_t len);
+
+/* A worker's hashing state: a SHA-1 context and a read buffer, reused from
+ * piece to piece. One per thread; init on any thread, use on one at a time. */
+struct storage_hasher {
+    struct sha1_ctx sha;
+    uint8_t *chunk;
+};
+
+/* Returns 0 or SHOAL_ENOMEM (then cleanup is still safe). */
+int storage_hasher_init(struct storage_hasher *h);
+void storage_hasher_cleanup(struct storage_hasher *h);
+
+/*
+ * SHA-1 of piece `piece` as stored, into out. Reads in 256 KiB chunks.
+ * Returns 0, SHOAL_EINVAL for a piece past the end, or a storage_read()
+ * error. storage_hash_piece() allocates its state per call; the _with form
+ * uses h (for worker threads hashing many pieces).
+ */
+int storage_hash_piece(struct storage *s, uint32_t piece, uint8_t out[SHA1_LEN]);
+int storage_hash_piece_with(struct storage *s, uint32_t piece, uint8_t out[SHA1_LEN],
+                            struct storage_hasher *h);
+
+/* Hashes `piece` and compares it with the torrent's hash: 1 match,
+ * 0 mismatch, < 0 error (STORAGE_EMISSING when its data is not there). */
+int storage_verify_piece(struct storage *s, uint32_t piece);
+int storage_verify_piece_with(struct storage *s, uint32_t piece,
+                              struct storage_hasher *h);
+
+/* What one file looks like on disk, for resume data (resume.h). */
+struct storage_file_state {
+    uint64_t size;    /* size on disk; 0 when missing */
+    int64_t mtime_ns; /* modification time, ns since the epoch; 0 when missing */
+    int exists;       /* a regular file is there (pad files: always 1) */
+    int size_ok;      /* exists with exactly the torrent's size */
+};
+
+/* Number of files of the torrent (the length of storage_check_files' out). */
+size_t storage_file_count(const struct storage *s);
+
+/*
+ * Looks at every file of the torrent without opening or creating it: fills
+ * out[0 .. storage_file_count()) in torrent order. Pad files are reported as
+ * present with the right size and mtime 0. Returns 0, or -errno when a file
+ * cannot be inspected for a reason other than being absent.
+ */
+int storage_check_files(struct storage *s, struct storage_file_state *out);
+
+/* Flushes every file written since the last flush to stable storage.
+ * Returns 0 or the first -errno. */
+int storage_fsync(struct storage *s);
+
+/* How the session should describe a storage error to the user. */
+enum storage_error_class {
+    STORAGE_ERR_NONE,     /* 0: no error */
+    STORAGE_ERR_FULL,     /* -ENOSPC, -EDQUOT, -EFBIG: the disk is full */
+    STORAGE_ERR_READONLY, /* -EROFS, -EACCES, -EPERM: cannot write there */
+    STORAGE_ERR_MISSING,  /* STORAGE_EMISSING: files were moved or deleted */
+    STORAGE_ERR_CORRUPT,  /* STORAGE_ECORRUPT: bad data for a pad file */
+    STORAGE_ERR_IO,       /* anything else */
+};
+
+enum storage_error_class storage_error_class(int err);
+
+/* A short phrase for the error's class: "disk full", "read-only",
+ * "files missing", "corrupt data", "disk error", or "ok" for 0. Static. */
+const char *storage_error_kind(int err);
+
+#endif

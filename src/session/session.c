@@ -1,0 +1,671 @@
+/*
+ * session.c — a BitTorrent node's event loop: listening sockets, outgoing
+ * connections, the one-second tick, the disk pool's completions, rate
+ * limits, events for the program, and the public shoal_session_* API.
+ * Session layer. Every socket toward the outside is checked by the
+ * local-only guard (netguard.h) before it is opened.
+ */
+#include "session/session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/thread.h>
+
+#include "base/alloc.h"
+#include "engine/disk.h"
+#include "base/netguard.h"
+#include "engine/picker.h"
+#include "session/tracker_client.h"
+#include "base/util.h"
+
+/* Defaults for struct shoal_settings. */
+#define SESSION_DEFAULT_MAX_PEERS             400
+#define SESSION_DEFAULT_MAX_PEERS_PER_TORRENT 80
+#define SESSION_DEFAULT_UPLOAD_SLOTS          4
+/* Incoming connections that have not sent a handshake yet, at most. */
+#define SESSION_MAX_HALFOPEN 64
+/* Bytes a token bucket may burst above its rate. */
+#define SESSION_RATE_BURST_S 1
+/* How long a closing session waits for trackers to hear `stopped`. */
+#define SESSION_STOP_ANNOUNCE_MS 3000
+
+/* ------------------------------------------------------------------ rates */
+
+void
+rate_add(struct rate *r, uint64_t now_ms, uint64_t bytes)
+{
+    uint64_t sec = now_ms / 1000;
+    if (sec != r->second) {
+        /* Clear the buckets of the seconds that passed without traffic. */
+        uint64_t gap = sec - r->second;
+        for (uint64_t i = 1; i <= gap && i <= RATE_WINDOW; i++)
+            r->bucket[(r->second + i) % RATE_WINDOW] = 0;
+        r->second = sec;
+    }
+    r->bucket[sec % RATE_WINDOW] += bytes;
+}
+
+uint64_t
+rate_get(const struct rate *r, uint64_t now_ms)
+{
+    uint64_t sec = now_ms / 1000, sum = 0;
+    /* Whole seconds only: the current one is still filling. */
+    for (uint64_t i = 1; i <= RATE_WINDOW - 1; i++) {
+        uint64_t s = sec - i;
+        if (s <= r->second && r->second - s < RATE_WINDOW)
+            sum += r->bucket[s % RATE_WINDOW];
+    }
+    return sum / (RATE_WINDOW - 1);
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+uint64_t
+session_now_ms(const struct shoal_session *ss)
+{
+    (void)ss;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+session_random(struct shoal_session *ss)
+{
+    /* splitmix64: fine for tie-breaks and peer ids; nothing secret rides on it. */
+    uint64_t z = (ss->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void
+session_emit(struct shoal_session *ss, enum shoal_event_type type, struct torrent *t,
+             const struct peer *p, uint32_t piece, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (ss->cfg.verbose && type != SHOAL_EV_TICK) {
+        fprintf(stderr, "[%s] %s%s%s\n", t ? t->m->name : "session", p ? p->addr : "",
+                p ? ": " : "", msg);
+    }
+    if (!ss->cb)
+        return;
+    struct shoal_event ev = {
+        .type = type,
+        .torrent = (shoal_torrent *)t,
+        .peer = p ? p->addr : NULL,
+        .message = msg,
+        .piece = piece,
+    };
+    ss->cb(ss, &ev, ss->cb_user);
+}
+
+void
+session_log(struct shoal_session *ss, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    session_emit(ss, SHOAL_EV_LOG, NULL, NULL, 0, "%s", msg);
+}
+
+struct torrent *
+session_find_torrent(struct shoal_session *ss, const uint8_t ih[20])
+{
+    for (struct torrent *t = ss->torrents; t; t = t->next)
+        if (!memcmp(t->m->infohash, ih, 20))
+            return t;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ peers */
+
+static void
+unlink_halfopen(struct shoal_session *ss, struct peer *p)
+{
+    struct peer **pp = &ss->halfopen;
+    while (*pp && *pp != p)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = p->next;
+}
+
+void
+session_adopt_peer(struct shoal_session *ss, struct peer *p, struct torrent *t)
+{
+    unlink_halfopen(ss, p);
+    p->next = NULL;
+    int alive = 0;
+    for (const struct peer *q = t->peers; q; q = q->next)
+        alive += q->state != PEER_DEAD;
+    if (alive >= ss->cfg.max_peers_per_torrent) {
+        /* Keep it on the half-open list so the reaper frees it. */
+        p->next = ss->halfopen;
+        ss->halfopen = p;
+        peer_close(p, "too many peers for this torrent");
+        return;
+    }
+    p->lim = t->lim;
+    torrent_peer_attached(t, p);
+}
+
+int
+session_dial(struct shoal_session *ss, struct torrent *t, const struct sockaddr *sa)
+{
+    char addr[64];
+    netguard_format_addr(sa, addr, sizeof(addr));
+    if (netguard_check_addr(ss->local_only, sa) != 0) {
+        session_emit(ss, SHOAL_EV_WARNING, t, NULL, 0,
+                     "local-only mode: refused to connect to %s", addr);
+        return SHOAL_ELOCALONLY;
+    }
+    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    struct peer *p = peer_new(ss, t, -1, sa, len, 0);
+    if (!p)
+        return SHOAL_ENOMEM;
+    torrent_peer_attached(t, p);
+    ss->npeers++;
+    int rc = peer_connect(p);
+    if (rc)
+        peer_close(p, "cannot connect: %s", shoal_strerror(rc));
+    return 0;
+}
+
+static void
+on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, int len,
+          void *arg)
+{
+    (void)lis;
+    struct shoal_session *ss = arg;
+    int halfopen = 0;
+    for (struct peer *p = ss->halfopen; p; p = p->next)
+        halfopen++;
+    if (ss->npeers >= ss->cfg.max_peers || halfopen >= SESSION_MAX_HALFOPEN) {
+        evutil_closesocket(fd);
+        return;
+    }
+    struct peer *p = peer_new(ss, NULL, fd, sa, (socklen_t)len, 1);
+    if (!p) {
+        evutil_closesocket(fd);
+        return;
+    }
+    ss->npeers++;
+    p->next = ss->halfopen;
+    ss->halfopen = p;
+}
+
+/* Frees dead peers that no disk job refers to any more. */
+static void
+reap_peers(struct shoal_session *ss)
+{
+    struct peer **pp = &ss->halfopen;
+    while (*pp) {
+        struct peer *p = *pp;
+        if (p->state == PEER_DEAD && p->pending_io == 0) {
+            *pp = p->next;
+            ss->npeers--;
+            peer_free(p);
+        } else {
+            pp = &p->next;
+        }
+    }
+    for (struct torrent *t = ss->torrents; t; t = t->next) {
+        pp = &t->peers;
+        while (*pp) {
+            struct peer *p = *pp;
+            if (p->state == PEER_DEAD && p->pending_io == 0) {
+                *pp = p->next;
+                t->npeers--;
+                ss->npeers--;
+                peer_free(p);
+            } else {
+                pp = &p->next;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ loop */
+
+static int
+all_done(const struct shoal_session *ss)
+{
+    if (!ss->torrents)
+        return 0;
+    for (const struct torrent *t = ss->torrents; t; t = t->next)
+        if (!torrent_is_done(t) || t->pending_writes > 0)
+            return 0;
+    return 1;
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct shoal_session *ss = arg;
+    uint64_t now = session_now_ms(ss);
+    for (struct peer *p = ss->halfopen; p; p = p->next)
+        peer_tick(p, now);
+    for (struct torrent *t = ss->torrents; t; t = t->next)
+        torrent_tick(t, now);
+    reap_peers(ss);
+    for (struct torrent *t = ss->torrents; t; t = t->next)
+        session_emit(ss, SHOAL_EV_TICK, t, NULL, 0, "tick");
+    if (ss->exit_when_done && all_done(ss))
+        event_base_loopexit(ss->base, NULL);
+}
+
+static void
+on_disk(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct shoal_session *ss = arg;
+    disk_drain(ss->disk);
+    if (ss->exit_when_done && all_done(ss))
+        event_base_loopexit(ss->base, NULL);
+}
+
+static void
+on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct shoal_session *ss = arg;
+    uint64_t v;
+    ssize_t r = read(fd, &v, sizeof(v));
+    (void)r;
+    event_base_loopbreak(ss->base);
+}
+
+static struct evconnlistener *
+listen_on(struct shoal_session *ss, int family, int port)
+{
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof(sa));
+    socklen_t len;
+    if (family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        /* Local-only mode listens on loopback only. */
+        in->sin_addr.s_addr = htonl(ss->local_only ? INADDR_LOOPBACK : INADDR_ANY);
+        len = sizeof(*in);
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        in6->sin6_addr = ss->local_only ? in6addr_loopback : in6addr_any;
+        len = sizeof(*in6);
+    }
+    evutil_socket_t fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return NULL;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, len) != 0) {
+        close(fd);
+        return NULL;
+    }
+    struct evconnlistener *lis = evconnlistener_new(
+        ss->base, on_accept, ss, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128, fd);
+    if (!lis)
+        close(fd);
+    return lis;
+}
+
+static int
+bound_port(struct evconnlistener *lis)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    if (getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&sa, &len) != 0)
+        return 0;
+    if (sa.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+}
+
+/* ------------------------------------------------------------------ public */
+
+void
+shoal_settings_init(struct shoal_settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->listen = 1;
+    s->max_peers = SESSION_DEFAULT_MAX_PEERS;
+    s->max_peers_per_torrent = SESSION_DEFAULT_MAX_PEERS_PER_TORRENT;
+    s->upload_slots = SESSION_DEFAULT_UPLOAD_SLOTS;
+}
+
+static int
+setup_rate_limit(struct shoal_session *ss)
+{
+    uint64_t up = ss->cfg.max_up, down = ss->cfg.max_down;
+    if (!up && !down)
+        return 0;
+    /* libevent wants both directions; "unlimited" is a very large rate. */
+    size_t big = (size_t)1 << 40;
+    size_t r = down ? (size_t)down : big, w = up ? (size_t)up : big;
+    struct timeval tick = {1, 0};
+    struct ev_token_bucket_cfg *cfg = ev_token_bucket_cfg_new(
+        r, r * SESSION_RATE_BURST_S, w, w * SESSION_RATE_BURST_S, &tick);
+    if (!cfg)
+        return SHOAL_ENOMEM;
+    ss->rl = bufferevent_rate_limit_group_new(ss->base, cfg);
+    ev_token_bucket_cfg_free(cfg);
+    return ss->rl ? 0 : SHOAL_ENOMEM;
+}
+
+int
+shoal_session_new(const struct shoal_settings *s, shoal_session **out)
+{
+    *out = NULL;
+    struct shoal_session *ss = xcalloc(1, sizeof(*ss));
+    if (!ss)
+        return SHOAL_ENOMEM;
+    int rc = SHOAL_ENOMEM;
+    if (s)
+        ss->cfg = *s;
+    else
+        shoal_settings_init(&ss->cfg);
+    if (ss->cfg.max_peers <= 0)
+        ss->cfg.max_peers = SESSION_DEFAULT_MAX_PEERS;
+    if (ss->cfg.max_peers_per_torrent <= 0)
+        ss->cfg.max_peers_per_torrent = SESSION_DEFAULT_MAX_PEERS_PER_TORRENT;
+    if (ss->cfg.upload_slots <= 0)
+        ss->cfg.upload_slots = SESSION_DEFAULT_UPLOAD_SLOTS;
+    ss->local_only = ss->cfg.local_only || netguard_env_local_only();
+    ss->stop_fd = -1;
+    ss->udp4 = ss->udp6 = -1;
+
+    /* Peer id: Azureus style "-SH0100-" then random bytes (BEP 20). */
+    uint8_t seed[16];
+    FILE *ur = fopen("/dev/urandom", "rb");
+    if (!ur || fread(seed, 1, sizeof(seed), ur) != sizeof(seed)) {
+        if (ur)
+            fclose(ur);
+        xfree(ss);
+        return -EIO;
+    }
+    fclose(ur);
+    memcpy(&ss->rng, seed, 8);
+    memcpy(ss->peer_id, "-SH0100-", 8);
+    for (int i = 8; i < 20; i++)
+        ss->peer_id[i] =
+            (uint8_t) "0123456789abcdefghijklmnopqrstuvwxyz"[session_random(ss) % 36];
+
+    ss->base = event_base_new();
+    ss->disk = disk_new(ss->cfg.disk_threads);
+    if (!ss->base || !ss->disk)
+        goto fail;
+    ss->disk_ev =
+        event_new(ss->base, disk_notify_fd(ss->disk), EV_READ | EV_PERSIST, on_disk, ss);
+    ss->tick_ev = event_new(ss->base, -1, EV_PERSIST, on_tick, ss);
+    ss->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (!ss->disk_ev || !ss->tick_ev || ss->stop_fd < 0)
+        goto fail;
+    ss->stop_ev = event_new(ss->base, ss->stop_fd, EV_READ | EV_PERSIST, on_stop, ss);
+    if (!ss->stop_ev)
+        goto fail;
+    struct timeval sec = {1, 0};
+    event_add(ss->disk_ev, NULL);
+    event_add(ss->tick_ev, &sec);
+    event_add(ss->stop_ev, NULL);
+    rc = setup_rate_limit(ss);
+    if (!rc)
+        rc = tracker_client_init(ss);
+    if (rc)
+        goto fail;
+
+    if (ss->cfg.listen) {
+        ss->lis4 = listen_on(ss, AF_INET, ss->cfg.port);
+        if (!ss->lis4) {
+            rc = -errno ? -errno : -EADDRINUSE;
+            goto fail;
+        }
+        ss->port = bound_port(ss->lis4);
+        /* IPv6 on the same port; a host without IPv6 still works. */
+        ss->lis6 = listen_on(ss, AF_INET6, ss->port);
+    }
+    *out = ss;
+    return 0;
+fail:
+    shoal_session_free(ss);
+    return rc;
+}
+
+/* Tells trackers we leave (event=stopped), waiting at most a few seconds. */
+static void
+send_stopped(struct shoal_session *ss)
+{
+    if (!ss->base || !ss->curlm)
+        return;
+    for (struct torrent *t = ss->torrents; t; t = t->next)
+        announcer_stop(&t->announcer);
+    uint64_t deadline = session_now_ms(ss) + SESSION_STOP_ANNOUNCE_MS;
+    for (;;) {
+        int pending = 0;
+        uint64_t now = session_now_ms(ss);
+        for (struct torrent *t = ss->torrents; t; t = t->next) {
+            if (tracker_client_idle(t))
+                tracker_client_tick(t, now);
+            if (!announcer_is_finished(&t->announcer) || !tracker_client_idle(t))
+                pending = 1;
+        }
+        if (!pending || now >= deadline)
+            break;
+        struct timeval tv = {0, 50000};
+        event_base_loopexit(ss->base, &tv);
+        event_base_loop(ss->base, 0);
+    }
+}
+
+void
+shoal_session_free(shoal_session *ss)
+{
+    if (!ss)
+        return;
+    send_stopped(ss);
+    /* Close every connection first so no new work reaches the disk. */
+    for (struct peer *p = ss->halfopen; p; p = p->next)
+        peer_close(p, "session stopped");
+    for (struct torrent *t = ss->torrents; t; t = t->next)
+        for (struct peer *p = t->peers; p; p = p->next)
+            peer_close(p, "session stopped");
+    /* Run or cancel every queued disk job while torrents still exist: the
+     * callbacks refer to them. */
+    if (ss->disk) {
+        while (disk_pending_jobs(ss->disk) > 0) {
+            size_t n = disk_drain(ss->disk);
+            if (n == 0)
+                usleep(1000);
+        }
+    }
+    /* Transfers in flight refer to their torrents: end them first. The
+     * clean-up may run the loop once more (for evdns); nothing may tick. */
+    if (ss->tick_ev)
+        event_del(ss->tick_ev);
+    tracker_client_cleanup(ss);
+    struct torrent *t = ss->torrents;
+    while (t) {
+        struct torrent *next = t->next;
+        torrent_free(t);
+        t = next;
+    }
+    ss->torrents = NULL;
+    disk_free(ss->disk);
+    reap_peers(ss);
+    for (struct peer *p = ss->halfopen; p;) {
+        struct peer *next = p->next;
+        peer_free(p);
+        p = next;
+    }
+    if (ss->lis4)
+        evconnlistener_free(ss->lis4);
+    if (ss->lis6)
+        evconnlistener_free(ss->lis6);
+    if (ss->disk_ev)
+        event_free(ss->disk_ev);
+    if (ss->tick_ev)
+        event_free(ss->tick_ev);
+    if (ss->stop_ev)
+        event_free(ss->stop_ev);
+    if (ss->stop_fd >= 0)
+        close(ss->stop_fd);
+    if (ss->rl)
+        bufferevent_rate_limit_group_free(ss->rl);
+    if (ss->base)
+        event_base_free(ss->base);
+    xfree(ss);
+}
+
+int
+shoal_session_port(const shoal_session *ss)
+{
+    return ss->port;
+}
+
+void
+shoal_session_set_event_cb(shoal_session *ss, shoal_event_cb cb, void *user)
+{
+    ss->cb = cb;
+    ss->cb_user = user;
+}
+
+int
+shoal_session_run(shoal_session *ss, int exit_when_done)
+{
+    ss->exit_when_done = exit_when_done;
+    if (exit_when_done && all_done(ss))
+        return 0;
+    return event_base_dispatch(ss->base) < 0 ? SHOAL_EINVAL : 0;
+}
+
+void
+shoal_session_stop(shoal_session *ss)
+{
+    /* write(2) on an eventfd is async-signal-safe. */
+    uint64_t one = 1;
+    ssize_t r = write(ss->stop_fd, &one, sizeof(one));
+    (void)r;
+}
+
+int
+shoal_session_add(shoal_session *ss, shoal_metainfo *m,
+                  const struct shoal_torrent_opts *opts, shoal_torrent **out,
+                  struct shoal_perr *err)
+{
+    if (err)
+        memset(err, 0, sizeof(*err));
+    if (!opts || !opts->save_dir) {
+        if (err)
+            err->why = "no download folder given";
+        return SHOAL_EINVAL;
+    }
+    if (session_find_torrent(ss, m->infohash)) {
+        if (err)
+            err->why = "the torrent is already in the session";
+        return SHOAL_EINVAL;
+    }
+    struct torrent *t;
+    int rc = torrent_new(ss, m, opts, &t, err);
+    if (rc)
+        return rc;
+    t->next = ss->torrents;
+    ss->torrents = t;
+    if (out)
+        *out = (shoal_torrent *)t;
+    /* Announce at once rather than at the next tick. */
+    tracker_client_tick(t, session_now_ms(ss));
+    return 0;
+}
+
+/* Splits "host:port" / "[v6]:port" into host and port. */
+static int
+split_hostport(const char *s, char *host, size_t hostlen, char *port, size_t portlen)
+{
+    const char *colon;
+    const char *h = s;
+    size_t hl;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        h = s + 1;
+        hl = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return -1;
+        hl = (size_t)(colon - s);
+    }
+    size_t pl = strlen(colon + 1);
+    uint64_t pn;
+    if (hl == 0 || hl >= hostlen || pl == 0 || pl >= portlen ||
+        parse_u64(colon + 1, pl, &pn) != 0 || pn == 0 || pn > 65535)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    memcpy(port, colon + 1, pl + 1);
+    return 0;
+}
+
+int
+shoal_torrent_add_peer(shoal_torrent *pt, const char *hostport)
+{
+    struct torrent *t = (struct torrent *)pt;
+    struct shoal_session *ss = t->ss;
+    char host[256], port[8];
+    if (split_hostport(hostport, host, sizeof(host), port, sizeof(port)) != 0)
+        return SHOAL_EINVAL;
+    /* In local-only mode a name other than localhost is never looked up:
+     * the DNS query itself would leave the machine. */
+    if (netguard_check_name(ss->local_only, host) != 0) {
+        session_emit(ss, SHOAL_EV_WARNING, t, NULL, 0,
+                     "local-only mode: refused %s (only 127.0.0.0/8, ::1 and localhost)",
+                     host);
+        return SHOAL_ELOCALONLY;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
+        return SHOAL_EINVAL;
+    int rc = SHOAL_EINVAL;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (netguard_check_addr(ss->local_only, ai->ai_addr) != 0) {
+            char a[64];
+            netguard_format_addr(ai->ai_addr, a, sizeof(a));
+            session_emit(ss, SHOAL_EV_WARNING, t, NULL, 0,
+                         "local-only mode: refused to connect to %s", a);
+            rc = SHOAL_ELOCALONLY;
+            continue;
+        }
+        rc = torrent_add_known(t, ai->ai_addr, ai->ai_addrlen);
+        break;
+    }
+    freeaddrinfo(res);
+    /* Dial now rather than at the next tick: a second matters to a user. */
+    if (rc == 0)
+        torrent_dial_now(t, session_now_ms(ss));
+    return rc;
+}

@@ -1,0 +1,958 @@
+/*
+ * torrent.c — one torrent in a session: its storage, picker, peers, choker
+ * rounds, hash checks, smart ban and resume state. Session layer, loop
+ * thread only; disk work goes through the disk pool.
+ *
+ * A piece becomes "have" only after its SHA-1 matches. On a mismatch the
+ * piece is thrown away, the peers that sent its blocks get a strike, and a
+ * peer that was the only source of a bad piece (or took part in
+ * PEER_BAN_STRIKES bad pieces) is banned by address.
+ */
+#include "session/session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/alloc.h"
+#include "engine/choker.h"
+#include "engine/disk.h"
+#include "base/netguard.h"
+#include "engine/picker.h"
+#include "engine/resume.h"
+#include "engine/smartban.h"
+#include "engine/storage.h"
+#include "session/tracker_client.h"
+#include "base/util.h"
+
+/* Choker rounds (BEP 3 practice: every 10 s, optimistic every 30 s). */
+#define TORRENT_CHOKE_INTERVAL_MS      10000
+#define TORRENT_OPTIMISTIC_INTERVAL_MS 30000
+/* Resume state is saved this often while it changes, and on exit. */
+#define TORRENT_RESUME_INTERVAL_MS 30000
+/* How often the files of a torrent are looked at (stat) to notice deletion. */
+#define TORRENT_FILE_CHECK_MS 10000
+/* After a disk-full or read-only stop, try writing again this often. */
+#define TORRENT_DISK_RETRY_MS 10000
+/* Dial a known address again after a failed connection at most this often. */
+#define TORRENT_REDIAL_MS 5000
+/* Known addresses kept per torrent (given with --peer, or that dialed us). */
+#define TORRENT_MAX_KNOWN 1000
+/* Failed connection attempts in a row after which an address is forgotten
+ * (with the back-off that is about half an hour of trying). */
+#define TORRENT_MAX_DIAL_FAILS 10
+
+static const char *const state_names[] = {
+    [SHOAL_TS_CHECKING] = "checking",   [SHOAL_TS_DOWNLOADING] = "downloading",
+    [SHOAL_TS_SEEDING] = "seeding",     [SHOAL_TS_DISK_FULL] = "disk full",
+    [SHOAL_TS_READ_ONLY] = "read-only", [SHOAL_TS_FILES_MISSING] = "files missing",
+    [SHOAL_TS_ERROR] = "error",
+};
+
+static void
+set_state(struct torrent *t, enum shoal_torrent_state st, const char *fmt, ...)
+{
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(t->error, sizeof(t->error), fmt, ap);
+        va_end(ap);
+    } else {
+        t->error[0] = '\0';
+    }
+    if (t->state == st)
+        return;
+    t->state = st;
+    t->state_since_ms = session_now_ms(t->ss);
+    session_emit(t->ss, SHOAL_EV_STATE_CHANGED, t, NULL, 0, "%s%s%s", state_names[st],
+                 t->error[0] ? ": " : "", t->error);
+}
+
+int
+torrent_is_done(const struct torrent *t)
+{
+    return picker_is_complete(t->picker);
+}
+
+/* ------------------------------------------------------------------ bans */
+
+static int
+same_host(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+    if (a->ss_family != b->sa_family)
+        return 0;
+    if (b->sa_family == AF_INET)
+        return !memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                       &((const struct sockaddr_in *)b)->sin_addr, 4);
+    if (b->sa_family == AF_INET6)
+        return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+    return 0;
+}
+
+/* Bans are per address and port: on loopback every peer shares one IP. */
+static int
+same_endpoint(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+    if (!same_host(a, b))
+        return 0;
+    if (b->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_port ==
+               ((const struct sockaddr_in *)b)->sin_port;
+    return ((const struct sockaddr_in6 *)a)->sin6_port ==
+           ((const struct sockaddr_in6 *)b)->sin6_port;
+}
+
+int
+torrent_is_banned(const struct torrent *t, const struct sockaddr *sa)
+{
+    for (size_t i = 0; i < t->nbanned; i++)
+        if (same_endpoint(&t->banned[i], sa))
+            return 1;
+    return 0;
+}
+
+/* Adds an address to the ban list (once). Returns 0 or SHOAL_ENOMEM. */
+static int
+add_ban(struct torrent *t, const struct sockaddr_storage *sa)
+{
+    if (torrent_is_banned(t, (const struct sockaddr *)sa))
+        return 0;
+    if (t->nbanned == t->capbanned) {
+        size_t cap = t->capbanned ? t->capbanned * 2 : 8;
+        struct sockaddr_storage *b = xreallocarray(t->banned, cap, sizeof(*b));
+        if (!b)
+            return SHOAL_ENOMEM;
+        t->banned = b;
+        t->capbanned = cap;
+    }
+    t->banned[t->nbanned++] = *sa;
+    return 0;
+}
+
+static void
+ban_peer(struct torrent *t, struct peer *p, const char *why)
+{
+    add_ban(t, &p->sa);
+    session_emit(t->ss, SHOAL_EV_PEER_BANNED, t, p, 0, "%s", why);
+    peer_close(p, "banned: %s", why);
+}
+
+/* ------------------------------------------------------------------ pieces */
+
+struct piece_job {
+    struct torrent *t;
+    uint32_t piece;
+};
+
+/* Bans an address: its connections close and it is never dialed again. */
+static void
+ban_address(struct torrent *t, const struct sockaddr_storage *sa, const char *why)
+{
+    int connected = 0;
+    for (struct peer *p = t->peers; p; p = p->next) {
+        if (p->state != PEER_DEAD && same_endpoint(&p->sa, (const struct sockaddr *)sa)) {
+            ban_peer(t, p, why);
+            connected = 1;
+        }
+    }
+    if (connected || torrent_is_banned(t, (const struct sockaddr *)sa))
+        return;
+    add_ban(t, sa);
+    char addr[64];
+    netguard_format_addr((const struct sockaddr *)sa, addr, sizeof(addr));
+    session_emit(t->ss, SHOAL_EV_PEER_BANNED, t, NULL, 0, "%s banned: %s", addr, why);
+}
+
+enum readback_kind { READBACK_BAD, READBACK_GOOD };
+
+struct readback {
+    struct torrent *t;
+    uint32_t piece;
+    enum readback_kind kind;
+};
+
+/* The stored data of a piece, read back to settle who sent bad blocks. */
+static void
+on_readback(void *user, int rc, const uint8_t *data, size_t len)
+{
+    struct readback *rb = user;
+    struct torrent *t = rb->t;
+    uint32_t piece = rb->piece;
+    enum readback_kind kind = rb->kind;
+    xfree(rb);
+    if (t->dying)
+        return;
+    if (rc != 0) {
+        smartban_forget(t->sb, piece);
+        return;
+    }
+    if (kind == READBACK_BAD) {
+        smartban_bad_data(t->sb, piece, data, len);
+        return;
+    }
+    struct sockaddr_storage liars[16];
+    size_t n = smartban_piece_passed(t->sb, piece, data, len, liars, 16);
+    for (size_t i = 0; i < n; i++)
+        ban_address(t, &liars[i], "sent a block that did not match the verified piece");
+}
+
+static void
+read_back(struct torrent *t, uint32_t piece, enum readback_kind kind)
+{
+    struct readback *rb = xmalloc(sizeof(*rb));
+    if (!rb) {
+        smartban_forget(t->sb, piece);
+        return;
+    }
+    *rb = (struct readback){t, piece, kind};
+    /* The pool runs this read before any later write to the same bytes, so
+     * a failed piece is read as it was, even if refetching starts now. */
+    uint64_t off = (uint64_t)piece * t->m->piece_length;
+    if (disk_submit_read(t->ss->disk, t->st, off, storage_piece_size(t->st, piece),
+                         on_readback, rb) != 0) {
+        xfree(rb);
+        smartban_forget(t->sb, piece);
+    }
+}
+
+static void
+piece_failed(struct torrent *t, uint32_t piece)
+{
+    struct sockaddr_storage single;
+    int one = smartban_piece_failed(t->sb, piece, &single);
+    t->hash_failures++;
+    session_emit(t->ss, SHOAL_EV_PIECE_FAILED, t, NULL, piece,
+                 "piece %u failed its hash check; fetching it again", piece);
+    if (one == 1) {
+        /* Every block came from one peer: it alone sent bad data. */
+        ban_address(t, &single, "sent a piece that failed its hash check");
+        smartban_forget(t->sb, piece);
+    } else if (one == 0) {
+        read_back(t, piece, READBACK_BAD);
+    }
+    picker_piece_failed(t->picker, piece);
+}
+
+static void
+piece_passed(struct torrent *t, uint32_t piece)
+{
+    picker_piece_passed(t->picker, piece);
+    if (smartban_is_suspect(t->sb, piece))
+        read_back(t, piece, READBACK_GOOD);
+    else
+        smartban_forget(t->sb, piece);
+    t->resume_dirty = 1;
+    for (struct peer *p = t->peers; p; p = p->next)
+        if (p->state == PEER_ACTIVE)
+            peer_send_have(p, piece);
+    session_emit(t->ss, SHOAL_EV_PIECE_VERIFIED, t, NULL, piece, "piece %u verified",
+                 piece);
+    if (torrent_is_done(t) && !t->finished_sent) {
+        t->finished_sent = 1;
+        set_state(t, SHOAL_TS_SEEDING, NULL);
+        announcer_completed(&t->announcer);
+        session_emit(t->ss, SHOAL_EV_FINISHED, t, NULL, 0, "download finished");
+        for (struct peer *p = t->peers; p; p = p->next)
+            peer_update_interest(p);
+    }
+}
+
+static void
+on_hash_done(void *user, int rc)
+{
+    struct piece_job *job = user;
+    struct torrent *t = job->t;
+    uint32_t piece = job->piece;
+    xfree(job);
+    t->pending_hashes--;
+    if (t->dying)
+        return;
+    if (t->io_failed[piece]) {
+        /* The data never reached the disk whole: not the peers' fault. */
+        t->io_failed[piece] = 0;
+        picker_piece_failed(t->picker, piece);
+        return;
+    }
+    if (rc == 1)
+        piece_passed(t, piece);
+    else if (rc == 0)
+        piece_failed(t, piece);
+    else
+        picker_piece_failed(t->picker, piece);
+    for (struct peer *p = t->peers; p; p = p->next)
+        peer_fill_requests(p);
+}
+
+static void
+on_write_done(void *user, int rc)
+{
+    struct piece_job *job = user;
+    struct torrent *t = job->t;
+    uint32_t piece = job->piece;
+    xfree(job);
+    t->pending_writes--;
+    if (t->dying || rc == 0)
+        return;
+    t->io_failed[piece] = 1;
+    enum storage_error_class cls = storage_error_class(rc);
+    if (cls == STORAGE_ERR_FULL)
+        set_state(t, SHOAL_TS_DISK_FULL, "no space left in %s; waiting for space",
+                  t->save_dir);
+    else if (cls == STORAGE_ERR_READONLY)
+        set_state(t, SHOAL_TS_READ_ONLY, "cannot write to %s: %s", t->save_dir,
+                  shoal_strerror(rc));
+    else
+        set_state(t, SHOAL_TS_ERROR, "disk error writing piece %u: %s", piece,
+                  shoal_strerror(rc));
+}
+
+void
+torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t begin,
+                 const uint8_t *data, size_t len)
+{
+    uint64_t now = session_now_ms(t->ss);
+    p->downloaded += len;
+    t->downloaded += len;
+    rate_add(&p->down, now, len);
+    rate_add(&t->down, now, len);
+
+    int rc = picker_block_received(t->picker, p, piece, begin, (uint32_t)len);
+    if (rc < 0)
+        return; /* a duplicate from endgame, or already verified */
+    smartban_block(t->sb, piece, begin, &p->sa);
+
+    /* Endgame: whoever else was asked for this block can stop. */
+    void *others[16];
+    size_t n = picker_block_requesters(t->picker, piece, begin, others, 16);
+    for (size_t i = 0; i < n && i < 16; i++)
+        if (others[i] != p)
+            peer_cancel_block(others[i], piece, begin, (uint32_t)len);
+
+    uint8_t *copy = xmalloc(len);
+    struct piece_job *job = xmalloc(sizeof(*job));
+    if (!copy || !job) {
+        xfree(copy);
+        xfree(job);
+        picker_piece_failed(t->picker, piece);
+        return;
+    }
+    memcpy(copy, data, len);
+    *job = (struct piece_job){t, piece};
+    uint64_t off = (uint64_t)piece * t->m->piece_length + begin;
+    if (disk_submit_write(t->ss->disk, t->st, off, copy, len, on_write_done, job) != 0) {
+        xfree(job);
+        picker_piece_failed(t->picker, piece);
+        return;
+    }
+    t->pending_writes++;
+    if (rc != 1)
+        return;
+    /* Last block: hash it once every write of the piece is on disk (the
+     * pool orders a hash after earlier overlapping writes). */
+    job = xmalloc(sizeof(*job));
+    if (!job) {
+        picker_piece_failed(t->picker, piece);
+        return;
+    }
+    *job = (struct piece_job){t, piece};
+    if (disk_submit_hash(t->ss->disk, t->st, piece, t->m->pieces + (size_t)piece * 20,
+                         on_hash_done, job) != 0) {
+        xfree(job);
+        picker_piece_failed(t->picker, piece);
+        return;
+    }
+    t->pending_hashes++;
+}
+
+/* ------------------------------------------------------------------ peers */
+
+void
+torrent_peer_attached(struct torrent *t, struct peer *p)
+{
+    p->t = t;
+    p->next = t->peers;
+    t->peers = p;
+    t->npeers++;
+}
+
+static int
+unchoked_count(const struct torrent *t)
+{
+    int n = 0;
+    for (const struct peer *p = t->peers; p; p = p->next)
+        if (p->state == PEER_ACTIVE && !p->am_choking && p->peer_interested)
+            n++;
+    return n;
+}
+
+void
+torrent_peer_interested(struct torrent *t, struct peer *p)
+{
+    /* Free slot: do not make a new peer wait up to 10 s for the choker. */
+    if (p->am_choking && unchoked_count(t) < t->ss->cfg.upload_slots + 1)
+        peer_set_choke(p, 0);
+}
+
+static void
+run_choker(struct torrent *t, uint64_t now)
+{
+    int rotate = now - t->last_optimistic_ms >= TORRENT_OPTIMISTIC_INTERVAL_MS;
+    if (rotate)
+        t->last_optimistic_ms = now;
+    size_t n = 0;
+    for (struct peer *p = t->peers; p; p = p->next)
+        if (p->state == PEER_ACTIVE)
+            n++;
+    if (n == 0)
+        return;
+    struct choker_peer *cp = xcalloc(n, sizeof(*cp));
+    int *unchoke = xcalloc(n, sizeof(*unchoke));
+    if (!cp || !unchoke) {
+        xfree(cp);
+        xfree(unchoke);
+        return;
+    }
+    size_t i = 0;
+    for (struct peer *p = t->peers; p; p = p->next) {
+        if (p->state != PEER_ACTIVE)
+            continue;
+        cp[i].key = p;
+        cp[i].down_rate = rate_get(&p->down, now);
+        cp[i].up_rate = rate_get(&p->up, now);
+        cp[i].interested = p->peer_interested;
+        cp[i].choked = p->am_choking;
+        cp[i].snubbed = p->snubbed;
+        cp[i].last_unchoked_ms = p->last_unchoked_ms;
+        cp[i].connected_ms = p->connected_ms;
+        cp[i].is_seed = p->has_all;
+        cp[i].optimistic = p->optimistic;
+        i++;
+    }
+    struct choker_cfg cfg = {.slots = t->ss->cfg.upload_slots, .optimistic_slots = 1};
+    choker_run(cp, n, &cfg, torrent_is_done(t), rotate, now, &t->rng, unchoke);
+    for (i = 0; i < n; i++) {
+        struct peer *p = cp[i].key;
+        p->optimistic = cp[i].optimistic;
+        peer_set_choke(p, !unchoke[i]);
+    }
+    xfree(cp);
+    xfree(unchoke);
+}
+
+void
+torrent_peer_detached(struct torrent *t, struct peer *p)
+{
+    struct peer **pp = &t->peers;
+    while (*pp && *pp != p)
+        pp = &(*pp)->next;
+    if (*pp) {
+        *pp = p->next;
+        t->npeers--;
+    }
+}
+
+/* ------------------------------------------------------------------ known peers */
+
+int
+torrent_add_known(struct torrent *t, const struct sockaddr *sa, socklen_t len)
+{
+    for (size_t i = 0; i < t->nknown; i++)
+        if (same_endpoint(&t->known[i].sa, sa))
+            return 0;
+    if (t->nknown >= TORRENT_MAX_KNOWN)
+        return SHOAL_ETOOBIG;
+    if (t->nknown == t->capknown) {
+        size_t cap = t->capknown ? t->capknown * 2 : 8;
+        struct known_peer *k = xreallocarray(t->known, cap, sizeof(*k));
+        if (!k)
+            return SHOAL_ENOMEM;
+        t->known = k;
+        t->capknown = cap;
+    }
+    struct known_peer *k = &t->known[t->nknown++];
+    memset(k, 0, sizeof(*k));
+    memcpy(&k->sa, sa, len < sizeof(k->sa) ? len : sizeof(k->sa));
+    return 0;
+}
+
+static uint16_t
+port_of(const struct sockaddr_storage *sa)
+{
+    if (sa->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+}
+
+/* Connected to that address: by the socket's own endpoint, or, for a peer
+ * that dialed us, by the listen port its extension handshake gave. */
+static int
+is_connected(const struct torrent *t, const struct sockaddr_storage *sa)
+{
+    for (const struct peer *p = t->peers; p; p = p->next) {
+        if (p->state == PEER_DEAD)
+            continue;
+        if (same_endpoint(&p->sa, (const struct sockaddr *)sa))
+            return 1;
+        if (p->ext.listen_port && p->ext.listen_port == port_of(sa) &&
+            same_host(&p->sa, (const struct sockaddr *)sa))
+            return 1;
+    }
+    return 0;
+}
+
+static void
+dial_known(struct torrent *t, uint64_t now)
+{
+    /* Keep every known address connected, with a growing pause after each
+     * failed attempt. */
+    for (size_t i = 0; i < t->nknown; i++) {
+        struct known_peer *k = &t->known[i];
+        if (is_connected(t, &k->sa)) {
+            k->fails = 0;
+            continue;
+        }
+        if (k->fails >= TORRENT_MAX_DIAL_FAILS ||
+            torrent_is_banned(t, (struct sockaddr *)&k->sa)) {
+            /* Give up on it: drop the entry so the list makes room. */
+            t->known[i--] = t->known[--t->nknown];
+            continue;
+        }
+        if (now < k->next_try_ms)
+            continue;
+        if (t->npeers >= t->ss->cfg.max_peers_per_torrent ||
+            t->ss->npeers >= t->ss->cfg.max_peers)
+            return;
+        /* Back off: 5 s, 10 s, 20 s ... up to 5 min between attempts. */
+        uint64_t delay = (uint64_t)TORRENT_REDIAL_MS << (k->fails < 6 ? k->fails : 6);
+        k->next_try_ms = now + delay;
+        k->fails++;
+        session_dial(t->ss, t, (struct sockaddr *)&k->sa);
+    }
+}
+
+void
+torrent_dial_now(struct torrent *t, uint64_t now)
+{
+    dial_known(t, now);
+}
+
+/* ------------------------------------------------------------------ resume */
+
+static int
+save_resume_bits(struct torrent *t, const uint8_t *bits)
+{
+    struct resume_state rs;
+    size_t nfiles = storage_file_count(t->st);
+    struct storage_file_state *fs = xcalloc(nfiles ? nfiles : 1, sizeof(*fs));
+    int rc =
+        fs ? resume_init(&rs, t->m->infohash, t->m->piece_count, nfiles) : SHOAL_ENOMEM;
+    if (rc) {
+        xfree(fs);
+        return rc;
+    }
+    memcpy(rs.have, bits, BITFIELD_BYTES(t->m->piece_count));
+    /* Totals over every run; the status shows this run's alone. */
+    rs.uploaded = t->uploaded_before + t->uploaded;
+    rs.downloaded = t->downloaded_before + t->downloaded;
+    rc = storage_check_files(t->st, fs);
+    if (!rc)
+        rc = resume_set_files(&rs, fs, nfiles);
+    if (!rc)
+        rc = resume_save(t->resume_path, &rs);
+    resume_cleanup(&rs);
+    xfree(fs);
+    return rc;
+}
+
+/* Saves now, on the loop thread: at start and at exit. */
+static int
+save_resume(struct torrent *t)
+{
+    storage_fsync(t->st);
+    int rc = save_resume_bits(t, picker_have_bits(t->picker)->bits);
+    if (rc == 0)
+        t->resume_dirty = 0;
+    return rc;
+}
+
+struct resume_job {
+    struct torrent *t;
+    uint8_t *have; /* the have bits when the flush started */
+};
+
+static void
+on_resume_synced(void *user, int rc)
+{
+    struct resume_job *job = user;
+    struct torrent *t = job->t;
+    t->resume_syncing = 0;
+    /* Record only the pieces that were on stable storage before the flush;
+     * pieces verified since then wait for the next save. */
+    if (rc == 0 && !t->dying)
+        save_resume_bits(t, job->have);
+    xfree(job->have);
+    xfree(job);
+}
+
+/* Flushes the data files, then saves the resume state once they are on
+ * disk, so a power cut never leaves state that claims unwritten pieces. */
+static void
+start_resume_save(struct torrent *t)
+{
+    const struct bitfield *have = picker_have_bits(t->picker);
+    struct resume_job *job = xmalloc(sizeof(*job));
+    uint8_t *bits = xmalloc(BITFIELD_BYTES(have->nbits) + 1);
+    if (!job || !bits) {
+        xfree(job);
+        xfree(bits);
+        return;
+    }
+    memcpy(bits, have->bits, BITFIELD_BYTES(have->nbits));
+    *job = (struct resume_job){t, bits};
+    t->resume_dirty = 0;
+    if (disk_submit_fsync(t->ss->disk, t->st, on_resume_synced, job) != 0) {
+        xfree(bits);
+        xfree(job);
+        t->resume_dirty = 1;
+        return;
+    }
+    t->resume_syncing = 1;
+}
+
+/* A seeding torrent whose files were deleted or truncated stops offering
+ * them and says so; nothing is downloaded again unless asked (--recheck). */
+static void
+check_files_present(struct torrent *t)
+{
+    if (t->state != SHOAL_TS_SEEDING && t->state != SHOAL_TS_DOWNLOADING)
+        return;
+    size_t n = storage_file_count(t->st);
+    struct storage_file_state *fs = xcalloc(n ? n : 1, sizeof(*fs));
+    if (!fs || storage_check_files(t->st, fs) != 0) {
+        xfree(fs);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct shoal_file *f = &t->m->files[i];
+        uint32_t first = (uint32_t)(f->offset / t->m->piece_length);
+        int had = f->size > 0 && picker_have(t->picker, first);
+        if (had && !fs[i].size_ok) {
+            set_state(t, SHOAL_TS_FILES_MISSING, "%s is %s", f->path,
+                      fs[i].exists ? "shorter than it should be" : "missing");
+            break;
+        }
+    }
+    xfree(fs);
+}
+
+/* Loads resume state when it matches the files on disk; returns 1 when the
+ * have bits were taken from it, 0 when a full check is needed. */
+static int
+load_resume(struct torrent *t)
+{
+    struct resume_state rs;
+    struct shoal_perr err;
+    memset(&err, 0, sizeof(err));
+    if (resume_load(t->resume_path, &rs, &err) != 0)
+        return 0;
+    int ok = resume_check(&rs, t->m, &err) == 0;
+    size_t nfiles = storage_file_count(t->st);
+    struct storage_file_state *fs = xcalloc(nfiles ? nfiles : 1, sizeof(*fs));
+    if (ok && fs && storage_check_files(t->st, fs) == 0 &&
+        resume_matches(&rs, fs, nfiles)) {
+        for (uint32_t i = 0; i < t->m->piece_count; i++)
+            if (rs.have[i / 8] & (0x80 >> (i % 8)))
+                picker_set_have(t->picker, i);
+        t->uploaded_before = rs.uploaded;
+        t->downloaded_before = rs.downloaded;
+    } else {
+        ok = 0;
+    }
+    xfree(fs);
+    resume_cleanup(&rs);
+    return ok;
+}
+
+static int
+check_pieces(struct torrent *t)
+{
+    uint8_t *have = xcalloc(BITFIELD_BYTES(t->m->piece_count) + 1, 1);
+    if (!have)
+        return SHOAL_ENOMEM;
+    long n = disk_hash_all(t->ss->disk, t->st, t->m, have, NULL, NULL);
+    if (n >= 0)
+        for (uint32_t i = 0; i < t->m->piece_count; i++)
+            if (have[i / 8] & (0x80 >> (i % 8)))
+                picker_set_have(t->picker, i);
+    xfree(have);
+    return n < 0 ? (int)n : 0;
+}
+
+/* ------------------------------------------------------------------ selection */
+
+/* Parses "0,2,5-7" into wanted[file] flags. */
+static int
+parse_only(const char *only, size_t nfiles, uint8_t *want, struct shoal_perr *err)
+{
+    const char *s = only;
+    while (*s) {
+        const char *e = s;
+        while (*e && *e != ',')
+            e++;
+        const char *dash = memchr(s, '-', (size_t)(e - s));
+        uint64_t a, b;
+        int bad = dash ? parse_u64(s, (size_t)(dash - s), &a) ||
+                             parse_u64(dash + 1, (size_t)(e - dash - 1), &b)
+                       : parse_u64(s, (size_t)(e - s), &a);
+        if (!dash)
+            b = a;
+        if (bad || a > b || b >= nfiles) {
+            if (err) {
+                err->off = (size_t)(s - only);
+                err->why = "--only takes file indices like 0,2,5-7 within the torrent";
+            }
+            return SHOAL_EINVAL;
+        }
+        for (uint64_t i = a; i <= b; i++)
+            want[i] = 1;
+        s = *e ? e + 1 : e;
+    }
+    return 0;
+}
+
+static int
+select_files(struct torrent *t, const char *only, struct shoal_perr *err)
+{
+    const shoal_metainfo *m = t->m;
+    uint8_t *want = xcalloc(m->file_count, 1);
+    t->wanted = xcalloc(m->piece_count, 1);
+    if (!want || !t->wanted) {
+        xfree(want);
+        return SHOAL_ENOMEM;
+    }
+    if (only) {
+        int rc = parse_only(only, m->file_count, want, err);
+        if (rc) {
+            xfree(want);
+            return rc;
+        }
+    } else {
+        memset(want, 1, m->file_count);
+    }
+    picker_set_all_priority(t->picker, PICKER_PRIO_SKIP);
+    t->total_wanted = 0;
+    for (size_t i = 0; i < m->file_count; i++) {
+        const struct shoal_file *f = &m->files[i];
+        if (!want[i] || f->size == 0 || (f->attr & SHOAL_FILE_PAD))
+            continue;
+        uint32_t first = (uint32_t)(f->offset / m->piece_length);
+        uint32_t last = (uint32_t)((f->offset + f->size - 1) / m->piece_length);
+        picker_set_range_priority(t->picker, first, last, PICKER_PRIO_NORMAL);
+        memset(t->wanted + first, 1, last - first + 1);
+    }
+    for (uint32_t i = 0; i < m->piece_count; i++)
+        if (t->wanted[i])
+            t->total_wanted += storage_piece_size(t->st, i);
+    xfree(want);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ trackers */
+
+static void
+setup_trackers(struct torrent *t, const char *const *extra)
+{
+    announcer_init(&t->announcer, session_random(t->ss));
+    tracker_client_attach(t);
+    t->tracker_key = (uint32_t)session_random(t->ss);
+    int last_tier = -1;
+    for (size_t i = 0; i < t->m->tracker_count; i++) {
+        announcer_add(&t->announcer, t->m->trackers[i], t->m->tracker_tiers[i]);
+        if (t->m->tracker_tiers[i] > last_tier)
+            last_tier = t->m->tracker_tiers[i];
+    }
+    for (size_t i = 0; extra && extra[i]; i++)
+        announcer_add(&t->announcer, extra[i], ++last_tier);
+    announcer_shuffle(&t->announcer);
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+int
+torrent_new(struct shoal_session *ss, shoal_metainfo *m,
+            const struct shoal_torrent_opts *opts, struct torrent **out,
+            struct shoal_perr *err)
+{
+    struct torrent *t = xcalloc(1, sizeof(*t));
+    int rc = SHOAL_ENOMEM;
+    if (!t)
+        return rc;
+    t->ss = ss;
+    t->m = m;
+    t->rng = session_random(ss) | 1;
+    t->lim.piece_count = m->piece_count;
+    t->lim.piece_length = m->piece_length;
+    t->lim.total_size = m->total_size;
+    t->lim.max_request = WIRE_MAX_BLOCK;
+    t->state = SHOAL_TS_CHECKING;
+    t->save_dir = xstrdup(opts->save_dir);
+    t->io_failed = xcalloc(m->piece_count, 1);
+    t->picker =
+        picker_new(m->piece_count, m->piece_length, m->total_size, session_random(ss));
+    t->sb = smartban_new(m->piece_length, m->total_size);
+    if (!t->save_dir || !t->io_failed || !t->picker || !t->sb)
+        goto fail;
+    if (opts->resume_path) {
+        t->resume_path = xstrdup(opts->resume_path);
+    } else {
+        char hex[41], path[4096];
+        hex_encode(m->infohash, 20, hex);
+        snprintf(path, sizeof(path), "%s/.shoal", opts->save_dir);
+        mkdir(opts->save_dir, 0755);
+        mkdir(path, 0755);
+        snprintf(path, sizeof(path), "%s/.shoal/%s.resume", opts->save_dir, hex);
+        t->resume_path = xstrdup(path);
+    }
+    if (!t->resume_path)
+        goto fail;
+    t->seed_only = opts->seed_only;
+    rc = storage_open(&t->st, m, opts->save_dir, opts->seed_only ? STORAGE_READONLY : 0,
+                      err);
+    if (rc)
+        goto fail;
+    picker_set_sequential(t->picker, opts->sequential);
+    rc = select_files(t, opts->only, err);
+    if (rc)
+        goto fail;
+    setup_trackers(t, opts->trackers);
+    if (opts->recheck || !load_resume(t)) {
+        rc = check_pieces(t);
+        if (rc) {
+            if (err) {
+                err->why = "cannot check the existing data";
+                err->msg[0] = '\0';
+            }
+            goto fail;
+        }
+    }
+    t->finished_sent = torrent_is_done(t);
+    t->state = torrent_is_done(t) ? SHOAL_TS_SEEDING : SHOAL_TS_DOWNLOADING;
+    if (opts->seed_only && !torrent_is_done(t) &&
+        picker_have_count(t->picker) < m->piece_count) {
+        t->state = SHOAL_TS_FILES_MISSING;
+        snprintf(t->error, sizeof(t->error), "%u of %u pieces are missing or damaged",
+                 m->piece_count - picker_have_count(t->picker), m->piece_count);
+    }
+    t->resume_dirty = 1;
+    save_resume(t);
+    *out = t;
+    return 0;
+fail:
+    t->m = NULL; /* the caller keeps m on failure */
+    torrent_free(t);
+    return rc;
+}
+
+void
+torrent_tick(struct torrent *t, uint64_t now)
+{
+    for (struct peer *p = t->peers; p; p = p->next)
+        peer_tick(p, now);
+    if (now - t->last_choke_ms >= TORRENT_CHOKE_INTERVAL_MS) {
+        t->last_choke_ms = now;
+        run_choker(t, now);
+    }
+    if ((t->state == SHOAL_TS_DISK_FULL || t->state == SHOAL_TS_READ_ONLY) &&
+        now - t->state_since_ms >= TORRENT_DISK_RETRY_MS) {
+        /* Try again: if space was freed the writes now succeed. */
+        set_state(t, SHOAL_TS_DOWNLOADING, NULL);
+    }
+    int backlog = disk_pending_bytes(t->ss->disk) > TORRENT_MAX_PENDING_WRITE;
+    if (!backlog)
+        for (struct peer *p = t->peers; p; p = p->next)
+            peer_fill_requests(p);
+    dial_known(t, now);
+    tracker_client_tick(t, now);
+    if (t->resume_dirty && !t->resume_syncing &&
+        now - t->last_resume_ms >= TORRENT_RESUME_INTERVAL_MS) {
+        t->last_resume_ms = now;
+        start_resume_save(t);
+    }
+    if (now - t->last_file_check_ms >= TORRENT_FILE_CHECK_MS) {
+        t->last_file_check_ms = now;
+        check_files_present(t);
+    }
+}
+
+void
+torrent_free(struct torrent *t)
+{
+    if (!t)
+        return;
+    t->dying = 1;
+    if (t->st && t->picker && t->resume_path && t->state != SHOAL_TS_CHECKING)
+        save_resume(t);
+    /* The session drained the disk pool first, so no job refers to these. */
+    struct peer *p = t->peers;
+    while (p) {
+        struct peer *next = p->next;
+        peer_close(p, "torrent stopped");
+        peer_free(p);
+        t->ss->npeers--;
+        p = next;
+    }
+    t->peers = NULL;
+    smartban_free(t->sb);
+    tracker_client_forget(t);
+    announcer_cleanup(&t->announcer);
+    /* The storage must outlive queued jobs: the session frees the disk pool
+     * (running or cancelling them) before it frees torrents. */
+    storage_close(t->st);
+    picker_free(t->picker);
+    shoal_metainfo_free(t->m);
+    xfree(t->save_dir);
+    xfree(t->resume_path);
+    xfree(t->wanted);
+    xfree(t->io_failed);
+    xfree(t->banned);
+    xfree(t->known);
+    xfree(t);
+}
+
+/* ------------------------------------------------------------------ public */
+
+void
+shoal_torrent_status(const shoal_torrent *pt, struct shoal_torrent_status *st)
+{
+    const struct torrent *t = (const struct torrent *)pt;
+    uint64_t now = session_now_ms(t->ss);
+    memset(st, 0, sizeof(*st));
+    st->state = t->state;
+    st->state_name = state_names[t->state];
+    st->error = t->error[0] ? t->error : NULL;
+    st->total_wanted = t->total_wanted;
+    for (uint32_t i = 0; i < t->m->piece_count; i++)
+        if (t->wanted[i] && picker_have(t->picker, i))
+            st->have_wanted += storage_piece_size(t->st, i);
+    st->pieces_have = picker_have_count(t->picker);
+    st->piece_count = t->m->piece_count;
+    st->downloaded = t->downloaded;
+    st->uploaded = t->uploaded;
+    st->down_rate = rate_get(&t->down, now);
+    st->up_rate = rate_get(&t->up, now);
+    for (const struct peer *p = t->peers; p; p = p->next) {
+        if (p->state != PEER_ACTIVE)
+            continue;
+        st->peers++;
+        if (p->has_all)
+            st->seeds++;
+    }
+    st->hash_failures = t->hash_failures;
+    st->banned = (uint32_t)t->nbanned;
+    announcer_best_counts(&t->announcer, &st->tracker_seeders, &st->tracker_leechers,
+                          &st->tracker_downloaded);
+}

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "codec/bencode.h"
 #include "base/util.h"
+#include "codec/bencode.h"
 
 /*
  * Copies a client name into out[cap], replacing bytes that are not valid

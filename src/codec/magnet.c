@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "base/strv.h"
 #include "base/buf.h"
+#include "base/strv.h"
 #include "base/util.h"
 
 /* Parameters of any kind in one link: bounds the loop over a hostile link

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shoal.h"
 #include "base/strv.h"
+#include "shoal.h"
 
 /* Longest magnet link shoal_magnet_parse() reads; longer ones fail with
  * SHOAL_ETOOBIG. Real links are a few hundred bytes; 64 KiB leaves room for

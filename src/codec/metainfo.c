@@ -32,12 +32,12 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "codec/bencode.h"
 #include "base/buf.h"
-#include "codec/magnet.h"
 #include "base/sha.h"
 #include "base/strv.h"
 #include "base/util.h"
+#include "codec/bencode.h"
+#include "codec/magnet.h"
 
 /* Longest path kept for one file (components joined); bounds renames too. */
 #define METAINFO_MAX_PATH 4096

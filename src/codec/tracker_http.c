@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "codec/bencode.h"
 #include "base/util.h"
+#include "codec/bencode.h"
 
 /* Bencode tokens one reply may make. A dictionary peer costs 7 tokens, so
  * TRACKER_MAX_PEERS of them fit many times over; the cap bounds the token

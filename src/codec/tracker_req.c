@@ -22,8 +22,8 @@
 
 #include "base/siphash.h"
 
-#include "codec/bencode.h"
 #include "base/util.h"
+#include "codec/bencode.h"
 
 /* ------------------------------------------------------------------ helpers */
 

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shoal.h"
 #include "codec/tracker_http.h"
+#include "shoal.h"
 
 /* ------------------------------------------------------------------ protocol */
 

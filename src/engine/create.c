@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "codec/bencode.h"
 #include "base/buf.h"
 #include "base/sha.h"
+#include "codec/bencode.h"
 #include "shoal.h"
 
 /* BEP 3 requests travel in 16 KiB blocks; a smaller piece is all overhead. */

@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "codec/bencode.h"
 #include "base/buf.h"
+#include "codec/bencode.h"
 #include "codec/metainfo.h"
 #include "engine/storage.h"
 

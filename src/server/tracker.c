@@ -29,10 +29,10 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/netguard.h"
-#include "shoal.h"
-#include "engine/swarm_table.h"
-#include "codec/tracker_req.h"
 #include "base/util.h"
+#include "codec/tracker_req.h"
+#include "engine/swarm_table.h"
+#include "shoal.h"
 
 /* Announce interval handed to clients; peers expire after twice that. */
 #define TRACKER_DEFAULT_INTERVAL 1800

@@ -9,7 +9,7 @@
  * freed inside its own callbacks: peer_close() marks it dead and the
  * session reaps it once no disk job refers to it.
  */
-#include "session/session.h"
+#include "session/peer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,11 +20,13 @@
 #include <event2/buffer.h>
 
 #include "base/alloc.h"
-#include "engine/disk.h"
 #include "base/netguard.h"
+#include "base/util.h"
+#include "codec/metainfo.h"
+#include "engine/disk.h"
 #include "engine/picker.h"
 #include "engine/storage.h"
-#include "base/util.h"
+#include "session/session.h"
 
 /* Client name sent in the extension handshake. */
 #define PEER_CLIENT_NAME "shoal/" SHOAL_VERSION

@@ -4,11 +4,11 @@
  * thread only; disk work goes through the disk pool.
  *
  * A piece becomes "have" only after its SHA-1 matches. On a mismatch the
- * piece is thrown away, the peers that sent its blocks get a strike, and a
- * peer that was the only source of a bad piece (or took part in
- * PEER_BAN_STRIKES bad pieces) is banned by address.
+ * piece is thrown away and fetched again; a peer that was the only source of
+ * a bad piece, or whose block differs from the same block of the piece once
+ * it verifies (smartban.h), is banned by address.
  */
-#include "session/session.h"
+#include "session/torrent.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,15 +18,17 @@
 #include <sys/stat.h>
 
 #include "base/alloc.h"
+#include "base/netguard.h"
+#include "base/util.h"
+#include "codec/metainfo.h"
 #include "engine/choker.h"
 #include "engine/disk.h"
-#include "base/netguard.h"
 #include "engine/picker.h"
 #include "engine/resume.h"
 #include "engine/smartban.h"
 #include "engine/storage.h"
+#include "session/session.h"
 #include "session/tracker_client.h"
-#include "base/util.h"
 
 /* Choker rounds (BEP 3 practice: every 10 s, optimistic every 30 s). */
 #define TORRENT_CHOKE_INTERVAL_MS      10000

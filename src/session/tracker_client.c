@@ -28,14 +28,15 @@
 #include <event2/util.h>
 
 #include "base/alloc.h"
-#include "engine/announcer.h"
 #include "base/buf.h"
 #include "base/netguard.h"
-#include "engine/picker.h"
-#include "session/session.h"
+#include "base/util.h"
+#include "codec/metainfo.h"
 #include "codec/tracker_http.h"
 #include "codec/tracker_udp.h"
-#include "base/util.h"
+#include "engine/announcer.h"
+#include "engine/picker.h"
+#include "session/session.h"
 
 /* An HTTP request gets this long in all, and this long to connect. */
 #define TRACKER_HTTP_TIMEOUT_S         30

@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "engine/announcer.h"
 #include "codec/tracker_udp.h"
+#include "engine/announcer.h"
 
 struct shoal_session;
 struct torrent;

@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec/bencode.h"
 #include "base/buf.h"
-#include "shoal.h"
+#include "codec/bencode.h"
 #include "codec/tracker_req.h"
+#include "shoal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,9 +13,9 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/util.h"
 #include "codec/ext.h"
 #include "shoal.h"
-#include "base/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

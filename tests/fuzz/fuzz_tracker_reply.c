@@ -21,9 +21,9 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
-#include "shoal.h"
-#include "codec/tracker_http.h"
 #include "base/util.h"
+#include "codec/tracker_http.h"
+#include "shoal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -21,9 +21,9 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "shoal.h"
-#include "codec/tracker_udp.h"
 #include "base/util.h"
+#include "codec/tracker_udp.h"
+#include "shoal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

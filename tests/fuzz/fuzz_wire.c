@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shoal.h"
 #include "codec/wire.h"
+#include "shoal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

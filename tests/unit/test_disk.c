@@ -22,12 +22,12 @@
 #include <cmocka.h>
 
 #include "base/alloc.h"
-#include "codec/bencode.h"
-#include "engine/disk.h"
-#include "codec/metainfo.h"
 #include "base/sha.h"
-#include "shoal.h"
+#include "codec/bencode.h"
+#include "codec/metainfo.h"
+#include "engine/disk.h"
 #include "engine/storage.h"
+#include "shoal.h"
 
 /* ------------------------------------------------------------------ fixture */
 

@@ -16,9 +16,9 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/util.h"
 #include "codec/ext.h"
 #include "shoal.h"
-#include "base/util.h"
 
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1
 

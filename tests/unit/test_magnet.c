@@ -15,9 +15,9 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/util.h"
 #include "codec/magnet.h"
 #include "shoal.h"
-#include "base/util.h"
 
 #define H   "c12fe1c06bba254a9dc9f519b335aa7c1367a88a"
 #define HU  "C12FE1C06BBA254A9DC9F519B335AA7C1367A88A"

@@ -19,10 +19,10 @@
 #include <cmocka.h>
 
 #include "base/alloc.h"
-#include "codec/bencode.h"
-#include "codec/metainfo.h"
 #include "base/sha.h"
 #include "base/util.h"
+#include "codec/bencode.h"
+#include "codec/metainfo.h"
 
 static char datadir[4096];
 

@@ -1,6 +1,6 @@
 /*
- * test_rate.c — the per-second rate meter the session uses for peer and
- * torrent rates: whole seconds only, idle seconds count as zero, and a long
+ * test_rate.c — the per-second rate meter (base/rate.c) that peers and
+ * torrents use: whole seconds only, idle seconds count as zero, and a long
  * pause clears the window.
  */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "session/session.h"
+#include "base/rate.h"
 
 static void
 test_steady(void **state)

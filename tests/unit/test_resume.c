@@ -23,8 +23,8 @@
 #include "codec/bencode.h"
 #include "codec/metainfo.h"
 #include "engine/resume.h"
-#include "shoal.h"
 #include "engine/storage.h"
+#include "shoal.h"
 
 static char dir[64];
 static char path[128];

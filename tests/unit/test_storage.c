@@ -22,11 +22,11 @@
 
 #include <cmocka.h>
 
+#include "base/sha.h"
 #include "codec/bencode.h"
 #include "codec/metainfo.h"
-#include "base/sha.h"
-#include "shoal.h"
 #include "engine/storage.h"
+#include "shoal.h"
 
 /* ------------------------------------------------------------------ fixture */
 

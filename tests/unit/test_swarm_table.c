@@ -21,8 +21,8 @@
 #include <malloc.h>
 
 #include "base/alloc.h"
-#include "shoal.h"
 #include "engine/swarm_table.h"
+#include "shoal.h"
 
 static void
 make_ih(uint8_t ih[20], uint64_t n)

@@ -19,9 +19,9 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
-#include "shoal.h"
-#include "codec/tracker_http.h"
 #include "base/util.h"
+#include "codec/tracker_http.h"
+#include "shoal.h"
 
 /* A byte-string literal and its length, NULs included. */
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1

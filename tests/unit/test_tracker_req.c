@@ -18,9 +18,9 @@
 #include <sys/un.h>
 
 #include "base/buf.h"
-#include "shoal.h"
 #include "base/siphash.h"
 #include "codec/tracker_req.h"
+#include "shoal.h"
 
 /* A byte-string literal and its length, NULs included. */
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1

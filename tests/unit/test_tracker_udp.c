@@ -17,9 +17,9 @@
 #include <cmocka.h>
 
 #include "base/alloc.h"
-#include "shoal.h"
-#include "codec/tracker_udp.h"
 #include "base/util.h"
+#include "codec/tracker_udp.h"
+#include "shoal.h"
 
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1
 

@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "shoal.h"
 #include "base/util.h"
 #include "codec/wire.h"
+#include "shoal.h"
 
 /* A byte-string literal and its length, NULs included. */
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1

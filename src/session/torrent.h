@@ -1,0 +1,105 @@
+/*
+ * torrent.h — one torrent in a session: storage, picker, peers, choking,
+ * hash checks, bans, resume state and trackers. Session layer, loop thread
+ * only.
+ */
+#ifndef SHOAL_TORRENT_H
+#define SHOAL_TORRENT_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "base/rate.h"
+#include "codec/wire.h"
+#include "engine/announcer.h"
+#include "session/tracker_client.h"
+#include "shoal.h"
+
+struct peer;
+struct picker;
+struct shoal_session;
+struct smartban;
+struct storage;
+
+/* Bytes of block data waiting for the disk before we stop asking peers for
+ * more (back-pressure: memory stays bounded when the disk is slow). */
+#define TORRENT_MAX_PENDING_WRITE (16u * 1024 * 1024)
+
+struct torrent {
+    struct shoal_session *ss;
+    struct torrent *next;
+    shoal_metainfo *m;
+    struct storage *st;
+    struct picker *picker;
+    struct smartban *sb;
+    char *save_dir;
+    char *resume_path;
+    struct wire_limits lim;
+    enum shoal_torrent_state state;
+    char error[256];
+    int seed_only;
+    int finished_sent;
+
+    struct peer *peers;
+    int npeers;
+    uint8_t *wanted; /* per piece: 1 when selected for download */
+    uint64_t total_wanted;
+
+    struct rate down, up;
+    uint64_t downloaded, uploaded;               /* payload bytes, this run */
+    uint64_t downloaded_before, uploaded_before; /* earlier runs, from resume */
+    uint32_t hash_failures;
+    uint32_t nbanned;
+    struct sockaddr_storage *banned;
+    size_t capbanned;
+    uint8_t *io_failed; /* per piece: a write of it failed */
+    int dying;
+    uint64_t state_since_ms;
+
+    /* Addresses to keep connected (from --peer, later trackers and DHT). */
+    struct known_peer {
+        struct sockaddr_storage sa;
+        uint64_t next_try_ms;
+        int fails;
+    } * known;
+    size_t nknown, capknown;
+
+    /* Trackers: the announcer decides, tracker_client.c sends. */
+    struct announcer announcer;
+    struct tracker_xfer announce_x, scrape_x[ANNOUNCER_MAX_SCRAPES];
+    uint32_t tracker_key;
+
+    int pending_hashes;
+    int pending_writes;
+    uint64_t last_choke_ms;
+    uint64_t last_optimistic_ms;
+    uint64_t last_resume_ms;
+    uint64_t last_file_check_ms;
+    int resume_dirty;
+    int resume_syncing;
+    uint64_t rng;
+};
+
+/* Creates a torrent and checks its data. Takes ownership of m on success. */
+int torrent_new(struct shoal_session *ss, shoal_metainfo *m,
+                const struct shoal_torrent_opts *opts, struct torrent **out,
+                struct shoal_perr *err);
+/* Remembers an address to keep connected; dialed from torrent_tick(). */
+int torrent_add_known(struct torrent *t, const struct sockaddr *sa, socklen_t len);
+/* Dials the known addresses that are due now, without waiting for a tick. */
+void torrent_dial_now(struct torrent *t, uint64_t now);
+
+/* Called from peer.c: */
+void torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t begin,
+                      const uint8_t *data, size_t len);
+int torrent_is_banned(const struct torrent *t, const struct sockaddr *sa);
+void torrent_peer_attached(struct torrent *t, struct peer *p);
+/* A peer said it is interested: unchoke at once when a slot is free. */
+void torrent_peer_interested(struct torrent *t, struct peer *p);
+void torrent_peer_detached(struct torrent *t, struct peer *p);
+/* Once a second from the session. */
+void torrent_tick(struct torrent *t, uint64_t now_ms);
+void torrent_free(struct torrent *t);
+int torrent_is_done(const struct torrent *t);
+
+#endif

@@ -91,6 +91,7 @@ peer_free(struct peer *p)
             bufferevent_remove_from_rate_limit_group(p->bev);
         bufferevent_free(p->bev);
     }
+    p->ss->npeers--;
     bitfield_cleanup(&p->has);
     xfree(p->reqs);
     xfree(p->upq);
@@ -271,12 +272,9 @@ on_upload_read(void *user, int rc, const uint8_t *data, size_t len)
         session_log(p->ss, "%s: cannot read piece %u for upload: %s", t->m->name,
                     job->piece, storage_error_kind(rc));
         if (storage_error_class(rc) == STORAGE_ERR_MISSING &&
-            t->state != SHOAL_TS_FILES_MISSING) {
-            t->state = SHOAL_TS_FILES_MISSING;
-            snprintf(t->error, sizeof(t->error), "files missing: piece %u cannot be read",
-                     job->piece);
-            session_emit(p->ss, SHOAL_EV_STATE_CHANGED, t, NULL, 0, "%s", t->error);
-        }
+            t->state != SHOAL_TS_FILES_MISSING)
+            torrent_set_state(t, SHOAL_TS_FILES_MISSING, "piece %u cannot be read",
+                              job->piece);
         if (p->fast) {
             uint8_t msg[WIRE_MAX_HEADER];
             send_bytes(p, msg,
@@ -763,6 +761,7 @@ peer_new(struct shoal_session *ss, struct torrent *t, evutil_socket_t fd,
     p->ss = ss;
     p->t = t;
     p->id = ++ss->next_peer_id;
+    ss->npeers++;
     p->incoming = incoming;
     memcpy(&p->sa, sa, salen < sizeof(p->sa) ? salen : sizeof(p->sa));
     netguard_format_addr(sa, p->addr, sizeof(p->addr));
@@ -774,7 +773,7 @@ peer_new(struct shoal_session *ss, struct torrent *t, evutil_socket_t fd,
         p->lim = t->lim;
     p->bev = bufferevent_socket_new(ss->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!p->bev) {
-        xfree(p);
+        peer_free(p);
         return NULL;
     }
     bufferevent_setcb(p->bev, on_read, on_write, on_event, p);

@@ -152,7 +152,6 @@ session_dial(struct shoal_session *ss, struct torrent *t, const struct sockaddr 
     if (!p)
         return SHOAL_ENOMEM;
     torrent_peer_attached(t, p);
-    ss->npeers++;
     int rc = peer_connect(p);
     if (rc)
         peer_close(p, "cannot connect: %s", shoal_strerror(rc));
@@ -177,7 +176,6 @@ on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
         evutil_closesocket(fd);
         return;
     }
-    ss->npeers++;
     p->next = ss->halfopen;
     ss->halfopen = p;
 }
@@ -191,24 +189,20 @@ reap_peers(struct shoal_session *ss)
         struct peer *p = *pp;
         if (p->state == PEER_DEAD && p->pending_io == 0) {
             *pp = p->next;
-            ss->npeers--;
             peer_free(p);
         } else {
             pp = &p->next;
         }
     }
     for (struct torrent *t = ss->torrents; t; t = t->next) {
-        pp = &t->peers;
-        while (*pp) {
-            struct peer *p = *pp;
+        struct peer *p = t->peers;
+        while (p) {
+            struct peer *next = p->next;
             if (p->state == PEER_DEAD && p->pending_io == 0) {
-                *pp = p->next;
-                t->npeers--;
-                ss->npeers--;
+                torrent_peer_detached(t, p);
                 peer_free(p);
-            } else {
-                pp = &p->next;
             }
+            p = next;
         }
     }
 }

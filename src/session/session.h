@@ -50,7 +50,7 @@ struct shoal_session {
     int dns_jobs;           /* look-ups not yet reported, cancelled ones too */
     struct torrent *torrents;
     struct peer *halfopen; /* accepted, handshake not read yet */
-    int npeers;
+    int npeers; /* connections of every kind: peer_new() counts, peer_free() uncounts */
     uint64_t next_peer_id;
     shoal_event_cb cb;
     void *cb_user;

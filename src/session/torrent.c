@@ -54,8 +54,8 @@ static const char *const state_names[] = {
     [SHOAL_TS_ERROR] = "error",
 };
 
-static void
-set_state(struct torrent *t, enum shoal_torrent_state st, const char *fmt, ...)
+void
+torrent_set_state(struct torrent *t, enum shoal_torrent_state st, const char *fmt, ...)
 {
     if (fmt) {
         va_list ap;
@@ -255,7 +255,7 @@ piece_passed(struct torrent *t, uint32_t piece)
                  piece);
     if (torrent_is_done(t) && !t->finished_sent) {
         t->finished_sent = 1;
-        set_state(t, SHOAL_TS_SEEDING, NULL);
+        torrent_set_state(t, SHOAL_TS_SEEDING, NULL);
         announcer_completed(&t->announcer);
         session_emit(t->ss, SHOAL_EV_FINISHED, t, NULL, 0, "download finished");
         for (struct peer *p = t->peers; p; p = p->next)
@@ -302,14 +302,14 @@ on_write_done(void *user, int rc)
     t->io_failed[piece] = 1;
     enum storage_error_class cls = storage_error_class(rc);
     if (cls == STORAGE_ERR_FULL)
-        set_state(t, SHOAL_TS_DISK_FULL, "no space left in %s; waiting for space",
-                  t->save_dir);
+        torrent_set_state(t, SHOAL_TS_DISK_FULL, "no space left in %s; waiting for space",
+                          t->save_dir);
     else if (cls == STORAGE_ERR_READONLY)
-        set_state(t, SHOAL_TS_READ_ONLY, "cannot write to %s: %s", t->save_dir,
-                  shoal_strerror(rc));
+        torrent_set_state(t, SHOAL_TS_READ_ONLY, "cannot write to %s: %s", t->save_dir,
+                          shoal_strerror(rc));
     else
-        set_state(t, SHOAL_TS_ERROR, "disk error writing piece %u: %s", piece,
-                  shoal_strerror(rc));
+        torrent_set_state(t, SHOAL_TS_ERROR, "disk error writing piece %u: %s", piece,
+                          shoal_strerror(rc));
 }
 
 void
@@ -643,8 +643,8 @@ check_files_present(struct torrent *t)
         uint32_t first = (uint32_t)(f->offset / t->m->piece_length);
         int had = f->size > 0 && picker_have(t->picker, first);
         if (had && !fs[i].size_ok) {
-            set_state(t, SHOAL_TS_FILES_MISSING, "%s is %s", f->path,
-                      fs[i].exists ? "shorter than it should be" : "missing");
+            torrent_set_state(t, SHOAL_TS_FILES_MISSING, "%s is %s", f->path,
+                              fs[i].exists ? "shorter than it should be" : "missing");
             break;
         }
     }
@@ -842,13 +842,14 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
         }
     }
     t->finished_sent = torrent_is_done(t);
-    t->state = torrent_is_done(t) ? SHOAL_TS_SEEDING : SHOAL_TS_DOWNLOADING;
     if (opts->seed_only && !torrent_is_done(t) &&
-        picker_have_count(t->picker) < m->piece_count) {
-        t->state = SHOAL_TS_FILES_MISSING;
-        snprintf(t->error, sizeof(t->error), "%u of %u pieces are missing or damaged",
-                 m->piece_count - picker_have_count(t->picker), m->piece_count);
-    }
+        picker_have_count(t->picker) < m->piece_count)
+        torrent_set_state(t, SHOAL_TS_FILES_MISSING,
+                          "%u of %u pieces are missing or damaged",
+                          m->piece_count - picker_have_count(t->picker), m->piece_count);
+    else
+        torrent_set_state(t, torrent_is_done(t) ? SHOAL_TS_SEEDING : SHOAL_TS_DOWNLOADING,
+                          NULL);
     t->resume_dirty = 1;
     save_resume(t);
     *out = t;
@@ -871,7 +872,7 @@ torrent_tick(struct torrent *t, uint64_t now)
     if ((t->state == SHOAL_TS_DISK_FULL || t->state == SHOAL_TS_READ_ONLY) &&
         now - t->state_since_ms >= TORRENT_DISK_RETRY_MS) {
         /* Try again: if space was freed the writes now succeed. */
-        set_state(t, SHOAL_TS_DOWNLOADING, NULL);
+        torrent_set_state(t, SHOAL_TS_DOWNLOADING, NULL);
     }
     int backlog = disk_pending_bytes(t->ss->disk) > TORRENT_MAX_PENDING_WRITE;
     if (!backlog)
@@ -899,15 +900,12 @@ torrent_free(struct torrent *t)
     if (t->st && t->picker && t->resume_path && t->state != SHOAL_TS_CHECKING)
         save_resume(t);
     /* The session drained the disk pool first, so no job refers to these. */
-    struct peer *p = t->peers;
-    while (p) {
-        struct peer *next = p->next;
+    while (t->peers) {
+        struct peer *p = t->peers;
         peer_close(p, "torrent stopped");
+        torrent_peer_detached(t, p);
         peer_free(p);
-        t->ss->npeers--;
-        p = next;
     }
-    t->peers = NULL;
     smartban_free(t->sb);
     tracker_client_forget(t);
     announcer_cleanup(&t->announcer);

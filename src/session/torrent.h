@@ -84,6 +84,11 @@ struct torrent {
 int torrent_new(struct shoal_session *ss, shoal_metainfo *m,
                 const struct shoal_torrent_opts *opts, struct torrent **out,
                 struct shoal_perr *err);
+/* The one way a torrent's state changes: records the message (printf-style,
+ * or NULL for none) as the torrent's error text and, when the state is new,
+ * notes the time and emits SHOAL_EV_STATE_CHANGED. */
+void torrent_set_state(struct torrent *t, enum shoal_torrent_state st, const char *fmt,
+                       ...) __attribute__((format(printf, 3, 4)));
 /* Remembers an address to keep connected; dialed from torrent_tick(). */
 int torrent_add_known(struct torrent *t, const struct sockaddr *sa, socklen_t len);
 /* Dials the known addresses that are due now, without waiting for a tick. */
@@ -93,6 +98,8 @@ void torrent_dial_now(struct torrent *t, uint64_t now);
 void torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t begin,
                       const uint8_t *data, size_t len);
 int torrent_is_banned(const struct torrent *t, const struct sockaddr *sa);
+/* Adds p to the torrent's peer list and count (the only place t->npeers
+ * grows); torrent_peer_detached() is the only place it shrinks. */
 void torrent_peer_attached(struct torrent *t, struct peer *p);
 /* A peer said it is interested: unchoke at once when a slot is free. */
 void torrent_peer_interested(struct torrent *t, struct peer *p);

@@ -1,5 +1,5 @@
 /*
- * buf.h — a growable byte buffer with a hard size cap.
+ * buf.h — a growable byte buffer with a hard size cap. Base layer.
  *
  * Every buffer that grows from outside input has a cap, so a hostile peer or
  * file cannot make it grow without bound. Errors are sticky: after a failed

@@ -2,7 +2,7 @@
  * tracker_req.c — the tracker server's request parsers and reply encoders:
  * HTTP announce and scrape queries (BEP 3, BEP 23, BEP 7, BEP 48) and UDP
  * tracker datagrams (BEP 15, BEP 41), plus stateless UDP connection ids.
- * Server layer, but a pure codec: it never touches a socket or the clock
+ * Codec layer (used by the server): it never touches a socket or the clock
  * and allocates only inside the encoders' output buffers.
  *
  * Parsers check every byte they are given and report the first problem with

@@ -2,7 +2,7 @@
  * tracker_req.h — the server side of the tracker protocols as a pure codec:
  * HTTP announce and scrape queries in, bencoded replies out (BEP 3, BEP 23,
  * BEP 7, BEP 48), and UDP tracker packets both ways (BEP 15, with BEP 41
- * options), plus stateless UDP connection ids. Server layer, but pure: no
+ * options), plus stateless UDP connection ids. Codec layer, pure: no
  * socket, no clock (the time is passed in), no allocation on the parse path.
  *
  * Parsers validate everything and fill a struct, or return a negative code

@@ -1,6 +1,6 @@
 /*
  * announcer.c — tracker choice and announce timing for one torrent (BEP 12).
- * Protocol layer, sans-I/O: no sockets, no clock; the session passes `now`.
+ * Engine layer, sans-I/O: no sockets, no clock; the session passes `now`.
  */
 #include "engine/announcer.h"
 

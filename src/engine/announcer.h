@@ -1,6 +1,6 @@
 /*
  * announcer.h — which tracker a torrent announces to, when, and with which
- * event (BEP 3, BEP 12 multitracker). Protocol layer, sans-I/O: it takes the
+ * event (BEP 3, BEP 12 multitracker). Engine layer, sans-I/O: it takes the
  * time and the outcome of each announce and says what to send next and when
  * to wake up; the session does the HTTP and UDP work.
  *

@@ -1,6 +1,6 @@
 /*
  * swarm_table.c — the tracker's peer store: a hash of swarms, each holding
- * its peers as compact wire records in sorted buckets. Server layer, pure:
+ * its peers as compact wire records in sorted buckets. Engine layer, pure:
  * no sockets, no clock, no globals; the caller passes the time.
  *
  * Memory layout of one bucket: one block holding `cap` records of klen

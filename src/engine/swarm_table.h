@@ -1,6 +1,6 @@
 /*
  * swarm_table.h — the peer store of `shoal tracker`: infohash -> swarm of
- * peers, with seeder, leecher and completed counts. Server layer, pure: no
+ * peers, with seeder, leecher and completed counts. Engine layer, pure: no
  * sockets and no clock (every call that needs the time takes `now_s`, any
  * monotonic count of seconds).
  *

@@ -29,6 +29,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/netguard.h"
+#include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/tracker_req.h"
 #include "engine/swarm_table.h"
@@ -203,9 +204,7 @@ peer_addr(struct evhttp_request *req, struct sockaddr_storage *ss)
     const struct sockaddr *sa = evhttp_connection_get_addr(conn);
     if (!sa)
         return -1;
-    memcpy(ss, sa,
-           sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                     : sizeof(struct sockaddr_in));
+    memcpy(ss, sa, sockaddr_len(sa->sa_family));
     return 0;
 }
 
@@ -537,43 +536,6 @@ on_stop(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(((struct shoal_tracker *)arg)->base);
 }
 
-/* Parses "ADDR:PORT" / "[V6]:PORT" into a socket address. */
-static int
-parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char host[128];
-    const char *colon = strrchr(s, ':');
-    if (!colon)
-        return -1;
-    size_t hl = (size_t)(colon - s);
-    if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
-        s++;
-        hl -= 2;
-    }
-    uint64_t port;
-    if (hl >= sizeof(host) || parse_u64(colon + 1, strlen(colon + 1), &port) ||
-        port > 65535)
-        return -1;
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *in = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        *len = sizeof(*in);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*in6);
-        return 0;
-    }
-    return -1;
-}
-
 static int
 bound_port(int fd)
 {
@@ -581,8 +543,7 @@ bound_port(int fd)
     socklen_t len = sizeof(sa);
     if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
         return 0;
-    return sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
-                                    : ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    return sockaddr_port((struct sockaddr *)&sa);
 }
 
 static int
@@ -675,9 +636,12 @@ shoal_tracker_new(const struct shoal_tracker_settings *cfg, shoal_tracker **out,
     }
     if (cfg->http_addr) {
         struct sockaddr_storage ss;
-        socklen_t len;
+        char host[SOCKADDR_HOST_MAX];
+        uint16_t port;
         rc = SHOAL_EINVAL;
-        if (parse_addr(cfg->http_addr, &ss, &len) != 0) {
+        if (sockaddr_split_hostport(cfg->http_addr, SOCKADDR_ANY_PORT, host, sizeof(host),
+                                    &port) != 0 ||
+            sockaddr_from_ip(host, port, &ss, NULL) != 0) {
             err->why = "--http wants ADDR:PORT, e.g. 127.0.0.1:6969";
             goto fail;
         }
@@ -694,20 +658,8 @@ shoal_tracker_new(const struct shoal_tracker_settings *cfg, shoal_tracker **out,
         evhttp_set_timeout(tr->http, TRACKER_HTTP_TIMEOUT_S);
         evhttp_set_allowed_methods(tr->http, EVHTTP_REQ_GET);
         evhttp_set_gencb(tr->http, on_http, tr);
-        char host[64];
-        const char *colon = strrchr(cfg->http_addr, ':');
-        size_t hl = (size_t)(colon - cfg->http_addr);
-        const char *h = cfg->http_addr;
-        if (h[0] == '[') {
-            h++;
-            hl -= 2;
-        }
-        snprintf(host, sizeof(host), "%.*s", (int)hl, h);
-        struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(
-            tr->http, host,
-            (uint16_t)ntohs(ss.ss_family == AF_INET6
-                                ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                : ((struct sockaddr_in *)&ss)->sin_port));
+        struct evhttp_bound_socket *bs =
+            evhttp_bind_socket_with_handle(tr->http, host, port);
         if (!bs) {
             rc = -EADDRINUSE;
             err->why = "cannot listen on the HTTP address";
@@ -719,7 +671,7 @@ shoal_tracker_new(const struct shoal_tracker_settings *cfg, shoal_tracker **out,
         struct sockaddr_storage ss;
         socklen_t len;
         rc = SHOAL_EINVAL;
-        if (parse_addr(cfg->udp_addr, &ss, &len) != 0) {
+        if (sockaddr_parse(cfg->udp_addr, SOCKADDR_ANY_PORT, &ss, &len) != 0) {
             err->why = "--udp wants ADDR:PORT, e.g. 127.0.0.1:6969";
             goto fail;
         }

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -28,6 +27,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/netguard.h"
 #include "base/sockaddr.h"
 #include "base/util.h"
@@ -76,20 +76,6 @@ struct shoal_tracker {
     struct rate_slot *rate;
     uint64_t n_http, n_udp, n_failed, n_limited;
 };
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-now_s(void)
-{
-    return now_ms() / 1000;
-}
 
 /* ------------------------------------------------------------------ rate */
 
@@ -234,9 +220,9 @@ http_announce(struct shoal_tracker *tr, struct evhttp_request *req, const char *
      * other family has no asker to leave out, but a seeder still gets only
      * leechers from it. */
     struct swarm_stats st;
-    int rc = swarm_table_announce_sample(tr->table, &a, now_s(), &st, r.numwant, &tr->rng,
-                                         own6 ? p6 : p4, own6 ? sizeof(p6) : sizeof(p4),
-                                         own6 ? &n6 : &n4);
+    int rc = swarm_table_announce_sample(
+        tr->table, &a, clock_now_ms() / 1000, &st, r.numwant, &tr->rng, own6 ? p6 : p4,
+        own6 ? sizeof(p6) : sizeof(p4), own6 ? &n6 : &n4);
     if (rc != 0) {
         reply_failure(tr, req, announce_error(rc));
         return;
@@ -365,7 +351,7 @@ on_http(struct evhttp_request *req, void *arg)
         evhttp_send_error(req, 405, "only GET");
         return;
     }
-    if (!rate_ok(tr, (struct sockaddr *)&client, now_ms())) {
+    if (!rate_ok(tr, (struct sockaddr *)&client, clock_now_ms())) {
         evhttp_send_error(req, 429, "too many requests");
         return;
     }
@@ -477,7 +463,7 @@ on_udp(evutil_socket_t fd, short what, void *arg)
     if (n <= 0)
         return;
     /* One clock read per batch: a batch takes well under a millisecond. */
-    uint64_t ms = now_ms();
+    uint64_t ms = clock_now_ms();
     int ns = 0;
     for (int i = 0; i < n; i++) {
         const struct sockaddr *client = (const struct sockaddr *)&from[i];
@@ -523,7 +509,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct shoal_tracker *tr = arg;
-    swarm_table_sweep(tr->table, now_s(), TRACKER_SWEEP_BUDGET);
+    swarm_table_sweep(tr->table, clock_now_ms() / 1000, TRACKER_SWEEP_BUDGET);
 }
 
 static void

@@ -20,6 +20,7 @@
 #include <event2/thread.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/netguard.h"
 #include "base/sockaddr.h"
 #include "codec/metainfo.h"
@@ -44,9 +45,7 @@ uint64_t
 session_now_ms(const struct shoal_session *ss)
 {
     (void)ss;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return clock_now_ms();
 }
 
 uint64_t

@@ -29,6 +29,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/netguard.h"
+#include "base/rng.h"
 #include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/tracker_req.h"
@@ -593,14 +594,11 @@ shoal_tracker_new(const struct shoal_tracker_settings *cfg, shoal_tracker **out,
     if (!tr->cfg.rate_per_ip)
         tr->cfg.rate_per_ip = TRACKER_DEFAULT_RATE;
     int local_only = cfg->local_only || netguard_env_local_only();
-    FILE *ur = fopen("/dev/urandom", "rb");
-    if (!ur || fread(tr->key, 1, sizeof(tr->key), ur) != sizeof(tr->key)) {
-        if (ur)
-            fclose(ur);
+    int seeded = rng_bytes(tr->key, sizeof(tr->key));
+    if (seeded != 0) {
         xfree(tr);
-        return -EIO;
+        return seeded;
     }
-    fclose(ur);
     memcpy(&tr->rng, tr->key + 8, 8);
     tr->rng |= 1;
     struct swarm_table_cfg tc = {

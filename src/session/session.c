@@ -22,6 +22,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/netguard.h"
+#include "base/rng.h"
 #include "base/sockaddr.h"
 #include "codec/metainfo.h"
 #include "engine/disk.h"
@@ -51,11 +52,8 @@ session_now_ms(const struct shoal_session *ss)
 uint64_t
 session_random(struct shoal_session *ss)
 {
-    /* splitmix64: fine for tie-breaks and peer ids; nothing secret rides on it. */
-    uint64_t z = (ss->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    /* Fine for tie-breaks and peer ids; nothing secret rides on it. */
+    return rng_next(&ss->rng);
 }
 
 void
@@ -349,16 +347,11 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
     ss->udp4 = ss->udp6 = -1;
 
     /* Peer id: Azureus style "-SH0100-" then random bytes (BEP 20). */
-    uint8_t seed[16];
-    FILE *ur = fopen("/dev/urandom", "rb");
-    if (!ur || fread(seed, 1, sizeof(seed), ur) != sizeof(seed)) {
-        if (ur)
-            fclose(ur);
+    int seeded = rng_bytes(&ss->rng, sizeof(ss->rng));
+    if (seeded != 0) {
         xfree(ss);
-        return -EIO;
+        return seeded;
     }
-    fclose(ur);
-    memcpy(&ss->rng, seed, 8);
     memcpy(ss->peer_id, "-SH0100-", 8);
     for (int i = 8; i < 20; i++)
         ss->peer_id[i] =

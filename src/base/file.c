@@ -39,27 +39,29 @@ write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* fsyncs the folder holding `path`, so that a new name in it is durable. */
-static int
-sync_parent(const char *path)
+/* The folder holding `path`, as a new string (NULL when out of memory). */
+static char *
+parent_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = !slash          ? xstrdup(".")
-                : slash == path ? xstrdup("/")
-                                : xstrndup(path, (size_t)(slash - path));
-    if (!dir)
-        return SHOAL_ENOMEM;
+    if (!slash)
+        return xstrdup(".");
+    if (slash == path)
+        return xstrdup("/");
+    return xstrndup(path, (size_t)(slash - path));
+}
+
+/* fsyncs a folder, so that a new name in it is durable. */
+static int
+sync_dir(const char *dir)
+{
     int rc = 0;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = -errno;
-        goto out;
-    }
+    if (fd < 0)
+        return -errno;
     if (fsync(fd) < 0 && errno != EINVAL)
         rc = -errno; /* EINVAL: the file system cannot sync folders */
     close(fd);
-out:
-    xfree(dir);
     return rc;
 }
 
@@ -82,7 +84,7 @@ link_no_replace(const char *tmp, const char *path)
 int
 file_write_atomic(const char *path, const void *data, size_t len, unsigned flags)
 {
-    char *tmp = NULL;
+    char *tmp = NULL, *dir = NULL;
     int fd = -1, made_tmp = 0, rc;
 
     if (!path || !path[0])
@@ -91,8 +93,11 @@ file_write_atomic(const char *path, const void *data, size_t len, unsigned flags
      * only the folder's fsync can fail. */
     size_t plen = strlen(path);
     tmp = xmalloc(plen + sizeof(FILE_TMP_SUFFIX));
-    if (!tmp)
-        return SHOAL_ENOMEM;
+    dir = parent_of(path);
+    if (!tmp || !dir) {
+        rc = SHOAL_ENOMEM;
+        goto out;
+    }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, FILE_TMP_SUFFIX, sizeof(FILE_TMP_SUFFIX));
     /* A ".tmp" left by a crash (or planted as a symlink) is removed and the
@@ -125,12 +130,13 @@ file_write_atomic(const char *path, const void *data, size_t len, unsigned flags
     if (rc)
         goto out;
     made_tmp = 0;
-    rc = sync_parent(path);
+    rc = sync_dir(dir);
 out:
     if (fd >= 0)
         close(fd);
     if (made_tmp)
         unlink(tmp);
+    xfree(dir);
     xfree(tmp);
     return rc;
 }

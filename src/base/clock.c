@@ -1,9 +1,12 @@
 /*
- * clock.c — reads the monotonic clock (clock.h). Base layer: libc only.
+ * clock.c — reads the monotonic clock (clock.h), also for the public
+ * shoal_now_ns(). Base layer: libc only.
  */
 #include "base/clock.h"
 
 #include <time.h>
+
+#include "shoal.h"
 
 uint64_t
 clock_now_ns(void)
@@ -29,4 +32,10 @@ clock_deadline_ns(uint64_t ns)
         .tv_nsec = (long)(at % 1000000000u),
     };
     return ts;
+}
+
+uint64_t
+shoal_now_ns(void)
+{
+    return clock_now_ns();
 }

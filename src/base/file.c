@@ -2,6 +2,7 @@
  * file.c — capped whole-file reads and atomic whole-file writes (file.h).
  * Base layer: POSIX file calls only. Nothing here follows a symlink it did
  * not ask for, truncates a file it did not create, or reads past a cap.
+ * shoal_write_file() is the public face of the atomic write.
  */
 #include "base/file.h"
 
@@ -139,6 +140,13 @@ out:
     xfree(dir);
     xfree(tmp);
     return rc;
+}
+
+int
+shoal_write_file(const char *path, const void *data, size_t len, unsigned flags)
+{
+    return file_write_atomic(path, data, len,
+                             (flags & SHOAL_WRITE_NO_REPLACE) ? FILE_NO_REPLACE : 0);
 }
 
 /* ------------------------------------------------------------------ read */

@@ -2,7 +2,8 @@
  * sockaddr.c — the one place that looks inside IPv4 and IPv6 socket
  * addresses: equality, length, port, text form and "host:port" parsing.
  * Base layer: pure functions over caller-owned memory; it never resolves a
- * name or opens a socket.
+ * name or opens a socket. shoal_parse_hostport() is the public face of the
+ * parser, for the command line.
  */
 #include "base/sockaddr.h"
 
@@ -150,4 +151,12 @@ sockaddr_parse(const char *s, unsigned flags, struct sockaddr_storage *out,
     if (rc)
         return rc;
     return sockaddr_from_ip(host, port, out, len);
+}
+
+int
+shoal_parse_hostport(const char *s, unsigned flags, char *host, size_t hostlen,
+                     uint16_t *port)
+{
+    unsigned f = (flags & SHOAL_HOSTPORT_ANY_PORT) ? SOCKADDR_ANY_PORT : 0;
+    return sockaddr_split_hostport(s, f, host, hostlen, port);
 }

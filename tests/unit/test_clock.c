@@ -12,18 +12,21 @@
 
 #include "base/clock.h"
 #include "base/util.h"
+#include "shoal.h"
 
 static void
 test_non_decreasing(void **state)
 {
     (void)state;
-    uint64_t ms = clock_now_ms(), ns = clock_now_ns();
+    uint64_t ms = clock_now_ms(), ns = clock_now_ns(), pub = shoal_now_ns();
     for (int i = 0; i < 100000; i++) {
-        uint64_t ms2 = clock_now_ms(), ns2 = clock_now_ns();
+        uint64_t ms2 = clock_now_ms(), ns2 = clock_now_ns(), pub2 = shoal_now_ns();
         assert_true(ms2 >= ms);
         assert_true(ns2 >= ns);
+        assert_true(pub2 >= pub && pub2 >= ns2);
         ms = ms2;
         ns = ns2;
+        pub = pub2;
     }
 }
 

@@ -198,6 +198,18 @@ test_write_no_memory(void **state)
     }
 }
 
+/* The public form the command line uses: the same write, its own flag. */
+static void
+test_write_public(void **state)
+{
+    (void)state;
+    assert_int_equal(shoal_write_file(path, "one", 3, SHOAL_WRITE_NO_REPLACE), 0);
+    assert_int_equal(shoal_write_file(path, "two", 3, SHOAL_WRITE_NO_REPLACE), -EEXIST);
+    expect_content(path, "one");
+    assert_int_equal(shoal_write_file(path, "two", 3, 0), 0);
+    expect_content(path, "two");
+}
+
 /* ------------------------------------------------------------------ read */
 
 struct read_case {
@@ -316,6 +328,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_write_symlinks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_tmp_taken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_no_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_public, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_no_memory, setup, teardown),

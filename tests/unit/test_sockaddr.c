@@ -213,6 +213,26 @@ test_split(void **state)
                      SHOAL_EINVAL);
 }
 
+/* The public form the command line uses. */
+static void
+test_public_split(void **state)
+{
+    (void)state;
+    char host[256];
+    uint16_t port = 0;
+    assert_int_equal(shoal_parse_hostport("[::1]:6881", 0, host, sizeof(host), &port), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 6881);
+    assert_int_equal(shoal_parse_hostport("h:0", 0, host, sizeof(host), &port),
+                     SHOAL_EINVAL);
+    assert_int_equal(
+        shoal_parse_hostport("h:0", SHOAL_HOSTPORT_ANY_PORT, host, sizeof(host), &port),
+        0);
+    assert_int_equal(port, 0);
+    assert_int_equal(shoal_parse_hostport("nocolon", 0, host, sizeof(host), &port),
+                     SHOAL_EINVAL);
+}
+
 struct parse_case {
     const char *in;
     unsigned flags;
@@ -260,7 +280,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compare), cmocka_unit_test(test_len_and_port),
         cmocka_unit_test(test_format),  cmocka_unit_test(test_split),
-        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_parse),   cmocka_unit_test(test_public_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -938,17 +938,12 @@ shoal_metainfo_load(const char *path, shoal_metainfo **out, struct shoal_perr *e
     *out = NULL;
     /* Pipes and other streams are read too, up to the same limit. */
     int rc = file_read_capped(path, SHOAL_MAX_TORRENT_FILE, 0, &data, &len, &step);
-    if (rc) {
-        if (err) {
-            memset(err, 0, sizeof(*err));
-            err->why = load_why[step];
-            if (rc == SHOAL_ETOOBIG && len > 0)
-                snprintf(err->msg, sizeof(err->msg),
-                         "torrent file is %zu bytes (limit %u)", len,
-                         SHOAL_MAX_TORRENT_FILE);
-        }
-        return rc;
-    }
+    if (rc == SHOAL_ETOOBIG && len > 0)
+        return perr_failf(err, 0, rc, load_why[step],
+                          "torrent file is %zu bytes (limit %u)", len,
+                          SHOAL_MAX_TORRENT_FILE);
+    if (rc)
+        return perr_fail(err, 0, rc, load_why[step]);
     rc = shoal_metainfo_parse(data, len, out, err);
     xfree(data);
     return rc;

@@ -16,6 +16,7 @@
 
 #include "base/alloc.h"
 #include "base/file.h"
+#include "base/util.h"
 #include "codec/bencode.h"
 #include "codec/metainfo.h"
 #include "engine/storage.h"
@@ -301,14 +302,8 @@ resume_load(const char *path, struct resume_state *out, struct shoal_perr *err)
         return SHOAL_EINVAL;
     enum file_step step;
     rc = file_read_capped(path, RESUME_MAX_FILE, FILE_READ_REGULAR, &data, &len, &step);
-    if (rc) {
-        if (err) {
-            err->off = 0;
-            err->why = read_why[step];
-            err->msg[0] = '\0';
-        }
-        return rc;
-    }
+    if (rc)
+        return perr_fail(err, 0, rc, read_why[step]);
     /* Every token takes at least two bytes of input ("0:", "le", "i0e"). */
     rc = benc_decode(&d, data, len, (uint32_t)(len / 2 + 1), NULL, err);
     if (rc) {

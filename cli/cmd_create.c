@@ -1,12 +1,11 @@
 /*
  * cmd_create.c — `shoal create PATH [...]`: makes a .torrent for a file or a
  * folder. CLI layer; uses only shoal.h. The library scans and hashes; this
- * file parses options, shows progress, and writes the result atomically (a
- * temporary file, fsync, then a rename), so a crash never leaves half a
- * torrent under the final name.
+ * file parses options, shows progress, and writes the result atomically
+ * (shoal_write_file: a fresh temporary file, fsync, then a rename), so a
+ * crash never leaves half a torrent under the final name.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -15,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cmd.h"
 #include "shoal.h"
@@ -50,30 +48,23 @@ static const struct option longopts[] = {
 
 struct progress {
     int tty;
-    struct timespec start;
-    struct timespec last;
+    uint64_t start_ns; /* shoal_now_ns() when hashing began */
+    uint64_t last_ns;  /* ... and at the last redraw */
     int drawn;
 };
-
-static double
-elapsed(const struct timespec *a, const struct timespec *b)
-{
-    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
-}
 
 static int
 on_progress(uint64_t done, uint64_t total, void *user)
 {
     struct progress *p = user;
-    struct timespec now;
     if (!p->tty)
         return 0;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (p->drawn && done < total && elapsed(&p->last, &now) * 1e9 < PROGRESS_REDRAW_NS)
+    uint64_t now = shoal_now_ns();
+    if (p->drawn && done < total && now - p->last_ns < PROGRESS_REDRAW_NS)
         return 0;
-    p->last = now;
+    p->last_ns = now;
     p->drawn = 1;
-    double secs = elapsed(&p->start, &now);
+    double secs = (double)(now - p->start_ns) / 1e9;
     double pct = total ? 100.0 * (double)done / (double)total : 100.0;
     int fill = (int)(pct * PROGRESS_BAR_WIDTH / 100.0);
     char bar[PROGRESS_BAR_WIDTH + 1];
@@ -131,76 +122,6 @@ default_output(const char *path, char *out, size_t size)
         return -1;
     int n = snprintf(out, size, "%.*s.torrent", nlen, name);
     return n > 0 && (size_t)n < size ? 0 : -1;
-}
-
-/* Writes data to `path` through path.tmp, fsync and rename. Without `force`
- * an existing file is never replaced, even one that appeared while hashing. */
-static int
-write_atomic(const char *path, const uint8_t *data, size_t len, int force)
-{
-    char tmp[PATH_MAX];
-    int fd = -1, rc = 0;
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            goto fail;
-        off += (size_t)w;
-    }
-    if (fsync(fd) < 0)
-        goto fail;
-    if (close(fd) < 0) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    if (force) {
-        if (rename(tmp, path) < 0)
-            goto fail;
-    } else if (link(tmp, path) == 0) {
-        /* link() refuses to replace a file, which rename() would do. */
-        unlink(tmp);
-    } else if (errno == EEXIST) {
-        goto fail;
-    } else {
-        /* A filesystem without hard links: check, then rename. */
-        struct stat st;
-        if (lstat(path, &st) == 0) {
-            errno = EEXIST;
-            goto fail;
-        }
-        if (rename(tmp, path) < 0)
-            goto fail;
-    }
-    /* Make the rename itself durable. */
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (slash && slash != path)
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-    else
-        snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-fail:
-    rc = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    errno = rc;
-    return -1;
 }
 
 /* Library errors about the input are the user's to fix (exit 2); the rest
@@ -266,7 +187,7 @@ run(int argc, char **argv)
     uint8_t *data = NULL;
     size_t len = 0;
     int force = 0, no_date = 0, c, rc = EXIT_OK;
-    struct timespec done;
+    uint64_t done_ns;
     struct stat st;
 
     memset(&o, 0, sizeof(o));
@@ -395,10 +316,10 @@ run(int argc, char **argv)
     o.progress = on_progress;
     o.user = &prog;
     prog.tty = cli_is_tty();
-    clock_gettime(CLOCK_MONOTONIC, &prog.start);
+    prog.start_ns = shoal_now_ns();
 
     int err = shoal_create_torrent(&o, &data, &len, &perr);
-    clock_gettime(CLOCK_MONOTONIC, &done);
+    done_ns = shoal_now_ns();
     progress_clear(&prog);
     if (err < 0) {
         const char *why = perr.why ? perr.why : shoal_strerror(err);
@@ -412,13 +333,15 @@ run(int argc, char **argv)
         rc = exit_code(err);
         goto out;
     }
-    if (write_atomic(output, data, len, force) < 0) {
-        int e = errno;
-        cli_error(cmd_create.name, "cannot write %s: %s", output, strerror(e));
-        rc = e == EEXIST ? EXIT_USAGE : EXIT_FAIL;
+    /* Without --force an existing file is never replaced, even one that
+     * appeared while hashing. */
+    int wrc = shoal_write_file(output, data, len, force ? 0 : SHOAL_WRITE_NO_REPLACE);
+    if (wrc) {
+        cli_error(cmd_create.name, "cannot write %s: %s", output, shoal_strerror(wrc));
+        rc = wrc == -EEXIST ? EXIT_USAGE : EXIT_FAIL;
         goto out;
     }
-    print_summary(output, data, len, elapsed(&prog.start, &done));
+    print_summary(output, data, len, (double)(done_ns - prog.start_ns) / 1e9);
 out:
     shoal_free(data);
     free(trackers);

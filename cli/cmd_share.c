@@ -4,49 +4,17 @@
  * and seeds it until stopped. CLI layer.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cmd.h"
 #include "swarm.h"
 
 #define SHARE_MAX_TRACKERS 32
-
-static int
-write_file(const char *path, const uint8_t *data, size_t len)
-{
-    char tmp[4200];
-    if (snprintf(tmp, sizeof(tmp), "%.4000s.tmp", path) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            int e = -errno;
-            close(fd);
-            unlink(tmp);
-            return e;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = -errno;
-        unlink(tmp);
-        return e;
-    }
-    return 0;
-}
 
 static int
 run_share(int argc, char **argv)
@@ -131,7 +99,7 @@ run_share(int argc, char **argv)
         snprintf(outbuf, sizeof(outbuf), "%.4000s.torrent", shoal_metainfo_name(m));
         output = outbuf;
     }
-    rc = write_file(output, data, len);
+    rc = shoal_write_file(output, data, len, 0);
     shoal_free(data);
     if (rc) {
         cli_error("share", "cannot write %s: %s", output, shoal_strerror(rc));

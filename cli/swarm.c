@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "cmd.h"
 
@@ -23,8 +22,8 @@ struct display {
     int tty;
     int verbose;
     unsigned ticks;
-    int line_open; /* a live line is on screen without its newline */
-    struct timespec start;
+    int line_open;     /* a live line is on screen without its newline */
+    uint64_t start_ns; /* shoal_now_ns() when the session started */
     int finished;
 };
 
@@ -44,13 +43,21 @@ swarm_option(const char *cmd, int c, const char *arg, struct swarm_opts *o)
 {
     uint64_t v;
     switch (c) {
-    case SWARM_OPT_PEER:
+    case SWARM_OPT_PEER: {
+        char host[256];
+        uint16_t port;
+        if (shoal_parse_hostport(arg, 0, host, sizeof(host), &port) != 0) {
+            cli_error(cmd, "bad --peer '%s' (HOST:PORT or [IPV6]:PORT, port 1-65535)",
+                      arg);
+            return -1;
+        }
         if (o->npeers >= SWARM_MAX_PEERS) {
             cli_error(cmd, "at most %d --peer options", SWARM_MAX_PEERS);
             return -1;
         }
         o->peers[o->npeers++] = arg;
         return 1;
+    }
     case SWARM_OPT_PORT:
         if (cli_parse_size(arg, &v) != 0 || v > 65535 || strpbrk(arg, "kKmMgG")) {
             cli_error(cmd, "bad port '%s' (0-65535; 0 = any free port)", arg);
@@ -182,10 +189,7 @@ on_event(shoal_session *ss, const struct shoal_event *ev, void *user)
         show_progress(d, ev->torrent);
         break;
     case SHOAL_EV_FINISHED: {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        double secs = (double)(now.tv_sec - d->start.tv_sec) +
-                      (double)(now.tv_nsec - d->start.tv_nsec) / 1e9;
+        double secs = (double)(shoal_now_ns() - d->start_ns) / 1e9;
         struct shoal_torrent_status st;
         shoal_torrent_status(ev->torrent, &st);
         char size[32];
@@ -254,7 +258,7 @@ swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
         return EXIT_FAIL;
     }
     struct display d = {.cmd = cmd, .tty = cli_is_tty(), .verbose = o->verbose};
-    clock_gettime(CLOCK_MONOTONIC, &d.start);
+    d.start_ns = shoal_now_ns();
     shoal_session_set_event_cb(ss, on_event, &d);
     printf("listening on port %d\n", shoal_session_port(ss));
     fflush(stdout);

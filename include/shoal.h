@@ -427,6 +427,42 @@ SHOAL_EXPORT int shoal_tracker_run(shoal_tracker *tr);
 SHOAL_EXPORT void shoal_tracker_stop(shoal_tracker *tr);
 SHOAL_EXPORT void shoal_tracker_free(shoal_tracker *tr);
 
+/* ------------------------------------------------------------------ utilities */
+
+/* shoal_parse_hostport flag: accept port 0 ("any free port"), as a listening
+ * address may have. */
+#define SHOAL_HOSTPORT_ANY_PORT 0x1u
+
+/*
+ * Splits "host:port" or "[v6]:port" into the host (brackets removed, NUL
+ * terminated, in host[0..hostlen)) and the port, the way
+ * shoal_torrent_add_peer() and the tracker's listening addresses read them.
+ * The host is not looked up. A host containing ':' must be bracketed. The
+ * port is 1..65535 in plain decimal (0 too with SHOAL_HOSTPORT_ANY_PORT).
+ * Returns 0, or SHOAL_EINVAL for a malformed string or a host longer than
+ * hostlen - 1 (256 bytes always suffice for a valid one).
+ */
+SHOAL_EXPORT int shoal_parse_hostport(const char *s, unsigned flags, char *host,
+                                      size_t hostlen, uint16_t *port);
+
+/* shoal_write_file flag: refuse (-EEXIST) to replace an existing file, even
+ * one that appears while writing. */
+#define SHOAL_WRITE_NO_REPLACE 0x1u
+
+/*
+ * Writes data[0..len) to path atomically: through a new "<path>.tmp" (never
+ * through a file or symlink already at that name), fsynced, then renamed
+ * over path (or, with SHOAL_WRITE_NO_REPLACE, put there only if nothing is),
+ * then the folder fsynced. A crash leaves the old file or the new one, whole.
+ * Returns 0, -EEXIST, another -errno, or a SHOAL_E* code.
+ */
+SHOAL_EXPORT int shoal_write_file(const char *path, const void *data, size_t len,
+                                  unsigned flags);
+
+/* Monotonic time in nanoseconds from an arbitrary start: for measuring how
+ * long something took. Never decreases. */
+SHOAL_EXPORT uint64_t shoal_now_ns(void);
+
 /* ------------------------------------------------------------------ misc */
 
 /* Frees memory returned by libshoal. */

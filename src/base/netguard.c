@@ -6,11 +6,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base/sockaddr.h"
 #include "shoal.h"
 
 int
@@ -44,12 +44,9 @@ netguard_check_name(int local_only, const char *host)
         return 0;
     if (!strcasecmp(host, "localhost"))
         return 0;
-    struct sockaddr_in v4 = {.sin_family = AF_INET};
-    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
-    if (inet_pton(AF_INET, host, &v4.sin_addr) == 1)
-        return netguard_check_addr(1, (struct sockaddr *)&v4);
-    if (inet_pton(AF_INET6, host, &v6.sin6_addr) == 1)
-        return netguard_check_addr(1, (struct sockaddr *)&v6);
+    struct sockaddr_storage ss;
+    if (sockaddr_from_ip(host, 0, &ss, NULL) == 0)
+        return netguard_check_addr(1, (struct sockaddr *)&ss);
     return SHOAL_ELOCALONLY;
 }
 
@@ -58,21 +55,4 @@ netguard_env_local_only(void)
 {
     const char *v = getenv("SHOAL_LOCAL_ONLY");
     return v && v[0] && strcmp(v, "0") != 0;
-}
-
-void
-netguard_format_addr(const struct sockaddr *sa, char *out, size_t len)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-        snprintf(out, len, "%s:%u", ip, ntohs(in->sin_port));
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-        snprintf(out, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
-    } else {
-        snprintf(out, len, "(unknown address family %d)", sa->sa_family);
-    }
 }

@@ -27,7 +27,4 @@ int netguard_check_name(int local_only, const char *host);
 /* 1 when SHOAL_LOCAL_ONLY is set to a non-empty value other than "0". */
 int netguard_env_local_only(void);
 
-/* Formats "ip:port" or "[ip6]:port" into out. */
-void netguard_format_addr(const struct sockaddr *sa, char *out, size_t len);
-
 #endif

@@ -23,16 +23,13 @@
  */
 #include "codec/metainfo.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/file.h"
 #include "base/sha.h"
 #include "base/strv.h"
 #include "base/util.h"
@@ -922,70 +919,33 @@ out:
     return rc;
 }
 
-static int
-load_fail(struct shoal_perr *err, const char *why, int rc)
-{
-    if (err) {
-        memset(err, 0, sizeof(*err));
-        err->why = why;
-    }
-    return rc;
-}
+/* What failed while reading a .torrent, as the user reads it. */
+static const char *const load_why[] = {
+    [FILE_STEP_OPEN] = "cannot open the torrent file",
+    [FILE_STEP_STAT] = "cannot stat the torrent file",
+    [FILE_STEP_TYPE] = "torrent path is a directory",
+    [FILE_STEP_SIZE] = "torrent file is larger than 10 MiB",
+    [FILE_STEP_MEMORY] = "out of memory",
+    [FILE_STEP_READ] = "cannot read the torrent file",
+};
 
 int
 shoal_metainfo_load(const char *path, shoal_metainfo **out, struct shoal_perr *err)
 {
+    uint8_t *data = NULL;
+    size_t len = 0;
+    enum file_step step;
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return load_fail(err, "cannot open the torrent file", -errno);
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = -errno;
-        close(fd);
-        return load_fail(err, "cannot stat the torrent file", e);
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return load_fail(err, "torrent path is a directory", -EISDIR);
-    }
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > SHOAL_MAX_TORRENT_FILE) {
-        close(fd);
-        load_fail(err, "torrent file is larger than 10 MiB", SHOAL_ETOOBIG);
-        if (err)
-            snprintf(err->msg, sizeof(err->msg), "torrent file is %lld bytes (limit %u)",
-                     (long long)st.st_size, SHOAL_MAX_TORRENT_FILE);
-        return SHOAL_ETOOBIG;
-    }
-    /* Pipes and other streams: read at most one byte past the limit. */
-    struct buf b;
-    buf_init(&b, SHOAL_MAX_TORRENT_FILE + 1);
-    int rc = 0;
-    for (;;) {
-        size_t want = b.max - b.len < 65536 ? b.max - b.len : 65536;
-        if (want == 0) {
-            rc = load_fail(err, "torrent file is larger than 10 MiB", SHOAL_ETOOBIG);
-            break;
-        }
-        if (buf_reserve(&b, want) != 0) {
-            rc = load_fail(err, "out of memory", SHOAL_ENOMEM);
-            break;
-        }
-        ssize_t r = read(fd, b.data + b.len, want);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = load_fail(err, "cannot read the torrent file", -errno);
-            break;
-        }
-        if (r == 0)
-            break;
-        b.len += (size_t)r;
-    }
-    close(fd);
-    if (!rc)
-        rc = shoal_metainfo_parse(b.data, b.len, out, err);
-    buf_cleanup(&b);
+    /* Pipes and other streams are read too, up to the same limit. */
+    int rc = file_read_capped(path, SHOAL_MAX_TORRENT_FILE, 0, &data, &len, &step);
+    if (rc == SHOAL_ETOOBIG && len > 0)
+        return perr_failf(err, 0, rc, load_why[step],
+                          "torrent file is %zu bytes (limit %u)", len,
+                          SHOAL_MAX_TORRENT_FILE);
+    if (rc)
+        return perr_fail(err, 0, rc, load_why[step]);
+    rc = shoal_metainfo_parse(data, len, out, err);
+    xfree(data);
     return rc;
 }
 

@@ -11,20 +11,12 @@
 
 #include <stdint.h>
 
+#include "base/rng.h"
+
 /* unchoke_out holds these while a round is worked out; only 0 and 1 leave. */
 #define MARK_NONE    0 /* no slot (yet) */
 #define MARK_REGULAR 1 /* won a regular slot */
 #define MARK_PREV    2 /* held the optimistic slot until this rotation */
-
-/* splitmix64, as the picker uses; the state may start anywhere. */
-static uint64_t
-rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /* A per-round random rank for peer i, for breaking ties without storage. */
 static uint64_t

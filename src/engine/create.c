@@ -22,6 +22,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/sha.h"
 #include "codec/bencode.h"
 #include "shoal.h"
@@ -582,13 +583,7 @@ wait_workers(struct hash_job *j, const struct shoal_create_opts *o)
     int canceled = 0;
     pthread_mutex_lock(&j->mu);
     while (j->running > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += CREATE_PROGRESS_NS;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = clock_deadline_ns(CREATE_PROGRESS_NS);
         pthread_cond_timedwait(&j->cv, &j->mu, &ts);
         if (j->running == 0 || !o->progress || canceled)
             continue;

@@ -22,10 +22,10 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "codec/metainfo.h"
 #include "engine/storage.h"
 
@@ -626,14 +626,6 @@ disk_submit_close(struct disk *d, struct storage *st, disk_cb cb, void *user)
 
 /* ------------------------------------------------------------------ recheck */
 
-static int64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 long
 disk_hash_all(struct disk *d, struct storage *st, const struct shoal_metainfo *m,
               uint8_t *have, disk_progress_cb progress, void *user)
@@ -657,7 +649,7 @@ disk_hash_all(struct disk *d, struct storage *st, const struct shoal_metainfo *m
     g.nfree = window;
     g.have = have;
 
-    int64_t last = now_ns();
+    uint64_t last = clock_now_ns();
     pthread_mutex_lock(&d->mu);
     for (;;) {
         int stop = canceled || g.err;
@@ -680,7 +672,7 @@ disk_hash_all(struct disk *d, struct storage *st, const struct shoal_metainfo *m
         pthread_cond_wait(&d->group, &d->mu);
         if (!progress || canceled || g.done == reported)
             continue;
-        int64_t t = now_ns();
+        uint64_t t = clock_now_ns();
         if (t - last < DISK_PROGRESS_NS)
             continue;
         last = t;

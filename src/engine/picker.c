@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/rng.h"
 #include "shoal.h"
 
 /* A peer may work on this many pieces at once even with a short pipeline. */
@@ -159,16 +160,6 @@ struct picker {
 };
 
 /* ------------------------------------------------------------------ small helpers */
-
-/* splitmix64: a tiny, well-mixed generator; the state may start anywhere. */
-static uint64_t
-rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /* Uniform enough in [0, n) for n far below 2^64; n > 0. */
 static uint32_t

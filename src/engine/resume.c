@@ -12,15 +12,11 @@
  */
 #include "engine/resume.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/alloc.h"
-#include "base/buf.h"
+#include "base/file.h"
+#include "base/util.h"
 #include "codec/bencode.h"
 #include "codec/metainfo.h"
 #include "engine/storage.h"
@@ -28,8 +24,6 @@
 /* More file entries than a torrent shoal loads can have (the smallest file
  * entry in a .torrent is 24 bytes). */
 #define RESUME_MAX_FILES (SHOAL_MAX_TORRENT_FILE / 24)
-/* Longest state file path, with room for the ".tmp" suffix. */
-#define RESUME_MAX_PATH 4096
 
 static size_t
 have_len(uint32_t piece_count)
@@ -166,57 +160,13 @@ encode(const struct resume_state *st, uint8_t **out, size_t *len)
     return rc;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -errno;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* The folder holding `path`, as a new string. */
-static char *
-parent_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return xstrdup(".");
-    if (slash == path)
-        return xstrdup("/");
-    return xstrndup(path, (size_t)(slash - path));
-}
-
-/* fsyncs a folder, so that a rename in it is durable. */
-static int
-sync_dir(const char *dir)
-{
-    int rc = 0;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) < 0 && errno != EINVAL)
-        rc = -errno; /* EINVAL: the file system cannot sync folders */
-    close(fd);
-    return rc;
-}
-
 int
 resume_save(const char *path, const struct resume_state *st)
 {
     uint8_t *data = NULL;
-    char *dir = NULL;
     size_t len = 0;
-    int fd = -1, made_tmp = 0, rc;
-    struct buf tmp;
+    int rc;
 
-    buf_init(&tmp, RESUME_MAX_PATH);
     if (!path || !path[0] || !st || st->piece_count == 0 ||
         st->piece_count > SHOAL_MAX_PIECES || !st->have ||
         (st->file_count && !st->files) || st->file_count > RESUME_MAX_FILES ||
@@ -230,56 +180,11 @@ resume_save(const char *path, const struct resume_state *st)
             goto out;
         }
     }
-    /* Everything that allocates comes first: once the rename is done, only
-     * the folder's fsync can fail. */
     rc = encode(st, &data, &len);
     if (rc)
         goto out;
-    dir = parent_of(path);
-    if (!dir) {
-        rc = SHOAL_ENOMEM;
-        goto out;
-    }
-    buf_append_str(&tmp, path);
-    buf_append_str(&tmp, ".tmp");
-    rc = buf_append_byte(&tmp, '\0');
-    if (rc)
-        goto out;
-    const char *tpath = (const char *)tmp.data;
-    /* A ".tmp" left by a crash (or planted as a symlink) is removed, and the
-     * new one is created afresh, so no write goes through an old name. */
-    if (unlink(tpath) < 0 && errno != ENOENT && errno != EISDIR) {
-        rc = -errno;
-        goto out;
-    }
-    fd = open(tpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) {
-        rc = -errno;
-        goto out;
-    }
-    made_tmp = 1;
-    rc = write_all(fd, data, len);
-    if (!rc && fsync(fd) < 0)
-        rc = -errno;
-    if (close(fd) < 0 && !rc)
-        rc = -errno;
-    fd = -1;
-    if (rc)
-        goto out;
-    /* rename replaces path in one step: readers see the old or the new. */
-    if (rename(tpath, path) < 0) {
-        rc = -errno;
-        goto out;
-    }
-    made_tmp = 0;
-    rc = sync_dir(dir);
+    rc = file_write_atomic(path, data, len, 0);
 out:
-    if (fd >= 0)
-        close(fd);
-    if (made_tmp)
-        unlink((const char *)tmp.data);
-    buf_cleanup(&tmp);
-    xfree(dir);
     xfree(data);
     return rc;
 }
@@ -373,68 +278,15 @@ parse(const struct benc_doc *d, struct resume_state *out, struct shoal_perr *err
     return 0;
 }
 
-static int
-read_file(const char *path, uint8_t **out, size_t *len, struct shoal_perr *err)
-{
-    struct stat st;
-    uint8_t *data = NULL;
-    const char *why = NULL;
-    int rc = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = -errno;
-        why = "cannot open the resume state";
-        goto out;
-    }
-    if (fstat(fd, &st) < 0) {
-        rc = -errno;
-        why = "cannot inspect the resume state";
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = SHOAL_EINVAL;
-        why = "the resume state is not a regular file";
-        goto out;
-    }
-    if ((uint64_t)st.st_size > RESUME_MAX_FILE) {
-        rc = SHOAL_ETOOBIG;
-        why = "the resume state is larger than 64 MiB";
-        goto out;
-    }
-    size_t want = (size_t)st.st_size, got = 0;
-    data = xmalloc(want ? want : 1);
-    if (!data) {
-        rc = SHOAL_ENOMEM;
-        why = "out of memory reading the resume state";
-        goto out;
-    }
-    while (got < want) {
-        ssize_t r = read(fd, data + got, want - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = -errno;
-            why = "cannot read the resume state";
-            goto out;
-        }
-        if (r == 0)
-            break; /* shrank meanwhile: the decoder judges what is there */
-        got += (size_t)r;
-    }
-    *out = data;
-    *len = got;
-    data = NULL;
-out:
-    if (fd >= 0)
-        close(fd);
-    xfree(data);
-    if (rc && err) {
-        err->off = 0;
-        err->why = why;
-        err->msg[0] = '\0';
-    }
-    return rc;
-}
+/* What failed while reading the state file, in the words of its errors. */
+static const char *const read_why[] = {
+    [FILE_STEP_OPEN] = "cannot open the resume state",
+    [FILE_STEP_STAT] = "cannot inspect the resume state",
+    [FILE_STEP_TYPE] = "the resume state is not a regular file",
+    [FILE_STEP_SIZE] = "the resume state is larger than 64 MiB",
+    [FILE_STEP_MEMORY] = "out of memory reading the resume state",
+    [FILE_STEP_READ] = "cannot read the resume state",
+};
 
 int
 resume_load(const char *path, struct resume_state *out, struct shoal_perr *err)
@@ -448,9 +300,10 @@ resume_load(const char *path, struct resume_state *out, struct shoal_perr *err)
     memset(&d, 0, sizeof(d));
     if (!path || !path[0])
         return SHOAL_EINVAL;
-    rc = read_file(path, &data, &len, err);
+    enum file_step step;
+    rc = file_read_capped(path, RESUME_MAX_FILE, FILE_READ_REGULAR, &data, &len, &step);
     if (rc)
-        return rc;
+        return perr_fail(err, 0, rc, read_why[step]);
     /* Every token takes at least two bytes of input ("0:", "le", "i0e"). */
     rc = benc_decode(&d, data, len, (uint32_t)(len / 2 + 1), NULL, err);
     if (rc) {

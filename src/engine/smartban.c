@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "base/sha.h"
+#include "base/sockaddr.h"
 #include "shoal.h"
 
 #define SMARTBAN_BLOCK 16384
@@ -171,16 +172,6 @@ smartban_is_suspect(const struct smartban *sb, uint32_t piece)
     return sb->slot[i].used && sb->slot[i].suspect;
 }
 
-static int
-same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-    if (a->ss_family != b->ss_family)
-        return 0;
-    size_t n = a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                        : sizeof(struct sockaddr_in);
-    return a->ss_family != 0 && !memcmp(a, b, n);
-}
-
 int
 smartban_piece_failed(struct smartban *sb, uint32_t piece,
                       struct sockaddr_storage *single)
@@ -199,7 +190,9 @@ smartban_piece_failed(struct smartban *sb, uint32_t piece,
     int one = 1;
     for (uint32_t b = 0; b < r->nblocks; b++) {
         r->bad_who[b] = r->who[b];
-        if (r->who[b].ss_family == 0 || !same_addr(&r->who[b], &r->who[0]))
+        if (r->who[b].ss_family == 0 ||
+            !sockaddr_same_endpoint((const struct sockaddr *)&r->who[b],
+                                    (const struct sockaddr *)&r->who[0]))
             one = 0;
     }
     /* Hashes of an older bad attempt no longer match these senders. */
@@ -255,7 +248,8 @@ smartban_piece_passed(struct smartban *sb, uint32_t piece, const uint8_t *data,
             continue;
         int seen = 0;
         for (size_t k = 0; k < n; k++)
-            seen |= same_addr(&out[k], &r->bad_who[b]);
+            seen |= sockaddr_same_endpoint((const struct sockaddr *)&out[k],
+                                           (const struct sockaddr *)&r->bad_who[b]);
         if (!seen && n < max)
             out[n++] = r->bad_who[b];
     }

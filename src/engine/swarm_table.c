@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/rng.h"
 #include "base/siphash.h"
 
 /* Allocator bookkeeping per heap block, counted in the memory estimate
@@ -115,20 +116,10 @@ keyed_hash(const struct swarm_table *t, const uint8_t *p, size_t n)
     return siphash13(t->k0, t->k1, p, n);
 }
 
-/* splitmix64: small, fast, and any state (0 included) is fine. */
-static uint64_t
-next_rand(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static size_t
 rand_below(uint64_t *s, size_t n)
 {
-    return (size_t)(((unsigned __int128)next_rand(s) * n) >> 64);
+    return (size_t)(((unsigned __int128)rng_next(s) * n) >> 64);
 }
 
 /* Draws below n (< 2^32) two to a 64-bit random number, for loops that
@@ -144,7 +135,7 @@ static uint32_t
 draw_below(struct draws *d, uint32_t n)
 {
     if (d->left == 0) {
-        d->bits = next_rand(d->s);
+        d->bits = rng_next(d->s);
         d->left = 2;
     }
     uint32_t x = (uint32_t)d->bits;

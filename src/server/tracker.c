@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -28,7 +27,10 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/netguard.h"
+#include "base/rng.h"
+#include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/tracker_req.h"
 #include "engine/swarm_table.h"
@@ -75,20 +77,6 @@ struct shoal_tracker {
     struct rate_slot *rate;
     uint64_t n_http, n_udp, n_failed, n_limited;
 };
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-now_s(void)
-{
-    return now_ms() / 1000;
-}
 
 /* ------------------------------------------------------------------ rate */
 
@@ -203,9 +191,7 @@ peer_addr(struct evhttp_request *req, struct sockaddr_storage *ss)
     const struct sockaddr *sa = evhttp_connection_get_addr(conn);
     if (!sa)
         return -1;
-    memcpy(ss, sa,
-           sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                     : sizeof(struct sockaddr_in));
+    memcpy(ss, sa, sockaddr_len(sa->sa_family));
     return 0;
 }
 
@@ -235,9 +221,9 @@ http_announce(struct shoal_tracker *tr, struct evhttp_request *req, const char *
      * other family has no asker to leave out, but a seeder still gets only
      * leechers from it. */
     struct swarm_stats st;
-    int rc = swarm_table_announce_sample(tr->table, &a, now_s(), &st, r.numwant, &tr->rng,
-                                         own6 ? p6 : p4, own6 ? sizeof(p6) : sizeof(p4),
-                                         own6 ? &n6 : &n4);
+    int rc = swarm_table_announce_sample(
+        tr->table, &a, clock_now_ms() / 1000, &st, r.numwant, &tr->rng, own6 ? p6 : p4,
+        own6 ? sizeof(p6) : sizeof(p4), own6 ? &n6 : &n4);
     if (rc != 0) {
         reply_failure(tr, req, announce_error(rc));
         return;
@@ -366,7 +352,7 @@ on_http(struct evhttp_request *req, void *arg)
         evhttp_send_error(req, 405, "only GET");
         return;
     }
-    if (!rate_ok(tr, (struct sockaddr *)&client, now_ms())) {
+    if (!rate_ok(tr, (struct sockaddr *)&client, clock_now_ms())) {
         evhttp_send_error(req, 429, "too many requests");
         return;
     }
@@ -478,7 +464,7 @@ on_udp(evutil_socket_t fd, short what, void *arg)
     if (n <= 0)
         return;
     /* One clock read per batch: a batch takes well under a millisecond. */
-    uint64_t ms = now_ms();
+    uint64_t ms = clock_now_ms();
     int ns = 0;
     for (int i = 0; i < n; i++) {
         const struct sockaddr *client = (const struct sockaddr *)&from[i];
@@ -524,7 +510,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct shoal_tracker *tr = arg;
-    swarm_table_sweep(tr->table, now_s(), TRACKER_SWEEP_BUDGET);
+    swarm_table_sweep(tr->table, clock_now_ms() / 1000, TRACKER_SWEEP_BUDGET);
 }
 
 static void
@@ -537,43 +523,6 @@ on_stop(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(((struct shoal_tracker *)arg)->base);
 }
 
-/* Parses "ADDR:PORT" / "[V6]:PORT" into a socket address. */
-static int
-parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char host[128];
-    const char *colon = strrchr(s, ':');
-    if (!colon)
-        return -1;
-    size_t hl = (size_t)(colon - s);
-    if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
-        s++;
-        hl -= 2;
-    }
-    uint64_t port;
-    if (hl >= sizeof(host) || parse_u64(colon + 1, strlen(colon + 1), &port) ||
-        port > 65535)
-        return -1;
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *in = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        *len = sizeof(*in);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*in6);
-        return 0;
-    }
-    return -1;
-}
-
 static int
 bound_port(int fd)
 {
@@ -581,8 +530,7 @@ bound_port(int fd)
     socklen_t len = sizeof(sa);
     if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
         return 0;
-    return sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
-                                    : ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    return sockaddr_port((struct sockaddr *)&sa);
 }
 
 static int
@@ -646,14 +594,11 @@ shoal_tracker_new(const struct shoal_tracker_settings *cfg, shoal_tracker **out,
     if (!tr->cfg.rate_per_ip)
         tr->cfg.rate_per_ip = TRACKER_DEFAULT_RATE;
     int local_only = cfg->local_only || netguard_env_local_only();
-    FILE *ur = fopen("/dev/urandom", "rb");
-    if (!ur || fread(tr->key, 1, sizeof(tr->key), ur) != sizeof(tr->key)) {
-        if (ur)
-            fclose(ur);
+    int seeded = rng_bytes(tr->key, sizeof(tr->key));
+    if (seeded != 0) {
         xfree(tr);
-        return -EIO;
+        return seeded;
     }
-    fclose(ur);
     memcpy(&tr->rng, tr->key + 8, 8);
     tr->rng |= 1;
     struct swarm_table_cfg tc = {
@@ -675,9 +620,12 @@ shoal_tracker_new(const struct shoal_tracker_settings *cfg, shoal_tracker **out,
     }
     if (cfg->http_addr) {
         struct sockaddr_storage ss;
-        socklen_t len;
+        char host[SOCKADDR_HOST_MAX];
+        uint16_t port;
         rc = SHOAL_EINVAL;
-        if (parse_addr(cfg->http_addr, &ss, &len) != 0) {
+        if (sockaddr_split_hostport(cfg->http_addr, SOCKADDR_ANY_PORT, host, sizeof(host),
+                                    &port) != 0 ||
+            sockaddr_from_ip(host, port, &ss, NULL) != 0) {
             err->why = "--http wants ADDR:PORT, e.g. 127.0.0.1:6969";
             goto fail;
         }
@@ -694,20 +642,8 @@ shoal_tracker_new(const struct shoal_tracker_settings *cfg, shoal_tracker **out,
         evhttp_set_timeout(tr->http, TRACKER_HTTP_TIMEOUT_S);
         evhttp_set_allowed_methods(tr->http, EVHTTP_REQ_GET);
         evhttp_set_gencb(tr->http, on_http, tr);
-        char host[64];
-        const char *colon = strrchr(cfg->http_addr, ':');
-        size_t hl = (size_t)(colon - cfg->http_addr);
-        const char *h = cfg->http_addr;
-        if (h[0] == '[') {
-            h++;
-            hl -= 2;
-        }
-        snprintf(host, sizeof(host), "%.*s", (int)hl, h);
-        struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(
-            tr->http, host,
-            (uint16_t)ntohs(ss.ss_family == AF_INET6
-                                ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                : ((struct sockaddr_in *)&ss)->sin_port));
+        struct evhttp_bound_socket *bs =
+            evhttp_bind_socket_with_handle(tr->http, host, port);
         if (!bs) {
             rc = -EADDRINUSE;
             err->why = "cannot listen on the HTTP address";
@@ -719,7 +655,7 @@ shoal_tracker_new(const struct shoal_tracker_settings *cfg, shoal_tracker **out,
         struct sockaddr_storage ss;
         socklen_t len;
         rc = SHOAL_EINVAL;
-        if (parse_addr(cfg->udp_addr, &ss, &len) != 0) {
+        if (sockaddr_parse(cfg->udp_addr, SOCKADDR_ANY_PORT, &ss, &len) != 0) {
             err->why = "--udp wants ADDR:PORT, e.g. 127.0.0.1:6969";
             goto fail;
         }

@@ -20,7 +20,7 @@
 #include <event2/buffer.h>
 
 #include "base/alloc.h"
-#include "base/netguard.h"
+#include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/metainfo.h"
 #include "engine/disk.h"
@@ -565,15 +565,8 @@ static void
 remember_listen_port(struct peer *p)
 {
     struct sockaddr_storage sa = p->sa;
-    socklen_t len;
-    if (sa.ss_family == AF_INET) {
-        ((struct sockaddr_in *)&sa)->sin_port = htons(p->ext.listen_port);
-        len = sizeof(struct sockaddr_in);
-    } else {
-        ((struct sockaddr_in6 *)&sa)->sin6_port = htons(p->ext.listen_port);
-        len = sizeof(struct sockaddr_in6);
-    }
-    torrent_add_known(p->t, (struct sockaddr *)&sa, len);
+    sockaddr_set_port((struct sockaddr *)&sa, p->ext.listen_port);
+    torrent_add_known(p->t, (struct sockaddr *)&sa, sockaddr_len(sa.ss_family));
 }
 
 static void
@@ -764,7 +757,7 @@ peer_new(struct shoal_session *ss, struct torrent *t, evutil_socket_t fd,
     ss->npeers++;
     p->incoming = incoming;
     memcpy(&p->sa, sa, salen < sizeof(p->sa) ? salen : sizeof(p->sa));
-    netguard_format_addr(sa, p->addr, sizeof(p->addr));
+    sockaddr_format(sa, p->addr, sizeof(p->addr));
     p->am_choking = 1;
     p->peer_choking = 1;
     p->state = incoming ? PEER_HANDSHAKE : PEER_CONNECTING;
@@ -793,8 +786,7 @@ peer_connect(struct peer *p)
 {
     struct timeval tv = {SESSION_CONNECT_TIMEOUT_S, 0};
     bufferevent_set_timeouts(p->bev, NULL, &tv);
-    socklen_t len = p->sa.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                : sizeof(struct sockaddr_in);
+    socklen_t len = sockaddr_len(p->sa.ss_family);
     if (bufferevent_socket_connect(p->bev, (struct sockaddr *)&p->sa, (int)len) != 0)
         return -errno ? -errno : SHOAL_EINVAL;
     return 0;

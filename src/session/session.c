@@ -7,7 +7,6 @@
  */
 #include "session/session.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -21,8 +20,10 @@
 #include <event2/thread.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/netguard.h"
-#include "base/util.h"
+#include "base/rng.h"
+#include "base/sockaddr.h"
 #include "codec/metainfo.h"
 #include "engine/disk.h"
 #include "engine/picker.h"
@@ -45,19 +46,14 @@ uint64_t
 session_now_ms(const struct shoal_session *ss)
 {
     (void)ss;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return clock_now_ms();
 }
 
 uint64_t
 session_random(struct shoal_session *ss)
 {
-    /* splitmix64: fine for tie-breaks and peer ids; nothing secret rides on it. */
-    uint64_t z = (ss->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    /* Fine for tie-breaks and peer ids; nothing secret rides on it. */
+    return rng_next(&ss->rng);
 }
 
 void
@@ -139,16 +135,14 @@ session_adopt_peer(struct shoal_session *ss, struct peer *p, struct torrent *t)
 int
 session_dial(struct shoal_session *ss, struct torrent *t, const struct sockaddr *sa)
 {
-    char addr[64];
-    netguard_format_addr(sa, addr, sizeof(addr));
+    char addr[SOCKADDR_TEXT_MAX];
+    sockaddr_format(sa, addr, sizeof(addr));
     if (netguard_check_addr(ss->local_only, sa) != 0) {
         session_emit(ss, SHOAL_EV_WARNING, t, NULL, 0,
                      "local-only mode: refused to connect to %s", addr);
         return SHOAL_ELOCALONLY;
     }
-    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
-    struct peer *p = peer_new(ss, t, -1, sa, len, 0);
+    struct peer *p = peer_new(ss, t, -1, sa, sockaddr_len(sa->sa_family), 0);
     if (!p)
         return SHOAL_ENOMEM;
     torrent_peer_attached(t, p);
@@ -264,22 +258,13 @@ static struct evconnlistener *
 listen_on(struct shoal_session *ss, int family, int port)
 {
     struct sockaddr_storage sa;
-    memset(&sa, 0, sizeof(sa));
     socklen_t len;
-    if (family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)&sa;
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        /* Local-only mode listens on loopback only. */
-        in->sin_addr.s_addr = htonl(ss->local_only ? INADDR_LOOPBACK : INADDR_ANY);
-        len = sizeof(*in);
-    } else {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        in6->sin6_addr = ss->local_only ? in6addr_loopback : in6addr_any;
-        len = sizeof(*in6);
-    }
+    /* Local-only mode listens on loopback only. */
+    if (family == AF_INET)
+        sockaddr_from_ip(ss->local_only ? "127.0.0.1" : "0.0.0.0", (uint16_t)port, &sa,
+                         &len);
+    else
+        sockaddr_from_ip(ss->local_only ? "::1" : "::", (uint16_t)port, &sa, &len);
     evutil_socket_t fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return NULL;
@@ -305,9 +290,7 @@ bound_port(struct evconnlistener *lis)
     socklen_t len = sizeof(sa);
     if (getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&sa, &len) != 0)
         return 0;
-    if (sa.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&sa)->sin_port);
-    return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    return sockaddr_port((struct sockaddr *)&sa);
 }
 
 /* ------------------------------------------------------------------ public */
@@ -364,16 +347,11 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
     ss->udp4 = ss->udp6 = -1;
 
     /* Peer id: Azureus style "-SH0100-" then random bytes (BEP 20). */
-    uint8_t seed[16];
-    FILE *ur = fopen("/dev/urandom", "rb");
-    if (!ur || fread(seed, 1, sizeof(seed), ur) != sizeof(seed)) {
-        if (ur)
-            fclose(ur);
+    int seeded = rng_bytes(&ss->rng, sizeof(ss->rng));
+    if (seeded != 0) {
         xfree(ss);
-        return -EIO;
+        return seeded;
     }
-    fclose(ur);
-    memcpy(&ss->rng, seed, 8);
     memcpy(ss->peer_id, "-SH0100-", 8);
     for (int i = 8; i < 20; i++)
         ss->peer_id[i] =
@@ -565,45 +543,16 @@ shoal_session_add(shoal_session *ss, shoal_metainfo *m,
     return 0;
 }
 
-/* Splits "host:port" / "[v6]:port" into host and port. */
-static int
-split_hostport(const char *s, char *host, size_t hostlen, char *port, size_t portlen)
-{
-    const char *colon;
-    const char *h = s;
-    size_t hl;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || close[1] != ':')
-            return -1;
-        h = s + 1;
-        hl = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon)
-            return -1;
-        hl = (size_t)(colon - s);
-    }
-    size_t pl = strlen(colon + 1);
-    uint64_t pn;
-    if (hl == 0 || hl >= hostlen || pl == 0 || pl >= portlen ||
-        parse_u64(colon + 1, pl, &pn) != 0 || pn == 0 || pn > 65535)
-        return -1;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    memcpy(port, colon + 1, pl + 1);
-    return 0;
-}
-
 int
 shoal_torrent_add_peer(shoal_torrent *pt, const char *hostport)
 {
     struct torrent *t = (struct torrent *)pt;
     struct shoal_session *ss = t->ss;
-    char host[256], port[8];
-    if (split_hostport(hostport, host, sizeof(host), port, sizeof(port)) != 0)
+    char host[SOCKADDR_HOST_MAX], port[8];
+    uint16_t portnum;
+    if (sockaddr_split_hostport(hostport, 0, host, sizeof(host), &portnum) != 0)
         return SHOAL_EINVAL;
+    snprintf(port, sizeof(port), "%u", (unsigned)portnum);
     /* In local-only mode a name other than localhost is never looked up:
      * the DNS query itself would leave the machine. */
     if (netguard_check_name(ss->local_only, host) != 0) {
@@ -619,8 +568,8 @@ shoal_torrent_add_peer(shoal_torrent *pt, const char *hostport)
     int rc = SHOAL_EINVAL;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         if (netguard_check_addr(ss->local_only, ai->ai_addr) != 0) {
-            char a[64];
-            netguard_format_addr(ai->ai_addr, a, sizeof(a));
+            char a[SOCKADDR_TEXT_MAX];
+            sockaddr_format(ai->ai_addr, a, sizeof(a));
             session_emit(ss, SHOAL_EV_WARNING, t, NULL, 0,
                          "local-only mode: refused to connect to %s", a);
             rc = SHOAL_ELOCALONLY;

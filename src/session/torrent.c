@@ -10,7 +10,6 @@
  */
 #include "session/torrent.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +17,7 @@
 #include <sys/stat.h>
 
 #include "base/alloc.h"
-#include "base/netguard.h"
+#include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/metainfo.h"
 #include "engine/choker.h"
@@ -81,38 +80,12 @@ torrent_is_done(const struct torrent *t)
 
 /* ------------------------------------------------------------------ bans */
 
-static int
-same_host(const struct sockaddr_storage *a, const struct sockaddr *b)
-{
-    if (a->ss_family != b->sa_family)
-        return 0;
-    if (b->sa_family == AF_INET)
-        return !memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-                       &((const struct sockaddr_in *)b)->sin_addr, 4);
-    if (b->sa_family == AF_INET6)
-        return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
-    return 0;
-}
-
 /* Bans are per address and port: on loopback every peer shares one IP. */
-static int
-same_endpoint(const struct sockaddr_storage *a, const struct sockaddr *b)
-{
-    if (!same_host(a, b))
-        return 0;
-    if (b->sa_family == AF_INET)
-        return ((const struct sockaddr_in *)a)->sin_port ==
-               ((const struct sockaddr_in *)b)->sin_port;
-    return ((const struct sockaddr_in6 *)a)->sin6_port ==
-           ((const struct sockaddr_in6 *)b)->sin6_port;
-}
-
 int
 torrent_is_banned(const struct torrent *t, const struct sockaddr *sa)
 {
     for (size_t i = 0; i < t->nbanned; i++)
-        if (same_endpoint(&t->banned[i], sa))
+        if (sockaddr_same_endpoint((const struct sockaddr *)&t->banned[i], sa))
             return 1;
     return 0;
 }
@@ -156,7 +129,9 @@ ban_address(struct torrent *t, const struct sockaddr_storage *sa, const char *wh
 {
     int connected = 0;
     for (struct peer *p = t->peers; p; p = p->next) {
-        if (p->state != PEER_DEAD && same_endpoint(&p->sa, (const struct sockaddr *)sa)) {
+        if (p->state != PEER_DEAD &&
+            sockaddr_same_endpoint((const struct sockaddr *)&p->sa,
+                                   (const struct sockaddr *)sa)) {
             ban_peer(t, p, why);
             connected = 1;
         }
@@ -164,8 +139,8 @@ ban_address(struct torrent *t, const struct sockaddr_storage *sa, const char *wh
     if (connected || torrent_is_banned(t, (const struct sockaddr *)sa))
         return;
     add_ban(t, sa);
-    char addr[64];
-    netguard_format_addr((const struct sockaddr *)sa, addr, sizeof(addr));
+    char addr[SOCKADDR_TEXT_MAX];
+    sockaddr_format((const struct sockaddr *)sa, addr, sizeof(addr));
     session_emit(t->ss, SHOAL_EV_PEER_BANNED, t, NULL, 0, "%s banned: %s", addr, why);
 }
 
@@ -463,7 +438,7 @@ int
 torrent_add_known(struct torrent *t, const struct sockaddr *sa, socklen_t len)
 {
     for (size_t i = 0; i < t->nknown; i++)
-        if (same_endpoint(&t->known[i].sa, sa))
+        if (sockaddr_same_endpoint((const struct sockaddr *)&t->known[i].sa, sa))
             return 0;
     if (t->nknown >= TORRENT_MAX_KNOWN)
         return SHOAL_ETOOBIG;
@@ -481,14 +456,6 @@ torrent_add_known(struct torrent *t, const struct sockaddr *sa, socklen_t len)
     return 0;
 }
 
-static uint16_t
-port_of(const struct sockaddr_storage *sa)
-{
-    if (sa->ss_family == AF_INET)
-        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
-    return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-}
-
 /* Connected to that address: by the socket's own endpoint, or, for a peer
  * that dialed us, by the listen port its extension handshake gave. */
 static int
@@ -497,10 +464,12 @@ is_connected(const struct torrent *t, const struct sockaddr_storage *sa)
     for (const struct peer *p = t->peers; p; p = p->next) {
         if (p->state == PEER_DEAD)
             continue;
-        if (same_endpoint(&p->sa, (const struct sockaddr *)sa))
+        const struct sockaddr *psa = (const struct sockaddr *)&p->sa;
+        if (sockaddr_same_endpoint(psa, (const struct sockaddr *)sa))
             return 1;
-        if (p->ext.listen_port && p->ext.listen_port == port_of(sa) &&
-            same_host(&p->sa, (const struct sockaddr *)sa))
+        if (p->ext.listen_port &&
+            p->ext.listen_port == sockaddr_port((const struct sockaddr *)sa) &&
+            sockaddr_same_host(psa, (const struct sockaddr *)sa))
             return 1;
     }
     return 0;

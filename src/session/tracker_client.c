@@ -30,6 +30,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/netguard.h"
+#include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/metainfo.h"
 #include "codec/tracker_http.h"
@@ -562,31 +563,6 @@ on_curl_timer(CURLM *multi, long timeout_ms, void *user)
 
 /* ------------------------------------------------------------------ UDP */
 
-static socklen_t
-sa_len(const struct sockaddr_storage *sa)
-{
-    return sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                     : sizeof(struct sockaddr_in);
-}
-
-/* 1 when a and b are the same address and port. */
-static int
-same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-    if (a->ss_family != b->ss_family)
-        return 0;
-    if (a->ss_family == AF_INET) {
-        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-    }
-    if (a->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-        return x->sin6_port == y->sin6_port &&
-               !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
-    }
-    return 0;
-}
-
 /* The connection id cache: BEP 15 ties an id to the client and the tracker
  * address, not to a torrent, so all torrents of the session share it. */
 static struct tracker_udp_conn *
@@ -594,7 +570,8 @@ conn_find(struct shoal_session *ss, const struct sockaddr_storage *sa, uint64_t 
 {
     for (size_t i = 0; i < TRACKER_UDP_CONN_CACHE; i++) {
         struct tracker_udp_conn *c = &ss->udp_conns[i];
-        if (c->until_ms > now && same_addr(&c->sa, sa))
+        if (c->until_ms > now && sockaddr_same_endpoint((const struct sockaddr *)&c->sa,
+                                                        (const struct sockaddr *)sa))
             return c;
     }
     return NULL;
@@ -607,7 +584,8 @@ conn_store(struct shoal_session *ss, const struct sockaddr_storage *sa, uint64_t
     struct tracker_udp_conn *slot = &ss->udp_conns[0];
     for (size_t i = 0; i < TRACKER_UDP_CONN_CACHE; i++) {
         struct tracker_udp_conn *c = &ss->udp_conns[i];
-        if (same_addr(&c->sa, sa)) {
+        if (sockaddr_same_endpoint((const struct sockaddr *)&c->sa,
+                                   (const struct sockaddr *)sa)) {
             slot = c;
             break;
         }
@@ -623,7 +601,8 @@ static void
 conn_drop(struct shoal_session *ss, const struct sockaddr_storage *sa)
 {
     for (size_t i = 0; i < TRACKER_UDP_CONN_CACHE; i++)
-        if (same_addr(&ss->udp_conns[i].sa, sa))
+        if (sockaddr_same_endpoint((const struct sockaddr *)&ss->udp_conns[i].sa,
+                                   (const struct sockaddr *)sa))
             ss->udp_conns[i].until_ms = 0;
 }
 
@@ -653,7 +632,8 @@ udp_send(struct tracker_xfer *x)
     int fd = x->sa.ss_family == AF_INET6 ? ss->udp6 : ss->udp4;
     if (fd < 0 || n == 0)
         return SHOAL_EINVAL;
-    if (sendto(fd, pkt, n, 0, (struct sockaddr *)&x->sa, sa_len(&x->sa)) < 0)
+    if (sendto(fd, pkt, n, 0, (struct sockaddr *)&x->sa, sockaddr_len(x->sa.ss_family)) <
+        0)
         return -errno;
     /* Retransmit schedule: short first tries, then BEP 15's 15 * 2^n s. */
     uint64_t wait = x->attempt == 0
@@ -947,7 +927,8 @@ udp_packet(struct shoal_session *ss, const uint8_t *p, size_t n,
         for (int i = -1; i < ANNOUNCER_MAX_SCRAPES; i++) {
             struct tracker_xfer *x = i < 0 ? &t->announce_x : &t->scrape_x[i];
             if (x->kind == TRACKER_JOB_UDP && x->udp_active && x->tid == tid &&
-                same_addr(&x->sa, from)) {
+                sockaddr_same_endpoint((const struct sockaddr *)&x->sa,
+                                       (const struct sockaddr *)from)) {
                 udp_reply(x, p, n);
                 return;
             }

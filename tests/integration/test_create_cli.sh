@@ -83,5 +83,14 @@ check '[ $rc != 0 ] && [ "$(cat out.torrent)" = keep ] && grep -q -- --force err
 "$SHOAL" create single.txt -o out.torrent --force > /dev/null 2>&1
 check '[ "$(json out.torrent "d[\"name\"]")" = single.txt ]' "--force did not replace"
 
+# A symlink planted at the temporary name is never written through: the
+# file it points to keeps its bytes and the torrent lands under its name.
+printf 'victim' > victim.txt
+ln -s victim.txt planted.torrent.tmp
+"$SHOAL" create single.txt -o planted.torrent > /dev/null 2>&1
+check '[ "$(cat victim.txt)" = victim ] && [ ! -e planted.torrent.tmp ] &&
+    [ "$(json planted.torrent "d[\"name\"]")" = single.txt ]' \
+    "create wrote through a symlink at its temporary name"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "base/netguard.h"
+#include "base/sockaddr.h"
 #include "shoal.h"
 
 struct addr_case {
@@ -47,17 +48,7 @@ static const struct addr_case cases[] = {
 static void
 fill(const char *ip, struct sockaddr_storage *ss)
 {
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(6881);
-    } else {
-        assert_int_equal(inet_pton(AF_INET6, ip, &v6->sin6_addr), 1);
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(6881);
-    }
+    assert_int_equal(sockaddr_from_ip(ip, 6881, ss, NULL), 0);
 }
 
 static void
@@ -107,20 +98,6 @@ test_env(void **state)
     setenv("SHOAL_LOCAL_ONLY", "1", 1);
 }
 
-static void
-test_format(void **state)
-{
-    (void)state;
-    struct sockaddr_storage ss;
-    char out[64];
-    fill("127.0.0.1", &ss);
-    netguard_format_addr((struct sockaddr *)&ss, out, sizeof(out));
-    assert_string_equal(out, "127.0.0.1:6881");
-    fill("::1", &ss);
-    netguard_format_addr((struct sockaddr *)&ss, out, sizeof(out));
-    assert_string_equal(out, "[::1]:6881");
-}
-
 int
 main(void)
 {
@@ -128,7 +105,6 @@ main(void)
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_env),
-        cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

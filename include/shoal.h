@@ -325,8 +325,12 @@ struct shoal_torrent_opts {
 /*
  * Adds a torrent. On success the session takes ownership of m (do not free
  * it) and *out is owned by the session; on failure m stays the caller's.
- * Existing data is checked before this returns (quickly, when the resume
- * state matches the files).
+ * Returns at once, without reading the data: when the resume state matches
+ * the files the torrent starts downloading or seeding straight away;
+ * otherwise (or with opts->recheck) it is in SHOAL_TS_CHECKING while its
+ * pieces are hashed in the background, one torrent of the session at a
+ * time, and SHOAL_EV_STATE_CHANGED says when the check has ended. A check
+ * that cannot read the data ends in SHOAL_TS_ERROR.
  */
 SHOAL_EXPORT int shoal_session_add(shoal_session *ss, shoal_metainfo *m,
                                    const struct shoal_torrent_opts *opts,
@@ -336,7 +340,11 @@ SHOAL_EXPORT int shoal_session_add(shoal_session *ss, shoal_metainfo *m,
 SHOAL_EXPORT int shoal_torrent_add_peer(shoal_torrent *t, const char *hostport);
 
 enum shoal_torrent_state {
-    SHOAL_TS_CHECKING = 1,
+    SHOAL_TS_CHECKING = 1, /* existing data being hashed (or waiting its turn):
+                            * peers may connect and are told only of pieces
+                            * verified so far; nothing is requested from them
+                            * or announced to trackers until the check ends,
+                            * and the torrent never counts as done before */
     SHOAL_TS_DOWNLOADING,
     SHOAL_TS_SEEDING,
     SHOAL_TS_DISK_FULL,     /* paused on ENOSPC; resumes when space frees */
@@ -368,6 +376,10 @@ struct shoal_torrent_status {
     int64_t tracker_seeders;
     int64_t tracker_leechers;
     int64_t tracker_downloaded; /* completed downloads the trackers saw */
+    /* In SHOAL_TS_CHECKING: the share of pieces hashed so far, 0..1 (0 while
+     * the check waits for another torrent's to end); 1 in every other state.
+     * pieces_have and have_wanted count the pieces verified so far. */
+    double check_progress;
 };
 
 SHOAL_EXPORT void shoal_torrent_status(const shoal_torrent *t,

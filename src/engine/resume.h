@@ -11,7 +11,7 @@
  * How the session uses it: at start, resume_load() + resume_check() against
  * the torrent, then storage_check_files() and resume_matches(); when all
  * agree the `have` bits are trusted, otherwise every piece is rechecked
- * (disk_hash_all). To save, fsync the storage first, then take the file
+ * (disk_submit_check). To save, fsync the storage first, then take the file
  * states with storage_check_files() and save, so the recorded mtimes are the
  * ones of data known to be on disk.
  */

@@ -457,13 +457,15 @@ shoal_session_free(shoal_session *ss)
     for (struct torrent *t = ss->torrents; t; t = t->next)
         for (struct peer *p = t->peers; p; p = p->next)
             peer_close(p, "session stopped");
-    /* Run or cancel every queued disk job while torrents still exist: the
-     * callbacks refer to them. */
+    /* Checks stop and the last resume saves start; then every disk job
+     * runs to its callback while the torrents still exist (the callbacks
+     * refer to them). The wait blocks on the pool, it does not poll. */
+    for (struct torrent *t = ss->torrents; t; t = t->next)
+        torrent_stop(t);
     if (ss->disk) {
         while (disk_pending_jobs(ss->disk) > 0) {
-            size_t n = disk_drain(ss->disk);
-            if (n == 0)
-                usleep(1000);
+            disk_wait(ss->disk);
+            disk_drain(ss->disk);
         }
     }
     /* Transfers in flight refer to their torrents: end them first. The
@@ -560,8 +562,9 @@ shoal_session_add(shoal_session *ss, shoal_metainfo *m,
     ss->torrents = t;
     if (out)
         *out = (shoal_torrent *)t;
-    /* Announce at once rather than at the next tick. */
-    tracker_client_tick(t, session_now_ms(ss));
+    /* Its check starts (or queues), or, when it is ready, it announces at
+     * once rather than at the next tick. */
+    torrent_start(t);
     return 0;
 }
 

@@ -657,9 +657,32 @@ test_check(void **state)
     free_fixture(fx);
 }
 
-/* A long write that keeps the only worker busy while a test queues jobs
- * behind it. */
-#define BUSY_LEN (8u * 1024 * 1024)
+/*
+ * Priority tests need the only worker busy while jobs queue up behind it: a
+ * long write goes first, then the jobs. When nothing has finished once they
+ * are all queued (the notify fd is not readable), the worker was still on
+ * the write, so it saw every job queued before it chose the next: the order
+ * of the callbacks is then exactly the order the pool chose. When the write
+ * was done too soon (a loaded machine), the round proves nothing and runs
+ * again.
+ */
+#define BUSY_LEN    (8u * 1024 * 1024)
+#define BUSY_ROUNDS 50
+
+static int
+nothing_finished(struct disk *d)
+{
+    struct pollfd p = {disk_notify_fd(d), POLLIN, 0};
+    return poll(&p, 1, 0) == 0;
+}
+
+static void
+submit_busy(struct disk *d, struct fixture *fx, uint64_t off, struct rec *busy)
+{
+    assert_int_equal(disk_submit_write(d, fx->st, off, copy_of(fx, off, BUSY_LEN),
+                                       BUSY_LEN, on_done, busy),
+                     0);
+}
 
 static void
 test_background_waits(void **state)
@@ -672,32 +695,38 @@ test_background_waits(void **state)
     /* One worker: the order of the callbacks is the order the jobs ran. */
     struct disk *d = disk_new(1);
     assert_non_null(d);
-    struct rec busy = {0}, h[NCHECK], r[NREAD];
-    memset(h, 0, sizeof(h));
-    memset(r, 0, sizeof(r));
-    assert_int_equal(disk_submit_write(d, fx->st, NCHECK * PLEN,
-                                       copy_of(fx, NCHECK * PLEN, BUSY_LEN), BUSY_LEN,
-                                       on_done, &busy),
-                     0);
-    for (uint32_t p = 0; p < NCHECK; p++)
-        assert_int_equal(
-            disk_submit_check(d, fx->st, p, fx->m->pieces + p * SHA1_LEN, on_done, &h[p]),
-            0);
-    /* Reads queued behind a whole check run before it. */
-    for (int i = 0; i < NREAD; i++) {
-        r[i].len = 100;
-        r[i].expect = fx->data + (size_t)i * 1000;
-        assert_int_equal(
-            disk_submit_read(d, fx->st, (uint64_t)i * 1000, 100, on_read, &r[i]), 0);
+    int conclusive = 0;
+    for (int round = 0; round < BUSY_ROUNDS && !conclusive; round++) {
+        struct rec busy = {0}, h[NCHECK], r[NREAD];
+        memset(h, 0, sizeof(h));
+        memset(r, 0, sizeof(r));
+        delivered = 0;
+        submit_busy(d, fx, NCHECK * PLEN, &busy);
+        for (uint32_t p = 0; p < NCHECK; p++)
+            assert_int_equal(disk_submit_check(d, fx->st, p, fx->m->pieces + p * SHA1_LEN,
+                                               on_done, &h[p]),
+                             0);
+        /* Reads queued behind a whole check run before it. */
+        for (int i = 0; i < NREAD; i++) {
+            r[i].len = 100;
+            r[i].expect = fx->data + (size_t)i * 1000;
+            assert_int_equal(
+                disk_submit_read(d, fx->st, (uint64_t)i * 1000, 100, on_read, &r[i]), 0);
+        }
+        conclusive = nothing_finished(d);
+        pump(d, 1 + NCHECK + NREAD);
+        assert_int_equal(busy.rc, 0);
+        for (uint32_t p = 0; p < NCHECK; p++)
+            assert_int_equal(h[p].rc, 1);
+        for (int i = 0; i < NREAD; i++) {
+            assert_int_equal(r[i].rc, 0);
+            if (conclusive)
+                assert_int_equal(r[i].order, 1 + i);
+        }
     }
-    pump(d, 1 + NCHECK + NREAD);
-    assert_int_equal(busy.rc, 0);
-    for (int i = 0; i < NREAD; i++) {
-        assert_int_equal(r[i].rc, 0);
-        assert_int_equal(r[i].order, 1 + i);
-    }
-    for (uint32_t p = 0; p < NCHECK; p++)
-        assert_int_equal(h[p].rc, 1);
+    if (!conclusive)
+        fprintf(stderr,
+                "background_waits: the machine is too busy to tell; not checked\n");
     disk_free(d);
     free_fixture(fx);
 }
@@ -714,23 +743,31 @@ test_background_progresses(void **state)
     assert_int_equal(storage_write(fx->st, 0, fx->data, 4 * PLEN), 0);
     struct disk *d = disk_new(1);
     assert_non_null(d);
-    struct rec busy = {0}, h = {0}, r[NREAD];
-    memset(r, 0, sizeof(r));
-    assert_int_equal(disk_submit_write(d, fx->st, 4 * PLEN,
-                                       copy_of(fx, 4 * PLEN, BUSY_LEN), BUSY_LEN, on_done,
-                                       &busy),
-                     0);
-    assert_int_equal(disk_submit_check(d, fx->st, 0, fx->m->pieces, on_done, &h), 0);
-    for (int i = 0; i < NREAD; i++) {
-        r[i].len = 10;
-        r[i].expect = fx->data + PLEN + i;
-        assert_int_equal(
-            disk_submit_read(d, fx->st, (uint64_t)PLEN + i, 10, on_read, &r[i]), 0);
+    int conclusive = 0;
+    for (int round = 0; round < BUSY_ROUNDS && !conclusive; round++) {
+        struct rec busy = {0}, h = {0}, r[NREAD];
+        memset(r, 0, sizeof(r));
+        delivered = 0;
+        submit_busy(d, fx, 4 * PLEN, &busy);
+        assert_int_equal(disk_submit_check(d, fx->st, 0, fx->m->pieces, on_done, &h), 0);
+        for (int i = 0; i < NREAD; i++) {
+            r[i].len = 10;
+            r[i].expect = fx->data + PLEN + i;
+            assert_int_equal(
+                disk_submit_read(d, fx->st, (uint64_t)PLEN + i, 10, on_read, &r[i]), 0);
+        }
+        conclusive = nothing_finished(d);
+        pump(d, 2 + NREAD);
+        assert_int_equal(h.rc, 1);
+        /* At most 16 foreground jobs (the write, if the piece was queued
+         * when the worker took it, and the first reads) go before the
+         * piece; the other reads wait for it. */
+        if (conclusive)
+            assert_true(h.order >= 15 && h.order <= 17);
     }
-    pump(d, 2 + NREAD);
-    assert_int_equal(h.rc, 1);
-    /* After the write: 16 reads, then the piece. */
-    assert_true(h.order <= 17);
+    if (!conclusive)
+        fprintf(stderr,
+                "background_progresses: the machine is too busy to tell; not checked\n");
     disk_free(d);
     free_fixture(fx);
 }

@@ -246,10 +246,15 @@ SHOAL_EXPORT int shoal_create_torrent(const struct shoal_create_opts *opts, uint
  * worker pool and any number of torrents. Sessions share nothing, so several
  * can run in one process (each on its own thread, or one after another).
  * All shoal_session_* and shoal_torrent_* calls must come from the thread
- * that runs the session, except shoal_session_stop().
+ * that runs the session, except shoal_session_stop() and
+ * shoal_session_post(); another thread hands work to the session with
+ * shoal_session_post().
  */
 typedef struct shoal_session shoal_session;
 typedef struct shoal_torrent shoal_torrent;
+
+/* A call made on the session's thread (shoal_session_post). */
+typedef void (*shoal_session_fn)(shoal_session *ss, void *arg);
 
 struct shoal_settings {
     int port;       /* TCP listen port; 0 = any free port */
@@ -279,6 +284,30 @@ SHOAL_EXPORT int shoal_session_port(const shoal_session *ss);
 SHOAL_EXPORT int shoal_session_run(shoal_session *ss, int exit_when_done);
 /* Asks the loop to return. Safe from a signal handler or another thread. */
 SHOAL_EXPORT void shoal_session_stop(shoal_session *ss);
+
+/*
+ * Runs fn(ss, arg) on the session's thread: the way other threads use a
+ * session. Callable from any thread, the session's own included (not from
+ * a signal handler); it queues the call, wakes the loop and returns without
+ * waiting. The calls run inside shoal_session_run(), one after another, in
+ * the order they were posted (calls from one thread keep that thread's
+ * order), each on a later loop iteration than its post, never inside
+ * shoal_session_post() itself. fn may use the whole API, post again (that
+ * call runs on a later iteration) and stop the loop; it must not free the
+ * session. Posting never allocates.
+ *
+ * Returns 0, and then fn runs exactly once; or an error, and then fn never
+ * runs: SHOAL_EINVAL (fn is NULL), -EAGAIN (SESSION_MAX_POSTED calls, 1024,
+ * are already waiting: the loop is busy or not running; try again later),
+ * SHOAL_ECANCELED (shoal_session_free() has begun).
+ *
+ * Freeing: shoal_session_free() first runs every call still queued, on the
+ * freeing thread and with the session whole, so none is lost; from then on
+ * posts are refused. A thread may post until shoal_session_free() begins,
+ * but must not once it may have returned (join such threads first, or tell
+ * them to stop from a posted call): the session's memory is gone then.
+ */
+SHOAL_EXPORT int shoal_session_post(shoal_session *ss, shoal_session_fn fn, void *arg);
 
 enum shoal_event_type {
     SHOAL_EV_LOG = 1,           /* message: a line for the log */

@@ -355,11 +355,12 @@ struct shoal_torrent_opts {
  * Adds a torrent. On success the session takes ownership of m (do not free
  * it) and *out is owned by the session; on failure m stays the caller's.
  * Returns at once, without reading the data: when the resume state matches
- * the files the torrent starts downloading or seeding straight away;
- * otherwise (or with opts->recheck) it is in SHOAL_TS_CHECKING while its
- * pieces are hashed in the background, one torrent of the session at a
- * time, and SHOAL_EV_STATE_CHANGED says when the check has ended. A check
- * that cannot read the data ends in SHOAL_TS_ERROR.
+ * the files, or there is no data yet, the torrent starts downloading or
+ * seeding straight away; otherwise (or with opts->recheck when there is
+ * data) it is in SHOAL_TS_CHECKING while its pieces are hashed in the
+ * background, one torrent of the session at a time, and
+ * SHOAL_EV_STATE_CHANGED says when the check has ended. A check that cannot
+ * read the data ends in SHOAL_TS_ERROR.
  */
 SHOAL_EXPORT int shoal_session_add(shoal_session *ss, shoal_metainfo *m,
                                    const struct shoal_torrent_opts *opts,

@@ -710,6 +710,22 @@ torrent_ready(struct torrent *t)
     start_resume_save(t);
 }
 
+/* 1 when no file of the torrent holds a byte yet (a new download): every
+ * piece is missing, and a check could only say so. Found with a stat per
+ * file, as the resume check does. */
+static int
+nothing_on_disk(struct torrent *t)
+{
+    size_t n = storage_file_count(t->st);
+    struct storage_file_state *fs = xcalloc(n ? n : 1, sizeof(*fs));
+    int none = fs && storage_check_files(t->st, fs) == 0;
+    for (size_t i = 0; none && i < n; i++)
+        if (!(t->m->files[i].attr & SHOAL_FILE_PAD) && fs[i].exists && fs[i].size > 0)
+            none = 0;
+    xfree(fs);
+    return none;
+}
+
 static int
 checking_now(const struct shoal_session *ss)
 {
@@ -958,7 +974,7 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
     if (rc)
         goto fail;
     setup_trackers(t, opts->trackers);
-    if (!opts->recheck && load_resume(t))
+    if ((!opts->recheck && load_resume(t)) || nothing_on_disk(t))
         torrent_ready(t);
     else
         t->check.state = TORRENT_CHECK_QUEUED; /* torrent_start() runs it */

@@ -104,8 +104,9 @@ struct torrent {
 
 /*
  * Creates a torrent. Takes ownership of m on success. When the resume state
- * matches the files (and no recheck is asked), the torrent is ready at once:
- * downloading, seeding or files missing. Otherwise it stays in
+ * matches the files (and no recheck is asked), or no file holds any data
+ * yet, the torrent is ready at once: downloading, seeding or files missing
+ * (a stat per file, nothing read). Otherwise it stays in
  * SHOAL_TS_CHECKING with a check queued; nothing is hashed here. Either way,
  * call torrent_start() once the torrent is in the session's list.
  */

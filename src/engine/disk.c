@@ -46,7 +46,7 @@
  * before it takes one of those: a check still moves on under steady load. */
 #define DISK_BACKGROUND_EVERY 16u
 
-enum job_kind { JOB_WRITE, JOB_READ, JOB_HASH, JOB_FSYNC, JOB_CLOSE };
+enum job_kind { JOB_WRITE, JOB_READ, JOB_HASH, JOB_FSYNC, JOB_CLOSE, JOB_WORK };
 
 struct job {
     struct job *prev, *next; /* in the queue, then in the finished list */
@@ -63,6 +63,8 @@ struct job {
     uint8_t expected[SHA1_LEN];
     disk_cb cb;
     disk_read_cb rcb;
+    disk_work_fn work;
+    void *arg;
     void *user;
 };
 
@@ -127,8 +129,8 @@ overlap(const struct job *a, const struct job *b)
 static int
 blocks(const struct job *early, const struct job *late)
 {
-    if (early->st != late->st)
-        return 0;
+    if (early->st != late->st || !late->st)
+        return 0; /* different storages, or work that belongs to none */
     if (late->kind == JOB_CLOSE)
         return 1;
     if (late->kind == JOB_FSYNC)
@@ -260,6 +262,9 @@ run_job(struct worker *w, struct job *j, int n)
     case JOB_CLOSE:
         storage_close(j->st);
         j->rc = 0;
+        break;
+    case JOB_WORK:
+        j->rc = j->work(j->arg);
         break;
     }
 }
@@ -654,4 +659,19 @@ int
 disk_submit_close(struct disk *d, struct storage *st, disk_cb cb, void *user)
 {
     return submit_plain(d, st, JOB_CLOSE, cb, user);
+}
+
+int
+disk_submit_work(struct disk *d, disk_work_fn work, void *arg, disk_cb cb, void *user)
+{
+    if (!d || !work || !cb)
+        return SHOAL_EINVAL;
+    struct job *j = new_job(JOB_WORK, NULL, user);
+    if (!j)
+        return SHOAL_ENOMEM;
+    j->work = work;
+    j->arg = arg;
+    j->cb = cb;
+    enqueue(d, j);
+    return 0;
 }

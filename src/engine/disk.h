@@ -1,6 +1,7 @@
 /*
  * disk.h — a pool of worker threads that runs storage jobs (write, read,
- * hash, fsync, close) off the event loop. Engine layer.
+ * hash, fsync, close) and other blocking file work off the event loop.
+ * Engine layer.
  *
  * It knows nothing of the event loop: finished jobs wait in a queue, and the
  * pool makes disk_notify_fd() readable when that queue stops being empty. The
@@ -48,6 +49,10 @@ struct storage;
 /* Completion of a write, fsync or close: rc 0 or a negative code (see
  * storage.h); of a hash: 1 match, 0 mismatch, < 0 error. */
 typedef void (*disk_cb)(void *user, int rc);
+/* Work for disk_submit_work(), run on a worker thread: returns 0 or a
+ * negative code. It must not allocate (allocation stays on the submitting
+ * thread) nor touch anything the loop thread uses meanwhile. */
+typedef int (*disk_work_fn)(void *arg);
 /* Completion of a read: on rc 0, data holds len bytes, borrowed until the
  * callback returns; otherwise data is NULL. */
 typedef void (*disk_read_cb)(void *user, int rc, const uint8_t *data, size_t len);
@@ -60,10 +65,10 @@ struct disk *disk_new(unsigned threads);
 
 /*
  * Stops the pool. Jobs already running finish; of the jobs still queued,
- * writes, fsyncs and closes run (so no accepted data is lost) while reads and
- * hashes are dropped unrun. Then every callback not yet delivered runs, with
- * rc = SHOAL_ECANCELED. Must not be called from a disk callback. NULL does
- * nothing.
+ * writes, fsyncs, closes and work run (so no accepted data is lost) while
+ * reads and hashes are dropped unrun. Then every callback not yet delivered
+ * runs, with rc = SHOAL_ECANCELED. Must not be called from a disk callback.
+ * NULL does nothing.
  */
 void disk_free(struct disk *d);
 
@@ -118,6 +123,16 @@ int disk_submit_fsync(struct disk *d, struct storage *st, disk_cb cb, void *user
  * submitted on st after this call.
  */
 int disk_submit_close(struct disk *d, struct storage *st, disk_cb cb, void *user);
+
+/*
+ * Queues work(arg) to run on a worker, for blocking file work that belongs
+ * to no storage (writing a resume state file with its fsyncs). It is not
+ * ordered against any other job; the callback's rc is work's. Like writes,
+ * it still runs when the pool is freed with it queued. arg must stay valid
+ * until the callback has run. Returns 0, or SHOAL_EINVAL / SHOAL_ENOMEM.
+ */
+int disk_submit_work(struct disk *d, disk_work_fn work, void *arg, disk_cb cb,
+                     void *user);
 
 /*
  * Bytes of write data held by the pool, accepted but not yet written. The

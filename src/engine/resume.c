@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "base/buf.h"
 #include "codec/bencode.h"
 #include "codec/metainfo.h"
 #include "engine/storage.h"
@@ -28,7 +27,7 @@
 /* More file entries than a torrent shoal loads can have (the smallest file
  * entry in a .torrent is 24 bytes). */
 #define RESUME_MAX_FILES (SHOAL_MAX_TORRENT_FILE / 24)
-/* Longest state file path, with room for the ".tmp" suffix. */
+/* Longest state file path (PATH_MAX); the ".tmp" name adds 4 bytes. */
 #define RESUME_MAX_PATH 4096
 
 static size_t
@@ -181,22 +180,18 @@ write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* The folder holding `path`, as a new string. */
-static char *
-parent_of(const char *path)
+/* fsyncs the folder holding `path`, so that a rename in it is durable. */
+static int
+sync_parent(const char *path)
 {
+    char dir[RESUME_MAX_PATH];
     const char *slash = strrchr(path, '/');
     if (!slash)
-        return xstrdup(".");
-    if (slash == path)
-        return xstrdup("/");
-    return xstrndup(path, (size_t)(slash - path));
-}
-
-/* fsyncs a folder, so that a rename in it is durable. */
-static int
-sync_dir(const char *dir)
-{
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
     int rc = 0;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -208,44 +203,31 @@ sync_dir(const char *dir)
 }
 
 int
-resume_save(const char *path, const struct resume_state *st)
+resume_encode(const struct resume_state *st, uint8_t **out, size_t *len)
 {
-    uint8_t *data = NULL;
-    char *dir = NULL;
-    size_t len = 0;
-    int fd = -1, made_tmp = 0, rc;
-    struct buf tmp;
-
-    buf_init(&tmp, RESUME_MAX_PATH);
-    if (!path || !path[0] || !st || st->piece_count == 0 ||
-        st->piece_count > SHOAL_MAX_PIECES || !st->have ||
+    *out = NULL;
+    *len = 0;
+    if (!st || st->piece_count == 0 || st->piece_count > SHOAL_MAX_PIECES || !st->have ||
         (st->file_count && !st->files) || st->file_count > RESUME_MAX_FILES ||
-        !spare_bits_clear(st->have, st->piece_count)) {
-        rc = SHOAL_EINVAL;
-        goto out;
-    }
-    for (size_t i = 0; i < st->file_count; i++) {
-        if (st->files[i].size > INT64_MAX) {
-            rc = SHOAL_EINVAL;
-            goto out;
-        }
-    }
-    /* Everything that allocates comes first: once the rename is done, only
-     * the folder's fsync can fail. */
-    rc = encode(st, &data, &len);
-    if (rc)
-        goto out;
-    dir = parent_of(path);
-    if (!dir) {
-        rc = SHOAL_ENOMEM;
-        goto out;
-    }
-    buf_append_str(&tmp, path);
-    buf_append_str(&tmp, ".tmp");
-    rc = buf_append_byte(&tmp, '\0');
-    if (rc)
-        goto out;
-    const char *tpath = (const char *)tmp.data;
+        !spare_bits_clear(st->have, st->piece_count))
+        return SHOAL_EINVAL;
+    for (size_t i = 0; i < st->file_count; i++)
+        if (st->files[i].size > INT64_MAX)
+            return SHOAL_EINVAL;
+    return encode(st, out, len);
+}
+
+int
+resume_write(const char *path, const uint8_t *data, size_t len)
+{
+    char tpath[RESUME_MAX_PATH + 4];
+    int fd = -1, made_tmp = 0, rc;
+
+    if (!path || !path[0] || !data)
+        return SHOAL_EINVAL;
+    if (strlen(path) >= RESUME_MAX_PATH)
+        return SHOAL_ETOOBIG;
+    snprintf(tpath, sizeof(tpath), "%s.tmp", path);
     /* A ".tmp" left by a crash (or planted as a symlink) is removed, and the
      * new one is created afresh, so no write goes through an old name. */
     if (unlink(tpath) < 0 && errno != ENOENT && errno != EISDIR) {
@@ -272,14 +254,23 @@ resume_save(const char *path, const struct resume_state *st)
         goto out;
     }
     made_tmp = 0;
-    rc = sync_dir(dir);
+    rc = sync_parent(path);
 out:
     if (fd >= 0)
         close(fd);
     if (made_tmp)
-        unlink((const char *)tmp.data);
-    buf_cleanup(&tmp);
-    xfree(dir);
+        unlink(tpath);
+    return rc;
+}
+
+int
+resume_save(const char *path, const struct resume_state *st)
+{
+    uint8_t *data;
+    size_t len;
+    int rc = resume_encode(st, &data, &len);
+    if (!rc)
+        rc = resume_write(path, data, len);
     xfree(data);
     return rc;
 }

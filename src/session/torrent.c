@@ -563,8 +563,10 @@ torrent_dial_now(struct torrent *t, uint64_t now)
 
 /* ------------------------------------------------------------------ resume */
 
+/* The resume state for have bits `bits`, encoded for resume_write(): the
+ * totals, and the files as they are now. */
 static int
-save_resume_bits(struct torrent *t, const uint8_t *bits)
+encode_resume(struct torrent *t, const uint8_t *bits, uint8_t **out, size_t *len)
 {
     struct resume_state rs;
     size_t nfiles = storage_file_count(t->st);
@@ -583,10 +585,69 @@ save_resume_bits(struct torrent *t, const uint8_t *bits)
     if (!rc)
         rc = resume_set_files(&rs, fs, nfiles);
     if (!rc)
-        rc = resume_save(t->resume_path, &rs);
+        rc = resume_encode(&rs, out, len);
     resume_cleanup(&rs);
     xfree(fs);
     return rc;
+}
+
+/* An encoded resume state on its way to the file, written on the pool. */
+struct resume_write {
+    struct torrent *t;
+    const char *path; /* the torrent's resume_path */
+    uint8_t *data;
+    size_t len;
+};
+
+static void
+free_resume_write(struct resume_write *w)
+{
+    if (w) {
+        xfree(w->data);
+        xfree(w);
+    }
+}
+
+/* On a disk worker: the file, its fsync, the rename and the folder's fsync. */
+static int
+write_resume_file(void *arg)
+{
+    struct resume_write *w = arg;
+    return resume_write(w->path, w->data, w->len);
+}
+
+static void submit_resume_write(struct torrent *t, struct resume_write *w);
+
+static void
+on_resume_written(void *user, int rc)
+{
+    struct resume_write *w = user;
+    struct torrent *t = w->t;
+    (void)rc; /* a failed save leaves the older state file, which stays true */
+    t->resume_writing = 0;
+    free_resume_write(w);
+    if (t->resume_next) {
+        struct resume_write *next = t->resume_next;
+        t->resume_next = NULL;
+        submit_resume_write(t, next);
+    }
+}
+
+/* One write of the file at a time, so they land in order; a newer state
+ * that comes meanwhile waits, and replaces any other that waits. */
+static void
+submit_resume_write(struct torrent *t, struct resume_write *w)
+{
+    if (t->resume_writing) {
+        free_resume_write(t->resume_next);
+        t->resume_next = w;
+        return;
+    }
+    if (disk_submit_work(t->ss->disk, write_resume_file, w, on_resume_written, w) != 0) {
+        free_resume_write(w);
+        return;
+    }
+    t->resume_writing = 1;
 }
 
 struct resume_job {
@@ -604,16 +665,25 @@ on_resume_synced(void *user, int rc)
     /* Record only the pieces that were on stable storage before the flush;
      * pieces verified since then wait for the next save. Flushes may finish
      * out of order: an older one never replaces what a newer one wrote. */
-    if (rc == 0 && !t->dying && job->seq > t->resume_saved &&
-        save_resume_bits(t, job->have) == 0)
-        t->resume_saved = job->seq;
+    if (rc == 0 && !t->dying && job->seq > t->resume_queued) {
+        struct resume_write *w = xcalloc(1, sizeof(*w));
+        if (w && encode_resume(t, job->have, &w->data, &w->len) == 0) {
+            w->t = t;
+            w->path = t->resume_path;
+            t->resume_queued = job->seq;
+            submit_resume_write(t, w);
+        } else {
+            free_resume_write(w);
+        }
+    }
     xfree(job->have);
     xfree(job);
 }
 
-/* Flushes the data files on the disk pool, then saves the resume state from
- * the loop once they are on disk, so a power cut never leaves state that
- * claims unwritten pieces. */
+/* Flushes the data files on the disk pool, then encodes the resume state
+ * on the loop once they are on disk and has the pool write it, so a power
+ * cut never leaves state that claims unwritten pieces, and the loop never
+ * waits for an fsync. */
 static void
 start_resume_save(struct torrent *t)
 {
@@ -1052,6 +1122,7 @@ torrent_free(struct torrent *t)
     t->dying = 1;
     /* The session stopped the torrent (its last resume save is written) and
      * drained the disk pool first, so no job refers to any of this. */
+    free_resume_write(t->resume_next);
     while (t->peers) {
         struct peer *p = t->peers;
         peer_close(p, "torrent stopped");

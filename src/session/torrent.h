@@ -17,6 +17,7 @@
 
 struct peer;
 struct picker;
+struct resume_write;
 struct shoal_session;
 struct smartban;
 struct storage;
@@ -95,10 +96,14 @@ struct torrent {
     uint64_t last_resume_ms;
     uint64_t last_file_check_ms;
     int resume_dirty;
-    int resume_syncing;    /* resume saves in flight (flush on the pool first) */
-    uint64_t resume_seq;   /* numbers the saves, in the order they start ... */
-    uint64_t resume_saved; /* ... and the newest one written, so an older save
-                            * that finishes last never overwrites a newer one */
+    /* A resume save: the data files are flushed on the pool, the state is
+     * encoded on the loop, and the pool writes the state file. */
+    int resume_syncing;               /* flushes in flight */
+    uint64_t resume_seq;              /* numbers the saves in the order they start ... */
+    uint64_t resume_queued;           /* ... and the newest one encoded, so an older save
+                                       * whose flush ends last never replaces it */
+    int resume_writing;               /* a state file write is in flight */
+    struct resume_write *resume_next; /* the newer state that waits for it */
     uint64_t rng;
 };
 

@@ -772,6 +772,47 @@ test_background_progresses(void **state)
     free_fixture(fx);
 }
 
+/* Work for test_work: notes the thread it ran on. */
+struct work_arg {
+    pthread_t ran_on;
+    int value;
+};
+
+static int
+note_thread(void *arg)
+{
+    struct work_arg *w = arg;
+    w->ran_on = pthread_self();
+    return w->value;
+}
+
+/* disk_submit_work(): runs on a worker, reports through a drain, and still
+ * runs when the pool is freed with it queued. */
+static void
+test_work(void **state)
+{
+    (void)state;
+    struct disk *d = disk_new(2);
+    assert_non_null(d);
+    struct work_arg w[3] = {{.value = 0}, {.value = -5}, {.value = 7}};
+    struct rec r[3];
+    memset(r, 0, sizeof(r));
+    assert_int_equal(disk_submit_work(d, NULL, &w[0], on_done, &r[0]), SHOAL_EINVAL);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(disk_submit_work(d, note_thread, &w[i], on_done, &r[i]), 0);
+    pump(d, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_int_equal(r[i].rc, w[i].value);
+        assert_false(pthread_equal(w[i].ran_on, loop_thread));
+    }
+    w[2].ran_on = loop_thread;
+    assert_int_equal(disk_submit_work(d, note_thread, &w[2], on_done, &r[2]), 0);
+    disk_free(d); /* the callback comes from here, canceled, but the work ran */
+    assert_int_equal(r[2].calls, 1);
+    assert_false(pthread_equal(w[2].ran_on, loop_thread));
+}
+
 /* disk_wait() sleeps until a callback is ready, then returns. */
 static void
 test_wait(void **state)
@@ -817,6 +858,7 @@ main(void)
         cmocka_unit_test_setup(test_background_waits, setup),
         cmocka_unit_test_setup(test_background_progresses, setup),
         cmocka_unit_test_setup(test_wait, setup),
+        cmocka_unit_test_setup(test_work, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,8 +14,8 @@
  * or, for jobs still pending then, from disk_free() with rc = SHOAL_ECANCELED.
  *
  * Priority: jobs of a full check (disk_submit_check) are background jobs; a
- * worker takes one only when no other job can run, or after
- * DISK_BACKGROUND_EVERY other jobs in a row while it waited. Downloads and
+ * worker takes one only when no other job can run, or after 16 other jobs
+ * in a row while it waited (DISK_BACKGROUND_EVERY in disk.c). Downloads and
  * uploads of other torrents thus go first while a big check runs, and the
  * check still moves on under load. Priority never reorders jobs that the
  * rule below orders.

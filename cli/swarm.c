@@ -19,6 +19,9 @@
 
 struct display {
     const char *cmd;
+    const char *name; /* the torrent's, for the line that says what was verified */
+    int reported;     /* that line is out */
+    int check_failed; /* the check of the existing data could not read it */
     int tty;
     int verbose;
     unsigned ticks;
@@ -143,6 +146,9 @@ show_progress(struct display *d, const shoal_torrent *t)
     double pct = st.total_wanted
                      ? 100.0 * (double)st.have_wanted / (double)st.total_wanted
                      : 100.0;
+    /* While the existing data is checked, the percentage is the check's. */
+    if (st.state == SHOAL_TS_CHECKING)
+        pct = 100.0 * st.check_progress;
     char down[32], up[32], eta[32];
     cli_human_size(st.down_rate, down, sizeof(down));
     cli_human_size(st.up_rate, up, sizeof(up));
@@ -178,10 +184,29 @@ end_line(struct display *d)
     }
 }
 
+/* Says once what the data on disk holds, when it is known: at once with
+ * matching resume state, else when the check ends. A check that could not
+ * read the data stops the run, as it did when checks ran before the start. */
+static void
+report_verified(struct display *d, shoal_session *ss, const shoal_torrent *t)
+{
+    struct shoal_torrent_status st;
+    shoal_torrent_status(t, &st);
+    if (d->reported || st.state == SHOAL_TS_CHECKING)
+        return;
+    d->reported = 1;
+    if (st.state == SHOAL_TS_ERROR) {
+        d->check_failed = 1;
+        shoal_session_stop(ss);
+        return;
+    }
+    fprintf(stderr, "shoal %s: %s: %s, %" PRIu32 " of %" PRIu32 " pieces verified\n",
+            d->cmd, d->name, st.state_name, st.pieces_have, st.piece_count);
+}
+
 static void
 on_event(shoal_session *ss, const struct shoal_event *ev, void *user)
 {
-    (void)ss;
     struct display *d = user;
     switch (ev->type) {
     case SHOAL_EV_TICK:
@@ -207,6 +232,8 @@ on_event(shoal_session *ss, const struct shoal_event *ev, void *user)
         end_line(d);
         fprintf(stderr, "shoal %s: %s%s%s\n", d->cmd, ev->peer ? ev->peer : "",
                 ev->peer ? ": " : "", ev->message);
+        if (ev->type == SHOAL_EV_STATE_CHANGED && ev->torrent)
+            report_verified(d, ss, ev->torrent);
         break;
     case SHOAL_EV_PIECE_FAILED:
     case SHOAL_EV_LOG:
@@ -275,6 +302,7 @@ swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
     shoal_torrent *t = NULL;
     char name[256];
     snprintf(name, sizeof(name), "%s", shoal_metainfo_name(m));
+    d.name = name;
     rc = shoal_session_add(ss, m, &topts, &t, &err);
     if (rc) {
         cli_error(cmd, "%s: %s", name, shoal_perr_text(&err));
@@ -292,8 +320,10 @@ swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
     }
     struct shoal_torrent_status st;
     shoal_torrent_status(t, &st);
-    fprintf(stderr, "shoal %s: %s: %s, %" PRIu32 " of %" PRIu32 " pieces verified\n", cmd,
-            name, st.state_name, st.pieces_have, st.piece_count);
+    if (st.state == SHOAL_TS_CHECKING)
+        fprintf(stderr, "shoal %s: %s: checking the existing data (%" PRIu32 " pieces)\n",
+                cmd, name, st.piece_count);
+    report_verified(&d, ss, t);
 
     signal_target = ss;
     struct sigaction sa;
@@ -322,6 +352,11 @@ swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
     shoal_session_free(ss);
     if (rc) {
         cli_error(cmd, "session failed: %s", shoal_strerror(rc));
+        return EXIT_FAIL;
+    }
+    if (d.check_failed) {
+        /* Why was said when the state changed. */
+        cli_error(cmd, "%s: cannot check the existing data", name);
         return EXIT_FAIL;
     }
     if (o->exit_when_done && !done)

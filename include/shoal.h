@@ -246,10 +246,15 @@ SHOAL_EXPORT int shoal_create_torrent(const struct shoal_create_opts *opts, uint
  * worker pool and any number of torrents. Sessions share nothing, so several
  * can run in one process (each on its own thread, or one after another).
  * All shoal_session_* and shoal_torrent_* calls must come from the thread
- * that runs the session, except shoal_session_stop().
+ * that runs the session, except shoal_session_stop() and
+ * shoal_session_post(); another thread hands work to the session with
+ * shoal_session_post().
  */
 typedef struct shoal_session shoal_session;
 typedef struct shoal_torrent shoal_torrent;
+
+/* A call made on the session's thread (shoal_session_post). */
+typedef void (*shoal_session_fn)(shoal_session *ss, void *arg);
 
 struct shoal_settings {
     int port;       /* TCP listen port; 0 = any free port */
@@ -279,6 +284,30 @@ SHOAL_EXPORT int shoal_session_port(const shoal_session *ss);
 SHOAL_EXPORT int shoal_session_run(shoal_session *ss, int exit_when_done);
 /* Asks the loop to return. Safe from a signal handler or another thread. */
 SHOAL_EXPORT void shoal_session_stop(shoal_session *ss);
+
+/*
+ * Runs fn(ss, arg) on the session's thread: the way other threads use a
+ * session. Callable from any thread, the session's own included (not from
+ * a signal handler); it queues the call, wakes the loop and returns without
+ * waiting. The calls run inside shoal_session_run(), one after another, in
+ * the order they were posted (calls from one thread keep that thread's
+ * order), each on a later loop iteration than its post, never inside
+ * shoal_session_post() itself. fn may use the whole API, post again (that
+ * call runs on a later iteration) and stop the loop; it must not free the
+ * session. Posting never allocates.
+ *
+ * Returns 0, and then fn runs exactly once; or an error, and then fn never
+ * runs: SHOAL_EINVAL (fn is NULL), -EAGAIN (SESSION_MAX_POSTED calls, 1024,
+ * are already waiting: the loop is busy or not running; try again later),
+ * SHOAL_ECANCELED (shoal_session_free() has begun).
+ *
+ * Freeing: shoal_session_free() first runs every call still queued, on the
+ * freeing thread and with the session whole, so none is lost; from then on
+ * posts are refused. A thread may post until shoal_session_free() begins,
+ * but must not once it may have returned (join such threads first, or tell
+ * them to stop from a posted call): the session's memory is gone then.
+ */
+SHOAL_EXPORT int shoal_session_post(shoal_session *ss, shoal_session_fn fn, void *arg);
 
 enum shoal_event_type {
     SHOAL_EV_LOG = 1,           /* message: a line for the log */
@@ -325,8 +354,13 @@ struct shoal_torrent_opts {
 /*
  * Adds a torrent. On success the session takes ownership of m (do not free
  * it) and *out is owned by the session; on failure m stays the caller's.
- * Existing data is checked before this returns (quickly, when the resume
- * state matches the files).
+ * Returns at once, without reading the data: when the resume state matches
+ * the files, or there is no data yet, the torrent starts downloading or
+ * seeding straight away; otherwise (or with opts->recheck when there is
+ * data) it is in SHOAL_TS_CHECKING while its pieces are hashed in the
+ * background, one torrent of the session at a time, and
+ * SHOAL_EV_STATE_CHANGED says when the check has ended. A check that cannot
+ * read the data ends in SHOAL_TS_ERROR.
  */
 SHOAL_EXPORT int shoal_session_add(shoal_session *ss, shoal_metainfo *m,
                                    const struct shoal_torrent_opts *opts,
@@ -336,7 +370,11 @@ SHOAL_EXPORT int shoal_session_add(shoal_session *ss, shoal_metainfo *m,
 SHOAL_EXPORT int shoal_torrent_add_peer(shoal_torrent *t, const char *hostport);
 
 enum shoal_torrent_state {
-    SHOAL_TS_CHECKING = 1,
+    SHOAL_TS_CHECKING = 1, /* existing data being hashed (or waiting its turn):
+                            * peers may connect and are told only of pieces
+                            * verified so far; nothing is requested from them
+                            * or announced to trackers until the check ends,
+                            * and the torrent never counts as done before */
     SHOAL_TS_DOWNLOADING,
     SHOAL_TS_SEEDING,
     SHOAL_TS_DISK_FULL,     /* paused on ENOSPC; resumes when space frees */
@@ -368,6 +406,10 @@ struct shoal_torrent_status {
     int64_t tracker_seeders;
     int64_t tracker_leechers;
     int64_t tracker_downloaded; /* completed downloads the trackers saw */
+    /* In SHOAL_TS_CHECKING: the share of pieces hashed so far, 0..1 (0 while
+     * the check waits for another torrent's to end); 1 in every other state.
+     * pieces_have and have_wanted count the pieces verified so far. */
+    double check_progress;
 };
 
 SHOAL_EXPORT void shoal_torrent_status(const shoal_torrent *t,

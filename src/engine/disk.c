@@ -8,8 +8,12 @@
  * finished, in submission order, running ones included), the list of finished
  * jobs and the counters. A worker takes the first queued job that no earlier
  * job in the queue blocks (see `blocks`), so the queue is also the ordering
- * record. Workers usually take jobs from the head, so the scan is short: the
- * jobs ahead of the first runnable one are the few running or blocked.
+ * record. Jobs come in two priorities: background jobs (the hashes of a full
+ * check) wait while foreground ones (everything else) can run, with a floor
+ * so that they still progress (see `take`). Workers usually take jobs from
+ * the head, so the scan is short: the jobs ahead of the first runnable one
+ * are the few running or blocked, plus the background jobs a check keeps
+ * queued (its submitter bounds them).
  *
  * Memory: every allocation happens on a submitting thread; workers only free
  * (write data, once written), so the allocation hooks in alloc.c see one
@@ -25,7 +29,6 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "base/clock.h"
 #include "codec/metainfo.h"
 #include "engine/storage.h"
 
@@ -39,20 +42,18 @@
 #define DISK_COALESCE_SCAN 256
 /* The largest single read: a whole piece of the largest size we accept. */
 #define DISK_MAX_READ METAINFO_MAX_PIECE_LENGTH
-/* Hash jobs disk_hash_all keeps queued per worker: enough to never idle. */
-#define DISK_HASH_WINDOW 4u
-/* How often disk_hash_all reports progress. */
-#define DISK_PROGRESS_NS (100 * 1000 * 1000L)
+/* Foreground jobs a worker takes in a row, while background jobs wait,
+ * before it takes one of those: a check still moves on under steady load. */
+#define DISK_BACKGROUND_EVERY 16u
 
-enum job_kind { JOB_WRITE, JOB_READ, JOB_HASH, JOB_FSYNC, JOB_CLOSE };
-
-struct hash_group;
+enum job_kind { JOB_WRITE, JOB_READ, JOB_HASH, JOB_FSYNC, JOB_CLOSE, JOB_WORK };
 
 struct job {
     struct job *prev, *next; /* in the queue, then in the finished list */
     struct job *gnext;       /* next write joined to this one by a worker */
     enum job_kind kind;
     int running;
+    int background; /* disk_submit_check: taken after foreground jobs */
     int rc;
     struct storage *st;
     uint64_t off; /* byte range the job touches (empty for fsync/close) */
@@ -62,20 +63,9 @@ struct job {
     uint8_t expected[SHA1_LEN];
     disk_cb cb;
     disk_read_cb rcb;
+    disk_work_fn work;
+    void *arg;
     void *user;
-    struct hash_group *group; /* set for disk_hash_all's own jobs */
-};
-
-/* State shared by disk_hash_all and the workers, under the pool mutex. */
-struct hash_group {
-    struct job *jobs; /* the reusable job structs */
-    uint32_t *free;   /* indexes of idle jobs */
-    uint32_t nfree;
-    uint32_t inflight; /* submitted, not finished */
-    uint32_t done;     /* finished */
-    long matched;
-    int err; /* first error other than missing data */
-    uint8_t *have;
 };
 
 struct worker {
@@ -86,10 +76,12 @@ struct worker {
 
 struct disk {
     pthread_mutex_t mu;
-    pthread_cond_t work;  /* a job may have become runnable, or stopping */
-    pthread_cond_t group; /* a disk_hash_all job finished */
+    pthread_cond_t work;     /* a job may have become runnable, or stopping */
+    pthread_cond_t finished; /* the finished list became non-empty */
     struct job *q_head, *q_tail;
-    size_t nqueued; /* in the queue and not running */
+    size_t nqueued;     /* in the queue and not running */
+    size_t nbackground; /* of those, background jobs */
+    unsigned fg_streak; /* foreground jobs taken while background ones waited */
     struct job *done_head, *done_tail;
     size_t pending_bytes;
     size_t pending_jobs;
@@ -137,8 +129,8 @@ overlap(const struct job *a, const struct job *b)
 static int
 blocks(const struct job *early, const struct job *late)
 {
-    if (early->st != late->st)
-        return 0;
+    if (early->st != late->st || !late->st)
+        return 0; /* different storages, or work that belongs to none */
     if (late->kind == JOB_CLOSE)
         return 1;
     if (late->kind == JOB_FSYNC)
@@ -159,21 +151,51 @@ runnable(const struct disk *d, const struct job *j)
     return 1;
 }
 
-/* The first queued job nothing blocks, marked running, or NULL. */
+static struct job *
+mark_running(struct disk *d, struct job *j)
+{
+    j->running = 1;
+    j->gnext = NULL;
+    d->nqueued--;
+    if (j->background)
+        d->nbackground--;
+    return j;
+}
+
+/*
+ * The job a free worker should run, marked running, or NULL. Foreground jobs
+ * come first: the first queued one nothing blocks. A background job (a full
+ * check) runs when no foreground job can, and also once every
+ * DISK_BACKGROUND_EVERY foreground jobs while it waits, so that neither kind
+ * starves the other. A worker runs one piece at a time, so a foreground job
+ * never waits behind more than the pieces being hashed at that moment.
+ */
 static struct job *
 take(struct disk *d)
 {
     if (d->nqueued == 0)
         return NULL;
-    for (struct job *j = d->q_head; j; j = j->next) {
-        if (j->running || !runnable(d, j))
+    struct job *fg = NULL, *bg = NULL;
+    int want_bg = d->nbackground > 0;
+    for (struct job *j = d->q_head; j && !(fg && (bg || !want_bg)); j = j->next) {
+        if (j->running || (j->background ? bg != NULL : fg != NULL))
             continue;
-        j->running = 1;
-        j->gnext = NULL;
-        d->nqueued--;
-        return j;
+        if (!runnable(d, j))
+            continue;
+        if (j->background)
+            bg = j;
+        else
+            fg = j;
     }
-    return NULL;
+    if (bg && (!fg || d->fg_streak >= DISK_BACKGROUND_EVERY)) {
+        d->fg_streak = 0;
+        return mark_running(d, bg);
+    }
+    if (!fg)
+        return NULL;
+    if (bg)
+        d->fg_streak++;
+    return mark_running(d, fg);
 }
 
 /* Joins to write w the queued writes that continue it on the same storage,
@@ -188,9 +210,7 @@ coalesce(struct disk *d, struct job *w)
     while (j && scanned < DISK_COALESCE_SCAN && n < DISK_COALESCE_JOBS) {
         if (!j->running && j->kind == JOB_WRITE && j->st == w->st && j->off == end &&
             bytes + j->len <= DISK_COALESCE_BYTES && runnable(d, j)) {
-            j->running = 1;
-            j->gnext = NULL;
-            d->nqueued--;
+            mark_running(d, j);
             last->gnext = j;
             last = j;
             end += j->len;
@@ -243,13 +263,10 @@ run_job(struct worker *w, struct job *j, int n)
         storage_close(j->st);
         j->rc = 0;
         break;
+    case JOB_WORK:
+        j->rc = j->work(j->arg);
+        break;
     }
-}
-
-static void
-set_bit(uint8_t *bits, uint32_t i)
-{
-    bits[i / 8] |= (uint8_t)(0x80u >> (i % 8));
 }
 
 /* Moves a finished job out of the queue. Returns 1 when the finished list
@@ -261,20 +278,6 @@ finish(struct disk *d, struct job *j)
     j->running = 0;
     if (j->kind == JOB_WRITE)
         d->pending_bytes -= (size_t)j->len;
-    if (j->group) {
-        struct hash_group *g = j->group;
-        if (j->rc == 1) {
-            set_bit(g->have, j->piece);
-            g->matched++;
-        } else if (j->rc < 0 && j->rc != STORAGE_EMISSING && !g->err) {
-            g->err = j->rc;
-        }
-        g->free[g->nfree++] = (uint32_t)(j - g->jobs);
-        g->inflight--;
-        g->done++;
-        pthread_cond_broadcast(&d->group);
-        return 0;
-    }
     j->next = NULL;
     if (d->done_tail) {
         d->done_tail->next = j;
@@ -282,6 +285,7 @@ finish(struct disk *d, struct job *j)
         return 0;
     }
     d->done_head = d->done_tail = j;
+    pthread_cond_broadcast(&d->finished);
     return 1;
 }
 
@@ -352,7 +356,7 @@ disk_new(unsigned threads)
     }
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->work, NULL);
-    pthread_cond_init(&d->group, NULL);
+    pthread_cond_init(&d->finished, NULL);
     d->workers = xcalloc(threads, sizeof(*d->workers));
     if (!d->workers)
         goto fail;
@@ -373,7 +377,7 @@ fail:
     for (unsigned i = 0; d->workers && i < threads; i++)
         storage_hasher_cleanup(&d->workers[i].hasher);
     xfree(d->workers);
-    pthread_cond_destroy(&d->group);
+    pthread_cond_destroy(&d->finished);
     pthread_cond_destroy(&d->work);
     pthread_mutex_destroy(&d->mu);
     close(d->efd);
@@ -423,6 +427,8 @@ disk_free(struct disk *d)
             continue;
         q_remove(d, j);
         d->nqueued--;
+        if (j->background)
+            d->nbackground--;
         *tail = j;
         tail = &j->next;
     }
@@ -442,7 +448,7 @@ disk_free(struct disk *d)
     for (unsigned i = 0; i < d->nworkers; i++)
         storage_hasher_cleanup(&d->workers[i].hasher);
     xfree(d->workers);
-    pthread_cond_destroy(&d->group);
+    pthread_cond_destroy(&d->finished);
     pthread_cond_destroy(&d->work);
     pthread_mutex_destroy(&d->mu);
     close(d->efd);
@@ -483,6 +489,21 @@ disk_drain(struct disk *d)
     return n;
 }
 
+void
+disk_wait(struct disk *d)
+{
+    pthread_mutex_lock(&d->mu);
+    while (!d->done_head && d->pending_jobs > 0)
+        pthread_cond_wait(&d->finished, &d->mu);
+    pthread_mutex_unlock(&d->mu);
+}
+
+unsigned
+disk_thread_count(const struct disk *d)
+{
+    return d->nworkers;
+}
+
 size_t
 disk_pending_bytes(struct disk *d)
 {
@@ -509,8 +530,9 @@ enqueue(struct disk *d, struct job *j)
     pthread_mutex_lock(&d->mu);
     q_append(d, j);
     d->nqueued++;
-    if (!j->group)
-        d->pending_jobs++;
+    if (j->background)
+        d->nbackground++;
+    d->pending_jobs++;
     if (j->kind == JOB_WRITE)
         d->pending_bytes += (size_t)j->len;
     pthread_cond_signal(&d->work);
@@ -581,9 +603,9 @@ piece_range(struct storage *st, uint32_t piece, uint64_t *off, uint64_t *len)
     *len = storage_piece_size(st, piece);
 }
 
-int
-disk_submit_hash(struct disk *d, struct storage *st, uint32_t piece,
-                 const uint8_t expected[SHA1_LEN], disk_cb cb, void *user)
+static int
+submit_hash(struct disk *d, struct storage *st, uint32_t piece,
+            const uint8_t expected[SHA1_LEN], int background, disk_cb cb, void *user)
 {
     if (!d || !st || !expected || !cb)
         return SHOAL_EINVAL;
@@ -591,11 +613,26 @@ disk_submit_hash(struct disk *d, struct storage *st, uint32_t piece,
     if (!j)
         return SHOAL_ENOMEM;
     j->piece = piece;
+    j->background = background;
     piece_range(st, piece, &j->off, &j->len);
     memcpy(j->expected, expected, SHA1_LEN);
     j->cb = cb;
     enqueue(d, j);
     return 0;
+}
+
+int
+disk_submit_hash(struct disk *d, struct storage *st, uint32_t piece,
+                 const uint8_t expected[SHA1_LEN], disk_cb cb, void *user)
+{
+    return submit_hash(d, st, piece, expected, 0, cb, user);
+}
+
+int
+disk_submit_check(struct disk *d, struct storage *st, uint32_t piece,
+                  const uint8_t expected[SHA1_LEN], disk_cb cb, void *user)
+{
+    return submit_hash(d, st, piece, expected, 1, cb, user);
 }
 
 static int
@@ -624,74 +661,17 @@ disk_submit_close(struct disk *d, struct storage *st, disk_cb cb, void *user)
     return submit_plain(d, st, JOB_CLOSE, cb, user);
 }
 
-/* ------------------------------------------------------------------ recheck */
-
-long
-disk_hash_all(struct disk *d, struct storage *st, const struct shoal_metainfo *m,
-              uint8_t *have, disk_progress_cb progress, void *user)
+int
+disk_submit_work(struct disk *d, disk_work_fn work, void *arg, disk_cb cb, void *user)
 {
-    struct hash_group g;
-    uint32_t total = m->piece_count, next = 0, reported = UINT32_MAX;
-    int canceled = 0;
-    long rc;
-
-    memset(&g, 0, sizeof(g));
-    memset(have, 0, ((size_t)total + 7) / 8);
-    uint32_t window = d->nworkers * DISK_HASH_WINDOW;
-    g.jobs = xcalloc(window, sizeof(*g.jobs));
-    g.free = xcalloc(window, sizeof(*g.free));
-    if (!g.jobs || !g.free) {
-        rc = SHOAL_ENOMEM;
-        goto out;
-    }
-    for (uint32_t i = 0; i < window; i++)
-        g.free[i] = window - 1 - i;
-    g.nfree = window;
-    g.have = have;
-
-    uint64_t last = clock_now_ns();
-    pthread_mutex_lock(&d->mu);
-    for (;;) {
-        int stop = canceled || g.err;
-        while (!stop && next < total && g.nfree > 0) {
-            struct job *j = &g.jobs[g.free[--g.nfree]];
-            memset(j, 0, sizeof(*j));
-            j->kind = JOB_HASH;
-            j->st = st;
-            j->piece = next++;
-            j->group = &g;
-            piece_range(st, j->piece, &j->off, &j->len);
-            memcpy(j->expected, m->pieces + (size_t)j->piece * SHA1_LEN, SHA1_LEN);
-            q_append(d, j);
-            d->nqueued++;
-            g.inflight++;
-            pthread_cond_signal(&d->work);
-        }
-        if (g.inflight == 0 && (stop || next == total))
-            break;
-        pthread_cond_wait(&d->group, &d->mu);
-        if (!progress || canceled || g.done == reported)
-            continue;
-        uint64_t t = clock_now_ns();
-        if (t - last < DISK_PROGRESS_NS)
-            continue;
-        last = t;
-        reported = g.done;
-        uint32_t done = g.done;
-        pthread_mutex_unlock(&d->mu);
-        canceled = progress(done, total, user) != 0;
-        pthread_mutex_lock(&d->mu);
-    }
-    pthread_mutex_unlock(&d->mu);
-
-    if (g.err)
-        rc = g.err;
-    else if (canceled || (progress && progress(total, total, user)))
-        rc = SHOAL_ECANCELED;
-    else
-        rc = g.matched;
-out:
-    xfree(g.jobs);
-    xfree(g.free);
-    return rc;
+    if (!d || !work || !cb)
+        return SHOAL_EINVAL;
+    struct job *j = new_job(JOB_WORK, NULL, user);
+    if (!j)
+        return SHOAL_ENOMEM;
+    j->work = work;
+    j->arg = arg;
+    j->cb = cb;
+    enqueue(d, j);
+    return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * disk.h — a pool of worker threads that runs storage jobs (write, read,
- * hash, fsync, close) off the event loop. Engine layer.
+ * hash, fsync, close) and other blocking file work off the event loop.
+ * Engine layer.
  *
  * It knows nothing of the event loop: finished jobs wait in a queue, and the
  * pool makes disk_notify_fd() readable when that queue stops being empty. The
@@ -12,6 +13,13 @@
  * runs; when it returns 0, the callback runs exactly once, from disk_drain()
  * or, for jobs still pending then, from disk_free() with rc = SHOAL_ECANCELED.
  *
+ * Priority: jobs of a full check (disk_submit_check) are background jobs; a
+ * worker takes one only when no other job can run, or after 16 other jobs
+ * in a row while it waited (DISK_BACKGROUND_EVERY in disk.c). Downloads and
+ * uploads of other torrents thus go first while a big check runs, and the
+ * check still moves on under load. Priority never reorders jobs that the
+ * rule below orders.
+ *
  * Ordering: jobs on the same storage whose byte ranges overlap run in
  * submission order when at least one of them writes. So a hash or a read of
  * a piece sees every write to it submitted before, and a write waits for
@@ -20,8 +28,8 @@
  * overlap run in parallel, in any order, and their callbacks come in the
  * order they finish.
  *
- * Submitting is thread-safe; disk_drain() and disk_free() belong to the one
- * thread that owns the pool (the loop thread).
+ * Submitting is thread-safe; disk_drain(), disk_wait() and disk_free()
+ * belong to the one thread that owns the pool (the loop thread).
  */
 #ifndef SHOAL_DISK_H
 #define SHOAL_DISK_H
@@ -37,17 +45,17 @@
 
 struct disk;
 struct storage;
-struct shoal_metainfo;
 
 /* Completion of a write, fsync or close: rc 0 or a negative code (see
  * storage.h); of a hash: 1 match, 0 mismatch, < 0 error. */
 typedef void (*disk_cb)(void *user, int rc);
+/* Work for disk_submit_work(), run on a worker thread: returns 0 or a
+ * negative code. It must not allocate (allocation stays on the submitting
+ * thread) nor touch anything the loop thread uses meanwhile. */
+typedef int (*disk_work_fn)(void *arg);
 /* Completion of a read: on rc 0, data holds len bytes, borrowed until the
  * callback returns; otherwise data is NULL. */
 typedef void (*disk_read_cb)(void *user, int rc, const uint8_t *data, size_t len);
-/* Progress of disk_hash_all(), on its caller's thread: pieces done of total.
- * Return non-zero to stop. */
-typedef int (*disk_progress_cb)(uint32_t done, uint32_t total, void *user);
 
 /*
  * Starts a pool of `threads` workers (0: one per core, at most 64). Returns
@@ -57,10 +65,10 @@ struct disk *disk_new(unsigned threads);
 
 /*
  * Stops the pool. Jobs already running finish; of the jobs still queued,
- * writes, fsyncs and closes run (so no accepted data is lost) while reads and
- * hashes are dropped unrun. Then every callback not yet delivered runs, with
- * rc = SHOAL_ECANCELED. Must not be called from a disk callback. NULL does
- * nothing.
+ * writes, fsyncs, closes and work run (so no accepted data is lost) while
+ * reads and hashes are dropped unrun. Then every callback not yet delivered
+ * runs, with rc = SHOAL_ECANCELED. Must not be called from a disk callback.
+ * NULL does nothing.
  */
 void disk_free(struct disk *d);
 
@@ -97,6 +105,15 @@ int disk_submit_read(struct disk *d, struct storage *st, uint64_t offset, size_t
 int disk_submit_hash(struct disk *d, struct storage *st, uint32_t piece,
                      const uint8_t expected[SHA1_LEN], disk_cb cb, void *user);
 
+/*
+ * The same at background priority, for the pieces of a full check. Whoever
+ * checks keeps only a few of these queued at a time (a small multiple of
+ * disk_thread_count()), submitting the next as each one completes, so that
+ * a check of any size holds little of the queue and can stop at once.
+ */
+int disk_submit_check(struct disk *d, struct storage *st, uint32_t piece,
+                      const uint8_t expected[SHA1_LEN], disk_cb cb, void *user);
+
 /* Queues a storage_fsync() that runs once every earlier write to st is done. */
 int disk_submit_fsync(struct disk *d, struct storage *st, disk_cb cb, void *user);
 
@@ -106,6 +123,16 @@ int disk_submit_fsync(struct disk *d, struct storage *st, disk_cb cb, void *user
  * submitted on st after this call.
  */
 int disk_submit_close(struct disk *d, struct storage *st, disk_cb cb, void *user);
+
+/*
+ * Queues work(arg) to run on a worker, for blocking file work that belongs
+ * to no storage (writing a resume state file with its fsyncs). It is not
+ * ordered against any other job; the callback's rc is work's. Like writes,
+ * it still runs when the pool is freed with it queued. arg must stay valid
+ * until the callback has run. Returns 0, or SHOAL_EINVAL / SHOAL_ENOMEM.
+ */
+int disk_submit_work(struct disk *d, disk_work_fn work, void *arg, disk_cb cb,
+                     void *user);
 
 /*
  * Bytes of write data held by the pool, accepted but not yet written. The
@@ -118,16 +145,14 @@ size_t disk_pending_bytes(struct disk *d);
 size_t disk_pending_jobs(struct disk *d);
 
 /*
- * Checks every piece of m (opened as st) on the pool's workers and blocks
- * until done: sets bit i of have (MSB first, bit 0 of byte 0 is piece 0;
- * (piece_count + 7) / 8 bytes, cleared here first) when piece i matches its
- * hash. Missing or short files simply leave their pieces unset. Meant for
- * startup and recheck; it does not use disk_drain() and leaves other jobs'
- * callbacks queued. progress (may be NULL) runs on the calling thread.
- * Returns the number of pieces that match, SHOAL_ECANCELED when progress
- * asked to stop, or the first error other than a missing file (-EIO ...).
+ * Blocks until a finished job waits for disk_drain() or no job is pending,
+ * without spinning; returns at once when either holds already. For the
+ * owner when it must wait for the pool (a session being freed); a running
+ * loop watches disk_notify_fd() instead.
  */
-long disk_hash_all(struct disk *d, struct storage *st, const struct shoal_metainfo *m,
-                   uint8_t *have, disk_progress_cb progress, void *user);
+void disk_wait(struct disk *d);
+
+/* The number of worker threads. */
+unsigned disk_thread_count(const struct disk *d);
 
 #endif

@@ -24,6 +24,8 @@
 /* More file entries than a torrent shoal loads can have (the smallest file
  * entry in a .torrent is 24 bytes). */
 #define RESUME_MAX_FILES (SHOAL_MAX_TORRENT_FILE / 24)
+/* Longest state file path (PATH_MAX); the ".tmp" name adds 4 bytes. */
+#define RESUME_MAX_PATH 4096
 
 static size_t
 have_len(uint32_t piece_count)
@@ -161,30 +163,38 @@ encode(const struct resume_state *st, uint8_t **out, size_t *len)
 }
 
 int
+resume_encode(const struct resume_state *st, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (!st || st->piece_count == 0 || st->piece_count > SHOAL_MAX_PIECES || !st->have ||
+        (st->file_count && !st->files) || st->file_count > RESUME_MAX_FILES ||
+        !spare_bits_clear(st->have, st->piece_count))
+        return SHOAL_EINVAL;
+    for (size_t i = 0; i < st->file_count; i++)
+        if (st->files[i].size > INT64_MAX)
+            return SHOAL_EINVAL;
+    return encode(st, out, len);
+}
+
+int
+resume_write(const char *path, const uint8_t *data, size_t len)
+{
+    if (!path || !path[0] || !data)
+        return SHOAL_EINVAL;
+    if (strlen(path) >= RESUME_MAX_PATH)
+        return SHOAL_ETOOBIG;
+    return file_write_atomic(path, data, len, 0);
+}
+
+int
 resume_save(const char *path, const struct resume_state *st)
 {
-    uint8_t *data = NULL;
-    size_t len = 0;
-    int rc;
-
-    if (!path || !path[0] || !st || st->piece_count == 0 ||
-        st->piece_count > SHOAL_MAX_PIECES || !st->have ||
-        (st->file_count && !st->files) || st->file_count > RESUME_MAX_FILES ||
-        !spare_bits_clear(st->have, st->piece_count)) {
-        rc = SHOAL_EINVAL;
-        goto out;
-    }
-    for (size_t i = 0; i < st->file_count; i++) {
-        if (st->files[i].size > INT64_MAX) {
-            rc = SHOAL_EINVAL;
-            goto out;
-        }
-    }
-    rc = encode(st, &data, &len);
-    if (rc)
-        goto out;
-    rc = file_write_atomic(path, data, len, 0);
-out:
+    uint8_t *data;
+    size_t len;
+    int rc = resume_encode(st, &data, &len);
+    if (!rc)
+        rc = resume_write(path, data, len);
     xfree(data);
     return rc;
 }

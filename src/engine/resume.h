@@ -11,9 +11,10 @@
  * How the session uses it: at start, resume_load() + resume_check() against
  * the torrent, then storage_check_files() and resume_matches(); when all
  * agree the `have` bits are trusted, otherwise every piece is rechecked
- * (disk_hash_all). To save, fsync the storage first, then take the file
+ * (disk_submit_check). To save, fsync the storage first, then take the file
  * states with storage_check_files() and save, so the recorded mtimes are the
- * ones of data known to be on disk.
+ * ones of data known to be on disk; the session encodes on its loop and
+ * leaves the write, with its fsyncs, to the disk pool (resume_write).
  */
 #ifndef SHOAL_RESUME_H
 #define SHOAL_RESUME_H
@@ -70,6 +71,18 @@ int resume_set_files(struct resume_state *st, const struct storage_file_state *f
  * inconsistent state, SHOAL_ENOMEM).
  */
 int resume_save(const char *path, const struct resume_state *st);
+
+/*
+ * resume_save() in two halves, so that the slow half can run on a disk
+ * worker. resume_encode() checks *st and encodes it: on 0, *out holds *len
+ * bytes (free with xfree); SHOAL_EINVAL or SHOAL_ENOMEM otherwise, with
+ * *out NULL. resume_write() writes such bytes to `path` the way
+ * resume_save() does (base/file.h's atomic write); it keeps no state, so it
+ * may run on any thread (one write per path at a time). Returns 0 or a negative
+ * code (SHOAL_ETOOBIG for a path of 4096 bytes or more).
+ */
+int resume_encode(const struct resume_state *st, uint8_t **out, size_t *len);
+int resume_write(const char *path, const uint8_t *data, size_t len);
 
 /*
  * Reads and validates the state file at `path` into *out (zeroed first; free

@@ -254,6 +254,91 @@ on_stop(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(ss->base);
 }
 
+/* ------------------------------------------------------------------ posted calls */
+
+/* Runs the calls queued when it starts, in order; calls those post run on
+ * the next wake-up, so a call that posts itself cannot hold the loop. The
+ * lock is not held while a call runs: it may post. */
+static void
+run_posted(struct shoal_session *ss)
+{
+    pthread_mutex_lock(&ss->post_mu);
+    size_t n = ss->post_count;
+    pthread_mutex_unlock(&ss->post_mu);
+    while (n-- > 0) {
+        pthread_mutex_lock(&ss->post_mu);
+        struct session_post c = ss->posted[ss->post_head];
+        ss->post_head = (ss->post_head + 1) % SESSION_MAX_POSTED;
+        ss->post_count--;
+        pthread_mutex_unlock(&ss->post_mu);
+        c.fn(ss, c.arg);
+    }
+}
+
+static void
+on_post(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    uint64_t v;
+    ssize_t r = read(fd, &v, sizeof(v));
+    (void)r;
+    run_posted(arg);
+}
+
+/* The ring and its eventfd, made on the session's thread so that posting
+ * never allocates. */
+static int
+post_init(struct shoal_session *ss)
+{
+    ss->posted = xcalloc(SESSION_MAX_POSTED, sizeof(*ss->posted));
+    ss->post_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (!ss->posted || ss->post_fd < 0)
+        return SHOAL_ENOMEM;
+    ss->post_ev = event_new(ss->base, ss->post_fd, EV_READ | EV_PERSIST, on_post, ss);
+    if (!ss->post_ev || event_add(ss->post_ev, NULL) != 0)
+        return SHOAL_ENOMEM;
+    return 0;
+}
+
+/* Refuses posts from now on and runs the ones queued before. */
+static void
+post_close(struct shoal_session *ss)
+{
+    pthread_mutex_lock(&ss->post_mu);
+    ss->post_closed = 1;
+    pthread_mutex_unlock(&ss->post_mu);
+    if (ss->posted)
+        run_posted(ss);
+}
+
+int
+shoal_session_post(shoal_session *ss, shoal_session_fn fn, void *arg)
+{
+    if (!ss || !fn)
+        return SHOAL_EINVAL;
+    int rc = 0;
+    pthread_mutex_lock(&ss->post_mu);
+    if (ss->post_closed || !ss->posted) {
+        rc = SHOAL_ECANCELED;
+    } else if (ss->post_count == SESSION_MAX_POSTED) {
+        rc = -EAGAIN;
+    } else {
+        size_t i = (ss->post_head + ss->post_count) % SESSION_MAX_POSTED;
+        ss->posted[i] = (struct session_post){fn, arg};
+        ss->post_count++;
+        /* Every post wakes the loop: one that lands after the loop counted
+         * the queue must not wait for the next. Under the lock, so the fd
+         * is still open (the session closes it only after post_close()). */
+        uint64_t one = 1;
+        ssize_t r = write(ss->post_fd, &one, sizeof(one));
+        (void)r; /* EAGAIN: the counter is saturated, the fd readable anyway */
+    }
+    pthread_mutex_unlock(&ss->post_mu);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ sockets */
+
 static struct evconnlistener *
 listen_on(struct shoal_session *ss, int family, int port)
 {
@@ -343,6 +428,7 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
     if (ss->cfg.upload_slots <= 0)
         ss->cfg.upload_slots = SESSION_DEFAULT_UPLOAD_SLOTS;
     ss->local_only = ss->cfg.local_only || netguard_env_local_only();
+    ss->post_fd = -1;
     ss->stop_fd = -1;
     ss->udp4 = ss->udp6 = -1;
 
@@ -357,6 +443,7 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
         ss->peer_id[i] =
             (uint8_t) "0123456789abcdefghijklmnopqrstuvwxyz"[session_random(ss) % 36];
 
+    pthread_mutex_init(&ss->post_mu, NULL); /* from here on, failures free ss */
     ss->base = event_base_new();
     ss->disk = disk_new(ss->cfg.disk_threads);
     if (!ss->base || !ss->disk)
@@ -368,7 +455,7 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
     if (!ss->disk_ev || !ss->tick_ev || ss->stop_fd < 0)
         goto fail;
     ss->stop_ev = event_new(ss->base, ss->stop_fd, EV_READ | EV_PERSIST, on_stop, ss);
-    if (!ss->stop_ev)
+    if (!ss->stop_ev || post_init(ss) != 0)
         goto fail;
     struct timeval sec = {1, 0};
     event_add(ss->disk_ev, NULL);
@@ -428,6 +515,7 @@ shoal_session_free(shoal_session *ss)
 {
     if (!ss)
         return;
+    post_close(ss);
     send_stopped(ss);
     /* Close every connection first so no new work reaches the disk. */
     for (struct peer *p = ss->halfopen; p; p = p->next)
@@ -435,13 +523,15 @@ shoal_session_free(shoal_session *ss)
     for (struct torrent *t = ss->torrents; t; t = t->next)
         for (struct peer *p = t->peers; p; p = p->next)
             peer_close(p, "session stopped");
-    /* Run or cancel every queued disk job while torrents still exist: the
-     * callbacks refer to them. */
+    /* Checks stop and the last resume saves start; then every disk job
+     * runs to its callback while the torrents still exist (the callbacks
+     * refer to them). The wait blocks on the pool, it does not poll. */
+    for (struct torrent *t = ss->torrents; t; t = t->next)
+        torrent_stop(t);
     if (ss->disk) {
         while (disk_pending_jobs(ss->disk) > 0) {
-            size_t n = disk_drain(ss->disk);
-            if (n == 0)
-                usleep(1000);
+            disk_wait(ss->disk);
+            disk_drain(ss->disk);
         }
     }
     /* Transfers in flight refer to their torrents: end them first. The
@@ -475,6 +565,12 @@ shoal_session_free(shoal_session *ss)
         event_free(ss->stop_ev);
     if (ss->stop_fd >= 0)
         close(ss->stop_fd);
+    if (ss->post_ev)
+        event_free(ss->post_ev);
+    if (ss->post_fd >= 0)
+        close(ss->post_fd);
+    xfree(ss->posted);
+    pthread_mutex_destroy(&ss->post_mu);
     if (ss->rl)
         bufferevent_rate_limit_group_free(ss->rl);
     if (ss->base)
@@ -538,8 +634,9 @@ shoal_session_add(shoal_session *ss, shoal_metainfo *m,
     ss->torrents = t;
     if (out)
         *out = (shoal_torrent *)t;
-    /* Announce at once rather than at the next tick. */
-    tracker_client_tick(t, session_now_ms(ss));
+    /* Its check starts (or queues), or, when it is ready, it announces at
+     * once rather than at the next tick. */
+    torrent_start(t);
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #ifndef SHOAL_SESSION_H
 #define SHOAL_SESSION_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -26,6 +27,16 @@ struct evdns_base;
 
 /* Seconds a TCP connect may take before the peer is given up. */
 #define SESSION_CONNECT_TIMEOUT_S 10
+/* Calls from other threads waiting for the loop, at most: memory stays
+ * bounded while the loop is stalled or not running; a poster then gets
+ * -EAGAIN and may try again. */
+#define SESSION_MAX_POSTED 1024
+
+/* A call waiting to run on the loop thread (shoal_session_post). */
+struct session_post {
+    shoal_session_fn fn;
+    void *arg;
+};
 
 struct shoal_session {
     struct event_base *base;
@@ -39,6 +50,15 @@ struct shoal_session {
     struct event *tick_ev;
     struct event *stop_ev;
     int stop_fd; /* eventfd: shoal_session_stop() writes, the loop wakes */
+    /* shoal_session_post(): a ring of calls that any thread fills under
+     * post_mu and the loop empties, woken by post_fd (an eventfd). Nothing
+     * else in the session is shared between threads. */
+    pthread_mutex_t post_mu;
+    struct session_post *posted; /* SESSION_MAX_POSTED slots */
+    size_t post_head, post_count;
+    int post_closed; /* shoal_session_free() began: posts are refused */
+    int post_fd;
+    struct event *post_ev;
     struct bufferevent_rate_limit_group *rl;
     void *curlm; /* CURLM */
     struct event *curl_timer;

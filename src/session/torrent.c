@@ -7,6 +7,12 @@
  * piece is thrown away and fetched again; a peer that was the only source of
  * a bad piece, or whose block differs from the same block of the piece once
  * it verifies (smartban.h), is banned by address.
+ *
+ * Existing data is checked without blocking the loop: the pieces are hashed
+ * on the disk pool at background priority, a few at a time, one torrent of
+ * the session at a time, and each one that matches counts as verified at
+ * once (peers hear of it). The torrent stays in SHOAL_TS_CHECKING, asking
+ * nothing of peers and announcing nothing, until the last piece is hashed.
  */
 #include "session/torrent.h"
 
@@ -45,6 +51,10 @@
 /* Failed connection attempts in a row after which an address is forgotten
  * (with the back-off that is about half an hour of trying). */
 #define TORRENT_MAX_DIAL_FAILS 10
+/* Check pieces in flight per disk worker: enough that no worker idles while
+ * the loop hands out the next piece, few enough that a check of any size
+ * holds only a sliver of the pool's queue. */
+#define TORRENT_CHECK_JOBS_PER_THREAD 4u
 
 static const char *const state_names[] = {
     [SHOAL_TS_CHECKING] = "checking",   [SHOAL_TS_DOWNLOADING] = "downloading",
@@ -75,7 +85,16 @@ torrent_set_state(struct torrent *t, enum shoal_torrent_state st, const char *fm
 int
 torrent_is_done(const struct torrent *t)
 {
-    return picker_is_complete(t->picker);
+    /* A check that has not ended may not have found every piece yet. */
+    return t->state != SHOAL_TS_CHECKING && picker_is_complete(t->picker);
+}
+
+double
+torrent_check_progress(const struct torrent *t)
+{
+    if (t->state != SHOAL_TS_CHECKING || t->m->piece_count == 0)
+        return 1.0;
+    return (double)t->check.done / (double)t->m->piece_count;
 }
 
 /* ------------------------------------------------------------------ bans */
@@ -513,8 +532,10 @@ torrent_dial_now(struct torrent *t, uint64_t now)
 
 /* ------------------------------------------------------------------ resume */
 
+/* The resume state for have bits `bits`, encoded for resume_write(): the
+ * totals, and the files as they are now. */
 static int
-save_resume_bits(struct torrent *t, const uint8_t *bits)
+encode_resume(struct torrent *t, const uint8_t *bits, uint8_t **out, size_t *len)
 {
     struct resume_state rs;
     size_t nfiles = storage_file_count(t->st);
@@ -533,25 +554,74 @@ save_resume_bits(struct torrent *t, const uint8_t *bits)
     if (!rc)
         rc = resume_set_files(&rs, fs, nfiles);
     if (!rc)
-        rc = resume_save(t->resume_path, &rs);
+        rc = resume_encode(&rs, out, len);
     resume_cleanup(&rs);
     xfree(fs);
     return rc;
 }
 
-/* Saves now, on the loop thread: at start and at exit. */
-static int
-save_resume(struct torrent *t)
+/* An encoded resume state on its way to the file, written on the pool. */
+struct resume_write {
+    struct torrent *t;
+    const char *path; /* the torrent's resume_path */
+    uint8_t *data;
+    size_t len;
+};
+
+static void
+free_resume_write(struct resume_write *w)
 {
-    storage_fsync(t->st);
-    int rc = save_resume_bits(t, picker_have_bits(t->picker)->bits);
-    if (rc == 0)
-        t->resume_dirty = 0;
-    return rc;
+    if (w) {
+        xfree(w->data);
+        xfree(w);
+    }
+}
+
+/* On a disk worker: the file, its fsync, the rename and the folder's fsync. */
+static int
+write_resume_file(void *arg)
+{
+    struct resume_write *w = arg;
+    return resume_write(w->path, w->data, w->len);
+}
+
+static void submit_resume_write(struct torrent *t, struct resume_write *w);
+
+static void
+on_resume_written(void *user, int rc)
+{
+    struct resume_write *w = user;
+    struct torrent *t = w->t;
+    (void)rc; /* a failed save leaves the older state file, which stays true */
+    t->resume_writing = 0;
+    free_resume_write(w);
+    if (t->resume_next) {
+        struct resume_write *next = t->resume_next;
+        t->resume_next = NULL;
+        submit_resume_write(t, next);
+    }
+}
+
+/* One write of the file at a time, so they land in order; a newer state
+ * that comes meanwhile waits, and replaces any other that waits. */
+static void
+submit_resume_write(struct torrent *t, struct resume_write *w)
+{
+    if (t->resume_writing) {
+        free_resume_write(t->resume_next);
+        t->resume_next = w;
+        return;
+    }
+    if (disk_submit_work(t->ss->disk, write_resume_file, w, on_resume_written, w) != 0) {
+        free_resume_write(w);
+        return;
+    }
+    t->resume_writing = 1;
 }
 
 struct resume_job {
     struct torrent *t;
+    uint64_t seq;
     uint8_t *have; /* the have bits when the flush started */
 };
 
@@ -560,17 +630,29 @@ on_resume_synced(void *user, int rc)
 {
     struct resume_job *job = user;
     struct torrent *t = job->t;
-    t->resume_syncing = 0;
+    t->resume_syncing--;
     /* Record only the pieces that were on stable storage before the flush;
-     * pieces verified since then wait for the next save. */
-    if (rc == 0 && !t->dying)
-        save_resume_bits(t, job->have);
+     * pieces verified since then wait for the next save. Flushes may finish
+     * out of order: an older one never replaces what a newer one wrote. */
+    if (rc == 0 && !t->dying && job->seq > t->resume_queued) {
+        struct resume_write *w = xcalloc(1, sizeof(*w));
+        if (w && encode_resume(t, job->have, &w->data, &w->len) == 0) {
+            w->t = t;
+            w->path = t->resume_path;
+            t->resume_queued = job->seq;
+            submit_resume_write(t, w);
+        } else {
+            free_resume_write(w);
+        }
+    }
     xfree(job->have);
     xfree(job);
 }
 
-/* Flushes the data files, then saves the resume state once they are on
- * disk, so a power cut never leaves state that claims unwritten pieces. */
+/* Flushes the data files on the disk pool, then encodes the resume state
+ * on the loop once they are on disk and has the pool write it, so a power
+ * cut never leaves state that claims unwritten pieces, and the loop never
+ * waits for an fsync. */
 static void
 start_resume_save(struct torrent *t)
 {
@@ -583,7 +665,7 @@ start_resume_save(struct torrent *t)
         return;
     }
     memcpy(bits, have->bits, BITFIELD_BYTES(have->nbits));
-    *job = (struct resume_job){t, bits};
+    *job = (struct resume_job){t, ++t->resume_seq, bits};
     t->resume_dirty = 0;
     if (disk_submit_fsync(t->ss->disk, t->st, on_resume_synced, job) != 0) {
         xfree(bits);
@@ -591,7 +673,7 @@ start_resume_save(struct torrent *t)
         t->resume_dirty = 1;
         return;
     }
-    t->resume_syncing = 1;
+    t->resume_syncing++;
 }
 
 /* A seeding torrent whose files were deleted or truncated stops offering
@@ -648,19 +730,150 @@ load_resume(struct torrent *t)
     return ok;
 }
 
-static int
-check_pieces(struct torrent *t)
+/* ------------------------------------------------------------------ check */
+
+/* Once the have bits are known (from resume state or a check): the state the
+ * data calls for, and a resume save to match. */
+static void
+torrent_ready(struct torrent *t)
 {
-    uint8_t *have = xcalloc(BITFIELD_BYTES(t->m->piece_count) + 1, 1);
-    if (!have)
-        return SHOAL_ENOMEM;
-    long n = disk_hash_all(t->ss->disk, t->st, t->m, have, NULL, NULL);
-    if (n >= 0)
-        for (uint32_t i = 0; i < t->m->piece_count; i++)
-            if (have[i / 8] & (0x80 >> (i % 8)))
-                picker_set_have(t->picker, i);
-    xfree(have);
-    return n < 0 ? (int)n : 0;
+    const shoal_metainfo *m = t->m;
+    int complete = picker_is_complete(t->picker);
+    if (t->seed_only && !complete && picker_have_count(t->picker) < m->piece_count)
+        torrent_set_state(t, SHOAL_TS_FILES_MISSING,
+                          "%u of %u pieces are missing or damaged",
+                          m->piece_count - picker_have_count(t->picker), m->piece_count);
+    else
+        torrent_set_state(t, complete ? SHOAL_TS_SEEDING : SHOAL_TS_DOWNLOADING, NULL);
+    t->finished_sent = torrent_is_done(t);
+    start_resume_save(t);
+}
+
+/* 1 when no file of the torrent holds a byte yet (a new download): every
+ * piece is missing, and a check could only say so. Found with a stat per
+ * file, as the resume check does. */
+static int
+nothing_on_disk(struct torrent *t)
+{
+    size_t n = storage_file_count(t->st);
+    struct storage_file_state *fs = xcalloc(n ? n : 1, sizeof(*fs));
+    int none = fs && storage_check_files(t->st, fs) == 0;
+    for (size_t i = 0; none && i < n; i++)
+        if (!(t->m->files[i].attr & SHOAL_FILE_PAD) && fs[i].exists && fs[i].size > 0)
+            none = 0;
+    xfree(fs);
+    return none;
+}
+
+static int
+checking_now(const struct shoal_session *ss)
+{
+    for (const struct torrent *t = ss->torrents; t; t = t->next)
+        if (t->check.state == TORRENT_CHECK_RUNNING)
+            return 1;
+    return 0;
+}
+
+static void check_begin(struct torrent *t);
+
+/* Starts the check that has waited longest, unless one runs. New torrents
+ * go to the head of the session's list, so that is the last one queued. */
+static void
+start_next_check(struct shoal_session *ss)
+{
+    if (checking_now(ss))
+        return;
+    struct torrent *oldest = NULL;
+    for (struct torrent *t = ss->torrents; t; t = t->next)
+        if (t->check.state == TORRENT_CHECK_QUEUED && !t->stopped)
+            oldest = t;
+    if (oldest)
+        check_begin(oldest);
+}
+
+/* The check is over: the torrent takes the state its data calls for, tells
+ * its peers what it now wants, announces, and the next check starts. */
+static void
+check_end(struct torrent *t)
+{
+    t->check.state = TORRENT_CHECK_NONE;
+    if (t->check.err) {
+        torrent_set_state(t, SHOAL_TS_ERROR, "cannot check the existing data: %s",
+                          shoal_strerror(t->check.err));
+    } else {
+        torrent_ready(t);
+        for (struct peer *p = t->peers; p; p = p->next) {
+            peer_update_interest(p);
+            peer_fill_requests(p);
+        }
+        tracker_client_tick(t, session_now_ms(t->ss));
+    }
+    start_next_check(t->ss);
+}
+
+static void check_fill(struct torrent *t);
+
+static void
+on_check_hash(void *user, int rc)
+{
+    struct piece_job *job = user;
+    struct torrent *t = job->t;
+    uint32_t piece = job->piece;
+    xfree(job);
+    t->check.inflight--;
+    t->check.done++;
+    if (t->check.state != TORRENT_CHECK_RUNNING)
+        return; /* stopped: the session is going away */
+    if (rc == 1) {
+        /* Verified now, so peers may hear of it now. */
+        picker_set_have(t->picker, piece);
+        for (struct peer *p = t->peers; p; p = p->next)
+            if (p->state == PEER_ACTIVE)
+                peer_send_have(p, piece);
+    } else if (rc < 0 && rc != STORAGE_EMISSING && !t->check.err) {
+        t->check.err = rc; /* missing data is simply not there yet */
+    }
+    check_fill(t);
+}
+
+/* Keeps the check's window of pieces in flight; ends the check once every
+ * piece has come back (or an error stopped new submissions). */
+static void
+check_fill(struct torrent *t)
+{
+    struct torrent_check *c = &t->check;
+    while (!c->err && c->next < t->m->piece_count && c->inflight < c->window) {
+        struct piece_job *job = xmalloc(sizeof(*job));
+        int rc = SHOAL_ENOMEM;
+        if (job) {
+            *job = (struct piece_job){t, c->next};
+            rc = disk_submit_check(t->ss->disk, t->st, c->next,
+                                   t->m->pieces + (size_t)c->next * SHA1_LEN,
+                                   on_check_hash, job);
+        }
+        if (rc) {
+            xfree(job);
+            c->err = rc;
+            break;
+        }
+        c->next++;
+        c->inflight++;
+    }
+    if (c->inflight == 0)
+        check_end(t);
+}
+
+static void
+check_begin(struct torrent *t)
+{
+    struct torrent_check *c = &t->check;
+    c->state = TORRENT_CHECK_RUNNING;
+    c->next = c->done = c->inflight = 0;
+    c->err = 0;
+    c->window = disk_thread_count(t->ss->disk) * TORRENT_CHECK_JOBS_PER_THREAD;
+    session_log(t->ss, "%s: checking %u pieces of existing data", t->m->name,
+                t->m->piece_count);
+    check_fill(t);
 }
 
 /* ------------------------------------------------------------------ selection */
@@ -800,33 +1013,41 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
     if (rc)
         goto fail;
     setup_trackers(t, opts->trackers);
-    if (opts->recheck || !load_resume(t)) {
-        rc = check_pieces(t);
-        if (rc) {
-            if (err) {
-                err->why = "cannot check the existing data";
-                err->msg[0] = '\0';
-            }
-            goto fail;
-        }
-    }
-    t->finished_sent = torrent_is_done(t);
-    if (opts->seed_only && !torrent_is_done(t) &&
-        picker_have_count(t->picker) < m->piece_count)
-        torrent_set_state(t, SHOAL_TS_FILES_MISSING,
-                          "%u of %u pieces are missing or damaged",
-                          m->piece_count - picker_have_count(t->picker), m->piece_count);
+    if ((!opts->recheck && load_resume(t)) || nothing_on_disk(t))
+        torrent_ready(t);
     else
-        torrent_set_state(t, torrent_is_done(t) ? SHOAL_TS_SEEDING : SHOAL_TS_DOWNLOADING,
-                          NULL);
-    t->resume_dirty = 1;
-    save_resume(t);
+        t->check.state = TORRENT_CHECK_QUEUED; /* torrent_start() runs it */
     *out = t;
     return 0;
 fail:
     t->m = NULL; /* the caller keeps m on failure */
     torrent_free(t);
     return rc;
+}
+
+void
+torrent_start(struct torrent *t)
+{
+    if (t->check.state == TORRENT_CHECK_QUEUED)
+        start_next_check(t->ss);
+    else
+        tracker_client_tick(t, session_now_ms(t->ss)); /* announce at once */
+}
+
+void
+torrent_stop(struct torrent *t)
+{
+    if (t->stopped)
+        return;
+    t->stopped = 1;
+    if (t->state == SHOAL_TS_CHECKING || t->check.err) {
+        /* Pieces in flight finish and are ignored. The state file keeps
+         * what it said before the check began: a check that did not end
+         * knows too little to replace it. */
+        t->check.state = TORRENT_CHECK_NONE;
+        return;
+    }
+    start_resume_save(t);
 }
 
 void
@@ -848,6 +1069,8 @@ torrent_tick(struct torrent *t, uint64_t now)
         for (struct peer *p = t->peers; p; p = p->next)
             peer_fill_requests(p);
     dial_known(t, now);
+    if (t->state == SHOAL_TS_CHECKING)
+        return; /* no announce and no resume save before the check ends */
     tracker_client_tick(t, now);
     if (t->resume_dirty && !t->resume_syncing &&
         now - t->last_resume_ms >= TORRENT_RESUME_INTERVAL_MS) {
@@ -866,9 +1089,9 @@ torrent_free(struct torrent *t)
     if (!t)
         return;
     t->dying = 1;
-    if (t->st && t->picker && t->resume_path && t->state != SHOAL_TS_CHECKING)
-        save_resume(t);
-    /* The session drained the disk pool first, so no job refers to these. */
+    /* The session stopped the torrent (its last resume save is written) and
+     * drained the disk pool first, so no job refers to any of this. */
+    free_resume_write(t->resume_next);
     while (t->peers) {
         struct peer *p = t->peers;
         peer_close(p, "torrent stopped");
@@ -902,6 +1125,7 @@ shoal_torrent_status(const shoal_torrent *pt, struct shoal_torrent_status *st)
     memset(st, 0, sizeof(*st));
     st->state = t->state;
     st->state_name = state_names[t->state];
+    st->check_progress = torrent_check_progress(t);
     st->error = t->error[0] ? t->error : NULL;
     st->total_wanted = t->total_wanted;
     for (uint32_t i = 0; i < t->m->piece_count; i++)

@@ -17,6 +17,7 @@
 
 struct peer;
 struct picker;
+struct resume_write;
 struct shoal_session;
 struct smartban;
 struct storage;
@@ -24,6 +25,13 @@ struct storage;
 /* Bytes of block data waiting for the disk before we stop asking peers for
  * more (back-pressure: memory stays bounded when the disk is slow). */
 #define TORRENT_MAX_PENDING_WRITE (16u * 1024 * 1024)
+
+/* Where a torrent's full check of its existing data stands. */
+enum torrent_check_state {
+    TORRENT_CHECK_NONE,    /* no check due, or it ended or was stopped */
+    TORRENT_CHECK_QUEUED,  /* due: starts when no other torrent is checking */
+    TORRENT_CHECK_RUNNING, /* pieces are being hashed on the disk pool */
+};
 
 struct torrent {
     struct shoal_session *ss;
@@ -69,6 +77,18 @@ struct torrent {
     struct tracker_xfer announce_x, scrape_x[ANNOUNCER_MAX_SCRAPES];
     uint32_t tracker_key;
 
+    /* The full check: one torrent of the session at a time, a few pieces in
+     * flight on the disk pool at background priority (torrent.c). */
+    struct torrent_check {
+        enum torrent_check_state state;
+        uint32_t next;     /* the next piece to submit */
+        uint32_t done;     /* pieces hashed so far */
+        uint32_t inflight; /* submitted, callback not run yet */
+        uint32_t window;   /* at most this many in flight */
+        int err;           /* the first error other than missing data */
+    } check;
+    int stopped; /* torrent_stop() ran */
+
     int pending_hashes;
     int pending_writes;
     uint64_t last_choke_ms;
@@ -76,14 +96,46 @@ struct torrent {
     uint64_t last_resume_ms;
     uint64_t last_file_check_ms;
     int resume_dirty;
-    int resume_syncing;
+    /* A resume save: the data files are flushed on the pool, the state is
+     * encoded on the loop, and the pool writes the state file. */
+    int resume_syncing;               /* flushes in flight */
+    uint64_t resume_seq;              /* numbers the saves in the order they start ... */
+    uint64_t resume_queued;           /* ... and the newest one encoded, so an older save
+                                       * whose flush ends last never replaces it */
+    int resume_writing;               /* a state file write is in flight */
+    struct resume_write *resume_next; /* the newer state that waits for it */
     uint64_t rng;
 };
 
-/* Creates a torrent and checks its data. Takes ownership of m on success. */
+/*
+ * Creates a torrent. Takes ownership of m on success. When the resume state
+ * matches the files (and no recheck is asked), or no file holds any data
+ * yet, the torrent is ready at once: downloading, seeding or files missing
+ * (a stat per file, nothing read). Otherwise it stays in
+ * SHOAL_TS_CHECKING with a check queued; nothing is hashed here. Either way,
+ * call torrent_start() once the torrent is in the session's list.
+ */
 int torrent_new(struct shoal_session *ss, shoal_metainfo *m,
                 const struct shoal_torrent_opts *opts, struct torrent **out,
                 struct shoal_perr *err);
+/*
+ * Starts a torrent just linked into the session: its queued check, when no
+ * other torrent of the session is checking (else it starts when theirs
+ * ends), or, for a torrent that is ready, its first announce. While a torrent
+ * checks, peers may connect: they are told only of pieces verified so far
+ * (the picker holds nothing else), and nothing is requested or announced
+ * until the check ends and torrent_set_state() leaves SHOAL_TS_CHECKING.
+ */
+void torrent_start(struct torrent *t);
+/*
+ * Winds a torrent down ahead of the session's final drain of the disk pool:
+ * a running or queued check stops (jobs in flight finish and are ignored;
+ * no state is saved for a check that did not end), and a torrent that is
+ * ready starts its last resume save (flushed on the pool, written by the
+ * drain). Call it after its peers are closed; then drain the pool, then
+ * torrent_free(). Calling it twice does nothing more.
+ */
+void torrent_stop(struct torrent *t);
 /* The one way a torrent's state changes: records the message (printf-style,
  * or NULL for none) as the torrent's error text and, when the state is new,
  * notes the time and emits SHOAL_EV_STATE_CHANGED. */
@@ -106,7 +158,12 @@ void torrent_peer_interested(struct torrent *t, struct peer *p);
 void torrent_peer_detached(struct torrent *t, struct peer *p);
 /* Once a second from the session. */
 void torrent_tick(struct torrent *t, uint64_t now_ms);
+/* Frees the torrent. The session drains the disk pool first (see
+ * torrent_stop()), so no job refers to it any more. */
 void torrent_free(struct torrent *t);
+/* 1 when the check is over and every wanted piece is verified. */
 int torrent_is_done(const struct torrent *t);
+/* Share of the pieces the check has hashed, 0..1; 1 when no check runs. */
+double torrent_check_progress(const struct torrent *t);
 
 #endif

@@ -3,7 +3,8 @@
  * once with callbacks only from disk_drain on this thread, writes seen by the
  * hash submitted after them, overlapping writes and reads in order, joined
  * contiguous writes, fsync and close jobs, counters for back-pressure, the
- * initial check of all pieces, and freeing a pool with jobs still pending
+ * check of all pieces at background priority (behind other jobs, yet never
+ * starved), waiting for the pool, and freeing a pool with jobs still pending
  * (every callback exactly once, writes still on disk). Meant to run under
  * ThreadSanitizer and AddressSanitizer as well.
  */
@@ -592,76 +593,251 @@ test_many_files(void **state)
         assert_int_equal(w[k].rc, 0);
     for (uint32_t p = 0; p < np; p++)
         assert_int_equal(h[p].rc, 1);
-    uint8_t *have = calloc((np + 7) / 8, 1);
-    assert_non_null(have);
-    assert_int_equal(disk_hash_all(d, fx->st, fx->m, have, NULL, NULL), np);
+    /* The same pieces again, as a check would hash them. */
+    memset(h, 0, np * sizeof(*h));
+    for (uint32_t p = 0; p < np; p++)
+        assert_int_equal(
+            disk_submit_check(d, fx->st, p, fx->m->pieces + p * SHA1_LEN, on_done, &h[p]),
+            0);
+    pump(d, (int)(nb + 2 * np));
+    for (uint32_t p = 0; p < np; p++)
+        assert_int_equal(h[p].rc, 1);
     disk_free(d);
-    free(have);
     free(order);
     free(w);
     free(h);
     free_fixture(fx);
 }
 
-struct progress {
-    int calls;
-    uint32_t last;
-    int stop;
-};
-
-static int
-on_progress(uint32_t done, uint32_t total, void *user)
+/* Hashes every piece as a check does; returns how many matched, with the
+ * result of each in h[]. */
+static uint32_t
+check_all(struct disk *d, struct fixture *fx, struct rec *h)
 {
-    struct progress *p = user;
-    check_context();
-    assert_true(done <= total);
-    assert_true(done >= p->last);
-    p->last = done;
-    p->calls++;
-    return p->stop;
+    uint32_t np = fx->m->piece_count, matched = 0;
+    memset(h, 0, np * sizeof(*h));
+    int before = delivered;
+    for (uint32_t p = 0; p < np; p++)
+        assert_int_equal(
+            disk_submit_check(d, fx->st, p, fx->m->pieces + p * SHA1_LEN, on_done, &h[p]),
+            0);
+    pump(d, before + (int)np);
+    for (uint32_t p = 0; p < np; p++) {
+        assert_int_equal(h[p].calls, 1);
+        matched += h[p].rc == 1;
+    }
+    return matched;
 }
 
 static void
-test_hash_all(void **state)
+test_check(void **state)
 {
     (void)state;
     struct fixture *fx = make_fixture(sizes4, 4, PLEN);
     uint32_t np = fx->m->piece_count;
     struct disk *d = disk_new(0);
     assert_non_null(d);
-    uint8_t have[64];
-    assert_true((np + 7) / 8 <= sizeof(have));
-    /* Nothing on disk yet: no piece, and no error. */
-    memset(have, 0xff, sizeof(have));
-    assert_int_equal(disk_hash_all(d, fx->st, fx->m, have, NULL, NULL), 0);
-    for (uint32_t i = 0; i < (np + 7) / 8; i++)
-        assert_int_equal(have[i], 0);
+    assert_true(disk_thread_count(d) >= 1);
+    struct rec *h = calloc(np, sizeof(*h));
+    assert_non_null(h);
+    /* Nothing on disk yet: no piece, and the error says why. */
+    assert_int_equal(check_all(d, fx, h), 0);
+    for (uint32_t p = 0; p < np; p++)
+        assert_int_equal(h[p].rc, STORAGE_EMISSING);
 
+    /* Every piece but one, which has a byte flipped. */
     assert_int_equal(storage_write(fx->st, 0, fx->data, fx->total), 0);
     uint8_t x = (uint8_t)~fx->data[3 * PLEN + 5];
     assert_int_equal(storage_write(fx->st, 3 * PLEN + 5, &x, 1), 0);
-    struct progress pr = {0};
-    long n = disk_hash_all(d, fx->st, fx->m, have, on_progress, &pr);
-    assert_int_equal(n, np - 1);
-    assert_true(pr.calls >= 1);
-    assert_int_equal(pr.last, np);
-    for (uint32_t i = 0; i < np; i++) {
-        int bit = (have[i / 8] >> (7 - i % 8)) & 1;
-        assert_int_equal(bit, i != 3);
-    }
-    assert_int_equal(have[0], 0xef); /* MSB first: piece 3 is bit 0x10 */
+    assert_int_equal(check_all(d, fx, h), np - 1);
+    assert_int_equal(h[3].rc, 0);
+    assert_int_equal(disk_pending_jobs(d), 0);
+    disk_free(d);
+    free(h);
+    free_fixture(fx);
+}
 
-    /* Other jobs' callbacks stay queued for disk_drain. */
-    struct rec r = {0};
-    r.len = 10;
-    r.expect = fx->data;
-    assert_int_equal(disk_submit_read(d, fx->st, 0, 10, on_read, &r), 0);
-    pr.stop = 1;
-    pr.last = 0;
-    assert_int_equal(disk_hash_all(d, fx->st, fx->m, have, on_progress, &pr),
-                     SHOAL_ECANCELED);
-    pump(d, 1);
-    assert_int_equal(r.rc, 0);
+/*
+ * Priority tests need the only worker busy while jobs queue up behind it: a
+ * long write goes first, then the jobs. When nothing has finished once they
+ * are all queued (the notify fd is not readable), the worker was still on
+ * the write, so it saw every job queued before it chose the next: the order
+ * of the callbacks is then exactly the order the pool chose. When the write
+ * was done too soon (a loaded machine), the round proves nothing and runs
+ * again.
+ */
+#define BUSY_LEN    (8u * 1024 * 1024)
+#define BUSY_ROUNDS 50
+
+static int
+nothing_finished(struct disk *d)
+{
+    struct pollfd p = {disk_notify_fd(d), POLLIN, 0};
+    return poll(&p, 1, 0) == 0;
+}
+
+static void
+submit_busy(struct disk *d, struct fixture *fx, uint64_t off, struct rec *busy)
+{
+    assert_int_equal(disk_submit_write(d, fx->st, off, copy_of(fx, off, BUSY_LEN),
+                                       BUSY_LEN, on_done, busy),
+                     0);
+}
+
+static void
+test_background_waits(void **state)
+{
+    (void)state;
+    enum { NCHECK = 24, NREAD = 4 };
+    size_t sizes[] = {NCHECK * PLEN, BUSY_LEN};
+    struct fixture *fx = make_fixture(sizes, 2, PLEN);
+    assert_int_equal(storage_write(fx->st, 0, fx->data, NCHECK * PLEN), 0);
+    /* One worker: the order of the callbacks is the order the jobs ran. */
+    struct disk *d = disk_new(1);
+    assert_non_null(d);
+    int conclusive = 0;
+    for (int round = 0; round < BUSY_ROUNDS && !conclusive; round++) {
+        struct rec busy = {0}, h[NCHECK], r[NREAD];
+        memset(h, 0, sizeof(h));
+        memset(r, 0, sizeof(r));
+        delivered = 0;
+        submit_busy(d, fx, NCHECK * PLEN, &busy);
+        for (uint32_t p = 0; p < NCHECK; p++)
+            assert_int_equal(disk_submit_check(d, fx->st, p, fx->m->pieces + p * SHA1_LEN,
+                                               on_done, &h[p]),
+                             0);
+        /* Reads queued behind a whole check run before it. */
+        for (int i = 0; i < NREAD; i++) {
+            r[i].len = 100;
+            r[i].expect = fx->data + (size_t)i * 1000;
+            assert_int_equal(
+                disk_submit_read(d, fx->st, (uint64_t)i * 1000, 100, on_read, &r[i]), 0);
+        }
+        conclusive = nothing_finished(d);
+        pump(d, 1 + NCHECK + NREAD);
+        assert_int_equal(busy.rc, 0);
+        for (uint32_t p = 0; p < NCHECK; p++)
+            assert_int_equal(h[p].rc, 1);
+        for (int i = 0; i < NREAD; i++) {
+            assert_int_equal(r[i].rc, 0);
+            if (conclusive)
+                assert_int_equal(r[i].order, 1 + i);
+        }
+    }
+    if (!conclusive)
+        fprintf(stderr,
+                "background_waits: the machine is too busy to tell; not checked\n");
+    disk_free(d);
+    free_fixture(fx);
+}
+
+/* Under a steady stream of foreground jobs a check still moves on: a
+ * background job runs after at most DISK_BACKGROUND_EVERY (16) of them. */
+static void
+test_background_progresses(void **state)
+{
+    (void)state;
+    enum { NREAD = 200 };
+    size_t sizes[] = {4 * PLEN, BUSY_LEN};
+    struct fixture *fx = make_fixture(sizes, 2, PLEN);
+    assert_int_equal(storage_write(fx->st, 0, fx->data, 4 * PLEN), 0);
+    struct disk *d = disk_new(1);
+    assert_non_null(d);
+    int conclusive = 0;
+    for (int round = 0; round < BUSY_ROUNDS && !conclusive; round++) {
+        struct rec busy = {0}, h = {0}, r[NREAD];
+        memset(r, 0, sizeof(r));
+        delivered = 0;
+        submit_busy(d, fx, 4 * PLEN, &busy);
+        assert_int_equal(disk_submit_check(d, fx->st, 0, fx->m->pieces, on_done, &h), 0);
+        for (int i = 0; i < NREAD; i++) {
+            r[i].len = 10;
+            r[i].expect = fx->data + PLEN + i;
+            assert_int_equal(
+                disk_submit_read(d, fx->st, (uint64_t)PLEN + i, 10, on_read, &r[i]), 0);
+        }
+        conclusive = nothing_finished(d);
+        pump(d, 2 + NREAD);
+        assert_int_equal(h.rc, 1);
+        /* At most 16 foreground jobs (the write, if the piece was queued
+         * when the worker took it, and the first reads) go before the
+         * piece; the other reads wait for it. */
+        if (conclusive)
+            assert_true(h.order >= 15 && h.order <= 17);
+    }
+    if (!conclusive)
+        fprintf(stderr,
+                "background_progresses: the machine is too busy to tell; not checked\n");
+    disk_free(d);
+    free_fixture(fx);
+}
+
+/* Work for test_work: notes the thread it ran on. */
+struct work_arg {
+    pthread_t ran_on;
+    int value;
+};
+
+static int
+note_thread(void *arg)
+{
+    struct work_arg *w = arg;
+    w->ran_on = pthread_self();
+    return w->value;
+}
+
+/* disk_submit_work(): runs on a worker, reports through a drain, and still
+ * runs when the pool is freed with it queued. */
+static void
+test_work(void **state)
+{
+    (void)state;
+    struct disk *d = disk_new(2);
+    assert_non_null(d);
+    struct work_arg w[3] = {{.value = 0}, {.value = -5}, {.value = 7}};
+    struct rec r[3];
+    memset(r, 0, sizeof(r));
+    assert_int_equal(disk_submit_work(d, NULL, &w[0], on_done, &r[0]), SHOAL_EINVAL);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(disk_submit_work(d, note_thread, &w[i], on_done, &r[i]), 0);
+    pump(d, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_int_equal(r[i].rc, w[i].value);
+        assert_false(pthread_equal(w[i].ran_on, loop_thread));
+    }
+    w[2].ran_on = loop_thread;
+    assert_int_equal(disk_submit_work(d, note_thread, &w[2], on_done, &r[2]), 0);
+    disk_free(d); /* the callback comes from here, canceled, but the work ran */
+    assert_int_equal(r[2].calls, 1);
+    assert_false(pthread_equal(w[2].ran_on, loop_thread));
+}
+
+/* disk_wait() sleeps until a callback is ready, then returns. */
+static void
+test_wait(void **state)
+{
+    (void)state;
+    struct fixture *fx = make_fixture(sizes4, 4, PLEN);
+    struct disk *d = disk_new(2);
+    assert_non_null(d);
+    disk_wait(d); /* nothing pending: returns at once */
+    struct rec w[16];
+    memset(w, 0, sizeof(w));
+    for (int i = 0; i < 16; i++) {
+        size_t off = (size_t)i * 40000;
+        assert_int_equal(disk_submit_write(d, fx->st, off, copy_of(fx, off, 40000), 40000,
+                                           on_done, &w[i]),
+                         0);
+    }
+    in_drain = 1;
+    while (disk_pending_jobs(d) > 0) {
+        disk_wait(d);
+        assert_true(disk_drain(d) > 0);
+    }
+    in_drain = 0;
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(w[i].calls, 1);
     disk_free(d);
     free_fixture(fx);
 }
@@ -678,7 +854,11 @@ main(void)
         cmocka_unit_test_setup(test_free_pending, setup),
         cmocka_unit_test_setup(test_close_job, setup),
         cmocka_unit_test_setup(test_many_files, setup),
-        cmocka_unit_test_setup(test_hash_all, setup),
+        cmocka_unit_test_setup(test_check, setup),
+        cmocka_unit_test_setup(test_background_waits, setup),
+        cmocka_unit_test_setup(test_background_progresses, setup),
+        cmocka_unit_test_setup(test_wait, setup),
+        cmocka_unit_test_setup(test_work, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -398,6 +398,46 @@ test_atomic_replace(void **state)
     resume_cleanup(&a);
 }
 
+/* The two halves of a save: encode (allocates), then write (allocates
+ * nothing, so a disk worker may run it). */
+static void
+test_encode_then_write(void **state)
+{
+    (void)state;
+    struct resume_state a, b;
+    struct shoal_perr err = {0};
+    sample(&a);
+    uint8_t *data;
+    size_t len;
+    assert_int_equal(resume_encode(&a, &data, &len), 0);
+    assert_int_equal(resume_write(path, data, len), 0);
+    assert_int_equal(resume_load(path, &b, &err), 0);
+    assert_same(&a, &b);
+    resume_cleanup(&b);
+    /* The same bytes resume_save writes. */
+    size_t n;
+    uint8_t *saved = read_whole(path, &n);
+    assert_int_equal(resume_save(path, &a), 0);
+    uint8_t *again = read_whole(path, &n);
+    assert_int_equal(n, len);
+    assert_memory_equal(saved, data, len);
+    assert_memory_equal(again, data, len);
+    free(saved);
+    free(again);
+    xfree(data);
+    /* A bad state is not encoded; a path too long is refused. */
+    a.have[1] |= 0x01;
+    assert_int_equal(resume_encode(&a, &data, &len), SHOAL_EINVAL);
+    assert_null(data);
+    char *longp = malloc(5000);
+    assert_non_null(longp);
+    memset(longp, 'a', 4999);
+    longp[4999] = '\0';
+    assert_int_equal(resume_write(longp, (const uint8_t *)"x", 1), SHOAL_ETOOBIG);
+    free(longp);
+    resume_cleanup(&a);
+}
+
 static void
 test_alloc_failures(void **state)
 {
@@ -451,6 +491,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_atomic_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_encode_then_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

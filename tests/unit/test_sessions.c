@@ -2,7 +2,9 @@
  * test_sessions.c — several sessions in one process through the public API:
  * a seeding session on one thread and a downloading session with two
  * torrents on another, on loopback. Proves there is no shared global state
- * and that a session can carry more than one torrent.
+ * and that a session can carry more than one torrent. Also: checks of
+ * existing data run one torrent at a time, and freeing a session in the
+ * middle of them stops them cleanly.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -163,6 +166,80 @@ test_local_only_refuses(void **state)
     shoal_session_free(ss);
 }
 
+struct midcheck {
+    shoal_torrent *first, *second;
+    int polls;
+};
+
+/* Polls from the loop (each call posts the next) until the first check is
+ * well under way, then stops the loop. */
+static void
+poll_check(shoal_session *ss, void *arg)
+{
+    struct midcheck *mc = arg;
+    struct shoal_torrent_status a, b;
+    shoal_torrent_status(mc->first, &a);
+    shoal_torrent_status(mc->second, &b);
+    mc->polls++;
+    if (a.state != SHOAL_TS_CHECKING || a.check_progress >= 0.2) {
+        shoal_session_stop(ss);
+        return;
+    }
+    assert_int_equal(shoal_session_post(ss, poll_check, mc), 0);
+}
+
+static void
+test_free_mid_check(void **state)
+{
+    (void)state;
+    char dir[300], a[320], b[320], resume[400];
+    snprintf(dir, sizeof(dir), "%s/check", workdir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(a, sizeof(a), "%s/a.bin", dir);
+    snprintf(b, sizeof(b), "%s/b.bin", dir);
+    /* Sparse files of zeros: no disk used, as much hashing as real data. */
+    const char *paths[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        int fd = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 256 << 20), 0);
+        close(fd);
+    }
+    struct shoal_settings set;
+    shoal_settings_init(&set);
+    set.local_only = 1;
+    set.listen = 0;
+    shoal_session *ss;
+    assert_int_equal(shoal_session_new(&set, &ss), 0);
+    struct shoal_torrent_opts opts = {.save_dir = dir, .recheck = 1};
+    struct shoal_perr err = {0};
+    struct midcheck mc = {0};
+    shoal_metainfo *ma = make_torrent(a);
+    char hex[41];
+    shoal_hex(shoal_metainfo_infohash(ma), 20, hex);
+    snprintf(resume, sizeof(resume), "%s/.shoal/%s.resume", dir, hex);
+    assert_int_equal(shoal_session_add(ss, ma, &opts, &mc.first, &err), 0);
+    assert_int_equal(shoal_session_add(ss, make_torrent(b), &opts, &mc.second, &err), 0);
+    assert_int_equal(shoal_session_post(ss, poll_check, &mc), 0);
+    assert_int_equal(shoal_session_run(ss, 0), 0);
+
+    struct shoal_torrent_status st;
+    shoal_torrent_status(mc.first, &st);
+    assert_int_equal(st.state, SHOAL_TS_CHECKING);
+    assert_true(st.check_progress >= 0.2 && st.check_progress < 1.0);
+    assert_true(st.pieces_have > 0 && st.pieces_have < st.piece_count);
+    /* One check at a time: the second waits its turn. */
+    shoal_torrent_status(mc.second, &st);
+    assert_int_equal(st.state, SHOAL_TS_CHECKING);
+    assert_true(st.check_progress == 0.0);
+    assert_int_equal(st.pieces_have, 0);
+    assert_true(mc.polls > 1);
+    /* Freed mid-check: the pieces in flight finish unseen, and no resume
+     * state is written from a check that did not end. */
+    shoal_session_free(ss);
+    assert_int_not_equal(access(resume, F_OK), 0);
+}
+
 int
 main(void)
 {
@@ -172,6 +249,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_sessions_two_torrents),
         cmocka_unit_test(test_local_only_refuses),
+        cmocka_unit_test(test_free_mid_check),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[300];

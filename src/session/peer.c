@@ -1,7 +1,9 @@
 /*
  * peer.c — one peer connection: handshake, message handling, request
  * pipeline and uploads (BEP 3, BEP 6 fast extension, BEP 10 handshake).
- * Session layer: runs on the loop thread over a libevent bufferevent.
+ * Session layer: runs on the loop thread over a transport it is handed
+ * (transport.h), a libevent bufferevent it never made and calls no socket
+ * function on.
  *
  * Every message is parsed by the pure codec in wire.c against the torrent's
  * limits before anything acts on it; a peer that breaks the protocol is
@@ -27,6 +29,7 @@
 #include "engine/picker.h"
 #include "engine/storage.h"
 #include "session/session.h"
+#include "session/transport.h"
 
 /* Client name sent in the extension handshake. */
 #define PEER_CLIENT_NAME "shoal/" SHOAL_VERSION
@@ -38,8 +41,6 @@
 #define PEER_RTT_GUESS_MS 50
 /* Requests in flight to a new peer before its rate is known (1 MiB). */
 #define PEER_PIPELINE_START 64
-/* Bytes moved per socket read or write call. */
-#define PEER_MAX_SINGLE_IO (256 * 1024)
 
 static void
 send_bytes(struct peer *p, const void *data, size_t len)
@@ -60,14 +61,8 @@ peer_close(struct peer *p, const char *fmt, ...)
     vsnprintf(p->dead_reason, sizeof(p->dead_reason), fmt, ap);
     va_end(ap);
     p->state = PEER_DEAD;
-    if (p->bev) {
-        /* Leave the rate-limit group now: it may be freed before libevent
-         * finishes releasing the bufferevent. */
-        if (p->ss->rl)
-            bufferevent_remove_from_rate_limit_group(p->bev);
-        bufferevent_free(p->bev);
-        p->bev = NULL;
-    }
+    transport_free(p->bev);
+    p->bev = NULL;
     if (p->t) {
         /* Give its requests back so other peers can fetch those blocks. */
         picker_peer_gone(p->t->picker, p);
@@ -86,11 +81,7 @@ peer_free(struct peer *p)
 {
     if (!p)
         return;
-    if (p->bev) {
-        if (p->ss->rl)
-            bufferevent_remove_from_rate_limit_group(p->bev);
-        bufferevent_free(p->bev);
-    }
+    transport_free(p->bev);
     p->ss->npeers--;
     bitfield_cleanup(&p->has);
     xfree(p->reqs);
@@ -752,7 +743,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 /* ------------------------------------------------------------------ lifecycle */
 
 struct peer *
-peer_new(struct shoal_session *ss, struct torrent *t, evutil_socket_t fd,
+peer_new(struct shoal_session *ss, struct torrent *t, struct bufferevent *bev,
          const struct sockaddr *sa, socklen_t salen, int incoming)
 {
     struct peer *p = xcalloc(1, sizeof(*p));
@@ -760,6 +751,7 @@ peer_new(struct shoal_session *ss, struct torrent *t, evutil_socket_t fd,
         return NULL;
     p->ss = ss;
     p->t = t;
+    p->bev = bev;
     p->id = ++ss->next_peer_id;
     ss->npeers++;
     p->incoming = incoming;
@@ -771,33 +763,17 @@ peer_new(struct shoal_session *ss, struct torrent *t, evutil_socket_t fd,
     p->connected_ms = p->last_recv_ms = p->last_send_ms = session_now_ms(ss);
     if (t)
         p->lim = t->lim;
-    p->bev = bufferevent_socket_new(ss->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!p->bev) {
-        peer_free(p);
-        return NULL;
+    bufferevent_setcb(bev, on_read, on_write, on_event, p);
+    /* Refill from the disk once half the upload budget has been written. */
+    bufferevent_setwatermark(bev, EV_WRITE, PEER_MAX_SEND_QUEUE / 2, 0);
+    if (!incoming) {
+        /* Until the peer is active, a write that cannot go out (the connect
+         * itself, then our handshake) gives up after this long. */
+        struct timeval tv = {SESSION_CONNECT_TIMEOUT_S, 0};
+        bufferevent_set_timeouts(bev, NULL, &tv);
     }
-    bufferevent_setcb(p->bev, on_read, on_write, on_event, p);
-    /* libevent reads 4 KiB per call by default: far too little for a peer
-     * sending hundreds of MB/s. */
-    bufferevent_set_max_single_read(p->bev, PEER_MAX_SINGLE_IO);
-    bufferevent_set_max_single_write(p->bev, PEER_MAX_SINGLE_IO);
-    bufferevent_setwatermark(p->bev, EV_WRITE, PEER_MAX_SEND_QUEUE / 2, 0);
-    if (ss->rl)
-        bufferevent_add_to_rate_limit_group(p->bev, ss->rl);
-    bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
     return p;
-}
-
-int
-peer_connect(struct peer *p)
-{
-    struct timeval tv = {SESSION_CONNECT_TIMEOUT_S, 0};
-    bufferevent_set_timeouts(p->bev, NULL, &tv);
-    socklen_t len = p->sa.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                : sizeof(struct sockaddr_in);
-    if (bufferevent_socket_connect(p->bev, (struct sockaddr *)&p->sa, (int)len) != 0)
-        return -errno ? -errno : SHOAL_EINVAL;
-    return 0;
 }
 
 void

@@ -86,12 +86,18 @@ struct peer {
     int snubbed;
 };
 
-/* Creates a connection object for an accepted socket (t == NULL) or an
- * outgoing connect to sa for torrent t. Returns NULL on failure. */
-struct peer *peer_new(struct shoal_session *ss, struct torrent *t, evutil_socket_t fd,
-                      const struct sockaddr *sa, socklen_t salen, int incoming);
-/* Starts the outgoing connect (after peer_new with incoming = 0). */
-int peer_connect(struct peer *p);
+/*
+ * Creates a connection over transport bev, which nobody else may use after:
+ * an incoming one (t == NULL; its handshake names the torrent) or an
+ * outgoing one for t. An outgoing peer waits for the transport to report
+ * BEV_EVENT_CONNECTED, then sends its handshake; start the transport
+ * (transport_tcp_connect()) after this call, so the callbacks are in place.
+ * Keeps a reference to ss and t. On success the peer owns bev; returns NULL
+ * when out of memory, and bev is still the caller's.
+ */
+struct peer *peer_new(struct shoal_session *ss, struct torrent *t,
+                      struct bufferevent *bev, const struct sockaddr *sa, socklen_t salen,
+                      int incoming);
 /* Marks the peer dead with a reason and closes its socket; freed later by
  * peer_reap() once no disk job refers to it. */
 void peer_close(struct peer *p, const char *fmt, ...)

@@ -27,6 +27,7 @@
 #include "engine/disk.h"
 #include "engine/picker.h"
 #include "session/tracker_client.h"
+#include "session/transport.h"
 
 /* Defaults for struct shoal_settings. */
 #define SESSION_DEFAULT_MAX_PEERS             400
@@ -148,14 +149,44 @@ session_dial(struct shoal_session *ss, struct torrent *t, const struct sockaddr 
     }
     socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                               : sizeof(struct sockaddr_in);
-    struct peer *p = peer_new(ss, t, -1, sa, len, 0);
-    if (!p)
+    struct bufferevent *bev = transport_tcp_new(ss->base, ss->rl);
+    if (!bev)
         return SHOAL_ENOMEM;
+    struct peer *p = peer_new(ss, t, bev, sa, len, 0);
+    if (!p) {
+        transport_free(bev);
+        return SHOAL_ENOMEM;
+    }
     torrent_peer_attached(t, p);
-    int rc = peer_connect(p);
+    /* Started only now that the peer's callbacks are set on the transport. */
+    int rc = transport_tcp_connect(bev, sa, len);
     if (rc)
         peer_close(p, "cannot connect: %s", shoal_strerror(rc));
     return 0;
+}
+
+/* 1 when the limits leave room for one more incoming connection. */
+static int
+may_accept(const struct shoal_session *ss)
+{
+    int halfopen = 0;
+    for (const struct peer *p = ss->halfopen; p; p = p->next)
+        halfopen++;
+    return ss->npeers < ss->cfg.max_peers && halfopen < SESSION_MAX_HALFOPEN;
+}
+
+struct peer *
+session_accept(struct shoal_session *ss, struct bufferevent *bev,
+               const struct sockaddr *sa, socklen_t len)
+{
+    struct peer *p = may_accept(ss) ? peer_new(ss, NULL, bev, sa, len, 1) : NULL;
+    if (!p) {
+        transport_free(bev);
+        return NULL;
+    }
+    p->next = ss->halfopen;
+    ss->halfopen = p;
+    return p;
 }
 
 static void
@@ -164,20 +195,14 @@ on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
 {
     (void)lis;
     struct shoal_session *ss = arg;
-    int halfopen = 0;
-    for (struct peer *p = ss->halfopen; p; p = p->next)
-        halfopen++;
-    if (ss->npeers >= ss->cfg.max_peers || halfopen >= SESSION_MAX_HALFOPEN) {
+    /* Refuse before making anything of the socket when the limits are hit. */
+    struct bufferevent *bev =
+        may_accept(ss) ? transport_tcp_accept(ss->base, fd, ss->rl) : NULL;
+    if (!bev) {
         evutil_closesocket(fd);
         return;
     }
-    struct peer *p = peer_new(ss, NULL, fd, sa, (socklen_t)len, 1);
-    if (!p) {
-        evutil_closesocket(fd);
-        return;
-    }
-    p->next = ss->halfopen;
-    ss->halfopen = p;
+    session_accept(ss, bev, sa, (socklen_t)len);
 }
 
 /* Frees dead peers that no disk job refers to any more. */
@@ -260,54 +285,12 @@ on_stop(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(ss->base);
 }
 
+/* Listens for peers on port (0: any) of family; loopback only in
+ * local-only mode. */
 static struct evconnlistener *
 listen_on(struct shoal_session *ss, int family, int port)
 {
-    struct sockaddr_storage sa;
-    memset(&sa, 0, sizeof(sa));
-    socklen_t len;
-    if (family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)&sa;
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        /* Local-only mode listens on loopback only. */
-        in->sin_addr.s_addr = htonl(ss->local_only ? INADDR_LOOPBACK : INADDR_ANY);
-        len = sizeof(*in);
-    } else {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        in6->sin6_addr = ss->local_only ? in6addr_loopback : in6addr_any;
-        len = sizeof(*in6);
-    }
-    evutil_socket_t fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return NULL;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&sa, len) != 0) {
-        close(fd);
-        return NULL;
-    }
-    struct evconnlistener *lis = evconnlistener_new(
-        ss->base, on_accept, ss, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128, fd);
-    if (!lis)
-        close(fd);
-    return lis;
-}
-
-static int
-bound_port(struct evconnlistener *lis)
-{
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof(sa);
-    if (getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&sa, &len) != 0)
-        return 0;
-    if (sa.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&sa)->sin_port);
-    return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    return transport_tcp_listen(ss->base, family, port, ss->local_only, on_accept, ss);
 }
 
 /* ------------------------------------------------------------------ public */
@@ -408,7 +391,7 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
             rc = -errno ? -errno : -EADDRINUSE;
             goto fail;
         }
-        ss->port = bound_port(ss->lis4);
+        ss->port = transport_tcp_port(ss->lis4);
         /* IPv6 on the same port; a host without IPv6 still works. */
         ss->lis6 = listen_on(ss, AF_INET6, ss->port);
     }

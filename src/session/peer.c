@@ -195,7 +195,7 @@ peer_fill_requests(struct peer *p)
     /* Slow start: the rate needs a whole second to show, so until then grow
      * the pipeline by two requests per block received, from a start that
      * keeps a fast peer busy at once. */
-    int start = PEER_PIPELINE_START + 2 * (int)(p->downloaded / 16384);
+    int start = PEER_PIPELINE_START + 2 * (int)(p->downloaded / PICKER_BLOCK_SIZE);
     if (depth < start)
         depth = start;
     int reqq = p->ext.reqq ? (int)p->ext.reqq : PEER_DEFAULT_REQQ;
@@ -296,7 +296,9 @@ peer_pump_uploads(struct peer *p)
     struct torrent *t = p->t;
     struct evbuffer *out = bufferevent_get_output(p->bev);
     while (p->nupq > 0) {
-        size_t queued = evbuffer_get_length(out) + (size_t)p->pending_io * 16384;
+        /* A disk read in flight is counted as one block on its way out. */
+        size_t queued =
+            evbuffer_get_length(out) + (size_t)p->pending_io * PICKER_BLOCK_SIZE;
         if (queued >= PEER_MAX_SEND_QUEUE)
             break;
         struct peer_upreq r = p->upq[0];
@@ -390,7 +392,7 @@ send_extended_handshake(struct peer *p)
         ours.yourip_len = 16;
     }
     struct buf b;
-    buf_init(&b, 16384);
+    buf_init(&b, EXT_MAX_HANDSHAKE);
     if (ext_encode_handshake(&ours, &b) == 0) {
         uint8_t hdr[WIRE_MAX_HEADER];
         send_bytes(p, hdr,

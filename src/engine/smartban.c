@@ -11,9 +11,11 @@
 #include "base/alloc.h"
 #include "base/sha.h"
 #include "base/sockaddr.h"
+#include "engine/picker.h"
 #include "shoal.h"
 
-#define SMARTBAN_BLOCK 16384
+/* Blame is kept per block as the picker requests them: one sender each. */
+#define SMARTBAN_BLOCK PICKER_BLOCK_SIZE
 
 struct record {
     uint32_t piece;

@@ -1,6 +1,12 @@
 /*
  * peer.h — one peer connection: handshake, messages, request pipeline and
  * uploads. Session layer, loop thread only.
+ *
+ * The module is two files. peer_wire.c is the protocol: it acts on parsed
+ * handshakes and messages and on calls from the torrent, and writes what it
+ * sends through peer_io_send(); it never touches the stream itself.
+ * peer_io.c is the stream: it owns the transport (transport.h) the peer was
+ * handed, frames and parses what arrives, and closes and frees the peer.
  */
 #ifndef SHOAL_PEER_H
 #define SHOAL_PEER_H
@@ -8,14 +14,13 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include <event2/bufferevent.h>
-
 #include "base/bitfield.h"
 #include "base/rate.h"
 #include "codec/ext.h"
 #include "codec/wire.h"
 #include "shoal.h"
 
+struct bufferevent;
 struct shoal_session;
 struct torrent;
 
@@ -48,9 +53,9 @@ struct peer_upreq {
 
 struct peer {
     struct shoal_session *ss;
-    struct torrent *t; /* NULL until an incoming handshake names the torrent */
-    struct peer *next; /* in the torrent's (or session's half-open) list */
-    struct bufferevent *bev;
+    struct torrent *t;       /* NULL until an incoming handshake names the torrent */
+    struct peer *next;       /* in the torrent's (or session's half-open) list */
+    struct bufferevent *bev; /* the transport; NULL once closed */
     struct sockaddr_storage sa;
     char addr[64];
     uint64_t id;
@@ -86,29 +91,65 @@ struct peer {
     int snubbed;
 };
 
-/* Creates a connection object for an accepted socket (t == NULL) or an
- * outgoing connect to sa for torrent t. Returns NULL on failure. */
-struct peer *peer_new(struct shoal_session *ss, struct torrent *t, evutil_socket_t fd,
-                      const struct sockaddr *sa, socklen_t salen, int incoming);
-/* Starts the outgoing connect (after peer_new with incoming = 0). */
-int peer_connect(struct peer *p);
-/* Marks the peer dead with a reason and closes its socket; freed later by
- * peer_reap() once no disk job refers to it. */
+/* ------------------------------------------------------------ peer_io.c */
+
+/*
+ * Creates a connection over transport bev, which nobody else may use after:
+ * an incoming one (t == NULL; its handshake names the torrent) or an
+ * outgoing one for t. An outgoing peer waits for the transport to report
+ * BEV_EVENT_CONNECTED, then sends its handshake; start the transport
+ * (transport_tcp_connect()) after this call, so the callbacks are in place.
+ * Keeps a reference to ss and t. On success the peer owns bev; returns NULL
+ * when out of memory, and bev is still the caller's.
+ */
+struct peer *peer_new(struct shoal_session *ss, struct torrent *t,
+                      struct bufferevent *bev, const struct sockaddr *sa, socklen_t salen,
+                      int incoming);
+/* Marks the peer dead with a reason, frees its transport and gives its
+ * requests back to the picker; freed later by the session's reaper once no
+ * disk job refers to it. A second close does nothing. */
 void peer_close(struct peer *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Frees a dead peer with no pending I/O. */
+/* Frees a dead peer with no pending I/O. NULL does nothing. */
 void peer_free(struct peer *p);
 
+/* For peer_wire.c: queues bytes on the transport (nothing once dead). */
+void peer_io_send(struct peer *p, const void *data, size_t len);
+/* For peer_wire.c: bytes queued on the transport and not yet written. */
+size_t peer_io_queued(const struct peer *p);
+
+/* ---------------------------------------------------------- peer_wire.c */
+
+/* For peer_io.c: the transport is up; sends our handshake. */
+void peer_wire_connected(struct peer *p);
+/* For peer_io.c: acts on the handshake just read into p->hs. Adopts an
+ * incoming peer into its torrent, answers with our handshake, extension
+ * handshake and what we have, and makes the peer PEER_ACTIVE; or closes it
+ * with the reason. */
+void peer_wire_handshake(struct peer *p);
+/* For peer_io.c: acts on one message parsed against p->lim (BEP 3, BEP 6,
+ * BEP 10), received at now; may close the peer. m's slices are borrowed. */
+void peer_wire_message(struct peer *p, const struct wire_msg *m, uint64_t now);
+
+/* Tells the peer we now have piece (BEP 3 have). */
 void peer_send_have(struct peer *p, uint32_t piece);
+/* Chokes or unchokes the peer when that changes its state. Choking drops
+ * its queued requests: rejected one by one with the fast extension, silently
+ * without it (BEP 6, BEP 3). Only for an active peer. */
 void peer_set_choke(struct peer *p, int choke);
+/* Sends interested or not interested when our interest changed: interested
+ * while it has a wanted piece we lack. */
 void peer_update_interest(struct peer *p);
-/* Tops up the request pipeline from the picker. */
+/* Tops up the request pipeline from the picker: only while it unchokes us,
+ * we are interested, the torrent downloads and the disk keeps up. */
 void peer_fill_requests(struct peer *p);
-/* Sends cancels for a block others delivered first (endgame). */
+/* Drops our request for a block others delivered first and sends a cancel
+ * (endgame); nothing when we had not asked it for that block. */
 void peer_cancel_block(struct peer *p, uint32_t piece, uint32_t begin, uint32_t length);
-/* Once a second: timeouts, keep-alives, snub detection. */
+/* Once a second, at now_ms: idle timeout, keep-alives, snub detection. */
 void peer_tick(struct peer *p, uint64_t now_ms);
-/* Starts disk reads for queued upload requests, within the send budget. */
+/* Starts disk reads for queued upload requests while the data queued on the
+ * transport and in flight from the disk stays under PEER_MAX_SEND_QUEUE. */
 void peer_pump_uploads(struct peer *p);
 
 #endif

@@ -28,6 +28,7 @@
 #include "engine/disk.h"
 #include "engine/picker.h"
 #include "session/tracker_client.h"
+#include "session/transport.h"
 
 /* Defaults for struct shoal_settings. */
 #define SESSION_DEFAULT_MAX_PEERS             400
@@ -142,14 +143,45 @@ session_dial(struct shoal_session *ss, struct torrent *t, const struct sockaddr 
                      "local-only mode: refused to connect to %s", addr);
         return SHOAL_ELOCALONLY;
     }
-    struct peer *p = peer_new(ss, t, -1, sa, sockaddr_len(sa->sa_family), 0);
-    if (!p)
+    socklen_t len = sockaddr_len(sa->sa_family);
+    struct bufferevent *bev = transport_tcp_new(ss->base, ss->rl);
+    if (!bev)
         return SHOAL_ENOMEM;
+    struct peer *p = peer_new(ss, t, bev, sa, len, 0);
+    if (!p) {
+        transport_free(bev);
+        return SHOAL_ENOMEM;
+    }
     torrent_peer_attached(t, p);
-    int rc = peer_connect(p);
+    /* Started only now that the peer's callbacks are set on the transport. */
+    int rc = transport_tcp_connect(bev, sa, len);
     if (rc)
         peer_close(p, "cannot connect: %s", shoal_strerror(rc));
     return 0;
+}
+
+/* 1 when the limits leave room for one more incoming connection. */
+static int
+may_accept(const struct shoal_session *ss)
+{
+    int halfopen = 0;
+    for (const struct peer *p = ss->halfopen; p; p = p->next)
+        halfopen++;
+    return ss->npeers < ss->cfg.max_peers && halfopen < SESSION_MAX_HALFOPEN;
+}
+
+struct peer *
+session_accept(struct shoal_session *ss, struct bufferevent *bev,
+               const struct sockaddr *sa, socklen_t len)
+{
+    struct peer *p = may_accept(ss) ? peer_new(ss, NULL, bev, sa, len, 1) : NULL;
+    if (!p) {
+        transport_free(bev);
+        return NULL;
+    }
+    p->next = ss->halfopen;
+    ss->halfopen = p;
+    return p;
 }
 
 static void
@@ -158,20 +190,14 @@ on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
 {
     (void)lis;
     struct shoal_session *ss = arg;
-    int halfopen = 0;
-    for (struct peer *p = ss->halfopen; p; p = p->next)
-        halfopen++;
-    if (ss->npeers >= ss->cfg.max_peers || halfopen >= SESSION_MAX_HALFOPEN) {
+    /* Refuse before making anything of the socket when the limits are hit. */
+    struct bufferevent *bev =
+        may_accept(ss) ? transport_tcp_accept(ss->base, fd, ss->rl) : NULL;
+    if (!bev) {
         evutil_closesocket(fd);
         return;
     }
-    struct peer *p = peer_new(ss, NULL, fd, sa, (socklen_t)len, 1);
-    if (!p) {
-        evutil_closesocket(fd);
-        return;
-    }
-    p->next = ss->halfopen;
-    ss->halfopen = p;
+    session_accept(ss, bev, sa, (socklen_t)len);
 }
 
 /* Frees dead peers that no disk job refers to any more. */
@@ -339,43 +365,12 @@ shoal_session_post(shoal_session *ss, shoal_session_fn fn, void *arg)
 
 /* ------------------------------------------------------------------ sockets */
 
+/* Listens for peers on port (0: any) of family; loopback only in
+ * local-only mode. */
 static struct evconnlistener *
 listen_on(struct shoal_session *ss, int family, int port)
 {
-    struct sockaddr_storage sa;
-    socklen_t len;
-    /* Local-only mode listens on loopback only. */
-    if (family == AF_INET)
-        sockaddr_from_ip(ss->local_only ? "127.0.0.1" : "0.0.0.0", (uint16_t)port, &sa,
-                         &len);
-    else
-        sockaddr_from_ip(ss->local_only ? "::1" : "::", (uint16_t)port, &sa, &len);
-    evutil_socket_t fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return NULL;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&sa, len) != 0) {
-        close(fd);
-        return NULL;
-    }
-    struct evconnlistener *lis = evconnlistener_new(
-        ss->base, on_accept, ss, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128, fd);
-    if (!lis)
-        close(fd);
-    return lis;
-}
-
-static int
-bound_port(struct evconnlistener *lis)
-{
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof(sa);
-    if (getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&sa, &len) != 0)
-        return 0;
-    return sockaddr_port((struct sockaddr *)&sa);
+    return transport_tcp_listen(ss->base, family, port, ss->local_only, on_accept, ss);
 }
 
 /* ------------------------------------------------------------------ public */
@@ -473,7 +468,7 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
             rc = -errno ? -errno : -EADDRINUSE;
             goto fail;
         }
-        ss->port = bound_port(ss->lis4);
+        ss->port = transport_tcp_port(ss->lis4);
         /* IPv6 on the same port; a host without IPv6 still works. */
         ss->lis6 = listen_on(ss, AF_INET6, ss->port);
     }

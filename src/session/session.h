@@ -1,10 +1,10 @@
 /*
  * session.h — internal view of a session: the event loop, listening sockets,
  * the disk pool, the torrents and the half-open connections. Session layer:
- * session.c owns the loop and the sockets, torrent.c (torrent.h) one
- * torrent, peer.c (peer.h) one connection. All of it runs on the session's
- * one loop thread; disk work runs on the disk pool and reports back through
- * disk_drain() on the loop.
+ * session.c owns the loop and the sockets, transport.c makes the streams
+ * peers talk over, torrent.c (torrent.h) one torrent, peer.c (peer.h) one
+ * connection. All of it runs on the session's one loop thread; disk work
+ * runs on the disk pool and reports back through disk_drain() on the loop.
  */
 #ifndef SHOAL_SESSION_H
 #define SHOAL_SESSION_H
@@ -91,6 +91,14 @@ void session_log(struct shoal_session *ss, const char *fmt, ...)
 struct torrent *session_find_torrent(struct shoal_session *ss, const uint8_t ih[20]);
 /* Opens an outgoing connection for t (checked against local-only mode). */
 int session_dial(struct shoal_session *ss, struct torrent *t, const struct sockaddr *sa);
+/*
+ * Makes a half-open peer of an incoming connection over any transport; its
+ * handshake will name the torrent. Takes bev in every case: when the
+ * connection limits refuse it or memory runs out, bev is freed and NULL
+ * returned.
+ */
+struct peer *session_accept(struct shoal_session *ss, struct bufferevent *bev,
+                            const struct sockaddr *sa, socklen_t len);
 /* Moves a half-open incoming peer into its torrent. */
 void session_adopt_peer(struct shoal_session *ss, struct peer *p, struct torrent *t);
 

@@ -1,25 +1,24 @@
 /*
- * peer.c — one peer connection: handshake, message handling, request
- * pipeline and uploads (BEP 3, BEP 6 fast extension, BEP 10 handshake).
- * Session layer: runs on the loop thread over a libevent bufferevent.
+ * peer_wire.c — the peer protocol: the handshake, every message and what it
+ * does (BEP 3, BEP 6 fast extension, BEP 10 extension handshake), the
+ * request pipeline, the upload queue, keep-alives and snub detection.
+ * Session layer, loop thread only.
  *
- * Every message is parsed by the pure codec in wire.c against the torrent's
- * limits before anything acts on it; a peer that breaks the protocol is
- * closed with the reason logged, and the session goes on. A peer is never
- * freed inside its own callbacks: peer_close() marks it dead and the
- * session reaps it once no disk job refers to it.
+ * It works on a peer, its torrent and the peer's output: messages come in
+ * already framed and validated by the pure codec in wire.c against the
+ * torrent's limits (peer_io.c does that), and what we send goes out through
+ * peer_io_send(). Nothing here touches a socket or a bufferevent. A peer
+ * that breaks the protocol is closed with the reason logged, and the
+ * session goes on.
  */
 #include "session/peer.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/metainfo.h"
@@ -38,65 +37,6 @@
 #define PEER_RTT_GUESS_MS 50
 /* Requests in flight to a new peer before its rate is known (1 MiB). */
 #define PEER_PIPELINE_START 64
-/* Bytes moved per socket read or write call. */
-#define PEER_MAX_SINGLE_IO (256 * 1024)
-
-static void
-send_bytes(struct peer *p, const void *data, size_t len)
-{
-    if (p->state == PEER_DEAD || !p->bev)
-        return;
-    bufferevent_write(p->bev, data, len);
-    p->last_send_ms = session_now_ms(p->ss);
-}
-
-void
-peer_close(struct peer *p, const char *fmt, ...)
-{
-    if (p->state == PEER_DEAD)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->dead_reason, sizeof(p->dead_reason), fmt, ap);
-    va_end(ap);
-    p->state = PEER_DEAD;
-    if (p->bev) {
-        /* Leave the rate-limit group now: it may be freed before libevent
-         * finishes releasing the bufferevent. */
-        if (p->ss->rl)
-            bufferevent_remove_from_rate_limit_group(p->bev);
-        bufferevent_free(p->bev);
-        p->bev = NULL;
-    }
-    if (p->t) {
-        /* Give its requests back so other peers can fetch those blocks. */
-        picker_peer_gone(p->t->picker, p);
-        if (p->has_all)
-            picker_peer_lost_all(p->t->picker);
-        else if (p->has.bits)
-            picker_peer_lost(p->t->picker, &p->has);
-        p->nreqs = 0;
-        p->nupq = 0;
-    }
-    session_emit(p->ss, SHOAL_EV_PEER_DISCONNECTED, p->t, p, 0, "%s", p->dead_reason);
-}
-
-void
-peer_free(struct peer *p)
-{
-    if (!p)
-        return;
-    if (p->bev) {
-        if (p->ss->rl)
-            bufferevent_remove_from_rate_limit_group(p->bev);
-        bufferevent_free(p->bev);
-    }
-    p->ss->npeers--;
-    bitfield_cleanup(&p->has);
-    xfree(p->reqs);
-    xfree(p->upq);
-    xfree(p);
-}
 
 /* ------------------------------------------------------------------ sending */
 
@@ -104,7 +44,7 @@ void
 peer_send_have(struct peer *p, uint32_t piece)
 {
     uint8_t msg[WIRE_MAX_HEADER];
-    send_bytes(p, msg, wire_encode_have(msg, piece));
+    peer_io_send(p, msg, wire_encode_have(msg, piece));
 }
 
 void
@@ -114,13 +54,13 @@ peer_set_choke(struct peer *p, int choke)
         return;
     p->am_choking = choke;
     uint8_t msg[WIRE_MAX_HEADER];
-    send_bytes(p, msg, wire_encode_simple(msg, choke ? WIRE_CHOKE : WIRE_UNCHOKE));
+    peer_io_send(p, msg, wire_encode_simple(msg, choke ? WIRE_CHOKE : WIRE_UNCHOKE));
     if (choke) {
         /* BEP 6: queued requests are rejected explicitly; without the fast
          * extension a choke discards them implicitly (BEP 3). */
         for (size_t i = 0; p->fast && i < p->nupq; i++) {
             struct peer_upreq *r = &p->upq[i];
-            send_bytes(
+            peer_io_send(
                 p, msg,
                 wire_encode_request(msg, WIRE_REJECT, r->piece, r->begin, r->length));
         }
@@ -152,8 +92,8 @@ peer_update_interest(struct peer *p)
         return;
     p->am_interested = want;
     uint8_t msg[WIRE_MAX_HEADER];
-    send_bytes(p, msg,
-               wire_encode_simple(msg, want ? WIRE_INTERESTED : WIRE_NOT_INTERESTED));
+    peer_io_send(p, msg,
+                 wire_encode_simple(msg, want ? WIRE_INTERESTED : WIRE_NOT_INTERESTED));
 }
 
 static int
@@ -188,8 +128,8 @@ take_req(struct peer *p, uint32_t piece, uint32_t begin, uint32_t *length)
     return 0;
 }
 
-void
-peer_fill_requests(struct peer *p)
+static void
+fill_requests(struct peer *p, uint64_t now)
 {
     if (p->state != PEER_ACTIVE || p->peer_choking || !p->am_interested || !p->t)
         return;
@@ -199,12 +139,11 @@ peer_fill_requests(struct peer *p)
     /* Back-pressure: while the disk is behind, ask for nothing more. */
     if (disk_pending_bytes(p->ss->disk) > TORRENT_MAX_PENDING_WRITE)
         return;
-    uint64_t now = session_now_ms(p->ss);
     int depth = picker_pipeline_depth(rate_get(&p->down, now), PEER_RTT_GUESS_MS);
     /* Slow start: the rate needs a whole second to show, so until then grow
      * the pipeline by two requests per block received, from a start that
      * keeps a fast peer busy at once. */
-    int start = PEER_PIPELINE_START + 2 * (int)(p->downloaded / 16384);
+    int start = PEER_PIPELINE_START + 2 * (int)(p->downloaded / PICKER_BLOCK_SIZE);
     if (depth < start)
         depth = start;
     int reqq = p->ext.reqq ? (int)p->ext.reqq : PEER_DEFAULT_REQQ;
@@ -233,11 +172,17 @@ peer_fill_requests(struct peer *p)
             o += wire_encode_request(out + o, WIRE_REQUEST, blocks[i].piece,
                                      blocks[i].begin, blocks[i].length);
         }
-        send_bytes(p, out, o);
+        peer_io_send(p, out, o);
         need -= n;
         if (n < want)
             break;
     }
+}
+
+void
+peer_fill_requests(struct peer *p)
+{
+    fill_requests(p, session_now_ms(p->ss));
 }
 
 void
@@ -246,7 +191,7 @@ peer_cancel_block(struct peer *p, uint32_t piece, uint32_t begin, uint32_t lengt
     if (!take_req(p, piece, begin, NULL))
         return;
     uint8_t msg[WIRE_MAX_HEADER];
-    send_bytes(p, msg, wire_encode_request(msg, WIRE_CANCEL, piece, begin, length));
+    peer_io_send(p, msg, wire_encode_request(msg, WIRE_CANCEL, piece, begin, length));
 }
 
 /* ------------------------------------------------------------------ uploads */
@@ -277,17 +222,17 @@ on_upload_read(void *user, int rc, const uint8_t *data, size_t len)
                               job->piece);
         if (p->fast) {
             uint8_t msg[WIRE_MAX_HEADER];
-            send_bytes(p, msg,
-                       wire_encode_request(msg, WIRE_REJECT, job->piece, job->begin,
-                                           job->length));
+            peer_io_send(p, msg,
+                         wire_encode_request(msg, WIRE_REJECT, job->piece, job->begin,
+                                             job->length));
         }
         xfree(job);
         return;
     }
     uint8_t hdr[WIRE_MAX_HEADER];
-    send_bytes(p, hdr,
-               wire_encode_piece_header(hdr, job->piece, job->begin, (uint32_t)len));
-    send_bytes(p, data, len);
+    peer_io_send(p, hdr,
+                 wire_encode_piece_header(hdr, job->piece, job->begin, (uint32_t)len));
+    peer_io_send(p, data, len);
     uint64_t now = session_now_ms(p->ss);
     p->uploaded += len;
     t->uploaded += len;
@@ -300,12 +245,12 @@ on_upload_read(void *user, int rc, const uint8_t *data, size_t len)
 void
 peer_pump_uploads(struct peer *p)
 {
-    if (p->state != PEER_ACTIVE || !p->t || !p->bev)
+    if (p->state != PEER_ACTIVE || !p->t)
         return;
     struct torrent *t = p->t;
-    struct evbuffer *out = bufferevent_get_output(p->bev);
     while (p->nupq > 0) {
-        size_t queued = evbuffer_get_length(out) + (size_t)p->pending_io * 16384;
+        /* A disk read in flight is counted as one block on its way out. */
+        size_t queued = peer_io_queued(p) + (size_t)p->pending_io * PICKER_BLOCK_SIZE;
         if (queued >= PEER_MAX_SEND_QUEUE)
             break;
         struct peer_upreq r = p->upq[0];
@@ -344,7 +289,7 @@ on_request(struct peer *p, const struct wire_msg *m)
     if (!ok) {
         /* BEP 6: tell the peer; without it, a request while choked is dropped. */
         if (p->fast)
-            send_bytes(
+            peer_io_send(
                 p, msg,
                 wire_encode_request(msg, WIRE_REJECT, m->index, m->begin, m->length));
         return;
@@ -399,12 +344,12 @@ send_extended_handshake(struct peer *p)
         ours.yourip_len = 16;
     }
     struct buf b;
-    buf_init(&b, 16384);
+    buf_init(&b, EXT_MAX_HANDSHAKE);
     if (ext_encode_handshake(&ours, &b) == 0) {
         uint8_t hdr[WIRE_MAX_HEADER];
-        send_bytes(p, hdr,
-                   wire_encode_extended_header(hdr, EXT_ID_HANDSHAKE, (uint32_t)b.len));
-        send_bytes(p, b.data, b.len);
+        peer_io_send(p, hdr,
+                     wire_encode_extended_header(hdr, EXT_ID_HANDSHAKE, (uint32_t)b.len));
+        peer_io_send(p, b.data, b.len);
     }
     buf_cleanup(&b);
 }
@@ -416,13 +361,13 @@ send_have_state(struct peer *p)
     const struct bitfield *have = picker_have_bits(t->picker);
     uint8_t hdr[WIRE_MAX_HEADER];
     if (p->fast && have->count == have->nbits) {
-        send_bytes(p, hdr, wire_encode_simple(hdr, WIRE_HAVE_ALL));
+        peer_io_send(p, hdr, wire_encode_simple(hdr, WIRE_HAVE_ALL));
     } else if (p->fast && have->count == 0) {
-        send_bytes(p, hdr, wire_encode_simple(hdr, WIRE_HAVE_NONE));
+        peer_io_send(p, hdr, wire_encode_simple(hdr, WIRE_HAVE_NONE));
     } else if (have->count > 0) {
         uint32_t nbytes = (have->nbits + 7) / 8;
-        send_bytes(p, hdr, wire_encode_bitfield_header(hdr, nbytes));
-        send_bytes(p, have->bits, nbytes);
+        peer_io_send(p, hdr, wire_encode_bitfield_header(hdr, nbytes));
+        peer_io_send(p, have->bits, nbytes);
     }
     if (!p->fast || p->sa.ss_family != AF_INET)
         return;
@@ -435,7 +380,7 @@ send_have_state(struct peer *p)
         if (!picker_have(t->picker, set[i]))
             continue;
         p->allowed_fast[p->nallowed_fast++] = set[i];
-        send_bytes(p, hdr, wire_encode_allowed_fast(hdr, set[i]));
+        peer_io_send(p, hdr, wire_encode_allowed_fast(hdr, set[i]));
     }
 }
 
@@ -447,7 +392,7 @@ send_handshake(struct peer *p)
     wire_reserved_set(reserved, WIRE_RESERVED_EXTENDED);
     uint8_t hs[WIRE_HANDSHAKE_LEN];
     wire_encode_handshake(hs, reserved, p->t->m->infohash, p->ss->peer_id);
-    send_bytes(p, hs, sizeof(hs));
+    peer_io_send(p, hs, sizeof(hs));
     p->sent_handshake = 1;
 }
 
@@ -471,8 +416,14 @@ drop_duplicate(struct peer *p)
     return 0;
 }
 
-static void
-on_handshake(struct peer *p)
+void
+peer_wire_connected(struct peer *p)
+{
+    send_handshake(p);
+}
+
+void
+peer_wire_handshake(struct peer *p)
 {
     struct shoal_session *ss = p->ss;
     if (!memcmp(p->hs.peer_id, ss->peer_id, 20)) {
@@ -569,11 +520,10 @@ remember_listen_port(struct peer *p)
     torrent_add_known(p->t, (struct sockaddr *)&sa, sockaddr_len(sa.ss_family));
 }
 
-static void
-on_message(struct peer *p, const struct wire_msg *m)
+void
+peer_wire_message(struct peer *p, const struct wire_msg *m, uint64_t now)
 {
     struct torrent *t = p->t;
-    uint64_t now = session_now_ms(p->ss);
 
     switch (m->type) {
     case WIRE_KEEPALIVE:
@@ -589,7 +539,7 @@ on_message(struct peer *p, const struct wire_msg *m)
         return;
     case WIRE_UNCHOKE:
         p->peer_choking = 0;
-        peer_fill_requests(p);
+        fill_requests(p, now);
         return;
     case WIRE_INTERESTED:
         p->peer_interested = 1;
@@ -612,7 +562,7 @@ on_message(struct peer *p, const struct wire_msg *m)
         /* Only this piece can make us interested: skip the full scan. */
         if (!p->am_interested && t->wanted[m->index] && !picker_have(t->picker, m->index))
             peer_update_interest(p);
-        peer_fill_requests(p);
+        fill_requests(p, now);
         return;
     case WIRE_BITFIELD:
     case WIRE_HAVE_ALL:
@@ -634,7 +584,7 @@ on_message(struct peer *p, const struct wire_msg *m)
         p->last_block_ms = now;
         p->snubbed = 0;
         torrent_on_block(t, p, m->index, m->begin, m->data, m->data_len);
-        peer_fill_requests(p);
+        fill_requests(p, now);
         return;
     }
     case WIRE_REJECT: {
@@ -664,152 +614,20 @@ on_message(struct peer *p, const struct wire_msg *m)
     }
 }
 
-static void
-on_read(struct bufferevent *bev, void *arg)
-{
-    struct peer *p = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    struct shoal_perr err;
-    p->last_recv_ms = session_now_ms(p->ss);
-    while (p->state == PEER_HANDSHAKE || p->state == PEER_ACTIVE) {
-        size_t avail = evbuffer_get_length(in);
-        memset(&err, 0, sizeof(err));
-        if (p->state == PEER_HANDSHAKE) {
-            if (avail == 0)
-                break;
-            size_t n = avail < WIRE_HANDSHAKE_LEN ? avail : WIRE_HANDSHAKE_LEN;
-            int rc =
-                wire_parse_handshake(evbuffer_pullup(in, (ssize_t)n), n, &p->hs, &err);
-            if (rc == WIRE_NEED_MORE)
-                break;
-            if (rc < 0) {
-                peer_close(p, "bad handshake: %s", shoal_perr_text(&err));
-                break;
-            }
-            evbuffer_drain(in, WIRE_HANDSHAKE_LEN);
-            on_handshake(p);
-            continue;
-        }
-        if (avail < 4)
-            break;
-        uint8_t hdr[4];
-        evbuffer_copyout(in, hdr, 4);
-        uint64_t total = 4 + (uint64_t)be32_get(hdr);
-        size_t take = total <= avail ? (size_t)total : (avail < 5 ? avail : 5);
-        if (total > 4 + (uint64_t)WIRE_MAX_MSG)
-            take = 4;
-        struct wire_msg msg;
-        long used =
-            wire_parse(evbuffer_pullup(in, (ssize_t)take), take, &p->lim, &msg, &err);
-        if (used < 0) {
-            peer_close(p, "protocol error: %s", shoal_perr_text(&err));
-            break;
-        }
-        if (used == 0)
-            break;
-        on_message(p, &msg);
-        if (p->state == PEER_DEAD)
-            break;
-        evbuffer_drain(in, (size_t)used);
-    }
-}
-
-static void
-on_write(struct bufferevent *bev, void *arg)
-{
-    (void)bev;
-    peer_pump_uploads(arg);
-}
-
-static void
-on_event(struct bufferevent *bev, short what, void *arg)
-{
-    (void)bev;
-    struct peer *p = arg;
-    if (what & BEV_EVENT_CONNECTED) {
-        p->state = PEER_HANDSHAKE;
-        p->connected_ms = session_now_ms(p->ss);
-        p->last_recv_ms = p->connected_ms;
-        send_handshake(p);
-        return;
-    }
-    if (what & BEV_EVENT_EOF)
-        peer_close(p, "connection closed by peer");
-    else if (what & BEV_EVENT_TIMEOUT)
-        peer_close(p, "connect timed out");
-    else if (what & BEV_EVENT_ERROR)
-        peer_close(p, "socket error: %s",
-                   evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-}
-
-/* ------------------------------------------------------------------ lifecycle */
-
-struct peer *
-peer_new(struct shoal_session *ss, struct torrent *t, evutil_socket_t fd,
-         const struct sockaddr *sa, socklen_t salen, int incoming)
-{
-    struct peer *p = xcalloc(1, sizeof(*p));
-    if (!p)
-        return NULL;
-    p->ss = ss;
-    p->t = t;
-    p->id = ++ss->next_peer_id;
-    ss->npeers++;
-    p->incoming = incoming;
-    memcpy(&p->sa, sa, salen < sizeof(p->sa) ? salen : sizeof(p->sa));
-    sockaddr_format(sa, p->addr, sizeof(p->addr));
-    p->am_choking = 1;
-    p->peer_choking = 1;
-    p->state = incoming ? PEER_HANDSHAKE : PEER_CONNECTING;
-    p->connected_ms = p->last_recv_ms = p->last_send_ms = session_now_ms(ss);
-    if (t)
-        p->lim = t->lim;
-    p->bev = bufferevent_socket_new(ss->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!p->bev) {
-        peer_free(p);
-        return NULL;
-    }
-    bufferevent_setcb(p->bev, on_read, on_write, on_event, p);
-    /* libevent reads 4 KiB per call by default: far too little for a peer
-     * sending hundreds of MB/s. */
-    bufferevent_set_max_single_read(p->bev, PEER_MAX_SINGLE_IO);
-    bufferevent_set_max_single_write(p->bev, PEER_MAX_SINGLE_IO);
-    bufferevent_setwatermark(p->bev, EV_WRITE, PEER_MAX_SEND_QUEUE / 2, 0);
-    if (ss->rl)
-        bufferevent_add_to_rate_limit_group(p->bev, ss->rl);
-    bufferevent_enable(p->bev, EV_READ | EV_WRITE);
-    return p;
-}
-
-int
-peer_connect(struct peer *p)
-{
-    struct timeval tv = {SESSION_CONNECT_TIMEOUT_S, 0};
-    bufferevent_set_timeouts(p->bev, NULL, &tv);
-    socklen_t len = sockaddr_len(p->sa.ss_family);
-    if (bufferevent_socket_connect(p->bev, (struct sockaddr *)&p->sa, (int)len) != 0)
-        return -errno ? -errno : SHOAL_EINVAL;
-    return 0;
-}
+/* ------------------------------------------------------------------ time */
 
 void
 peer_tick(struct peer *p, uint64_t now)
 {
-    if (p->state == PEER_DEAD)
+    if (p->state == PEER_DEAD || p->state == PEER_CONNECTING)
         return;
-    if (p->state == PEER_CONNECTING)
-        return;
-    if (p->state == PEER_ACTIVE && p->bev) {
-        /* The connect timeout no longer applies once bytes flow. */
-        bufferevent_set_timeouts(p->bev, NULL, NULL);
-    }
     if (now - p->last_recv_ms > PEER_IDLE_TIMEOUT_MS) {
         peer_close(p, "idle for %d s", PEER_IDLE_TIMEOUT_MS / 1000);
         return;
     }
     if (p->state == PEER_ACTIVE && now - p->last_send_ms > PEER_KEEPALIVE_MS) {
         uint8_t ka[4];
-        send_bytes(p, ka, wire_encode_keepalive(ka));
+        peer_io_send(p, ka, wire_encode_keepalive(ka));
     }
     /* Snubbed: requests outstanding and nothing for a minute. Give the
      * blocks back so faster peers can take them. */

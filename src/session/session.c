@@ -27,6 +27,7 @@
 #include "engine/disk.h"
 #include "engine/picker.h"
 #include "session/tracker_client.h"
+#include "session/udp.h"
 
 /* Defaults for struct shoal_settings. */
 #define SESSION_DEFAULT_MAX_PEERS             400
@@ -361,7 +362,6 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
         ss->cfg.upload_slots = SESSION_DEFAULT_UPLOAD_SLOTS;
     ss->local_only = ss->cfg.local_only || netguard_env_local_only();
     ss->stop_fd = -1;
-    ss->udp4 = ss->udp6 = -1;
 
     /* Peer id: Azureus style "-SH0100-" then random bytes (BEP 20). */
     uint8_t seed[16];
@@ -397,8 +397,6 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
     event_add(ss->tick_ev, &sec);
     event_add(ss->stop_ev, NULL);
     rc = setup_rate_limit(ss);
-    if (!rc)
-        rc = tracker_client_init(ss);
     if (rc)
         goto fail;
 
@@ -412,6 +410,12 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
         /* IPv6 on the same port; a host without IPv6 still works. */
         ss->lis6 = listen_on(ss, AF_INET6, ss->port);
     }
+    /* UDP on the TCP port when it is free, as peers expect for uTP. */
+    rc = udp_mux_new(ss->base, ss->local_only, ss->port, &ss->udp);
+    if (!rc)
+        rc = tracker_client_init(ss);
+    if (rc)
+        goto fail;
     *out = ss;
     return 0;
 fail:
@@ -471,6 +475,8 @@ shoal_session_free(shoal_session *ss)
     if (ss->tick_ev)
         event_del(ss->tick_ev);
     tracker_client_cleanup(ss);
+    udp_mux_free(ss->udp);
+    ss->udp = NULL;
     struct torrent *t = ss->torrents;
     while (t) {
         struct torrent *next = t->next;

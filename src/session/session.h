@@ -23,6 +23,7 @@
 
 struct disk;
 struct evdns_base;
+struct udp_mux;
 
 /* Seconds a TCP connect may take before the peer is given up. */
 #define SESSION_CONNECT_TIMEOUT_S 10
@@ -43,8 +44,7 @@ struct shoal_session {
     void *curlm; /* CURLM */
     struct event *curl_timer;
     int curl_inited;
-    int udp4, udp6; /* UDP sockets for trackers (and later the DHT) */
-    struct event *udp4_ev, *udp6_ev;
+    struct udp_mux *udp; /* the UDP sockets: DHT, trackers, uTP */
     struct tracker_udp_conn udp_conns[TRACKER_UDP_CONN_CACHE];
     struct evdns_base *dns; /* made on the first look-up of a tracker name */
     int dns_jobs;           /* look-ups not yet reported, cancelled ones too */

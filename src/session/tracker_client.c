@@ -37,6 +37,7 @@
 #include "engine/announcer.h"
 #include "engine/picker.h"
 #include "session/session.h"
+#include "session/udp.h"
 
 /* An HTTP request gets this long in all, and this long to connect. */
 #define TRACKER_HTTP_TIMEOUT_S         30
@@ -48,11 +49,6 @@
 /* BEP 15 asks for 15 * 2^n s; on loopback and in tests that is an age, so
  * the first tries are shorter and the schedule then follows the BEP. */
 #define TRACKER_UDP_FIRST_TIMEOUT_MS 3000
-/* Largest tracker datagram read whole: a tracker may ignore numwant, and
- * 16 KiB holds 900 IPv6 peers (a longer one would be cut, then refused). */
-#define TRACKER_UDP_MAX_DATAGRAM 16384
-/* Datagrams read per wake-up, so a flood cannot hold the loop. */
-#define TRACKER_UDP_READS 64
 /* Loop rounds a closing session runs for evdns to report cancelled
  * look-ups (one is enough; the rest is a margin, never a wait). */
 #define TRACKER_DNS_DRAIN_ROUNDS 16
@@ -628,7 +624,7 @@ conn_drop(struct shoal_session *ss, const struct sockaddr_storage *sa)
 }
 
 static int
-udp_send(struct tracker_xfer *x)
+udp_request(struct tracker_xfer *x)
 {
     struct shoal_session *ss = x->t->ss;
     uint8_t pkt[TRACKER_UDP_MAX_REQUEST];
@@ -650,11 +646,11 @@ udp_send(struct tracker_xfer *x)
         n = tracker_udp_announce_req(pkt, sizeof(pkt), x->conn_id, x->tid, &a, 0,
                                      x->urldata[0] ? x->urldata : NULL);
     }
-    int fd = x->sa.ss_family == AF_INET6 ? ss->udp6 : ss->udp4;
-    if (fd < 0 || n == 0)
+    if (n == 0)
         return SHOAL_EINVAL;
-    if (sendto(fd, pkt, n, 0, (struct sockaddr *)&x->sa, sa_len(&x->sa)) < 0)
-        return -errno;
+    int rc = udp_send(ss->udp, pkt, n, (struct sockaddr *)&x->sa, sa_len(&x->sa));
+    if (rc)
+        return rc;
     /* Retransmit schedule: short first tries, then BEP 15's 15 * 2^n s. */
     uint64_t wait = x->attempt == 0
                         ? TRACKER_UDP_FIRST_TIMEOUT_MS
@@ -666,7 +662,7 @@ udp_send(struct tracker_xfer *x)
 static void
 udp_send_or_fail(struct tracker_xfer *x)
 {
-    int rc = udp_send(x);
+    int rc = udp_request(x);
     if (rc)
         xfer_fail(x, "cannot send to the UDP tracker: %s", shoal_strerror(rc));
 }
@@ -687,7 +683,7 @@ udp_go(struct tracker_xfer *x)
         x->conn_until_ms = c->until_ms;
     }
     x->udp_active = 1;
-    return udp_send(x);
+    return udp_request(x);
 }
 
 /* Takes the first address of res that a socket of ours can reach and the
@@ -700,9 +696,8 @@ pick_addr(struct tracker_xfer *x, const struct evutil_addrinfo *res)
     for (const struct evutil_addrinfo *ai = res; ai; ai = ai->ai_next) {
         if (ai->ai_addrlen > sizeof(x->sa))
             continue;
-        if ((ai->ai_family == AF_INET && ss->udp4 < 0) ||
-            (ai->ai_family == AF_INET6 && ss->udp6 < 0) ||
-            (ai->ai_family != AF_INET && ai->ai_family != AF_INET6))
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+            !udp_has_family(ss->udp, ai->ai_family))
             continue;
         if (netguard_check_addr(ss->local_only, ai->ai_addr) != 0) {
             rc = SHOAL_ELOCALONLY;
@@ -810,7 +805,7 @@ resolve(struct tracker_xfer *x, const char *host, uint16_t port)
         return 0;
     }
     if (!strcasecmp(host, "localhost")) {
-        if (ss->udp4 >= 0) {
+        if (udp_has_family(ss->udp, AF_INET)) {
             in->sin_family = AF_INET;
             in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
             in->sin_port = htons(port);
@@ -836,7 +831,9 @@ resolve(struct tracker_xfer *x, const char *host, uint16_t port)
         return SHOAL_ENOMEM;
     struct evutil_addrinfo hints;
     memset(&hints, 0, sizeof(hints));
-    hints.ai_family = ss->udp4 < 0 ? AF_INET6 : ss->udp6 < 0 ? AF_INET : AF_UNSPEC;
+    hints.ai_family = !udp_has_family(ss->udp, AF_INET)    ? AF_INET6
+                      : !udp_has_family(ss->udp, AF_INET6) ? AF_INET
+                                                           : AF_UNSPEC;
     hints.ai_socktype = SOCK_DGRAM;
     hints.ai_protocol = IPPROTO_UDP;
     char ps[8];
@@ -934,12 +931,18 @@ udp_reply(struct tracker_xfer *x, const uint8_t *p, size_t n)
     tracker_udp_response_cleanup(&r);
 }
 
-static void
-udp_packet(struct shoal_session *ss, const uint8_t *p, size_t n,
-           const struct sockaddr_storage *from)
+/* The tracker client's handler on the session's UDP mux: a BEP 15 reply
+ * goes to the exchange that waits for it. */
+static int
+on_datagram(void *ctx, const uint8_t *p, size_t n, const struct sockaddr *from,
+            socklen_t fromlen)
 {
-    if (n < 8)
-        return;
+    struct shoal_session *ss = ctx;
+    if (n < 8 || fromlen > sizeof(struct sockaddr_storage))
+        return SHOAL_EINVAL;
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof(sa));
+    memcpy(&sa, from, fromlen);
     uint32_t tid = be32_get(p + 4);
     /* A reply must come from the address the request went to and carry its
      * transaction id; anything else is stray or forged and is dropped. */
@@ -947,30 +950,13 @@ udp_packet(struct shoal_session *ss, const uint8_t *p, size_t n,
         for (int i = -1; i < ANNOUNCER_MAX_SCRAPES; i++) {
             struct tracker_xfer *x = i < 0 ? &t->announce_x : &t->scrape_x[i];
             if (x->kind == TRACKER_JOB_UDP && x->udp_active && x->tid == tid &&
-                same_addr(&x->sa, from)) {
+                same_addr(&x->sa, &sa)) {
                 udp_reply(x, p, n);
-                return;
+                return 0;
             }
         }
     }
-}
-
-static void
-on_udp_read(evutil_socket_t fd, short what, void *arg)
-{
-    (void)what;
-    struct shoal_session *ss = arg;
-    uint8_t buf[TRACKER_UDP_MAX_DATAGRAM];
-    /* Drain what is queued, but bounded per wake-up. */
-    for (int i = 0; i < TRACKER_UDP_READS; i++) {
-        struct sockaddr_storage from;
-        socklen_t len = sizeof(from);
-        memset(&from, 0, sizeof(from));
-        ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len);
-        if (n < 0)
-            return;
-        udp_packet(ss, buf, (size_t)n, &from);
-    }
+    return SHOAL_EINVAL;
 }
 
 static void
@@ -985,25 +971,6 @@ udp_tick(struct tracker_xfer *x, uint64_t now)
         return;
     }
     udp_send_or_fail(x);
-}
-
-static int
-udp_socket(struct shoal_session *ss, int family, struct event **ev)
-{
-    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (family == AF_INET6) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    }
-    *ev = event_new(ss->base, fd, EV_READ | EV_PERSIST, on_udp_read, ss);
-    if (!*ev) {
-        close(fd);
-        return -1;
-    }
-    event_add(*ev, NULL);
-    return fd;
 }
 
 /* ------------------------------------------------------------------ exchanges */
@@ -1050,7 +1017,6 @@ xfer_start(struct tracker_xfer *x, int idx)
 int
 tracker_client_init(struct shoal_session *ss)
 {
-    ss->udp4 = ss->udp6 = -1;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return SHOAL_ENOMEM;
     ss->curl_inited = 1;
@@ -1062,8 +1028,8 @@ tracker_client_init(struct shoal_session *ss)
     curl_multi_setopt(ss->curlm, CURLMOPT_SOCKETDATA, ss);
     curl_multi_setopt(ss->curlm, CURLMOPT_TIMERFUNCTION, on_curl_timer);
     curl_multi_setopt(ss->curlm, CURLMOPT_TIMERDATA, ss);
-    ss->udp4 = udp_socket(ss, AF_INET, &ss->udp4_ev);
-    ss->udp6 = udp_socket(ss, AF_INET6, &ss->udp6_ev);
+    struct udp_handler h = {.on_datagram = on_datagram, .ctx = ss};
+    udp_mux_set_handler(ss->udp, UDP_TRACKER, &h);
     return 0;
 }
 
@@ -1103,16 +1069,8 @@ tracker_client_cleanup(struct shoal_session *ss)
     if (ss->curl_timer)
         event_free(ss->curl_timer);
     ss->curl_timer = NULL;
-    if (ss->udp4_ev)
-        event_free(ss->udp4_ev);
-    if (ss->udp6_ev)
-        event_free(ss->udp6_ev);
-    ss->udp4_ev = ss->udp6_ev = NULL;
-    if (ss->udp4 >= 0)
-        close(ss->udp4);
-    if (ss->udp6 >= 0)
-        close(ss->udp6);
-    ss->udp4 = ss->udp6 = -1;
+    if (ss->udp)
+        udp_mux_set_handler(ss->udp, UDP_TRACKER, NULL);
     if (ss->curl_inited)
         curl_global_cleanup();
     ss->curl_inited = 0;

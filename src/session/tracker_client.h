@@ -60,8 +60,9 @@ struct tracker_udp_conn {
     uint64_t until_ms;
 };
 
-/* Sets up libcurl's multi handle on the loop and the UDP sockets. Returns 0
- * or SHOAL_ENOMEM; tracker_client_cleanup() is safe after a failure. */
+/* Sets up libcurl's multi handle on the loop and takes BEP 15 replies from
+ * the session's UDP mux (ss->udp, made first). Returns 0 or SHOAL_ENOMEM;
+ * tracker_client_cleanup() is safe after a failure. */
 int tracker_client_init(struct shoal_session *ss);
 /* Cancels transfers and look-ups in flight and frees everything. No
  * announcer hears about the cancelled exchanges. */

@@ -26,6 +26,7 @@
 #include "codec/metainfo.h"
 #include "engine/disk.h"
 #include "engine/picker.h"
+#include "session/http.h"
 #include "session/tracker_client.h"
 #include "session/udp.h"
 
@@ -397,6 +398,8 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
     event_add(ss->tick_ev, &sec);
     event_add(ss->stop_ev, NULL);
     rc = setup_rate_limit(ss);
+    if (!rc)
+        rc = http_client_new(ss->base, ss->local_only, &ss->http);
     if (rc)
         goto fail;
 
@@ -427,7 +430,7 @@ fail:
 static void
 send_stopped(struct shoal_session *ss)
 {
-    if (!ss->base || !ss->curlm)
+    if (!ss->base || !ss->http)
         return;
     for (struct torrent *t = ss->torrents; t; t = t->next)
         announcer_stop(&t->announcer);
@@ -475,6 +478,8 @@ shoal_session_free(shoal_session *ss)
     if (ss->tick_ev)
         event_del(ss->tick_ev);
     tracker_client_cleanup(ss);
+    http_client_free(ss->http);
+    ss->http = NULL;
     udp_mux_free(ss->udp);
     ss->udp = NULL;
     struct torrent *t = ss->torrents;

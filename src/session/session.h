@@ -23,6 +23,7 @@
 
 struct disk;
 struct evdns_base;
+struct http_client;
 struct udp_mux;
 
 /* Seconds a TCP connect may take before the peer is given up. */
@@ -41,10 +42,8 @@ struct shoal_session {
     struct event *stop_ev;
     int stop_fd; /* eventfd: shoal_session_stop() writes, the loop wakes */
     struct bufferevent_rate_limit_group *rl;
-    void *curlm; /* CURLM */
-    struct event *curl_timer;
-    int curl_inited;
-    struct udp_mux *udp; /* the UDP sockets: DHT, trackers, uTP */
+    struct http_client *http; /* HTTP(S) requests: trackers, web seeds */
+    struct udp_mux *udp;      /* the UDP sockets: DHT, trackers, uTP */
     struct tracker_udp_conn udp_conns[TRACKER_UDP_CONN_CACHE];
     struct evdns_base *dns; /* made on the first look-up of a tracker name */
     int dns_jobs;           /* look-ups not yet reported, cancelled ones too */

@@ -22,7 +22,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
@@ -36,6 +35,7 @@
 #include "codec/tracker_udp.h"
 #include "engine/announcer.h"
 #include "engine/picker.h"
+#include "session/http.h"
 #include "session/session.h"
 #include "session/udp.h"
 
@@ -192,92 +192,16 @@ xfer_fail(struct tracker_xfer *x, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ HTTP */
 
-struct http_job {
-    struct tracker_xfer *x;
-    CURL *easy;
-    struct buf body;
-    int redirects;
-    char errbuf[CURL_ERROR_SIZE];
-};
-
-static size_t
-on_body(char *data, size_t size, size_t nmemb, void *user)
-{
-    struct http_job *job = user;
-    size_t n = size * nmemb;
-    /* The body is capped at TRACKER_MAX_REPLY; past it the transfer is cut
-     * off (curl then fails it with a write error). */
-    if (buf_append(&job->body, data, n) != 0)
-        return 0;
-    return n;
-}
-
-static curl_socket_t
-open_socket(void *user, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-    struct shoal_session *ss = user;
-    (void)purpose;
-    if (netguard_check_addr(ss->local_only, &addr->addr) != 0)
-        return CURL_SOCKET_BAD;
-    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
-}
-
-static void
-http_job_free(struct http_job *job)
-{
-    if (!job)
-        return;
-    if (job->easy) {
-        curl_multi_remove_handle(job->x->t->ss->curlm, job->easy);
-        curl_easy_cleanup(job->easy);
-    }
-    buf_cleanup(&job->body);
-    xfree(job);
-}
-
-/*
- * In local-only mode the URL's host must be a loopback literal or
- * "localhost" before curl sees it: curl would otherwise look the name up,
- * and the DNS query would leave the machine even though the socket check
- * later refuses the connection. (curl answers "localhost" itself, without
- * DNS.)
- */
-static int
-http_check_host(const struct shoal_session *ss, const char *url)
-{
-    if (!ss->local_only)
-        return 0;
-    int rc = SHOAL_ELOCALONLY;
-    char *host = NULL;
-    CURLU *u = curl_url();
-    if (!u)
-        return SHOAL_ENOMEM;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-        goto out;
-    /* An IPv6 literal comes back in brackets. */
-    size_t n = strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-        memmove(host, host + 1, n - 2);
-        host[n - 2] = '\0';
-    }
-    rc = netguard_check_name(1, host);
-out:
-    curl_free(host);
-    curl_url_cleanup(u);
-    return rc;
-}
-
 /* The counts for our torrent in a scrape reply body. */
 static void
-http_scrape_done(struct tracker_xfer *x, const struct buf *body, long status)
+http_scrape_done(struct tracker_xfer *x, const uint8_t *body, size_t len, long status)
 {
     struct tracker_scrape_entry *e = NULL;
     size_t n = 0;
     struct shoal_perr err;
     memset(&err, 0, sizeof(err));
     uint32_t wait = 0;
-    int rc = tracker_http_parse_scrape(body->data, body->len, &e, &n, &wait, &err);
+    int rc = tracker_http_parse_scrape(body, len, &e, &n, &wait, &err);
     if (rc == SHOAL_EINVAL) {
         xfer_fail(x, "refused: %s", err.msg[0] ? err.msg : "no reason given");
         return;
@@ -299,12 +223,12 @@ http_scrape_done(struct tracker_xfer *x, const struct buf *body, long status)
 }
 
 static void
-http_announce_done(struct tracker_xfer *x, const struct buf *body, long status)
+http_announce_done(struct tracker_xfer *x, const uint8_t *body, size_t len, long status)
 {
     struct tracker_reply r;
     struct shoal_perr err;
     memset(&err, 0, sizeof(err));
-    int rc = tracker_http_parse_reply(body->data, body->len, &r, &err);
+    int rc = tracker_http_parse_reply(body, len, &r, &err);
     if (rc != 0) {
         xfer_fail(x, "bad reply (HTTP %ld): %s", status, shoal_perr_text(&err));
         return;
@@ -322,88 +246,28 @@ http_announce_done(struct tracker_xfer *x, const struct buf *body, long status)
     tracker_reply_cleanup(&r);
 }
 
-static int
-is_redirect(long status)
-{
-    return status == 301 || status == 302 || status == 303 || status == 307 ||
-           status == 308;
-}
-
-/*
- * Sends the request of job again to the place a redirect named. Redirects
- * are followed here rather than by curl so that the new host passes the
- * same local-only check as the first one before curl looks it up. Returns
- * 0 when the request is under way again, or fills why and returns < 0.
- */
-static int
-http_follow(struct http_job *job, char *why, size_t whylen)
-{
-    struct shoal_session *ss = job->x->t->ss;
-    char *to = NULL;
-    if (curl_easy_getinfo(job->easy, CURLINFO_REDIRECT_URL, &to) != CURLE_OK || !to) {
-        snprintf(why, whylen, "redirect without a usable Location");
-        return SHOAL_EPARSE;
-    }
-    if (++job->redirects > TRACKER_HTTP_MAX_REDIRECTS) {
-        snprintf(why, whylen, "more than %d redirects", TRACKER_HTTP_MAX_REDIRECTS);
-        return SHOAL_EPARSE;
-    }
-    int rc = http_check_host(ss, to);
-    if (rc) {
-        snprintf(why, whylen, "redirect to %.200s: %s", to, shoal_strerror(rc));
-        return rc;
-    }
-    curl_multi_remove_handle(ss->curlm, job->easy);
-    /* The old URL's memory belongs to curl until CURLOPT_URL copies it. */
-    char *copy = xstrdup(to);
-    if (!copy) {
-        snprintf(why, whylen, "out of memory");
-        return SHOAL_ENOMEM;
-    }
-    curl_easy_setopt(job->easy, CURLOPT_URL, copy);
-    xfree(copy);
-    buf_reset(&job->body);
-    job->errbuf[0] = '\0';
-    if (curl_multi_add_handle(ss->curlm, job->easy) != CURLM_OK) {
-        snprintf(why, whylen, "out of memory");
-        return SHOAL_ENOMEM;
-    }
-    return 0;
-}
-
 static void
-http_done(struct http_job *job, CURLcode code)
+on_http_done(void *arg, const struct http_result *r)
 {
-    struct tracker_xfer *x = job->x;
-    long status = 0;
-    curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (code == CURLE_OK && is_redirect(status)) {
-        char why[TRACKER_WHY_LEN];
-        if (http_follow(job, why, sizeof(why)) == 0)
-            return;
-        x->http = NULL;
-        xfer_fail(x, "%s", why);
-        http_job_free(job);
-        return;
-    }
+    struct tracker_xfer *x = arg;
     x->http = NULL;
-    if (buf_error(&job->body) == SHOAL_ETOOBIG)
-        xfer_fail(x, "reply larger than %u bytes", TRACKER_MAX_REPLY);
-    else if (code != CURLE_OK)
-        xfer_fail(x, "%s", job->errbuf[0] ? job->errbuf : curl_easy_strerror(code));
+    if (r->rc == SHOAL_ECANCELED)
+        return; /* xfer_cancel(): the announcer hears nothing */
+    if (r->rc)
+        xfer_fail(x, "%s", r->error);
     else if (x->scrape)
-        http_scrape_done(x, &job->body, status);
+        http_scrape_done(x, r->body, r->len, r->status);
     else
-        http_announce_done(x, &job->body, status);
-    http_job_free(job);
+        http_announce_done(x, r->body, r->len, r->status);
 }
 
 /* Starts the HTTP request of x to the tracker at url. */
 static int
-http_start(struct tracker_xfer *x, const char *url)
+start_http(struct tracker_xfer *x, const char *url)
 {
     struct shoal_session *ss = x->t->ss;
-    int rc = http_check_host(ss, url);
+    /* Refused hosts fail first, before the URL is even built. */
+    int rc = http_url_allowed(ss->http, url);
     if (rc)
         return rc;
     struct buf full;
@@ -416,144 +280,19 @@ http_start(struct tracker_xfer *x, const char *url)
         fill_announce(x, &a);
         rc = tracker_http_announce_url(url, &a, &full);
     }
-    if (rc) {
-        buf_cleanup(&full);
-        return rc;
-    }
-    struct http_job *job = xcalloc(1, sizeof(*job));
-    if (!job) {
-        buf_cleanup(&full);
-        return SHOAL_ENOMEM;
-    }
-    job->x = x;
-    buf_init(&job->body, TRACKER_MAX_REPLY);
-    job->easy = curl_easy_init();
-    if (!job->easy) {
-        buf_cleanup(&full);
-        http_job_free(job);
-        return SHOAL_ENOMEM;
-    }
-    CURL *e = job->easy;
+    if (rc)
+        goto out;
+    const struct http_opts o = {
+        .max_body = TRACKER_MAX_REPLY,
+        .timeout_s = TRACKER_HTTP_TIMEOUT_S,
+        .connect_timeout_s = TRACKER_HTTP_CONNECT_TIMEOUT_S,
+        .max_redirects = TRACKER_HTTP_MAX_REDIRECTS,
+    };
     /* The URL builders NUL-terminate after len. */
-    curl_easy_setopt(e, CURLOPT_URL, (const char *)full.data);
+    rc = http_start(ss->http, (const char *)full.data, &o, on_http_done, x, &x->http);
+out:
     buf_cleanup(&full);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, job);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, job);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, job->errbuf);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)TRACKER_HTTP_TIMEOUT_S);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)TRACKER_HTTP_CONNECT_TIMEOUT_S);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "shoal/" SHOAL_VERSION);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, ss);
-    /* Like curl's own tool and Transmission: CURL_CA_BUNDLE names the
-     * certificates HTTPS trackers are checked against, instead of the
-     * system's store. */
-    const char *ca = getenv("CURL_CA_BUNDLE");
-    if (ca && ca[0])
-        curl_easy_setopt(e, CURLOPT_CAINFO, ca);
-    if (ss->local_only) {
-        /* A proxy from the environment would be dialed (and its name looked
-         * up) instead of the loopback tracker. */
-        curl_easy_setopt(e, CURLOPT_PROXY, "");
-    }
-    if (curl_multi_add_handle(ss->curlm, e) != CURLM_OK) {
-        http_job_free(job);
-        return SHOAL_ENOMEM;
-    }
-    x->http = job;
-    return 0;
-}
-
-/* Collects finished transfers. */
-static void
-http_check_done(struct shoal_session *ss)
-{
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(ss->curlm, &left)) != NULL) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        struct http_job *job = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&job);
-        if (job)
-            http_done(job, msg->data.result);
-    }
-}
-
-struct curl_sock {
-    struct event *ev;
-};
-
-static void
-on_curl_event(evutil_socket_t fd, short what, void *arg)
-{
-    struct shoal_session *ss = arg;
-    int flags =
-        (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
-    int running;
-    curl_multi_socket_action(ss->curlm, fd, flags, &running);
-    http_check_done(ss);
-}
-
-static int
-on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *user, void *socketp)
-{
-    (void)easy;
-    struct shoal_session *ss = user;
-    struct curl_sock *cs = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (cs) {
-            if (cs->ev)
-                event_free(cs->ev);
-            xfree(cs);
-            curl_multi_assign(ss->curlm, fd, NULL);
-        }
-        return 0;
-    }
-    if (!cs) {
-        cs = xcalloc(1, sizeof(*cs));
-        if (!cs)
-            return -1;
-        curl_multi_assign(ss->curlm, fd, cs);
-    } else if (cs->ev) {
-        event_free(cs->ev);
-    }
-    short ev = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
-               (what & CURL_POLL_OUT ? EV_WRITE : 0);
-    cs->ev = event_new(ss->base, fd, ev, on_curl_event, ss);
-    if (!cs->ev)
-        return -1;
-    event_add(cs->ev, NULL);
-    return 0;
-}
-
-static void
-on_curl_timer_fired(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct shoal_session *ss = arg;
-    int running;
-    curl_multi_socket_action(ss->curlm, CURL_SOCKET_TIMEOUT, 0, &running);
-    http_check_done(ss);
-}
-
-static int
-on_curl_timer(CURLM *multi, long timeout_ms, void *user)
-{
-    (void)multi;
-    struct shoal_session *ss = user;
-    if (timeout_ms < 0) {
-        evtimer_del(ss->curl_timer);
-        return 0;
-    }
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    evtimer_add(ss->curl_timer, &tv);
-    return 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ UDP */
@@ -979,10 +718,8 @@ udp_tick(struct tracker_xfer *x, uint64_t now)
 static void
 xfer_cancel(struct tracker_xfer *x)
 {
-    if (x->http) {
-        http_job_free(x->http);
-        x->http = NULL;
-    }
+    /* The callback clears x->http and tells no one. */
+    http_cancel(x->http);
     dns_cancel(x);
     x->udp_active = 0;
     x->kind = TRACKER_JOB_NONE;
@@ -1000,7 +737,7 @@ xfer_start(struct tracker_xfer *x, int idx)
         rc = udp_start(x, url);
     } else {
         x->kind = TRACKER_JOB_HTTP;
-        rc = http_start(x, url);
+        rc = start_http(x, url);
     }
     if (rc == SHOAL_EUNSUPPORTED && x->scrape) {
         scrape_finish(x, ANNOUNCER_SCRAPE_UNSUPPORTED, -1, -1, -1, 0,
@@ -1017,17 +754,6 @@ xfer_start(struct tracker_xfer *x, int idx)
 int
 tracker_client_init(struct shoal_session *ss)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return SHOAL_ENOMEM;
-    ss->curl_inited = 1;
-    ss->curlm = curl_multi_init();
-    ss->curl_timer = evtimer_new(ss->base, on_curl_timer_fired, ss);
-    if (!ss->curlm || !ss->curl_timer)
-        return SHOAL_ENOMEM;
-    curl_multi_setopt(ss->curlm, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(ss->curlm, CURLMOPT_SOCKETDATA, ss);
-    curl_multi_setopt(ss->curlm, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(ss->curlm, CURLMOPT_TIMERDATA, ss);
     struct udp_handler h = {.on_datagram = on_datagram, .ctx = ss};
     udp_mux_set_handler(ss->udp, UDP_TRACKER, &h);
     return 0;
@@ -1063,17 +789,8 @@ tracker_client_cleanup(struct shoal_session *ss)
     if (ss->dns)
         evdns_base_free(ss->dns, 0);
     ss->dns = NULL;
-    if (ss->curlm)
-        curl_multi_cleanup(ss->curlm);
-    ss->curlm = NULL;
-    if (ss->curl_timer)
-        event_free(ss->curl_timer);
-    ss->curl_timer = NULL;
     if (ss->udp)
         udp_mux_set_handler(ss->udp, UDP_TRACKER, NULL);
-    if (ss->curl_inited)
-        curl_global_cleanup();
-    ss->curl_inited = 0;
 }
 
 void

@@ -26,6 +26,7 @@
 #include "codec/metainfo.h"
 #include "engine/disk.h"
 #include "engine/picker.h"
+#include "session/dns.h"
 #include "session/http.h"
 #include "session/tracker_client.h"
 #include "session/udp.h"
@@ -400,6 +401,8 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
     rc = setup_rate_limit(ss);
     if (!rc)
         rc = http_client_new(ss->base, ss->local_only, &ss->http);
+    if (!rc)
+        rc = dns_resolver_new(ss->base, ss->local_only, &ss->dns);
     if (rc)
         goto fail;
 
@@ -478,6 +481,8 @@ shoal_session_free(shoal_session *ss)
     if (ss->tick_ev)
         event_del(ss->tick_ev);
     tracker_client_cleanup(ss);
+    dns_resolver_free(ss->dns);
+    ss->dns = NULL;
     http_client_free(ss->http);
     ss->http = NULL;
     udp_mux_free(ss->udp);

@@ -22,7 +22,7 @@
 #include "shoal.h"
 
 struct disk;
-struct evdns_base;
+struct dns_resolver;
 struct http_client;
 struct udp_mux;
 
@@ -45,8 +45,7 @@ struct shoal_session {
     struct http_client *http; /* HTTP(S) requests: trackers, web seeds */
     struct udp_mux *udp;      /* the UDP sockets: DHT, trackers, uTP */
     struct tracker_udp_conn udp_conns[TRACKER_UDP_CONN_CACHE];
-    struct evdns_base *dns; /* made on the first look-up of a tracker name */
-    int dns_jobs;           /* look-ups not yet reported, cancelled ones too */
+    struct dns_resolver *dns; /* name look-ups: trackers, peers given by name */
     struct torrent *torrents;
     struct peer *halfopen; /* accepted, handshake not read yet */
     int npeers; /* connections of every kind: peer_new() counts, peer_free() uncounts */

@@ -1,30 +1,26 @@
 /*
  * tracker_client.c — announces torrents to trackers and scrapes them: HTTP(S)
- * through libcurl's multi interface (BEP 3, BEP 48) and UDP (BEP 15) over the
- * session's UDP sockets, with UDP tracker names resolved by evdns, all on
- * the session's event loop. Protocol layer glue: the announcer decides what
- * to send and when, the codecs in tracker_http.c and tracker_udp.c build and
- * check the bytes, and this file moves them. Nothing here blocks the loop.
+ * (BEP 3, BEP 48) through the session's HTTP client (http.c) and UDP
+ * (BEP 15) through its UDP mux (udp.c), with UDP tracker names resolved by
+ * its resolver (dns.c), all on the session's event loop. Session layer
+ * glue: the announcer decides what to send and when, the codecs in
+ * tracker_http.c and tracker_udp.c build and check the bytes, and this
+ * file keeps each exchange's state — the BEP 15 connection id cache and
+ * retransmit schedule, the reply matching — and hands the peers found to
+ * their torrent. Nothing here blocks the loop or owns a socket.
  *
  * In local-only mode a tracker whose host is not a loopback literal or
  * "localhost" is refused before any look-up or connection (so no DNS query
- * leaves the machine), curl may only open sockets to loopback addresses and
- * uses no proxy, and a redirect is followed only to a loopback host.
+ * leaves the machine); http.c and udp.c guard every connection, redirect
+ * and datagram the same way.
  */
 #include "session/tracker_client.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
-
-#include <event2/dns.h>
-#include <event2/event.h>
-#include <event2/util.h>
 
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -35,6 +31,7 @@
 #include "codec/tracker_udp.h"
 #include "engine/announcer.h"
 #include "engine/picker.h"
+#include "session/dns.h"
 #include "session/http.h"
 #include "session/session.h"
 #include "session/udp.h"
@@ -49,9 +46,6 @@
 /* BEP 15 asks for 15 * 2^n s; on loopback and in tests that is an age, so
  * the first tries are shorter and the schedule then follows the BEP. */
 #define TRACKER_UDP_FIRST_TIMEOUT_MS 3000
-/* Loop rounds a closing session runs for evdns to report cancelled
- * look-ups (one is enough; the rest is a margin, never a wait). */
-#define TRACKER_DNS_DRAIN_ROUNDS 16
 /* Longest reason kept for a failed exchange. */
 #define TRACKER_WHY_LEN 300
 
@@ -425,25 +419,22 @@ udp_go(struct tracker_xfer *x)
     return udp_request(x);
 }
 
-/* Takes the first address of res that a socket of ours can reach and the
+/* Takes the first address that a socket of ours can reach and the
  * local-only guard allows. */
 static int
-pick_addr(struct tracker_xfer *x, const struct evutil_addrinfo *res)
+pick_addr(struct tracker_xfer *x, const struct sockaddr_storage *addrs, size_t n)
 {
     struct shoal_session *ss = x->t->ss;
     int rc = SHOAL_EINVAL;
-    for (const struct evutil_addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (ai->ai_addrlen > sizeof(x->sa))
+    for (size_t i = 0; i < n; i++) {
+        if (!udp_has_family(ss->udp, addrs[i].ss_family))
             continue;
-        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-            !udp_has_family(ss->udp, ai->ai_family))
-            continue;
-        if (netguard_check_addr(ss->local_only, ai->ai_addr) != 0) {
+        if (netguard_check_addr(ss->local_only, (const struct sockaddr *)&addrs[i]) !=
+            0) {
             rc = SHOAL_ELOCALONLY;
             continue;
         }
-        memset(&x->sa, 0, sizeof(x->sa));
-        memcpy(&x->sa, ai->ai_addr, ai->ai_addrlen);
+        x->sa = addrs[i];
         return 0;
     }
     return rc;
@@ -451,52 +442,20 @@ pick_addr(struct tracker_xfer *x, const struct evutil_addrinfo *res)
 
 /* ------------------------------------------------------------------ DNS */
 
-/*
- * A look-up of a UDP tracker's name on the session's evdns base. The job
- * belongs to the look-up: on_resolved() frees it, whether the answer came,
- * failed or was cancelled, and x->dns points at it only while it runs.
- * evdns reports a cancellation on a later loop iteration, so a cancelled
- * job lives on until then; ss->dns_jobs counts them all.
- */
-struct dns_job {
-    struct shoal_session *ss;
-    struct tracker_xfer *x; /* NULL once cancelled */
-    struct evdns_getaddrinfo_request *req;
-    int starting; /* inside evdns_getaddrinfo(): an answer is kept, not used */
-    int result;
-    struct evutil_addrinfo *res;
-};
-
+/* The end of the look-up of a UDP tracker's name; x->dns pointed at it. */
 static void
-on_resolved(int result, struct evutil_addrinfo *res, void *arg)
+on_resolved(void *arg, int rc, const struct sockaddr_storage *addrs, size_t n,
+            const char *why)
 {
-    struct dns_job *j = arg;
-    if (j->starting) {
-        /* Answered before evdns_getaddrinfo() returned (hosts file, or an
-         * error found at once): resolve() takes it from here. */
-        j->result = result;
-        j->res = res;
-        return;
-    }
-    struct tracker_xfer *x = j->x;
-    j->ss->dns_jobs--;
-    xfree(j);
-    if (!x) {
-        /* Cancelled (result is EVUTIL_EAI_CANCEL): nobody waits. */
-        if (res)
-            evutil_freeaddrinfo(res);
-        return;
-    }
+    struct tracker_xfer *x = arg;
     x->dns = NULL;
-    if (result != 0) {
-        if (res)
-            evutil_freeaddrinfo(res);
-        xfer_fail(x, "cannot resolve the tracker's name: %s",
-                  evutil_gai_strerror(result));
+    if (rc == SHOAL_ECANCELED)
+        return; /* xfer_cancel(): the announcer hears nothing */
+    if (rc) {
+        xfer_fail(x, "cannot resolve the tracker's name: %s", why);
         return;
     }
-    int rc = pick_addr(x, res);
-    evutil_freeaddrinfo(res);
+    rc = pick_addr(x, addrs, n);
     if (!rc)
         rc = udp_go(x);
     if (rc)
@@ -505,95 +464,23 @@ on_resolved(int result, struct evutil_addrinfo *res, void *arg)
                                          : shoal_strerror(rc));
 }
 
-/* Cancels x's look-up, if any: x hears nothing more, and on_resolved()
- * frees the job when evdns reports the cancellation. */
-static void
-dns_cancel(struct tracker_xfer *x)
-{
-    struct dns_job *j = x->dns;
-    if (!j)
-        return;
-    x->dns = NULL;
-    j->x = NULL;
-    evdns_getaddrinfo_cancel(j->req);
-}
-
 /*
- * Finds the address of host for x->sa. Literals and "localhost" (RFC 6761:
- * always loopback) need no look-up. Returns 0 when x->sa is filled now, 1
- * when a look-up runs (its end reaches x exactly once, through
- * on_resolved(), unless dns_cancel() ends it first; x must not be freed
- * before either), or an error: SHOAL_ELOCALONLY for a name in
- * local-only mode, where no DNS query may be sent at all.
+ * Finds the address of host for x->sa. Literals and "localhost" need no
+ * look-up. Returns 0 when x->sa is filled now, 1 when a look-up runs (its
+ * end reaches x exactly once, through on_resolved(); xfer_cancel() ends it
+ * early), or an error: SHOAL_ELOCALONLY for a name in local-only mode,
+ * where no DNS query may be sent at all.
  */
 static int
 resolve(struct tracker_xfer *x, const char *host, uint16_t port)
 {
     struct shoal_session *ss = x->t->ss;
-    memset(&x->sa, 0, sizeof(x->sa));
-    struct sockaddr_in *in = (struct sockaddr_in *)&x->sa;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&x->sa;
-    if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-        in->sin_family = AF_INET;
-        in->sin_port = htons(port);
+    int has4 = udp_has_family(ss->udp, AF_INET), has6 = udp_has_family(ss->udp, AF_INET6);
+    if (dns_literal(host, port, has4 ? AF_INET : AF_INET6, &x->sa) == 0)
         return 0;
-    }
-    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(port);
-        return 0;
-    }
-    if (!strcasecmp(host, "localhost")) {
-        if (udp_has_family(ss->udp, AF_INET)) {
-            in->sin_family = AF_INET;
-            in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            in->sin_port = htons(port);
-        } else {
-            in6->sin6_family = AF_INET6;
-            in6->sin6_addr = in6addr_loopback;
-            in6->sin6_port = htons(port);
-        }
-        return 0;
-    }
-    if (netguard_check_name(ss->local_only, host) != 0)
-        return SHOAL_ELOCALONLY;
-    if (!ss->dns) {
-        /* Made on first use, so that sessions that never meet a tracker
-         * name (tests, local swarms) never read the resolver settings. */
-        ss->dns = evdns_base_new(ss->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                               EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (!ss->dns)
-            return SHOAL_ENOMEM;
-    }
-    struct dns_job *j = xcalloc(1, sizeof(*j));
-    if (!j)
-        return SHOAL_ENOMEM;
-    struct evutil_addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = !udp_has_family(ss->udp, AF_INET)    ? AF_INET6
-                      : !udp_has_family(ss->udp, AF_INET6) ? AF_INET
-                                                           : AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
-    hints.ai_protocol = IPPROTO_UDP;
-    char ps[8];
-    snprintf(ps, sizeof(ps), "%u", (unsigned)port);
-    j->ss = ss;
-    j->x = x;
-    j->starting = 1;
-    j->req = evdns_getaddrinfo(ss->dns, host, ps, &hints, on_resolved, j);
-    j->starting = 0;
-    if (j->req) {
-        x->dns = j;
-        ss->dns_jobs++;
-        return 1;
-    }
-    /* The callback already ran and left its answer in j. A name refused at
-     * once (malformed, or known not to exist) is bad input. */
-    int rc = j->result != 0 ? SHOAL_EINVAL : pick_addr(x, j->res);
-    if (j->res)
-        evutil_freeaddrinfo(j->res);
-    xfree(j);
-    return rc;
+    int family = !has4 ? AF_INET6 : !has6 ? AF_INET : AF_UNSPEC;
+    int rc = dns_lookup(ss->dns, host, port, family, SOCK_DGRAM, on_resolved, x, &x->dns);
+    return rc ? rc : 1;
 }
 
 /* Starts the UDP exchange of x with the tracker at url. */
@@ -720,7 +607,7 @@ xfer_cancel(struct tracker_xfer *x)
 {
     /* The callback clears x->http and tells no one. */
     http_cancel(x->http);
-    dns_cancel(x);
+    dns_cancel(x->dns); /* the callback clears x->dns */
     x->udp_active = 0;
     x->kind = TRACKER_JOB_NONE;
 }
@@ -782,13 +669,6 @@ tracker_client_cleanup(struct shoal_session *ss)
 {
     for (struct torrent *t = ss->torrents; t; t = t->next)
         tracker_client_forget(t);
-    /* evdns reports cancelled look-ups from the loop; let it, so that the
-     * jobs and its own requests are freed before the base goes. */
-    for (int i = 0; i < TRACKER_DNS_DRAIN_ROUNDS && ss->dns_jobs > 0; i++)
-        event_base_loop(ss->base, EVLOOP_NONBLOCK);
-    if (ss->dns)
-        evdns_base_free(ss->dns, 0);
-    ss->dns = NULL;
     if (ss->udp)
         udp_mux_set_handler(ss->udp, UDP_TRACKER, NULL);
 }

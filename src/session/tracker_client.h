@@ -14,7 +14,7 @@
 struct shoal_session;
 struct torrent;
 struct http_request;
-struct dns_job;
+struct dns_lookup;
 
 /* Tries per UDP announce before the announcer moves to another tracker. */
 #define TRACKER_UDP_CLIENT_MAX_TRIES 4
@@ -39,7 +39,7 @@ struct tracker_xfer {
     uint32_t tracker;          /* announcer_tracker.id */
     struct announce_job job;   /* announces: what the announcer asked for */
     struct http_request *http; /* HTTP transfer in flight, or NULL */
-    struct dns_job *dns;       /* name look-up in flight, or NULL */
+    struct dns_lookup *dns;    /* name look-up in flight, or NULL */
     /* UDP (BEP 15) */
     int udp_active; /* a request is out and a reply expected */
     int connected;

@@ -9,7 +9,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -612,6 +611,59 @@ split_hostport(const char *s, char *host, size_t hostlen, char *port, size_t por
     return 0;
 }
 
+/* A peer given by name, waiting for its address. It names its torrent by
+ * infohash: the torrent may be removed while the look-up runs, and then
+ * the answer finds nobody and is dropped. */
+struct peer_lookup {
+    struct shoal_session *ss;
+    uint8_t ih[20];
+    char host[256];
+};
+
+/* Adds the first of addrs that local-only mode allows to t's known peers
+ * and dials it. */
+static int
+add_peer_addr(struct torrent *t, const struct sockaddr_storage *addrs, size_t n)
+{
+    struct shoal_session *ss = t->ss;
+    int rc = SHOAL_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        const struct sockaddr *sa = (const struct sockaddr *)&addrs[i];
+        if (netguard_check_addr(ss->local_only, sa) != 0) {
+            char a[64];
+            netguard_format_addr(sa, a, sizeof(a));
+            session_emit(ss, SHOAL_EV_WARNING, t, NULL, 0,
+                         "local-only mode: refused to connect to %s", a);
+            rc = SHOAL_ELOCALONLY;
+            continue;
+        }
+        socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                  : sizeof(struct sockaddr_in);
+        rc = torrent_add_known(t, sa, len);
+        break;
+    }
+    /* Dial now rather than at the next tick: a second matters to a user. */
+    if (rc == 0)
+        torrent_dial_now(t, session_now_ms(ss));
+    return rc;
+}
+
+static void
+on_peer_resolved(void *arg, int rc, const struct sockaddr_storage *addrs, size_t n,
+                 const char *why)
+{
+    struct peer_lookup *pl = arg;
+    /* Cancelled only when the session closes: nobody is left to tell. */
+    struct torrent *t =
+        rc == SHOAL_ECANCELED ? NULL : session_find_torrent(pl->ss, pl->ih);
+    if (t && rc)
+        session_emit(pl->ss, SHOAL_EV_WARNING, t, NULL, 0, "cannot resolve peer %s: %s",
+                     pl->host, why);
+    else if (t)
+        add_peer_addr(t, addrs, n);
+    xfree(pl);
+}
+
 int
 shoal_torrent_add_peer(shoal_torrent *pt, const char *hostport)
 {
@@ -628,26 +680,23 @@ shoal_torrent_add_peer(shoal_torrent *pt, const char *hostport)
                      host);
         return SHOAL_ELOCALONLY;
     }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
-    struct addrinfo *res = NULL;
-    if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
+    uint64_t pn;
+    if (parse_u64(port, strlen(port), &pn) != 0 || pn == 0 || pn > 65535)
         return SHOAL_EINVAL;
-    int rc = SHOAL_EINVAL;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (netguard_check_addr(ss->local_only, ai->ai_addr) != 0) {
-            char a[64];
-            netguard_format_addr(ai->ai_addr, a, sizeof(a));
-            session_emit(ss, SHOAL_EV_WARNING, t, NULL, 0,
-                         "local-only mode: refused to connect to %s", a);
-            rc = SHOAL_ELOCALONLY;
-            continue;
-        }
-        rc = torrent_add_known(t, ai->ai_addr, ai->ai_addrlen);
-        break;
-    }
-    freeaddrinfo(res);
-    /* Dial now rather than at the next tick: a second matters to a user. */
-    if (rc == 0)
-        torrent_dial_now(t, session_now_ms(ss));
+    struct sockaddr_storage sa;
+    if (dns_literal(host, (uint16_t)pn, AF_UNSPEC, &sa) == 0)
+        return add_peer_addr(t, &sa, 1);
+    /* A name: looked up on the loop, and the peer is added and dialed when
+     * the answer comes. */
+    struct peer_lookup *pl = xcalloc(1, sizeof(*pl));
+    if (!pl)
+        return SHOAL_ENOMEM;
+    pl->ss = ss;
+    memcpy(pl->ih, t->m->infohash, 20);
+    snprintf(pl->host, sizeof(pl->host), "%s", host);
+    int rc = dns_lookup(ss->dns, host, (uint16_t)pn, AF_UNSPEC, SOCK_STREAM,
+                        on_peer_resolved, pl, NULL);
+    if (rc)
+        xfree(pl);
     return rc;
 }

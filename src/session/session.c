@@ -363,6 +363,7 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
         ss->cfg.upload_slots = SESSION_DEFAULT_UPLOAD_SLOTS;
     ss->local_only = ss->cfg.local_only || netguard_env_local_only();
     ss->stop_fd = -1;
+    hooks_init(&ss->hooks, ss);
 
     /* Peer id: Azureus style "-SH0100-" then random bytes (BEP 20). */
     uint8_t seed[16];

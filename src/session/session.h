@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "session/hooks.h"
 #include "session/peer.h"
 #include "session/torrent.h"
 #include "session/tracker_client.h"
@@ -43,9 +44,10 @@ struct shoal_session {
     int stop_fd; /* eventfd: shoal_session_stop() writes, the loop wakes */
     struct bufferevent_rate_limit_group *rl;
     struct http_client *http; /* HTTP(S) requests: trackers, web seeds */
-    struct udp_mux *udp;      /* the UDP sockets: DHT, trackers, uTP */
-    struct tracker_udp_conn udp_conns[TRACKER_UDP_CONN_CACHE];
     struct dns_resolver *dns; /* name look-ups: trackers, peers given by name */
+    struct udp_mux *udp;      /* the UDP sockets: DHT, trackers, uTP */
+    struct hooks hooks;       /* how modules below report up (hooks.h) */
+    struct tracker_udp_conn udp_conns[TRACKER_UDP_CONN_CACHE];
     struct torrent *torrents;
     struct peer *halfopen; /* accepted, handshake not read yet */
     int npeers; /* connections of every kind: peer_new() counts, peer_free() uncounts */

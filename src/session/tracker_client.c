@@ -6,8 +6,9 @@
  * glue: the announcer decides what to send and when, the codecs in
  * tracker_http.c and tracker_udp.c build and check the bytes, and this
  * file keeps each exchange's state — the BEP 15 connection id cache and
- * retransmit schedule, the reply matching — and hands the peers found to
- * their torrent. Nothing here blocks the loop or owns a socket.
+ * retransmit schedule, the reply matching — and hands the peers found up
+ * through the session's hooks (hooks.h). Nothing here blocks the loop or
+ * owns a socket.
  *
  * In local-only mode a tracker whose host is not a loopback literal or
  * "localhost" is refused before any look-up or connection (so no DNS query
@@ -32,6 +33,7 @@
 #include "engine/announcer.h"
 #include "engine/picker.h"
 #include "session/dns.h"
+#include "session/hooks.h"
 #include "session/http.h"
 #include "session/session.h"
 #include "session/udp.h"
@@ -43,6 +45,8 @@
 #define TRACKER_HTTP_MAX_REDIRECTS 5
 /* Peers asked for per announce. */
 #define TRACKER_NUMWANT 80
+/* Peers handed up per on_peers call: 8 KiB of addresses on the stack. */
+#define TRACKER_PEERS_PER_CALL 64
 /* BEP 15 asks for 15 * 2^n s; on loopback and in tests that is an age, so
  * the first tries are shorter and the schedule then follows the BEP. */
 #define TRACKER_UDP_FIRST_TIMEOUT_MS 3000
@@ -93,35 +97,32 @@ fill_announce(const struct tracker_xfer *x, struct tracker_announce *a)
     a->compact = 1;
 }
 
-/* Hands the peers of a reply to the torrent, which dials them. */
+/* Hands the peers of a reply up through the session's hooks, which check
+ * them, add them to the torrent and dial them. */
 static void
 add_peers(struct torrent *t, const struct tracker_peer *peers, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        struct sockaddr_storage sa;
-        memset(&sa, 0, sizeof(sa));
-        socklen_t len;
-        if (peers[i].family == 4) {
-            struct sockaddr_in *in = (struct sockaddr_in *)&sa;
-            in->sin_family = AF_INET;
-            memcpy(&in->sin_addr, peers[i].ip, 4);
-            in->sin_port = htons(peers[i].port);
-            len = sizeof(*in);
-        } else {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
-            in6->sin6_family = AF_INET6;
-            memcpy(&in6->sin6_addr, peers[i].ip, 16);
-            in6->sin6_port = htons(peers[i].port);
-            len = sizeof(*in6);
+    const struct hooks *h = &t->ss->hooks;
+    struct sockaddr_storage sa[TRACKER_PEERS_PER_CALL];
+    size_t i = 0;
+    do {
+        size_t k = 0;
+        for (; i < n && k < TRACKER_PEERS_PER_CALL; i++, k++) {
+            memset(&sa[k], 0, sizeof(sa[k]));
+            if (peers[i].family == 4) {
+                struct sockaddr_in *in = (struct sockaddr_in *)&sa[k];
+                in->sin_family = AF_INET;
+                memcpy(&in->sin_addr, peers[i].ip, 4);
+                in->sin_port = htons(peers[i].port);
+            } else {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa[k];
+                in6->sin6_family = AF_INET6;
+                memcpy(&in6->sin6_addr, peers[i].ip, 16);
+                in6->sin6_port = htons(peers[i].port);
+            }
         }
-        if (netguard_check_addr(t->ss->local_only, (struct sockaddr *)&sa) != 0)
-            continue; /* a tracker handing out outside addresses: not ours to dial */
-        /* Our own listening address comes back from the tracker too. */
-        if (peers[i].port == t->ss->port && netguard_is_loopback((struct sockaddr *)&sa))
-            continue;
-        torrent_add_known(t, (struct sockaddr *)&sa, len);
-    }
-    torrent_dial_now(t, session_now_ms(t->ss));
+        h->on_peers(h->ctx, t->m->infohash, sa, k);
+    } while (i < n);
 }
 
 /* Records the outcome of the announce in flight and tells the user. */

@@ -137,7 +137,7 @@ record(void *arg, const struct http_result *r)
     s->status = r->status;
     snprintf(s->error, sizeof(s->error), "%s", r->error ? r->error : "");
     s->len = r->len;
-    if (r->len < sizeof(s->body)) {
+    if (r->body && r->len < sizeof(s->body)) {
         memcpy(s->body, r->body, r->len);
         s->body[r->len] = '\0';
     }

@@ -416,8 +416,10 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
         /* IPv6 on the same port; a host without IPv6 still works. */
         ss->lis6 = listen_on(ss, AF_INET6, ss->port);
     }
-    /* UDP on the TCP port when it is free, as peers expect for uTP. */
-    rc = udp_mux_new(ss->base, ss->local_only, ss->port, &ss->udp);
+    /* UDP on a port of its own until uTP answers on the listening port:
+     * till then a peer that tries uTP there must meet a closed port and
+     * fall back to TCP at once, not wait for its connect to time out. */
+    rc = udp_mux_new(ss->base, ss->local_only, 0, &ss->udp);
     if (!rc)
         rc = tracker_client_init(ss);
     if (rc)

@@ -6,10 +6,10 @@
  *
  * One socket per address family serves every UDP protocol, as in
  * libtorrent and Transmission, so that the DHT, uTP and tracker replies all
- * use the port peers know. Each datagram is routed by its first bytes
- * (udp_classify()); the shapes of KRPC, BEP 15 replies and uTP headers are
- * disjoint, so the routing needs no state and no module is asked to guess.
- * Sends pass the local-only guard first.
+ * use one port (the listening port, once uTP answers there). Each datagram is routed by
+ * its first bytes (udp_classify()); the shapes of KRPC, BEP 15 replies and uTP headers
+ * are disjoint, so the routing needs no state and no module is asked to guess. Sends pass
+ * the local-only guard first.
  */
 #include "session/udp.h"
 
@@ -144,8 +144,8 @@ sock_open(struct udp_mux *u, struct udp_sock *s, int family, int port)
         int one = 1;
         setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     }
-    /* The listening port when it is unused (peers and DHT nodes learn it),
-     * else any: the tracker client works from any port. */
+    /* The port asked for when it is unused, else any: the tracker client
+     * works from any port, and the DHT tells peers its port (BEP 5). */
     if (bind_to(s->fd, family, u->local_only, port) != 0 &&
         (port == 0 || bind_to(s->fd, family, u->local_only, 0) != 0)) {
         close(s->fd);

@@ -366,7 +366,16 @@ SHOAL_EXPORT int shoal_session_add(shoal_session *ss, shoal_metainfo *m,
                                    const struct shoal_torrent_opts *opts,
                                    shoal_torrent **out, struct shoal_perr *err);
 
-/* Dials a peer ("host:port", "[v6]:port"). Honours local-only mode. */
+/*
+ * Dials a peer ("host:port", "[v6]:port"). Honours local-only mode. An
+ * address literal (or "localhost") is added at once; a name is looked up
+ * without blocking, and the peer is added and dialed when the answer
+ * comes (a failed look-up is reported as an SHOAL_EV_WARNING event; if the
+ * torrent is removed first, the answer is dropped). Returns 0, or at once
+ * SHOAL_EINVAL for malformed input or a name the resolver rejects on
+ * sight, SHOAL_ELOCALONLY for a name or address that local-only mode
+ * refuses, or SHOAL_ENOMEM.
+ */
 SHOAL_EXPORT int shoal_torrent_add_peer(shoal_torrent *t, const char *hostport);
 
 enum shoal_torrent_state {

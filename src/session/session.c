@@ -8,7 +8,6 @@
 #include "session/session.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,8 +26,11 @@
 #include "codec/metainfo.h"
 #include "engine/disk.h"
 #include "engine/picker.h"
+#include "session/dns.h"
+#include "session/http.h"
 #include "session/tracker_client.h"
 #include "session/transport.h"
+#include "session/udp.h"
 
 /* Defaults for struct shoal_settings. */
 #define SESSION_DEFAULT_MAX_PEERS             400
@@ -425,7 +427,7 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
     ss->local_only = ss->cfg.local_only || netguard_env_local_only();
     ss->post_fd = -1;
     ss->stop_fd = -1;
-    ss->udp4 = ss->udp6 = -1;
+    hooks_init(&ss->hooks, ss);
 
     /* Peer id: Azureus style "-SH0100-" then random bytes (BEP 20). */
     int seeded = rng_bytes(&ss->rng, sizeof(ss->rng));
@@ -458,7 +460,9 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
     event_add(ss->stop_ev, NULL);
     rc = setup_rate_limit(ss);
     if (!rc)
-        rc = tracker_client_init(ss);
+        rc = http_client_new(ss->base, ss->local_only, &ss->http);
+    if (!rc)
+        rc = dns_resolver_new(ss->base, ss->local_only, &ss->dns);
     if (rc)
         goto fail;
 
@@ -472,6 +476,14 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
         /* IPv6 on the same port; a host without IPv6 still works. */
         ss->lis6 = listen_on(ss, AF_INET6, ss->port);
     }
+    /* UDP on a port of its own until uTP answers on the listening port:
+     * till then a peer that tries uTP there must meet a closed port and
+     * fall back to TCP at once, not wait for its connect to time out. */
+    rc = udp_mux_new(ss->base, ss->local_only, 0, &ss->udp);
+    if (!rc)
+        rc = tracker_client_init(ss);
+    if (rc)
+        goto fail;
     *out = ss;
     return 0;
 fail:
@@ -483,7 +495,7 @@ fail:
 static void
 send_stopped(struct shoal_session *ss)
 {
-    if (!ss->base || !ss->curlm)
+    if (!ss->base || !ss->http)
         return;
     for (struct torrent *t = ss->torrents; t; t = t->next)
         announcer_stop(&t->announcer);
@@ -534,6 +546,12 @@ shoal_session_free(shoal_session *ss)
     if (ss->tick_ev)
         event_del(ss->tick_ev);
     tracker_client_cleanup(ss);
+    dns_resolver_free(ss->dns);
+    ss->dns = NULL;
+    http_client_free(ss->http);
+    ss->http = NULL;
+    udp_mux_free(ss->udp);
+    ss->udp = NULL;
     struct torrent *t = ss->torrents;
     while (t) {
         struct torrent *next = t->next;
@@ -635,16 +653,66 @@ shoal_session_add(shoal_session *ss, shoal_metainfo *m,
     return 0;
 }
 
+/* A peer given by name, waiting for its address. It names its torrent by
+ * infohash: the torrent may be removed while the look-up runs, and then
+ * the answer finds nobody and is dropped. */
+struct peer_lookup {
+    struct shoal_session *ss;
+    uint8_t ih[20];
+    char host[256];
+};
+
+/* Adds the first of addrs that local-only mode allows to t's known peers
+ * and dials it. */
+static int
+add_peer_addr(struct torrent *t, const struct sockaddr_storage *addrs, size_t n)
+{
+    struct shoal_session *ss = t->ss;
+    int rc = SHOAL_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        const struct sockaddr *sa = (const struct sockaddr *)&addrs[i];
+        if (netguard_check_addr(ss->local_only, sa) != 0) {
+            char a[SOCKADDR_TEXT_MAX];
+            sockaddr_format(sa, a, sizeof(a));
+            session_emit(ss, SHOAL_EV_WARNING, t, NULL, 0,
+                         "local-only mode: refused to connect to %s", a);
+            rc = SHOAL_ELOCALONLY;
+            continue;
+        }
+        rc = torrent_add_known(t, sa, sockaddr_len(sa->sa_family));
+        break;
+    }
+    /* Dial now rather than at the next tick: a second matters to a user. */
+    if (rc == 0)
+        torrent_dial_now(t, session_now_ms(ss));
+    return rc;
+}
+
+static void
+on_peer_resolved(void *arg, int rc, const struct sockaddr_storage *addrs, size_t n,
+                 const char *why)
+{
+    struct peer_lookup *pl = arg;
+    /* Cancelled only when the session closes: nobody is left to tell. */
+    struct torrent *t =
+        rc == SHOAL_ECANCELED ? NULL : session_find_torrent(pl->ss, pl->ih);
+    if (t && rc)
+        session_emit(pl->ss, SHOAL_EV_WARNING, t, NULL, 0, "cannot resolve peer %s: %s",
+                     pl->host, why);
+    else if (t)
+        add_peer_addr(t, addrs, n);
+    xfree(pl);
+}
+
 int
 shoal_torrent_add_peer(shoal_torrent *pt, const char *hostport)
 {
     struct torrent *t = (struct torrent *)pt;
     struct shoal_session *ss = t->ss;
-    char host[SOCKADDR_HOST_MAX], port[8];
-    uint16_t portnum;
-    if (sockaddr_split_hostport(hostport, 0, host, sizeof(host), &portnum) != 0)
+    char host[SOCKADDR_HOST_MAX];
+    uint16_t port;
+    if (sockaddr_split_hostport(hostport, 0, host, sizeof(host), &port) != 0)
         return SHOAL_EINVAL;
-    snprintf(port, sizeof(port), "%u", (unsigned)portnum);
     /* In local-only mode a name other than localhost is never looked up:
      * the DNS query itself would leave the machine. */
     if (netguard_check_name(ss->local_only, host) != 0) {
@@ -653,26 +721,20 @@ shoal_torrent_add_peer(shoal_torrent *pt, const char *hostport)
                      host);
         return SHOAL_ELOCALONLY;
     }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
-    struct addrinfo *res = NULL;
-    if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
-        return SHOAL_EINVAL;
-    int rc = SHOAL_EINVAL;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (netguard_check_addr(ss->local_only, ai->ai_addr) != 0) {
-            char a[SOCKADDR_TEXT_MAX];
-            sockaddr_format(ai->ai_addr, a, sizeof(a));
-            session_emit(ss, SHOAL_EV_WARNING, t, NULL, 0,
-                         "local-only mode: refused to connect to %s", a);
-            rc = SHOAL_ELOCALONLY;
-            continue;
-        }
-        rc = torrent_add_known(t, ai->ai_addr, ai->ai_addrlen);
-        break;
-    }
-    freeaddrinfo(res);
-    /* Dial now rather than at the next tick: a second matters to a user. */
-    if (rc == 0)
-        torrent_dial_now(t, session_now_ms(ss));
+    struct sockaddr_storage sa;
+    if (dns_literal(host, port, AF_UNSPEC, &sa) == 0)
+        return add_peer_addr(t, &sa, 1);
+    /* A name: looked up on the loop, and the peer is added and dialed when
+     * the answer comes. */
+    struct peer_lookup *pl = xcalloc(1, sizeof(*pl));
+    if (!pl)
+        return SHOAL_ENOMEM;
+    pl->ss = ss;
+    memcpy(pl->ih, t->m->infohash, 20);
+    snprintf(pl->host, sizeof(pl->host), "%s", host);
+    int rc = dns_lookup(ss->dns, host, port, AF_UNSPEC, SOCK_STREAM, on_peer_resolved, pl,
+                        NULL);
+    if (rc)
+        xfree(pl);
     return rc;
 }

@@ -17,13 +17,16 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "session/hooks.h"
 #include "session/peer.h"
 #include "session/torrent.h"
 #include "session/tracker_client.h"
 #include "shoal.h"
 
 struct disk;
-struct evdns_base;
+struct dns_resolver;
+struct http_client;
+struct udp_mux;
 
 /* Seconds a TCP connect may take before the peer is given up. */
 #define SESSION_CONNECT_TIMEOUT_S 10
@@ -60,14 +63,11 @@ struct shoal_session {
     int post_fd;
     struct event *post_ev;
     struct bufferevent_rate_limit_group *rl;
-    void *curlm; /* CURLM */
-    struct event *curl_timer;
-    int curl_inited;
-    int udp4, udp6; /* UDP sockets for trackers (and later the DHT) */
-    struct event *udp4_ev, *udp6_ev;
+    struct http_client *http; /* HTTP(S) requests: trackers, web seeds */
+    struct dns_resolver *dns; /* name look-ups: trackers, peers given by name */
+    struct udp_mux *udp;      /* the UDP sockets: DHT, trackers, uTP */
+    struct hooks hooks;       /* how modules below report up (hooks.h) */
     struct tracker_udp_conn udp_conns[TRACKER_UDP_CONN_CACHE];
-    struct evdns_base *dns; /* made on the first look-up of a tracker name */
-    int dns_jobs;           /* look-ups not yet reported, cancelled ones too */
     struct torrent *torrents;
     struct peer *halfopen; /* accepted, handshake not read yet */
     int npeers; /* connections of every kind: peer_new() counts, peer_free() uncounts */

@@ -1,31 +1,27 @@
 /*
  * tracker_client.c — announces torrents to trackers and scrapes them: HTTP(S)
- * through libcurl's multi interface (BEP 3, BEP 48) and UDP (BEP 15) over the
- * session's UDP sockets, with UDP tracker names resolved by evdns, all on
- * the session's event loop. Protocol layer glue: the announcer decides what
- * to send and when, the codecs in tracker_http.c and tracker_udp.c build and
- * check the bytes, and this file moves them. Nothing here blocks the loop.
+ * (BEP 3, BEP 48) through the session's HTTP client (http.c) and UDP
+ * (BEP 15) through its UDP mux (udp.c), with UDP tracker names resolved by
+ * its resolver (dns.c), all on the session's event loop. Session layer
+ * glue: the announcer decides what to send and when, the codecs in
+ * tracker_http.c and tracker_udp.c build and check the bytes, and this
+ * file keeps each exchange's state — the BEP 15 connection id cache and
+ * retransmit schedule, the reply matching — and hands the peers found up
+ * through the session's hooks (hooks.h). Nothing here blocks the loop or
+ * owns a socket.
  *
  * In local-only mode a tracker whose host is not a loopback literal or
  * "localhost" is refused before any look-up or connection (so no DNS query
- * leaves the machine), curl may only open sockets to loopback addresses and
- * uses no proxy, and a redirect is followed only to a loopback host.
+ * leaves the machine); http.c and udp.c guard every connection, redirect
+ * and datagram the same way.
  */
 #include "session/tracker_client.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
-
-#include <curl/curl.h>
-#include <event2/dns.h>
-#include <event2/event.h>
-#include <event2/util.h>
 
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -37,7 +33,11 @@
 #include "codec/tracker_udp.h"
 #include "engine/announcer.h"
 #include "engine/picker.h"
+#include "session/dns.h"
+#include "session/hooks.h"
+#include "session/http.h"
 #include "session/session.h"
+#include "session/udp.h"
 
 /* An HTTP request gets this long in all, and this long to connect. */
 #define TRACKER_HTTP_TIMEOUT_S         30
@@ -46,17 +46,11 @@
 #define TRACKER_HTTP_MAX_REDIRECTS 5
 /* Peers asked for per announce. */
 #define TRACKER_NUMWANT 80
+/* Peers handed up per on_peers call: 8 KiB of addresses on the stack. */
+#define TRACKER_PEERS_PER_CALL 64
 /* BEP 15 asks for 15 * 2^n s; on loopback and in tests that is an age, so
  * the first tries are shorter and the schedule then follows the BEP. */
 #define TRACKER_UDP_FIRST_TIMEOUT_MS 3000
-/* Largest tracker datagram read whole: a tracker may ignore numwant, and
- * 16 KiB holds 900 IPv6 peers (a longer one would be cut, then refused). */
-#define TRACKER_UDP_MAX_DATAGRAM 16384
-/* Datagrams read per wake-up, so a flood cannot hold the loop. */
-#define TRACKER_UDP_READS 64
-/* Loop rounds a closing session runs for evdns to report cancelled
- * look-ups (one is enough; the rest is a margin, never a wait). */
-#define TRACKER_DNS_DRAIN_ROUNDS 16
 /* Longest reason kept for a failed exchange. */
 #define TRACKER_WHY_LEN 300
 
@@ -104,35 +98,32 @@ fill_announce(const struct tracker_xfer *x, struct tracker_announce *a)
     a->compact = 1;
 }
 
-/* Hands the peers of a reply to the torrent, which dials them. */
+/* Hands the peers of a reply up through the session's hooks, which check
+ * them, add them to the torrent and dial them. */
 static void
 add_peers(struct torrent *t, const struct tracker_peer *peers, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        struct sockaddr_storage sa;
-        memset(&sa, 0, sizeof(sa));
-        socklen_t len;
-        if (peers[i].family == 4) {
-            struct sockaddr_in *in = (struct sockaddr_in *)&sa;
-            in->sin_family = AF_INET;
-            memcpy(&in->sin_addr, peers[i].ip, 4);
-            in->sin_port = htons(peers[i].port);
-            len = sizeof(*in);
-        } else {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
-            in6->sin6_family = AF_INET6;
-            memcpy(&in6->sin6_addr, peers[i].ip, 16);
-            in6->sin6_port = htons(peers[i].port);
-            len = sizeof(*in6);
+    const struct hooks *h = &t->ss->hooks;
+    struct sockaddr_storage sa[TRACKER_PEERS_PER_CALL];
+    size_t i = 0;
+    do {
+        size_t k = 0;
+        for (; i < n && k < TRACKER_PEERS_PER_CALL; i++, k++) {
+            memset(&sa[k], 0, sizeof(sa[k]));
+            if (peers[i].family == 4) {
+                struct sockaddr_in *in = (struct sockaddr_in *)&sa[k];
+                in->sin_family = AF_INET;
+                memcpy(&in->sin_addr, peers[i].ip, 4);
+                in->sin_port = htons(peers[i].port);
+            } else {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa[k];
+                in6->sin6_family = AF_INET6;
+                memcpy(&in6->sin6_addr, peers[i].ip, 16);
+                in6->sin6_port = htons(peers[i].port);
+            }
         }
-        if (netguard_check_addr(t->ss->local_only, (struct sockaddr *)&sa) != 0)
-            continue; /* a tracker handing out outside addresses: not ours to dial */
-        /* Our own listening address comes back from the tracker too. */
-        if (peers[i].port == t->ss->port && netguard_is_loopback((struct sockaddr *)&sa))
-            continue;
-        torrent_add_known(t, (struct sockaddr *)&sa, len);
-    }
-    torrent_dial_now(t, session_now_ms(t->ss));
+        h->on_peers(h->ctx, t->m->infohash, sa, k);
+    } while (i < n);
 }
 
 /* Records the outcome of the announce in flight and tells the user. */
@@ -197,92 +188,16 @@ xfer_fail(struct tracker_xfer *x, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ HTTP */
 
-struct http_job {
-    struct tracker_xfer *x;
-    CURL *easy;
-    struct buf body;
-    int redirects;
-    char errbuf[CURL_ERROR_SIZE];
-};
-
-static size_t
-on_body(char *data, size_t size, size_t nmemb, void *user)
-{
-    struct http_job *job = user;
-    size_t n = size * nmemb;
-    /* The body is capped at TRACKER_MAX_REPLY; past it the transfer is cut
-     * off (curl then fails it with a write error). */
-    if (buf_append(&job->body, data, n) != 0)
-        return 0;
-    return n;
-}
-
-static curl_socket_t
-open_socket(void *user, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-    struct shoal_session *ss = user;
-    (void)purpose;
-    if (netguard_check_addr(ss->local_only, &addr->addr) != 0)
-        return CURL_SOCKET_BAD;
-    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
-}
-
-static void
-http_job_free(struct http_job *job)
-{
-    if (!job)
-        return;
-    if (job->easy) {
-        curl_multi_remove_handle(job->x->t->ss->curlm, job->easy);
-        curl_easy_cleanup(job->easy);
-    }
-    buf_cleanup(&job->body);
-    xfree(job);
-}
-
-/*
- * In local-only mode the URL's host must be a loopback literal or
- * "localhost" before curl sees it: curl would otherwise look the name up,
- * and the DNS query would leave the machine even though the socket check
- * later refuses the connection. (curl answers "localhost" itself, without
- * DNS.)
- */
-static int
-http_check_host(const struct shoal_session *ss, const char *url)
-{
-    if (!ss->local_only)
-        return 0;
-    int rc = SHOAL_ELOCALONLY;
-    char *host = NULL;
-    CURLU *u = curl_url();
-    if (!u)
-        return SHOAL_ENOMEM;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-        goto out;
-    /* An IPv6 literal comes back in brackets. */
-    size_t n = strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-        memmove(host, host + 1, n - 2);
-        host[n - 2] = '\0';
-    }
-    rc = netguard_check_name(1, host);
-out:
-    curl_free(host);
-    curl_url_cleanup(u);
-    return rc;
-}
-
 /* The counts for our torrent in a scrape reply body. */
 static void
-http_scrape_done(struct tracker_xfer *x, const struct buf *body, long status)
+http_scrape_done(struct tracker_xfer *x, const uint8_t *body, size_t len, long status)
 {
     struct tracker_scrape_entry *e = NULL;
     size_t n = 0;
     struct shoal_perr err;
     memset(&err, 0, sizeof(err));
     uint32_t wait = 0;
-    int rc = tracker_http_parse_scrape(body->data, body->len, &e, &n, &wait, &err);
+    int rc = tracker_http_parse_scrape(body, len, &e, &n, &wait, &err);
     if (rc == SHOAL_EINVAL) {
         xfer_fail(x, "refused: %s", err.msg[0] ? err.msg : "no reason given");
         return;
@@ -304,12 +219,12 @@ http_scrape_done(struct tracker_xfer *x, const struct buf *body, long status)
 }
 
 static void
-http_announce_done(struct tracker_xfer *x, const struct buf *body, long status)
+http_announce_done(struct tracker_xfer *x, const uint8_t *body, size_t len, long status)
 {
     struct tracker_reply r;
     struct shoal_perr err;
     memset(&err, 0, sizeof(err));
-    int rc = tracker_http_parse_reply(body->data, body->len, &r, &err);
+    int rc = tracker_http_parse_reply(body, len, &r, &err);
     if (rc != 0) {
         xfer_fail(x, "bad reply (HTTP %ld): %s", status, shoal_perr_text(&err));
         return;
@@ -327,88 +242,28 @@ http_announce_done(struct tracker_xfer *x, const struct buf *body, long status)
     tracker_reply_cleanup(&r);
 }
 
-static int
-is_redirect(long status)
-{
-    return status == 301 || status == 302 || status == 303 || status == 307 ||
-           status == 308;
-}
-
-/*
- * Sends the request of job again to the place a redirect named. Redirects
- * are followed here rather than by curl so that the new host passes the
- * same local-only check as the first one before curl looks it up. Returns
- * 0 when the request is under way again, or fills why and returns < 0.
- */
-static int
-http_follow(struct http_job *job, char *why, size_t whylen)
-{
-    struct shoal_session *ss = job->x->t->ss;
-    char *to = NULL;
-    if (curl_easy_getinfo(job->easy, CURLINFO_REDIRECT_URL, &to) != CURLE_OK || !to) {
-        snprintf(why, whylen, "redirect without a usable Location");
-        return SHOAL_EPARSE;
-    }
-    if (++job->redirects > TRACKER_HTTP_MAX_REDIRECTS) {
-        snprintf(why, whylen, "more than %d redirects", TRACKER_HTTP_MAX_REDIRECTS);
-        return SHOAL_EPARSE;
-    }
-    int rc = http_check_host(ss, to);
-    if (rc) {
-        snprintf(why, whylen, "redirect to %.200s: %s", to, shoal_strerror(rc));
-        return rc;
-    }
-    curl_multi_remove_handle(ss->curlm, job->easy);
-    /* The old URL's memory belongs to curl until CURLOPT_URL copies it. */
-    char *copy = xstrdup(to);
-    if (!copy) {
-        snprintf(why, whylen, "out of memory");
-        return SHOAL_ENOMEM;
-    }
-    curl_easy_setopt(job->easy, CURLOPT_URL, copy);
-    xfree(copy);
-    buf_reset(&job->body);
-    job->errbuf[0] = '\0';
-    if (curl_multi_add_handle(ss->curlm, job->easy) != CURLM_OK) {
-        snprintf(why, whylen, "out of memory");
-        return SHOAL_ENOMEM;
-    }
-    return 0;
-}
-
 static void
-http_done(struct http_job *job, CURLcode code)
+on_http_done(void *arg, const struct http_result *r)
 {
-    struct tracker_xfer *x = job->x;
-    long status = 0;
-    curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (code == CURLE_OK && is_redirect(status)) {
-        char why[TRACKER_WHY_LEN];
-        if (http_follow(job, why, sizeof(why)) == 0)
-            return;
-        x->http = NULL;
-        xfer_fail(x, "%s", why);
-        http_job_free(job);
-        return;
-    }
+    struct tracker_xfer *x = arg;
     x->http = NULL;
-    if (buf_error(&job->body) == SHOAL_ETOOBIG)
-        xfer_fail(x, "reply larger than %u bytes", TRACKER_MAX_REPLY);
-    else if (code != CURLE_OK)
-        xfer_fail(x, "%s", job->errbuf[0] ? job->errbuf : curl_easy_strerror(code));
+    if (r->rc == SHOAL_ECANCELED)
+        return; /* xfer_cancel(): the announcer hears nothing */
+    if (r->rc)
+        xfer_fail(x, "%s", r->error);
     else if (x->scrape)
-        http_scrape_done(x, &job->body, status);
+        http_scrape_done(x, r->body, r->len, r->status);
     else
-        http_announce_done(x, &job->body, status);
-    http_job_free(job);
+        http_announce_done(x, r->body, r->len, r->status);
 }
 
 /* Starts the HTTP request of x to the tracker at url. */
 static int
-http_start(struct tracker_xfer *x, const char *url)
+start_http(struct tracker_xfer *x, const char *url)
 {
     struct shoal_session *ss = x->t->ss;
-    int rc = http_check_host(ss, url);
+    /* Refused hosts fail first, before the URL is even built. */
+    int rc = http_url_allowed(ss->http, url);
     if (rc)
         return rc;
     struct buf full;
@@ -421,144 +276,19 @@ http_start(struct tracker_xfer *x, const char *url)
         fill_announce(x, &a);
         rc = tracker_http_announce_url(url, &a, &full);
     }
-    if (rc) {
-        buf_cleanup(&full);
-        return rc;
-    }
-    struct http_job *job = xcalloc(1, sizeof(*job));
-    if (!job) {
-        buf_cleanup(&full);
-        return SHOAL_ENOMEM;
-    }
-    job->x = x;
-    buf_init(&job->body, TRACKER_MAX_REPLY);
-    job->easy = curl_easy_init();
-    if (!job->easy) {
-        buf_cleanup(&full);
-        http_job_free(job);
-        return SHOAL_ENOMEM;
-    }
-    CURL *e = job->easy;
+    if (rc)
+        goto out;
+    const struct http_opts o = {
+        .max_body = TRACKER_MAX_REPLY,
+        .timeout_s = TRACKER_HTTP_TIMEOUT_S,
+        .connect_timeout_s = TRACKER_HTTP_CONNECT_TIMEOUT_S,
+        .max_redirects = TRACKER_HTTP_MAX_REDIRECTS,
+    };
     /* The URL builders NUL-terminate after len. */
-    curl_easy_setopt(e, CURLOPT_URL, (const char *)full.data);
+    rc = http_start(ss->http, (const char *)full.data, &o, on_http_done, x, &x->http);
+out:
     buf_cleanup(&full);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, job);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, job);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, job->errbuf);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)TRACKER_HTTP_TIMEOUT_S);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)TRACKER_HTTP_CONNECT_TIMEOUT_S);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "shoal/" SHOAL_VERSION);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, ss);
-    /* Like curl's own tool and Transmission: CURL_CA_BUNDLE names the
-     * certificates HTTPS trackers are checked against, instead of the
-     * system's store. */
-    const char *ca = getenv("CURL_CA_BUNDLE");
-    if (ca && ca[0])
-        curl_easy_setopt(e, CURLOPT_CAINFO, ca);
-    if (ss->local_only) {
-        /* A proxy from the environment would be dialed (and its name looked
-         * up) instead of the loopback tracker. */
-        curl_easy_setopt(e, CURLOPT_PROXY, "");
-    }
-    if (curl_multi_add_handle(ss->curlm, e) != CURLM_OK) {
-        http_job_free(job);
-        return SHOAL_ENOMEM;
-    }
-    x->http = job;
-    return 0;
-}
-
-/* Collects finished transfers. */
-static void
-http_check_done(struct shoal_session *ss)
-{
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(ss->curlm, &left)) != NULL) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        struct http_job *job = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&job);
-        if (job)
-            http_done(job, msg->data.result);
-    }
-}
-
-struct curl_sock {
-    struct event *ev;
-};
-
-static void
-on_curl_event(evutil_socket_t fd, short what, void *arg)
-{
-    struct shoal_session *ss = arg;
-    int flags =
-        (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
-    int running;
-    curl_multi_socket_action(ss->curlm, fd, flags, &running);
-    http_check_done(ss);
-}
-
-static int
-on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *user, void *socketp)
-{
-    (void)easy;
-    struct shoal_session *ss = user;
-    struct curl_sock *cs = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (cs) {
-            if (cs->ev)
-                event_free(cs->ev);
-            xfree(cs);
-            curl_multi_assign(ss->curlm, fd, NULL);
-        }
-        return 0;
-    }
-    if (!cs) {
-        cs = xcalloc(1, sizeof(*cs));
-        if (!cs)
-            return -1;
-        curl_multi_assign(ss->curlm, fd, cs);
-    } else if (cs->ev) {
-        event_free(cs->ev);
-    }
-    short ev = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
-               (what & CURL_POLL_OUT ? EV_WRITE : 0);
-    cs->ev = event_new(ss->base, fd, ev, on_curl_event, ss);
-    if (!cs->ev)
-        return -1;
-    event_add(cs->ev, NULL);
-    return 0;
-}
-
-static void
-on_curl_timer_fired(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct shoal_session *ss = arg;
-    int running;
-    curl_multi_socket_action(ss->curlm, CURL_SOCKET_TIMEOUT, 0, &running);
-    http_check_done(ss);
-}
-
-static int
-on_curl_timer(CURLM *multi, long timeout_ms, void *user)
-{
-    (void)multi;
-    struct shoal_session *ss = user;
-    if (timeout_ms < 0) {
-        evtimer_del(ss->curl_timer);
-        return 0;
-    }
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    evtimer_add(ss->curl_timer, &tv);
-    return 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ UDP */
@@ -607,7 +337,7 @@ conn_drop(struct shoal_session *ss, const struct sockaddr_storage *sa)
 }
 
 static int
-udp_send(struct tracker_xfer *x)
+udp_request(struct tracker_xfer *x)
 {
     struct shoal_session *ss = x->t->ss;
     uint8_t pkt[TRACKER_UDP_MAX_REQUEST];
@@ -629,12 +359,12 @@ udp_send(struct tracker_xfer *x)
         n = tracker_udp_announce_req(pkt, sizeof(pkt), x->conn_id, x->tid, &a, 0,
                                      x->urldata[0] ? x->urldata : NULL);
     }
-    int fd = x->sa.ss_family == AF_INET6 ? ss->udp6 : ss->udp4;
-    if (fd < 0 || n == 0)
+    if (n == 0)
         return SHOAL_EINVAL;
-    if (sendto(fd, pkt, n, 0, (struct sockaddr *)&x->sa, sockaddr_len(x->sa.ss_family)) <
-        0)
-        return -errno;
+    int rc = udp_send(ss->udp, pkt, n, (struct sockaddr *)&x->sa,
+                      sockaddr_len(x->sa.ss_family));
+    if (rc)
+        return rc;
     /* Retransmit schedule: short first tries, then BEP 15's 15 * 2^n s. */
     uint64_t wait = x->attempt == 0
                         ? TRACKER_UDP_FIRST_TIMEOUT_MS
@@ -646,7 +376,7 @@ udp_send(struct tracker_xfer *x)
 static void
 udp_send_or_fail(struct tracker_xfer *x)
 {
-    int rc = udp_send(x);
+    int rc = udp_request(x);
     if (rc)
         xfer_fail(x, "cannot send to the UDP tracker: %s", shoal_strerror(rc));
 }
@@ -667,29 +397,25 @@ udp_go(struct tracker_xfer *x)
         x->conn_until_ms = c->until_ms;
     }
     x->udp_active = 1;
-    return udp_send(x);
+    return udp_request(x);
 }
 
-/* Takes the first address of res that a socket of ours can reach and the
+/* Takes the first address that a socket of ours can reach and the
  * local-only guard allows. */
 static int
-pick_addr(struct tracker_xfer *x, const struct evutil_addrinfo *res)
+pick_addr(struct tracker_xfer *x, const struct sockaddr_storage *addrs, size_t n)
 {
     struct shoal_session *ss = x->t->ss;
     int rc = SHOAL_EINVAL;
-    for (const struct evutil_addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (ai->ai_addrlen > sizeof(x->sa))
+    for (size_t i = 0; i < n; i++) {
+        if (!udp_has_family(ss->udp, addrs[i].ss_family))
             continue;
-        if ((ai->ai_family == AF_INET && ss->udp4 < 0) ||
-            (ai->ai_family == AF_INET6 && ss->udp6 < 0) ||
-            (ai->ai_family != AF_INET && ai->ai_family != AF_INET6))
-            continue;
-        if (netguard_check_addr(ss->local_only, ai->ai_addr) != 0) {
+        if (netguard_check_addr(ss->local_only, (const struct sockaddr *)&addrs[i]) !=
+            0) {
             rc = SHOAL_ELOCALONLY;
             continue;
         }
-        memset(&x->sa, 0, sizeof(x->sa));
-        memcpy(&x->sa, ai->ai_addr, ai->ai_addrlen);
+        x->sa = addrs[i];
         return 0;
     }
     return rc;
@@ -697,52 +423,20 @@ pick_addr(struct tracker_xfer *x, const struct evutil_addrinfo *res)
 
 /* ------------------------------------------------------------------ DNS */
 
-/*
- * A look-up of a UDP tracker's name on the session's evdns base. The job
- * belongs to the look-up: on_resolved() frees it, whether the answer came,
- * failed or was cancelled, and x->dns points at it only while it runs.
- * evdns reports a cancellation on a later loop iteration, so a cancelled
- * job lives on until then; ss->dns_jobs counts them all.
- */
-struct dns_job {
-    struct shoal_session *ss;
-    struct tracker_xfer *x; /* NULL once cancelled */
-    struct evdns_getaddrinfo_request *req;
-    int starting; /* inside evdns_getaddrinfo(): an answer is kept, not used */
-    int result;
-    struct evutil_addrinfo *res;
-};
-
+/* The end of the look-up of a UDP tracker's name; x->dns pointed at it. */
 static void
-on_resolved(int result, struct evutil_addrinfo *res, void *arg)
+on_resolved(void *arg, int rc, const struct sockaddr_storage *addrs, size_t n,
+            const char *why)
 {
-    struct dns_job *j = arg;
-    if (j->starting) {
-        /* Answered before evdns_getaddrinfo() returned (hosts file, or an
-         * error found at once): resolve() takes it from here. */
-        j->result = result;
-        j->res = res;
-        return;
-    }
-    struct tracker_xfer *x = j->x;
-    j->ss->dns_jobs--;
-    xfree(j);
-    if (!x) {
-        /* Cancelled (result is EVUTIL_EAI_CANCEL): nobody waits. */
-        if (res)
-            evutil_freeaddrinfo(res);
-        return;
-    }
+    struct tracker_xfer *x = arg;
     x->dns = NULL;
-    if (result != 0) {
-        if (res)
-            evutil_freeaddrinfo(res);
-        xfer_fail(x, "cannot resolve the tracker's name: %s",
-                  evutil_gai_strerror(result));
+    if (rc == SHOAL_ECANCELED)
+        return; /* xfer_cancel(): the announcer hears nothing */
+    if (rc) {
+        xfer_fail(x, "cannot resolve the tracker's name: %s", why);
         return;
     }
-    int rc = pick_addr(x, res);
-    evutil_freeaddrinfo(res);
+    rc = pick_addr(x, addrs, n);
     if (!rc)
         rc = udp_go(x);
     if (rc)
@@ -751,93 +445,23 @@ on_resolved(int result, struct evutil_addrinfo *res, void *arg)
                                          : shoal_strerror(rc));
 }
 
-/* Cancels x's look-up, if any: x hears nothing more, and on_resolved()
- * frees the job when evdns reports the cancellation. */
-static void
-dns_cancel(struct tracker_xfer *x)
-{
-    struct dns_job *j = x->dns;
-    if (!j)
-        return;
-    x->dns = NULL;
-    j->x = NULL;
-    evdns_getaddrinfo_cancel(j->req);
-}
-
 /*
- * Finds the address of host for x->sa. Literals and "localhost" (RFC 6761:
- * always loopback) need no look-up. Returns 0 when x->sa is filled now, 1
- * when a look-up runs (its end reaches x exactly once, through
- * on_resolved(), unless dns_cancel() ends it first; x must not be freed
- * before either), or an error: SHOAL_ELOCALONLY for a name in
- * local-only mode, where no DNS query may be sent at all.
+ * Finds the address of host for x->sa. Literals and "localhost" need no
+ * look-up. Returns 0 when x->sa is filled now, 1 when a look-up runs (its
+ * end reaches x exactly once, through on_resolved(); xfer_cancel() ends it
+ * early), or an error: SHOAL_ELOCALONLY for a name in local-only mode,
+ * where no DNS query may be sent at all.
  */
 static int
 resolve(struct tracker_xfer *x, const char *host, uint16_t port)
 {
     struct shoal_session *ss = x->t->ss;
-    memset(&x->sa, 0, sizeof(x->sa));
-    struct sockaddr_in *in = (struct sockaddr_in *)&x->sa;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&x->sa;
-    if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-        in->sin_family = AF_INET;
-        in->sin_port = htons(port);
+    int has4 = udp_has_family(ss->udp, AF_INET), has6 = udp_has_family(ss->udp, AF_INET6);
+    if (dns_literal(host, port, has4 ? AF_INET : AF_INET6, &x->sa) == 0)
         return 0;
-    }
-    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(port);
-        return 0;
-    }
-    if (!strcasecmp(host, "localhost")) {
-        if (ss->udp4 >= 0) {
-            in->sin_family = AF_INET;
-            in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            in->sin_port = htons(port);
-        } else {
-            in6->sin6_family = AF_INET6;
-            in6->sin6_addr = in6addr_loopback;
-            in6->sin6_port = htons(port);
-        }
-        return 0;
-    }
-    if (netguard_check_name(ss->local_only, host) != 0)
-        return SHOAL_ELOCALONLY;
-    if (!ss->dns) {
-        /* Made on first use, so that sessions that never meet a tracker
-         * name (tests, local swarms) never read the resolver settings. */
-        ss->dns = evdns_base_new(ss->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                               EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (!ss->dns)
-            return SHOAL_ENOMEM;
-    }
-    struct dns_job *j = xcalloc(1, sizeof(*j));
-    if (!j)
-        return SHOAL_ENOMEM;
-    struct evutil_addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = ss->udp4 < 0 ? AF_INET6 : ss->udp6 < 0 ? AF_INET : AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
-    hints.ai_protocol = IPPROTO_UDP;
-    char ps[8];
-    snprintf(ps, sizeof(ps), "%u", (unsigned)port);
-    j->ss = ss;
-    j->x = x;
-    j->starting = 1;
-    j->req = evdns_getaddrinfo(ss->dns, host, ps, &hints, on_resolved, j);
-    j->starting = 0;
-    if (j->req) {
-        x->dns = j;
-        ss->dns_jobs++;
-        return 1;
-    }
-    /* The callback already ran and left its answer in j. A name refused at
-     * once (malformed, or known not to exist) is bad input. */
-    int rc = j->result != 0 ? SHOAL_EINVAL : pick_addr(x, j->res);
-    if (j->res)
-        evutil_freeaddrinfo(j->res);
-    xfree(j);
-    return rc;
+    int family = !has4 ? AF_INET6 : !has6 ? AF_INET : AF_UNSPEC;
+    int rc = dns_lookup(ss->dns, host, port, family, SOCK_DGRAM, on_resolved, x, &x->dns);
+    return rc ? rc : 1;
 }
 
 /* Starts the UDP exchange of x with the tracker at url. */
@@ -914,12 +538,16 @@ udp_reply(struct tracker_xfer *x, const uint8_t *p, size_t n)
     tracker_udp_response_cleanup(&r);
 }
 
-static void
-udp_packet(struct shoal_session *ss, const uint8_t *p, size_t n,
-           const struct sockaddr_storage *from)
+/* The tracker client's handler on the session's UDP mux: a BEP 15 reply
+ * goes to the exchange that waits for it. */
+static int
+on_datagram(void *ctx, const uint8_t *p, size_t n, const struct sockaddr *from,
+            socklen_t fromlen)
 {
+    struct shoal_session *ss = ctx;
+    (void)fromlen;
     if (n < 8)
-        return;
+        return SHOAL_EINVAL;
     uint32_t tid = be32_get(p + 4);
     /* A reply must come from the address the request went to and carry its
      * transaction id; anything else is stray or forged and is dropped. */
@@ -927,31 +555,13 @@ udp_packet(struct shoal_session *ss, const uint8_t *p, size_t n,
         for (int i = -1; i < ANNOUNCER_MAX_SCRAPES; i++) {
             struct tracker_xfer *x = i < 0 ? &t->announce_x : &t->scrape_x[i];
             if (x->kind == TRACKER_JOB_UDP && x->udp_active && x->tid == tid &&
-                sockaddr_same_endpoint((const struct sockaddr *)&x->sa,
-                                       (const struct sockaddr *)from)) {
+                sockaddr_same_endpoint((const struct sockaddr *)&x->sa, from)) {
                 udp_reply(x, p, n);
-                return;
+                return 0;
             }
         }
     }
-}
-
-static void
-on_udp_read(evutil_socket_t fd, short what, void *arg)
-{
-    (void)what;
-    struct shoal_session *ss = arg;
-    uint8_t buf[TRACKER_UDP_MAX_DATAGRAM];
-    /* Drain what is queued, but bounded per wake-up. */
-    for (int i = 0; i < TRACKER_UDP_READS; i++) {
-        struct sockaddr_storage from;
-        socklen_t len = sizeof(from);
-        memset(&from, 0, sizeof(from));
-        ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len);
-        if (n < 0)
-            return;
-        udp_packet(ss, buf, (size_t)n, &from);
-    }
+    return SHOAL_EINVAL;
 }
 
 static void
@@ -968,36 +578,15 @@ udp_tick(struct tracker_xfer *x, uint64_t now)
     udp_send_or_fail(x);
 }
 
-static int
-udp_socket(struct shoal_session *ss, int family, struct event **ev)
-{
-    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (family == AF_INET6) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    }
-    *ev = event_new(ss->base, fd, EV_READ | EV_PERSIST, on_udp_read, ss);
-    if (!*ev) {
-        close(fd);
-        return -1;
-    }
-    event_add(*ev, NULL);
-    return fd;
-}
-
 /* ------------------------------------------------------------------ exchanges */
 
 /* Ends whatever x has in flight without telling the announcer. */
 static void
 xfer_cancel(struct tracker_xfer *x)
 {
-    if (x->http) {
-        http_job_free(x->http);
-        x->http = NULL;
-    }
-    dns_cancel(x);
+    /* The callback clears x->http and tells no one. */
+    http_cancel(x->http);
+    dns_cancel(x->dns); /* the callback clears x->dns */
     x->udp_active = 0;
     x->kind = TRACKER_JOB_NONE;
 }
@@ -1014,7 +603,7 @@ xfer_start(struct tracker_xfer *x, int idx)
         rc = udp_start(x, url);
     } else {
         x->kind = TRACKER_JOB_HTTP;
-        rc = http_start(x, url);
+        rc = start_http(x, url);
     }
     if (rc == SHOAL_EUNSUPPORTED && x->scrape) {
         scrape_finish(x, ANNOUNCER_SCRAPE_UNSUPPORTED, -1, -1, -1, 0,
@@ -1031,20 +620,8 @@ xfer_start(struct tracker_xfer *x, int idx)
 int
 tracker_client_init(struct shoal_session *ss)
 {
-    ss->udp4 = ss->udp6 = -1;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return SHOAL_ENOMEM;
-    ss->curl_inited = 1;
-    ss->curlm = curl_multi_init();
-    ss->curl_timer = evtimer_new(ss->base, on_curl_timer_fired, ss);
-    if (!ss->curlm || !ss->curl_timer)
-        return SHOAL_ENOMEM;
-    curl_multi_setopt(ss->curlm, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(ss->curlm, CURLMOPT_SOCKETDATA, ss);
-    curl_multi_setopt(ss->curlm, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(ss->curlm, CURLMOPT_TIMERDATA, ss);
-    ss->udp4 = udp_socket(ss, AF_INET, &ss->udp4_ev);
-    ss->udp6 = udp_socket(ss, AF_INET6, &ss->udp6_ev);
+    struct udp_handler h = {.on_datagram = on_datagram, .ctx = ss};
+    udp_mux_set_handler(ss->udp, UDP_TRACKER, &h);
     return 0;
 }
 
@@ -1071,32 +648,8 @@ tracker_client_cleanup(struct shoal_session *ss)
 {
     for (struct torrent *t = ss->torrents; t; t = t->next)
         tracker_client_forget(t);
-    /* evdns reports cancelled look-ups from the loop; let it, so that the
-     * jobs and its own requests are freed before the base goes. */
-    for (int i = 0; i < TRACKER_DNS_DRAIN_ROUNDS && ss->dns_jobs > 0; i++)
-        event_base_loop(ss->base, EVLOOP_NONBLOCK);
-    if (ss->dns)
-        evdns_base_free(ss->dns, 0);
-    ss->dns = NULL;
-    if (ss->curlm)
-        curl_multi_cleanup(ss->curlm);
-    ss->curlm = NULL;
-    if (ss->curl_timer)
-        event_free(ss->curl_timer);
-    ss->curl_timer = NULL;
-    if (ss->udp4_ev)
-        event_free(ss->udp4_ev);
-    if (ss->udp6_ev)
-        event_free(ss->udp6_ev);
-    ss->udp4_ev = ss->udp6_ev = NULL;
-    if (ss->udp4 >= 0)
-        close(ss->udp4);
-    if (ss->udp6 >= 0)
-        close(ss->udp6);
-    ss->udp4 = ss->udp6 = -1;
-    if (ss->curl_inited)
-        curl_global_cleanup();
-    ss->curl_inited = 0;
+    if (ss->udp)
+        udp_mux_set_handler(ss->udp, UDP_TRACKER, NULL);
 }
 
 void

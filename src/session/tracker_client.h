@@ -13,8 +13,8 @@
 
 struct shoal_session;
 struct torrent;
-struct http_job;
-struct dns_job;
+struct http_request;
+struct dns_lookup;
 
 /* Tries per UDP announce before the announcer moves to another tracker. */
 #define TRACKER_UDP_CLIENT_MAX_TRIES 4
@@ -36,10 +36,10 @@ struct tracker_xfer {
     struct torrent *t;
     int scrape; /* 1: scrapes, 0: announces */
     enum tracker_job_kind kind;
-    uint32_t tracker;        /* announcer_tracker.id */
-    struct announce_job job; /* announces: what the announcer asked for */
-    struct http_job *http;   /* HTTP transfer in flight, or NULL */
-    struct dns_job *dns;     /* name look-up in flight, or NULL */
+    uint32_t tracker;          /* announcer_tracker.id */
+    struct announce_job job;   /* announces: what the announcer asked for */
+    struct http_request *http; /* HTTP transfer in flight, or NULL */
+    struct dns_lookup *dns;    /* name look-up in flight, or NULL */
     /* UDP (BEP 15) */
     int udp_active; /* a request is out and a reply expected */
     int connected;
@@ -60,11 +60,13 @@ struct tracker_udp_conn {
     uint64_t until_ms;
 };
 
-/* Sets up libcurl's multi handle on the loop and the UDP sockets. Returns 0
- * or SHOAL_ENOMEM; tracker_client_cleanup() is safe after a failure. */
+/* Takes BEP 15 replies from the session's UDP mux (ss->udp and ss->http
+ * are made first). Returns 0; tracker_client_cleanup() is safe after a
+ * failure of anything else. */
 int tracker_client_init(struct shoal_session *ss);
-/* Cancels transfers and look-ups in flight and frees everything. No
- * announcer hears about the cancelled exchanges. */
+/* Cancels every torrent's transfers and look-ups in flight and leaves the
+ * UDP mux; no announcer hears about the cancelled exchanges. Runs before
+ * the session frees ss->http, ss->dns and ss->udp. */
 void tracker_client_cleanup(struct shoal_session *ss);
 /* Ties t's announce and scrape exchanges to t; once, before any other call
  * for t. */

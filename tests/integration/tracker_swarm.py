@@ -362,8 +362,9 @@ def dns_inside(work):
     seed_out = os.path.join(work, "dns-seed")
     nx = "udp://nothing.shoal.test:%d" % up
     slow = "udp://slow.shoal.test:%d" % up
-    seeder = start_plain([SHOAL, "seed", torrent, "-d", os.path.dirname(data), "--port", "0",
-                          "-v", "--tracker", nx, "--tracker", slow], seed_out)
+    seed_port = peer_tools.free_port()
+    seeder = start_plain([SHOAL, "seed", torrent, "-d", os.path.dirname(data), "--port",
+                          str(seed_port), "-v", "--tracker", nx, "--tracker", slow], seed_out)
     ok = peer_tools.wait_for(lambda: "tracker: 1 seeders" in
                              peer_tools.read_text(seed_out + ".err"), 20)
     check(ok, "dns: the seeder announced to and scraped udp://tracker.shoal.test")
@@ -374,6 +375,18 @@ def dns_inside(work):
     check(getter.returncode == 0 and same,
           "dns: a getter found the seeder through the tracker's name (exit %s)"
           % getter.returncode)
+    # A peer given by name (no tracker in this copy of the torrent: same
+    # infohash, so the name is the only way to the seeder).
+    plain = os.path.join(work, "dns-plain.torrent")
+    subprocess.run([SHOAL, "create", data, "-o", plain], check=True, capture_output=True)
+    named_out = os.path.join(work, "dns-named")
+    named = start_plain([SHOAL, "get", plain, "-o", named_out, "--peer",
+                         "tracker.shoal.test:%d" % seed_port], named_out)
+    procs.wait(named, 60)
+    same = peer_tools.same_file(data, os.path.join(named_out, "data.bin"))
+    check(named.returncode == 0 and same,
+          "dns: a getter dialed a peer given by name, looked up on the loop (exit %s)"
+          % named.returncode)
     peer_tools.wait_for(lambda: "slow.shoal.test" in seen and "nothing.shoal.test" in seen, 10)
     err = peer_tools.read_text(seed_out + ".err")
     check("tracker %s: scrape: cannot resolve the tracker's name" % nx in err,

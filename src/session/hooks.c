@@ -1,0 +1,79 @@
+/*
+ * hooks.c — the session's side of the hooks (hooks.h): what happens when a
+ * module below reports peers, asks the time or logs. Session layer: this
+ * is the one place that turns "peers for infohash X" into known peers of a
+ * torrent, so every source of peers gets the same checks.
+ */
+#include "session/hooks.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "base/netguard.h"
+#include "session/session.h"
+#include "session/torrent.h"
+
+static socklen_t
+addr_len(const struct sockaddr_storage *sa)
+{
+    return sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                     : sizeof(struct sockaddr_in);
+}
+
+static uint16_t
+addr_port(const struct sockaddr_storage *sa)
+{
+    if (sa->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}
+
+static void
+on_peers(void *ctx, const uint8_t ih[20], const struct sockaddr_storage *peers, size_t n)
+{
+    struct shoal_session *ss = ctx;
+    struct torrent *t = session_find_torrent(ss, ih);
+    if (!t)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const struct sockaddr *sa = (const struct sockaddr *)&peers[i];
+        if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+            continue;
+        if (netguard_check_addr(ss->local_only, sa) != 0)
+            continue; /* a source handing out outside addresses: not ours to dial */
+        /* Our own listening address comes back from trackers (and the DHT). */
+        if (addr_port(&peers[i]) == ss->port && netguard_is_loopback(sa))
+            continue;
+        torrent_add_known(t, sa, addr_len(&peers[i]));
+    }
+    torrent_dial_now(t, session_now_ms(ss));
+}
+
+static uint64_t
+now_ms(void *ctx)
+{
+    return session_now_ms(ctx);
+}
+
+static uint64_t
+rand64(void *ctx)
+{
+    return session_random(ctx);
+}
+
+static void
+log_line(void *ctx, const char *msg)
+{
+    session_log(ctx, "%s", msg);
+}
+
+void
+hooks_init(struct hooks *h, struct shoal_session *ss)
+{
+    memset(h, 0, sizeof(*h));
+    h->ctx = ss;
+    h->on_peers = on_peers;
+    h->now_ms = now_ms;
+    h->rand64 = rand64;
+    h->log = log_line;
+}

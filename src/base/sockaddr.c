@@ -142,6 +142,36 @@ sockaddr_from_ip(const char *ip, uint16_t port, struct sockaddr_storage *out,
 }
 
 int
+sockaddr_from_bytes(const uint8_t *ip, size_t iplen, uint16_t port,
+                    struct sockaddr_storage *out, socklen_t *len)
+{
+    memset(out, 0, sizeof(*out));
+    if (iplen == 4) {
+        out->ss_family = AF_INET;
+        memcpy(&((struct sockaddr_in *)(void *)out)->sin_addr, ip, 4);
+    } else if (iplen == 16) {
+        out->ss_family = AF_INET6;
+        memcpy(&((struct sockaddr_in6 *)(void *)out)->sin6_addr, ip, 16);
+    } else {
+        return SHOAL_EINVAL;
+    }
+    sockaddr_set_port((struct sockaddr *)out, port);
+    if (len)
+        *len = sockaddr_len(out->ss_family);
+    return 0;
+}
+
+uint16_t
+sockaddr_bound_port(int fd)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+        return 0;
+    return sockaddr_port((struct sockaddr *)&sa);
+}
+
+int
 sockaddr_parse(const char *s, unsigned flags, struct sockaddr_storage *out,
                socklen_t *len)
 {

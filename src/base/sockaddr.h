@@ -69,6 +69,19 @@ int sockaddr_split_hostport(const char *s, unsigned flags, char *host, size_t ho
 int sockaddr_from_ip(const char *ip, uint16_t port, struct sockaddr_storage *out,
                      socklen_t *len);
 
+/*
+ * Fills *out from an address in network byte order as peers and trackers
+ * send it (iplen 4 for IPv4, 16 for IPv6) and a port in host byte order;
+ * *len (may be NULL) receives its length. Returns 0, or SHOAL_EINVAL for
+ * any other iplen.
+ */
+int sockaddr_from_bytes(const uint8_t *ip, size_t iplen, uint16_t port,
+                        struct sockaddr_storage *out, socklen_t *len);
+
+/* The local port a bound socket got (getsockname), or 0 when it cannot be
+ * read. */
+uint16_t sockaddr_bound_port(int fd);
+
 /* sockaddr_split_hostport() then sockaddr_from_ip(): "127.0.0.1:6969" or
  * "[::1]:6969" to a socket address. Names are refused (SHOAL_EINVAL). */
 int sockaddr_parse(const char *s, unsigned flags, struct sockaddr_storage *out,

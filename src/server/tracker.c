@@ -524,16 +524,6 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 }
 
 static int
-bound_port(int fd)
-{
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof(sa);
-    if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-        return 0;
-    return sockaddr_port((struct sockaddr *)&sa);
-}
-
-static int
 load_whitelist(struct shoal_tracker *tr, const char *path, struct shoal_perr *err)
 {
     FILE *f = fopen(path, "r");
@@ -649,7 +639,7 @@ shoal_tracker_new(const struct shoal_tracker_settings *cfg, shoal_tracker **out,
             err->why = "cannot listen on the HTTP address";
             goto fail;
         }
-        tr->http_port = bound_port(evhttp_bound_socket_get_fd(bs));
+        tr->http_port = sockaddr_bound_port(evhttp_bound_socket_get_fd(bs));
     }
     if (cfg->udp_addr) {
         struct sockaddr_storage ss;
@@ -672,7 +662,7 @@ shoal_tracker_new(const struct shoal_tracker_settings *cfg, shoal_tracker **out,
         }
         int big = 4 * 1024 * 1024;
         setsockopt(tr->udp_fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-        tr->udp_port = bound_port(tr->udp_fd);
+        tr->udp_port = sockaddr_bound_port(tr->udp_fd);
         tr->udp_ev = event_new(tr->base, tr->udp_fd, EV_READ | EV_PERSIST, on_udp, tr);
         if (!tr->udp_ev)
             goto fail;

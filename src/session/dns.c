@@ -27,6 +27,7 @@
 
 #include "base/alloc.h"
 #include "base/netguard.h"
+#include "base/sockaddr.h"
 #include "shoal.h"
 
 /* Loop rounds a closing resolver runs for evdns to report cancelled
@@ -58,31 +59,11 @@ struct dns_lookup {
 int
 dns_literal(const char *host, uint16_t port, int family, struct sockaddr_storage *out)
 {
-    memset(out, 0, sizeof(*out));
-    struct sockaddr_in *in = (struct sockaddr_in *)out;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
-    if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-        in->sin_family = AF_INET;
-        in->sin_port = htons(port);
+    if (sockaddr_from_ip(host, port, out, NULL) == 0)
         return 0;
-    }
-    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(port);
-        return 0;
-    }
-    if (!strcasecmp(host, "localhost")) {
-        if (family == AF_INET6) {
-            in6->sin6_family = AF_INET6;
-            in6->sin6_addr = in6addr_loopback;
-            in6->sin6_port = htons(port);
-        } else {
-            in->sin_family = AF_INET;
-            in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            in->sin_port = htons(port);
-        }
-        return 0;
-    }
+    if (!strcasecmp(host, "localhost"))
+        return sockaddr_from_ip(family == AF_INET6 ? "::1" : "127.0.0.1", port, out,
+                                NULL);
     /* A scoped IPv6 literal ("fe80::1%eth0"): getaddrinfo() reads it
      * without any look-up when told the host is numeric. */
     if (strchr(host, '%')) {
@@ -91,7 +72,7 @@ dns_literal(const char *host, uint16_t port, int family, struct sockaddr_storage
         if (getaddrinfo(host, NULL, &hints, &res) == 0 && res &&
             res->ai_addrlen <= sizeof(*out)) {
             memcpy(out, res->ai_addr, res->ai_addrlen);
-            in6->sin6_port = htons(port);
+            sockaddr_set_port((struct sockaddr *)out, port);
             freeaddrinfo(res);
             return 0;
         }

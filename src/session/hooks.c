@@ -10,23 +10,9 @@
 #include <string.h>
 
 #include "base/netguard.h"
+#include "base/sockaddr.h"
 #include "session/session.h"
 #include "session/torrent.h"
-
-static socklen_t
-addr_len(const struct sockaddr_storage *sa)
-{
-    return sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                     : sizeof(struct sockaddr_in);
-}
-
-static uint16_t
-addr_port(const struct sockaddr_storage *sa)
-{
-    if (sa->ss_family == AF_INET6)
-        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-    return ntohs(((const struct sockaddr_in *)sa)->sin_port);
-}
 
 static void
 on_peers(void *ctx, const uint8_t ih[20], const struct sockaddr_storage *peers, size_t n)
@@ -42,9 +28,9 @@ on_peers(void *ctx, const uint8_t ih[20], const struct sockaddr_storage *peers, 
         if (netguard_check_addr(ss->local_only, sa) != 0)
             continue; /* a source handing out outside addresses: not ours to dial */
         /* Our own listening address comes back from trackers (and the DHT). */
-        if (addr_port(&peers[i]) == ss->port && netguard_is_loopback(sa))
+        if (sockaddr_port(sa) == ss->port && netguard_is_loopback(sa))
             continue;
-        torrent_add_known(t, sa, addr_len(&peers[i]));
+        torrent_add_known(t, sa, sockaddr_len(sa->sa_family));
     }
     torrent_dial_now(t, session_now_ms(ss));
 }

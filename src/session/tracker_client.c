@@ -109,18 +109,8 @@ add_peers(struct torrent *t, const struct tracker_peer *peers, size_t n)
     do {
         size_t k = 0;
         for (; i < n && k < TRACKER_PEERS_PER_CALL; i++, k++) {
-            memset(&sa[k], 0, sizeof(sa[k]));
-            if (peers[i].family == 4) {
-                struct sockaddr_in *in = (struct sockaddr_in *)&sa[k];
-                in->sin_family = AF_INET;
-                memcpy(&in->sin_addr, peers[i].ip, 4);
-                in->sin_port = htons(peers[i].port);
-            } else {
-                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa[k];
-                in6->sin6_family = AF_INET6;
-                memcpy(&in6->sin6_addr, peers[i].ip, 16);
-                in6->sin6_port = htons(peers[i].port);
-            }
+            sockaddr_from_bytes(peers[i].ip, peers[i].family == 4 ? 4 : 16, peers[i].port,
+                                &sa[k], NULL);
         }
         h->on_peers(h->ctx, t->m->infohash, sa, k);
     } while (i < n);

@@ -58,11 +58,7 @@ out:
 int
 transport_tcp_port(struct evconnlistener *lis)
 {
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof(sa);
-    if (getsockname(evconnlistener_get_fd(lis), (struct sockaddr *)&sa, &len) != 0)
-        return 0;
-    return sockaddr_port((struct sockaddr *)&sa);
+    return sockaddr_bound_port(evconnlistener_get_fd(lis));
 }
 
 static struct bufferevent *

@@ -23,6 +23,7 @@
 
 #include "base/alloc.h"
 #include "base/netguard.h"
+#include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/tracker_udp.h"
 #include "shoal.h"
@@ -112,21 +113,11 @@ static int
 bind_to(int fd, int family, int local_only, int port)
 {
     struct sockaddr_storage sa;
-    memset(&sa, 0, sizeof(sa));
     socklen_t len;
-    if (family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)&sa;
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        in->sin_addr.s_addr = htonl(local_only ? INADDR_LOOPBACK : INADDR_ANY);
-        len = sizeof(*in);
-    } else {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        in6->sin6_addr = local_only ? in6addr_loopback : in6addr_any;
-        len = sizeof(*in6);
-    }
+    if (family == AF_INET)
+        sockaddr_from_ip(local_only ? "127.0.0.1" : "0.0.0.0", (uint16_t)port, &sa, &len);
+    else
+        sockaddr_from_ip(local_only ? "::1" : "::", (uint16_t)port, &sa, &len);
     return bind(fd, (struct sockaddr *)&sa, len);
 }
 
@@ -252,13 +243,7 @@ udp_port(const struct udp_mux *u, int family)
     const struct udp_sock *s = sock_for(u, family);
     if (!s || s->fd < 0)
         return 0;
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof(sa);
-    if (getsockname(s->fd, (struct sockaddr *)&sa, &len) != 0)
-        return 0;
-    if (sa.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&sa)->sin_port);
-    return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    return sockaddr_bound_port(s->fd);
 }
 
 void

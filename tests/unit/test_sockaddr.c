@@ -1,7 +1,8 @@
 /*
  * test_sockaddr.c — socket address helpers: equality of host and of host
- * and port, lengths, ports, text form, and the "host:port" parser with the
- * inputs it must refuse.
+ * and port, lengths, ports, text form, addresses from wire bytes, the port a
+ * bound socket got, and the "host:port" parser with the inputs it must
+ * refuse.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -274,13 +277,52 @@ test_parse(void **state)
     }
 }
 
+static void
+test_from_bytes(void **state)
+{
+    (void)state;
+    static const uint8_t v4[4] = {10, 1, 2, 3};
+    static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 7};
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    char out[SOCKADDR_TEXT_MAX];
+    assert_int_equal(sockaddr_from_bytes(v4, 4, 6881, &ss, &len), 0);
+    assert_int_equal(len, sizeof(struct sockaddr_in));
+    sockaddr_format(SA(ss), out, sizeof(out));
+    assert_string_equal(out, "10.1.2.3:6881");
+    assert_int_equal(sockaddr_from_bytes(v6, 16, 1, &ss, &len), 0);
+    assert_int_equal(len, sizeof(struct sockaddr_in6));
+    sockaddr_format(SA(ss), out, sizeof(out));
+    assert_string_equal(out, "[2001:db8::7]:1");
+    assert_int_equal(sockaddr_from_bytes(v6, 6, 1, &ss, NULL), SHOAL_EINVAL);
+    assert_int_equal(sockaddr_from_bytes(v6, 0, 1, &ss, NULL), SHOAL_EINVAL);
+}
+
+static void
+test_bound_port(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    /* Not bound yet: no port. */
+    assert_int_equal(sockaddr_bound_port(fd), 0);
+    struct sockaddr_storage ss = addr("127.0.0.1", 0);
+    assert_int_equal(bind(fd, SA(ss), sockaddr_len(AF_INET)), 0);
+    uint16_t port = sockaddr_bound_port(fd);
+    assert_true(port != 0);
+    close(fd);
+    /* A closed descriptor cannot be read. */
+    assert_int_equal(sockaddr_bound_port(fd), 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compare), cmocka_unit_test(test_len_and_port),
-        cmocka_unit_test(test_format),  cmocka_unit_test(test_split),
-        cmocka_unit_test(test_parse),   cmocka_unit_test(test_public_split),
+        cmocka_unit_test(test_compare),    cmocka_unit_test(test_len_and_port),
+        cmocka_unit_test(test_format),     cmocka_unit_test(test_split),
+        cmocka_unit_test(test_parse),      cmocka_unit_test(test_public_split),
+        cmocka_unit_test(test_from_bytes), cmocka_unit_test(test_bound_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,8 @@
 #                 fuzz-corpus and integration tests there
 #   make tsan     build build-tsan/ with ThreadSanitizer (clang) and run unit
 #                 and integration tests there; any race report fails it
+#   make debug    build everything in build-debug/ as a gcc Debug build and
+#                 run the unit tests there
 #   make fuzz     build the libFuzzer targets in build-fuzz/
 #   make format   reformat the sources; make format-check checks them
 #   make lint     ban unsafe libc calls and raw malloc in the library
@@ -13,12 +15,13 @@
 BUILD     ?= build
 ASAN      ?= build-asan
 TSAN      ?= build-tsan
+DEBUG     ?= build-debug
 FUZZ      ?= build-fuzz
 JOBS      ?= $(shell nproc)
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 export SHOAL_LOCAL_ONLY := 1
 
-.PHONY: all build test demo deps asan tsan fuzz format format-check lint clean
+.PHONY: all build test demo deps asan tsan debug fuzz format format-check lint clean
 
 all: build
 
@@ -77,6 +80,17 @@ tsan: $(TSAN)/CMakeCache.txt
 	        cat $(TSAN_REPORTS)/*; echo "tsan: race reports above" >&2; exit 1; \
 	    fi; exit $$rc
 
+# gcc's warnings depend on the optimisation level (at -O0 its
+# -Wformat-truncation caught a buffer the optimised build let pass), and
+# -Werror makes each an error; so every target is built this way too. The
+# unit tests are enough to run there: the other trees run the rest.
+$(DEBUG)/CMakeCache.txt:
+	CC=gcc cmake -S . -B $(DEBUG) $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug
+
+debug: $(DEBUG)/CMakeCache.txt
+	cmake --build $(DEBUG) -j $(JOBS)
+	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) -L unit
+
 $(FUZZ)/CMakeCache.txt:
 	CC=clang cmake -S . -B $(FUZZ) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    -DSHOAL_FUZZ=ON -DSHOAL_SANITIZE=address,undefined
@@ -96,4 +110,4 @@ lint:
 	sh scripts/lint.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(TSAN) $(FUZZ)
+	rm -rf $(BUILD) $(ASAN) $(TSAN) $(DEBUG) $(FUZZ)

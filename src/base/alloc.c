@@ -8,10 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Test-only failure injection. Process-wide on purpose: it is a debugging
- * hook, never set outside tests, and reading it costs one compare. */
-static long fail_countdown = -1;
-static long attempts;
+/*
+ * Test-only failure injection, one countdown per thread. A test arms it and
+ * then counts on the Nth allocation *of its own thread* failing, while other
+ * sessions may run their loops on other threads of the same process
+ * (tests/unit/test_sessions.c). Thread-local counters keep that count exact
+ * and free of data races; a shared atomic counter would be race-free too, but
+ * another thread's allocations would then use up the countdown and fail
+ * allocations the test never meant to touch. The cost: allocations on threads
+ * the test did not arm never fail, which suits the library, whose worker
+ * threads (disk pool, torrent hashing) allocate nothing through this file.
+ */
+static _Thread_local long fail_countdown = -1;
+static _Thread_local long attempts;
 
 static int
 should_fail(void)

@@ -3,7 +3,9 @@
  *
  * Every heap allocation in the library goes through these functions so that
  * tests can make the Nth allocation fail and check that each error path
- * cleans up (tests/unit/test_alloc_fail.c). Nothing else calls malloc.
+ * cleans up (tests/unit/test_bencode.c, test_metainfo.c, test_picker.c,
+ * test_disk.c and the other unit tests that call alloc_fail_after). Nothing
+ * else calls malloc.
  */
 #ifndef SHOAL_ALLOC_H
 #define SHOAL_ALLOC_H
@@ -20,9 +22,10 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
 /*
- * Test hook: after `n` more successful allocations, every allocation fails
- * until the hook is reset with a negative n. Returns how many allocations
- * were attempted since the last call.
+ * Test hook: after `n` more successful allocations on the calling thread,
+ * every allocation on that thread fails until the hook is reset with a
+ * negative n. Other threads are not affected. Returns how many allocations
+ * the calling thread attempted since its last call.
  */
 long alloc_fail_after(long n);
 

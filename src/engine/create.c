@@ -398,8 +398,8 @@ struct hash_job {
     const char *why;
 };
 
-/* A worker's state. */
-struct worker {
+/* One hashing thread: its own SHA-1 context, read buffer and open file. */
+struct hash_worker {
     struct hash_job *job;
     pthread_t thread;
     struct sha1_ctx sha;
@@ -437,7 +437,7 @@ file_at(const struct hash_job *j, uint64_t off)
 }
 
 static int
-open_file(struct worker *w, size_t idx, const char **why)
+open_file(struct hash_worker *w, size_t idx, const char **why)
 {
     const struct cfile *f = &w->job->files[idx];
     if (w->fd >= 0 && w->fidx == idx)
@@ -473,7 +473,7 @@ open_file(struct worker *w, size_t idx, const char **why)
  * under a mapping would raise SIGBUS.
  */
 static int
-read_span(struct worker *w, size_t idx, uint64_t off, size_t n, const char **why)
+read_span(struct hash_worker *w, size_t idx, uint64_t off, size_t n, const char **why)
 {
     int rc = open_file(w, idx, why);
     if (rc)
@@ -498,7 +498,7 @@ read_span(struct worker *w, size_t idx, uint64_t off, size_t n, const char **why
 }
 
 static int
-hash_piece(struct worker *w, uint32_t p, const char **why)
+hash_piece(struct hash_worker *w, uint32_t p, const char **why)
 {
     struct hash_job *j = w->job;
     uint64_t off = (uint64_t)p * j->plen;
@@ -534,7 +534,7 @@ hash_piece(struct worker *w, uint32_t p, const char **why)
 static void *
 worker_main(void *arg)
 {
-    struct worker *w = arg;
+    struct hash_worker *w = arg;
     struct hash_job *j = w->job;
     const char *why = NULL;
     int rc = 0;
@@ -604,7 +604,7 @@ hash_all(const struct shoal_create_opts *o, const struct cfile *files, size_t nf
          uint64_t total, uint32_t plen, uint8_t *hashes, const char **why)
 {
     struct hash_job j;
-    struct worker *w = NULL;
+    struct hash_worker *w = NULL;
     unsigned nthreads = 0, started = 0;
     int rc = 0, have_cv = 0, canceled;
     pthread_condattr_t ca;

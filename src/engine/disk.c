@@ -68,7 +68,7 @@ struct job {
     void *user;
 };
 
-struct worker {
+struct disk_worker {
     struct disk *d;
     pthread_t thread;
     struct storage_hasher hasher;
@@ -87,7 +87,7 @@ struct disk {
     size_t pending_jobs;
     int stopping;
     int efd;
-    struct worker *workers;
+    struct disk_worker *workers;
     unsigned nworkers;
 };
 
@@ -229,7 +229,7 @@ coalesce(struct disk *d, struct job *w)
 /* ------------------------------------------------------------------ workers */
 
 static void
-run_job(struct worker *w, struct job *j, int n)
+run_job(struct disk_worker *w, struct job *j, int n)
 {
     switch (j->kind) {
     case JOB_WRITE: {
@@ -303,7 +303,7 @@ wake_loop(struct disk *d)
 static void *
 worker_main(void *arg)
 {
-    struct worker *w = arg;
+    struct disk_worker *w = arg;
     struct disk *d = w->d;
     pthread_mutex_lock(&d->mu);
     for (;;) {

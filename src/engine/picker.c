@@ -90,7 +90,7 @@ struct blk {
 };
 
 /* A peer that requested or sent blocks of a partial piece. */
-struct worker {
+struct piece_peer {
     void *key;
     uint32_t out; /* blocks of this piece requested from it now */
     uint32_t got; /* blocks of this piece it sent */
@@ -103,9 +103,9 @@ struct partial {
     uint32_t nfree;     /* blocks neither requested nor received */
     uint32_t nreceived; /* blocks received */
     uint32_t next_free; /* no free block has a lower index */
-    uint32_t nworkers;
-    uint32_t capworkers;
-    struct worker *workers;
+    uint32_t npeers;
+    uint32_t cappeers;
+    struct piece_peer *peers;
     struct blk blocks[];
 };
 
@@ -439,34 +439,34 @@ part_find(const struct picker *p, uint32_t piece)
     return map_get(&p->part_map, piece);
 }
 
-static struct worker *
-worker_find(struct partial *r, void *key)
+static struct piece_peer *
+piece_peer_find(struct partial *r, void *key)
 {
-    for (uint32_t i = 0; i < r->nworkers; i++)
-        if (r->workers[i].key == key)
-            return &r->workers[i];
+    for (uint32_t i = 0; i < r->npeers; i++)
+        if (r->peers[i].key == key)
+            return &r->peers[i];
     return NULL;
 }
 
-static struct worker *
-worker_get(struct partial *r, void *key)
+static struct piece_peer *
+piece_peer_get(struct partial *r, void *key)
 {
-    struct worker *w = worker_find(r, key);
-    if (w)
-        return w;
-    if (r->nworkers == r->capworkers) {
-        uint32_t ncap = r->capworkers ? r->capworkers * 2 : 4;
-        struct worker *nw = xreallocarray(r->workers, ncap, sizeof(*nw));
-        if (!nw)
+    struct piece_peer *pp = piece_peer_find(r, key);
+    if (pp)
+        return pp;
+    if (r->npeers == r->cappeers) {
+        uint32_t ncap = r->cappeers ? r->cappeers * 2 : 4;
+        struct piece_peer *grown = xreallocarray(r->peers, ncap, sizeof(*grown));
+        if (!grown)
             return NULL;
-        r->workers = nw;
-        r->capworkers = ncap;
+        r->peers = grown;
+        r->cappeers = ncap;
     }
-    w = &r->workers[r->nworkers++];
-    w->key = key;
-    w->out = 0;
-    w->got = 0;
-    return w;
+    pp = &r->peers[r->npeers++];
+    pp->key = key;
+    pp->out = 0;
+    pp->got = 0;
+    return pp;
 }
 
 static int
@@ -514,17 +514,17 @@ part_create(struct picker *p, uint32_t piece)
     return r;
 }
 
-/* Frees a piece's partial, releasing what its workers had outstanding. */
+/* Frees a piece's partial, releasing what its peers had outstanding. */
 static void
 part_destroy(struct picker *p, struct partial *r)
 {
-    for (uint32_t i = 0; i < r->nworkers; i++) {
-        struct worker *w = &r->workers[i];
-        if (!w->out)
+    for (uint32_t i = 0; i < r->npeers; i++) {
+        struct piece_peer *pp = &r->peers[i];
+        if (!pp->out)
             continue;
-        struct peer_rec *pr = peer_find(p, w->key);
+        struct peer_rec *pr = peer_find(p, pp->key);
         if (pr) {
-            pr->nreq -= w->out;
+            pr->nreq -= pp->out;
             pr->npieces--;
             peer_release_if_idle(p, pr);
         }
@@ -536,7 +536,7 @@ part_destroy(struct picker *p, struct partial *r)
     map_del(&p->part_map, r->piece);
     p->parts[r->idx] = p->parts[--p->nparts];
     p->parts[r->idx]->idx = r->idx;
-    xfree(r->workers);
+    xfree(r->peers);
     xfree(r);
 }
 
@@ -544,14 +544,14 @@ part_destroy(struct picker *p, struct partial *r)
 static void
 release_out(struct picker *p, struct partial *r, void *peer)
 {
-    struct worker *w = worker_find(r, peer);
-    if (!w || !w->out)
+    struct piece_peer *pp = piece_peer_find(r, peer);
+    if (!pp || !pp->out)
         return;
-    w->out--;
+    pp->out--;
     struct peer_rec *pr = peer_find(p, peer);
     if (pr) {
         pr->nreq--;
-        if (!w->out)
+        if (!pp->out)
             pr->npieces--;
         peer_release_if_idle(p, pr);
     }
@@ -625,7 +625,7 @@ picker_free(struct picker *p)
     if (!p)
         return;
     for (uint32_t i = 0; i < p->nparts; i++) {
-        xfree(p->parts[i]->workers);
+        xfree(p->parts[i]->peers);
         xfree(p->parts[i]);
     }
     xfree(p->parts);
@@ -899,15 +899,15 @@ take(struct pick *c, uint32_t piece)
 {
     struct picker *p = c->p;
     struct partial *r = part_find(p, piece);
-    struct worker *w = r ? worker_find(r, c->peer) : NULL;
-    int fresh = !w || w->out == 0;
+    struct piece_peer *pp = r ? piece_peer_find(r, c->peer) : NULL;
+    int fresh = !pp || pp->out == 0;
     if (full(c) || (fresh && c->pr->npieces >= c->limit) || (r && r->nfree == 0))
         return 0;
     if (!r && !(r = part_create(p, piece))) {
         c->err = SHOAL_ENOMEM;
         return 0;
     }
-    if (!w && !(w = worker_get(r, c->peer))) {
+    if (!pp && !(pp = piece_peer_get(r, c->peer))) {
         c->err = SHOAL_ENOMEM;
         return 0;
     }
@@ -921,7 +921,7 @@ take(struct pick *c, uint32_t piece)
         k->nwho = 1;
         k->flags |= BF_ASKED;
         free_delta(p, r, -1);
-        w->out++;
+        pp->out++;
         c->pr->nreq++;
         c->out[c->n++] =
             (struct picker_block){piece, b * PICKER_BLOCK_SIZE, block_len(p, piece, b)};
@@ -945,7 +945,7 @@ pick_partials(struct pick *c, int level, int mine)
         struct partial *r = p->parts[i];
         if (p->pi[r->piece].prio != level || !r->nfree || !peer_has(c, r->piece))
             continue;
-        if ((worker_find(r, c->peer) != NULL) == mine)
+        if ((piece_peer_find(r, c->peer) != NULL) == mine)
             take(c, r->piece);
     }
 }
@@ -1084,7 +1084,7 @@ pick_endgame(struct pick *c)
             struct partial *r = p->parts[i];
             if (!wanted(p, r->piece) || !peer_has(c, r->piece))
                 continue;
-            struct worker *w = NULL;
+            struct piece_peer *pp = NULL;
             for (uint32_t b = 0; b < r->nblocks && !full(c); b++) {
                 struct blk *k = &r->blocks[b];
                 if ((k->flags & BF_RECEIVED) || k->nwho != nwho)
@@ -1094,12 +1094,12 @@ pick_endgame(struct pick *c)
                     j++;
                 if (j < k->nwho)
                     continue;
-                if (!w && !(w = worker_get(r, c->peer))) {
+                if (!pp && !(pp = piece_peer_get(r, c->peer))) {
                     c->err = SHOAL_ENOMEM;
                     return;
                 }
                 k->who[k->nwho++] = c->peer;
-                if (w->out++ == 0)
+                if (pp->out++ == 0)
                     c->pr->npieces++;
                 c->pr->nreq++;
                 c->out[c->n++] = (struct picker_block){r->piece, b * PICKER_BLOCK_SIZE,
@@ -1184,10 +1184,10 @@ picker_block_received(struct picker *p, void *peer, uint32_t piece, uint32_t beg
     if ((k->flags & BF_RECEIVED) || !(k->flags & BF_ASKED))
         return SHOAL_EINVAL;
     /* The only allocation comes first, so a failure changes nothing. */
-    struct worker *w = worker_get(r, peer);
-    if (!w)
+    struct piece_peer *pp = piece_peer_get(r, peer);
+    if (!pp)
         return SHOAL_ENOMEM;
-    w->got++;
+    pp->got++;
     /* A block nobody had outstanding (cancelled, then sent anyway) was
      * counted free. */
     if (k->nwho == 0)
@@ -1222,16 +1222,16 @@ picker_peer_gone(struct picker *p, void *peer)
 {
     for (uint32_t i = 0; i < p->nparts; i++) {
         struct partial *r = p->parts[i];
-        struct worker *w = worker_find(r, peer);
-        if (!w)
+        struct piece_peer *pp = piece_peer_find(r, peer);
+        if (!pp)
             continue;
         for (uint32_t b = 0; b < r->nblocks; b++)
             if (r->blocks[b].nwho)
                 blk_drop(p, r, b, peer);
         /* It stays a contributor until the piece resolves. */
-        w = worker_find(r, peer);
-        if (w && w->got == 0)
-            *w = r->workers[--r->nworkers];
+        pp = piece_peer_find(r, peer);
+        if (pp && pp->got == 0)
+            *pp = r->peers[--r->npeers];
     }
     struct peer_rec *pr = peer_find(p, peer);
     if (pr) {
@@ -1261,11 +1261,11 @@ picker_piece_contributors(const struct picker *p, uint32_t piece, void **out, si
 {
     struct partial *r = piece < p->npieces ? part_find(p, piece) : NULL;
     size_t n = 0;
-    for (uint32_t i = 0; r && i < r->nworkers; i++) {
-        if (!r->workers[i].got)
+    for (uint32_t i = 0; r && i < r->npeers; i++) {
+        if (!r->peers[i].got)
             continue;
         if (n < max)
-            out[n] = r->workers[i].key;
+            out[n] = r->peers[i].key;
         n++;
     }
     return n;

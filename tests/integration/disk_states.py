@@ -8,7 +8,8 @@
                              says "read-only", then finishes by itself once the
                              folder is writable again.
     disk_states.py missing   a file is deleted under a seeder: it says "files
-                             missing" and stops serving; nothing is downloaded.
+                             missing" and stops serving: a leecher that connects
+                             to it gets no byte, the seeder uploads none.
 
 Needs root to mount the tmpfs (CI runs as root); every mount is undone.
 """
@@ -108,26 +109,45 @@ def leech_through(work, mode):
           % leecher.returncode)
 
 
+def totals(work, name):
+    """(downloaded, uploaded) from the totals line a shoal process prints as
+    it stops, or None when it printed none."""
+    t = re.search(r"totals: downloaded=(\d+) uploaded=(\d+)",
+                  read(os.path.join(work, name + ".err")))
+    return (int(t.group(1)), int(t.group(2))) if t else None
+
+
 def missing(work):
     seed, torrent = make_torrent(work, 4 * 1024 * 1024)
-    seeder = start([SHOAL, "seed", torrent, "-d", seed, "--port", "0"], "seeder", work)
+    seeder = start([SHOAL, "seed", torrent, "-d", seed, "--port", "0", "-v"], "seeder",
+                   work)
     port = port_of(work, "seeder")
     check(port is not None, "seeder started")
+    # The seeder has had no peer yet: every byte it uploads from now on is
+    # data of the deleted file (its cached descriptor could still read it).
     os.unlink(os.path.join(seed, "data.bin"))
     saw = wait_for(lambda: "files missing" in read(os.path.join(work, "seeder.err")), 30)
     check(saw, "seeder reports 'files missing' after its file was deleted")
     dl = os.path.join(work, "dl")
-    leecher = start([SHOAL, "get", torrent, "-o", dl, "--peer", "127.0.0.1:%d" % port],
-                    "leecher", work)
-    time.sleep(4)
-    check(leecher.poll() is None, "a leecher gets nothing from it (still waiting)")
+    leecher = start([SHOAL, "get", torrent, "-o", dl, "--peer", "127.0.0.1:%d" % port,
+                     "-v"], "leecher", work)
+    # Without a connection "nothing was uploaded" would prove nothing.
+    met = wait_for(lambda: "127.0.0.1:%d: outgoing" % port in read(
+        os.path.join(work, "leecher.err")), 30)
+    check(met, "the leecher completes a handshake with the seeder")
+    # Loopback moves the whole 4 MiB in milliseconds; give it ample time.
+    time.sleep(3)
+    check(leecher.poll() is None, "the leecher is still waiting for data")
     stop(leecher)
     stop(seeder)
     check(not os.path.exists(os.path.join(seed, "data.bin")),
           "the seeder did not download or recreate the deleted file")
-    t = re.search(r"totals: downloaded=(\d+) uploaded=(\d+)", read(os.path.join(work,
-                                                                              "seeder.err")))
-    check(t is not None and t.group(1) == "0", "the seeder downloaded nothing")
+    up = totals(work, "seeder")
+    check(up is not None and up[1] == 0,
+          "the seeder uploaded no byte of the deleted file (totals %s)" % (up,))
+    down = totals(work, "leecher")
+    check(down is not None and down[0] == 0,
+          "the leecher got no byte from it (totals %s)" % (down,))
 
 
 def main():

@@ -80,7 +80,7 @@ make_fixture(const size_t *sizes, size_t nfiles, uint32_t plen)
     benc_key(&e, "files");
     benc_list_begin(&e);
     for (size_t i = 0; i < nfiles; i++) {
-        char name[16];
+        char name[1 + 20 + 1]; /* "f", any size_t (20 digits at most), NUL */
         snprintf(name, sizeof(name), "f%zu", i);
         benc_dict_begin(&e);
         benc_key(&e, "length");

@@ -1,7 +1,9 @@
 /*
  * test_smartban.c — block-level blame: a piece from one peer names it at
  * once; a piece from several peers names only the peer whose block differed
- * from the verified data; honest peers are never named.
+ * from the verified data; honest peers are never named. A full table makes
+ * room by dropping the oldest record that never failed, the oldest suspect
+ * only when every record is one.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -121,17 +123,50 @@ test_short_last_piece(void **state)
     smartban_free(sb);
 }
 
+/* Whether sb holds a record of `piece`, whose blocks all came from one
+ * peer. Fails the piece to find out, so it is suspect afterwards. */
+static int
+recorded(struct smartban *sb, uint32_t piece)
+{
+    struct sockaddr_storage who;
+    return smartban_piece_failed(sb, piece, &who) == 1;
+}
+
 static void
 test_many_records_bounded(void **state)
 {
     (void)state;
+    const uint32_t max = SMARTBAN_MAX_RECORDS;
     struct smartban *sb = smartban_new(BLOCK, (uint64_t)BLOCK * 100000);
     struct sockaddr_storage a = addr(6000);
-    for (uint32_t i = 0; i < 3 * SMARTBAN_MAX_RECORDS; i++)
+    /* A full table, pieces 0 .. max-1 recorded in that order; the two
+     * oldest failed, so their blame is still to be settled. */
+    for (uint32_t i = 0; i < max; i++)
         assert_int_equal(smartban_block(sb, i, 0, &a), 0);
-    struct sockaddr_storage who;
-    /* The newest records survive eviction. */
-    assert_int_equal(smartban_piece_failed(sb, 3 * SMARTBAN_MAX_RECORDS - 1, &who), 1);
+    assert_true(recorded(sb, 0));
+    assert_true(recorded(sb, 1));
+    /* Each new piece drops the oldest record that never failed: piece 2,
+     * then piece 3; suspects stay whatever their age. */
+    assert_int_equal(smartban_block(sb, max, 0, &a), 0);
+    assert_false(recorded(sb, 2));
+    assert_true(smartban_is_suspect(sb, 0));
+    assert_true(smartban_is_suspect(sb, 1));
+    assert_int_equal(smartban_block(sb, max + 1, 0, &a), 0);
+    assert_false(recorded(sb, 3));
+    assert_true(smartban_is_suspect(sb, 0));
+    assert_true(smartban_is_suspect(sb, 1));
+    /* A block of a piece already recorded takes no room. */
+    assert_int_equal(smartban_block(sb, 4, 0, &a), 0);
+    /* Everything else is still there, the newest included. */
+    for (uint32_t i = 4; i < max + 2; i++)
+        assert_true(recorded(sb, i));
+    /* Now every record is suspect: the oldest of them goes, piece 0. */
+    assert_int_equal(smartban_block(sb, max + 2, 0, &a), 0);
+    assert_false(smartban_is_suspect(sb, 0));
+    for (uint32_t i = 1; i < max + 2; i++)
+        if (i != 2 && i != 3)
+            assert_true(smartban_is_suspect(sb, i));
+    assert_true(recorded(sb, max + 2));
     smartban_free(sb);
 }
 

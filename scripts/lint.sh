@@ -5,6 +5,7 @@
 #      only from its own layer and the layers below it, by a path that names
 #      the folder ("engine/picker.h"), and only the outside libraries its
 #      layer may touch; cli/ uses the public API (shoal.h) and nothing in src/;
+#      and every file's opening comment names its layer ("Engine layer");
 #   2. libc calls that invite overflows or silent failures are banned;
 #   3. raw heap allocation happens only in the one wrapper (src/base/alloc.c).
 # Prints each offending line as FILE:LINE: text, then a reason; exits 1 when
@@ -45,7 +46,15 @@ for dir in src/*/; do
     esac
     allowed=$(below_or_same "$layer")
     libs=$(forbidden_libs "$layer")
+    word="$(echo "$layer" | cut -c1 | tr a-z A-Z)$(echo "$layer" | cut -c2-) layer"
     for f in $(find "$dir" -name '*.[ch]' | sort); do
+        # The opening comment says which layer the file is in, in the words
+        # of docs/architecture.md (a comment may wrap between the two words).
+        if ! head -n 30 "$f" | sed 's/^[[:space:]]*\*[[:space:]]*//' | tr '\n' ' ' |
+            grep -q "$word"; then
+            echo "$f: the opening comment does not say \"$word\"" >&2
+            status=1
+        fi
         # Quoted includes: the public header, or a folder this layer may use.
         grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$f" | while IFS= read -r line; do
             path=$(echo "$line" | sed 's/.*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/')

@@ -1,5 +1,5 @@
 /*
- * alloc.h — the one allocation wrapper of libshoal.
+ * alloc.h — the one allocation wrapper of libshoal. Base layer.
  *
  * Every heap allocation in the library goes through these functions so that
  * tests can make the Nth allocation fail and check that each error path

@@ -1,6 +1,6 @@
 /*
  * tracker_client.h — a session's announces and scrapes to HTTP(S) and UDP
- * trackers, on its event loop. Protocol layer; see tracker_client.c.
+ * trackers, on its event loop. Session layer; see tracker_client.c.
  */
 #ifndef SHOAL_TRACKER_CLIENT_H
 #define SHOAL_TRACKER_CLIENT_H

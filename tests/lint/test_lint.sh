@@ -3,7 +3,8 @@
 # naming the file and the rule, on each deliberately wrong change made to a
 # copy of the tree (an include that points up a layer, an include without its
 # folder, an event loop in a pure layer, the CLI reaching into src/, a raw
-# malloc, a banned libc call, a folder that is no layer).
+# malloc, a banned libc call, a folder that is no layer, a file whose opening
+# comment does not name its layer).
 set -euo pipefail
 SRC=${SHOAL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 LINT=$SRC/scripts/lint.sh
@@ -68,6 +69,8 @@ expect_fail "raw malloc" src/engine/picker.c 'static void *f(void) { return mall
 expect_fail "banned strcpy" cli/shoal.c 'static void g(char *d) { strcpy(d, "x"); }' \
     'banned function'
 expect_fail "unknown folder" src/misc/x.c '/* nothing */' 'not a layer folder'
+expect_fail "file without its layer" src/engine/new_policy.c '/* new_policy.c — no layer named. */' \
+    'the opening comment does not say "Engine layer"'
 
 if [ $fails -ne 0 ]; then
     echo "$fails lint self-test(s) failed"

@@ -75,6 +75,12 @@ for dir in src/*/; do
                 ;;
             esac
         done | grep -c fail >/dev/null && status=1
+        # Angle brackets are for system and outside libraries: a layer folder
+        # reached that way would slip past the rule above.
+        if grep -nE "^[[:space:]]*#[[:space:]]*include[[:space:]]*<($(echo $LAYERS | tr ' ' '|'))/" "$f" >&2; then
+            echo "lint: $f: include a layer folder with quotes (\"$layer/...\"), so the layer rule sees it" >&2
+            status=1
+        fi
         if [ -n "$libs" ] && grep -nE "^[[:space:]]*#[[:space:]]*include[[:space:]]*<($libs)" "$f" >&2; then
             echo "lint: $f: $layer/ does no I/O through event loops, HTTP, databases or JSON" >&2
             status=1

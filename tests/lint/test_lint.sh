@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Self-test of scripts/lint.sh: it passes on the tree as it is, and fails,
 # naming the file and the rule, on each deliberately wrong change made to a
-# copy of the tree (an include that points up a layer, an include without its
+# copy of the tree (an include that points up a layer, with quotes or angle
+# brackets, an include without its
 # folder, an event loop in a pure layer, the CLI reaching into src/, a raw
 # malloc, a banned libc call, a folder that is no layer, a file whose opening
 # comment does not name its layer).
@@ -56,6 +57,8 @@ expect_fail "engine includes server" src/engine/picker.c '#include "server/track
     'engine/ may not include from server/'
 expect_fail "session includes server" src/session/peer.c '#include "server/tracker.h"' \
     'session/ may not include from server/'
+expect_fail "codec includes session with angle brackets" src/codec/bencode.c \
+    '#include <session/session.h>' 'include a layer folder with quotes'
 expect_fail "include without its folder" src/session/peer.c '#include "picker.h"' \
     'include names no layer folder'
 expect_fail "engine uses libevent" src/engine/disk.c '#include <event2/event.h>' \

@@ -2,10 +2,9 @@
 # Self-test of scripts/lint.sh: it passes on the tree as it is, and fails,
 # naming the file and the rule, on each deliberately wrong change made to a
 # copy of the tree (an include that points up a layer, with quotes or angle
-# brackets, an include without its
-# folder, an event loop in a pure layer, the CLI reaching into src/, a raw
-# malloc, a banned libc call, a folder that is no layer, a file whose opening
-# comment does not name its layer).
+# brackets, an include without its folder, an event loop in a pure layer,
+# the CLI reaching into src/, a raw malloc, a banned libc call, a folder that
+# is no layer, a file whose opening comment does not name its layer).
 set -euo pipefail
 SRC=${SHOAL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 LINT=$SRC/scripts/lint.sh

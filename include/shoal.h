@@ -297,15 +297,15 @@ SHOAL_EXPORT void shoal_session_stop(shoal_session *ss);
  * session. Posting never allocates.
  *
  * Returns 0, and then fn runs exactly once; or an error, and then fn never
- * runs: SHOAL_EINVAL (fn is NULL), -EAGAIN (SESSION_MAX_POSTED calls, 1024,
- * are already waiting: the loop is busy or not running; try again later),
+ * runs: SHOAL_EINVAL (fn is NULL), -EAGAIN (1024 calls are already
+ * waiting: the loop is busy or not running; try again later), or
  * SHOAL_ECANCELED (shoal_session_free() has begun).
  *
- * Freeing: shoal_session_free() first runs every call still queued, on the
- * freeing thread and with the session whole, so none is lost; from then on
- * posts are refused. A thread may post until shoal_session_free() begins,
- * but must not once it may have returned (join such threads first, or tell
- * them to stop from a posted call): the session's memory is gone then.
+ * Freeing: stop or join every thread that posts before calling
+ * shoal_session_free(): once it returns the session's memory is gone, and a
+ * post then is a use after free. shoal_session_free() runs every call still
+ * queued, on the freeing thread and with the session whole, so none is lost;
+ * SHOAL_ECANCELED only tells a straggler that free has already begun.
  */
 SHOAL_EXPORT int shoal_session_post(shoal_session *ss, shoal_session_fn fn, void *arg);
 

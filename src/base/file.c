@@ -22,6 +22,9 @@
 #define FILE_READ_CHUNK (256u * 1024)
 /* Suffix of the temporary file an atomic write goes through. */
 #define FILE_TMP_SUFFIX ".tmp"
+/* Longest path an atomic write takes (PATH_MAX): its names live on the
+ * stack, so the write allocates nothing and may run on a disk worker. */
+#define FILE_MAX_PATH 4096
 
 /* ------------------------------------------------------------------ write */
 
@@ -40,16 +43,17 @@ write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* The folder holding `path`, as a new string (NULL when out of memory). */
-static char *
-parent_of(const char *path)
+/* Writes the folder holding `path` into dir (FILE_MAX_PATH bytes). */
+static void
+parent_of(const char *path, char *dir)
 {
     const char *slash = strrchr(path, '/');
     if (!slash)
-        return xstrdup(".");
-    if (slash == path)
-        return xstrdup("/");
-    return xstrndup(path, (size_t)(slash - path));
+        snprintf(dir, FILE_MAX_PATH, ".");
+    else if (slash == path)
+        snprintf(dir, FILE_MAX_PATH, "/");
+    else
+        snprintf(dir, FILE_MAX_PATH, "%.*s", (int)(slash - path), path);
 }
 
 /* fsyncs a folder, so that a new name in it is durable. */
@@ -85,22 +89,17 @@ link_no_replace(const char *tmp, const char *path)
 int
 file_write_atomic(const char *path, const void *data, size_t len, unsigned flags)
 {
-    char *tmp = NULL, *dir = NULL;
+    char tmp[FILE_MAX_PATH + sizeof(FILE_TMP_SUFFIX)], dir[FILE_MAX_PATH];
     int fd = -1, made_tmp = 0, rc;
 
     if (!path || !path[0])
         return SHOAL_EINVAL;
-    /* Everything that allocates comes first: once the new name is in place
-     * only the folder's fsync can fail. */
     size_t plen = strlen(path);
-    tmp = xmalloc(plen + sizeof(FILE_TMP_SUFFIX));
-    dir = parent_of(path);
-    if (!tmp || !dir) {
-        rc = SHOAL_ENOMEM;
-        goto out;
-    }
+    if (plen >= FILE_MAX_PATH)
+        return -ENAMETOOLONG;
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, FILE_TMP_SUFFIX, sizeof(FILE_TMP_SUFFIX));
+    parent_of(path, dir);
     /* A ".tmp" left by a crash (or planted as a symlink) is removed and the
      * new one created afresh, so no write goes through an old name. A
      * folder of that name stays, and the open below fails on it. */
@@ -137,8 +136,6 @@ out:
         close(fd);
     if (made_tmp)
         unlink(tmp);
-    xfree(dir);
-    xfree(tmp);
     return rc;
 }
 

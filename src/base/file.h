@@ -27,9 +27,10 @@
  *      that path does not exist);
  *   3. the folder is fsynced, so the new name itself survives a crash.
  * On failure the temporary file is removed. Returns 0, -EEXIST (with
- * FILE_NO_REPLACE), another -errno, SHOAL_EINVAL for an empty path or
- * SHOAL_ENOMEM. A failing folder fsync is reported though the file is
- * already in place.
+ * FILE_NO_REPLACE), -ENAMETOOLONG for a path of 4096 bytes or more, another
+ * -errno, or SHOAL_EINVAL for an empty path. A failing folder fsync is
+ * reported though the file is already in place. It allocates nothing, so it
+ * may run on any thread (a disk worker saves resume state with it).
  */
 int file_write_atomic(const char *path, const void *data, size_t len, unsigned flags);
 

@@ -2,9 +2,9 @@
  * session.h — internal view of a session: the event loop, listening sockets,
  * the disk pool, the torrents and the half-open connections. Session layer:
  * session.c owns the loop and the sockets, transport.c makes the streams
- * peers talk over, torrent.c (torrent.h) one torrent, peer.c (peer.h) one
- * connection. All of it runs on the session's one loop thread; disk work
- * runs on the disk pool and reports back through disk_drain() on the loop.
+ * peers talk over, torrent.c (torrent.h) one torrent, peer_wire.c and
+ * peer_io.c (peer.h) one connection. All of it runs on the session's one loop thread;
+ * disk work runs on the disk pool and reports back through disk_drain() on the loop.
  */
 #ifndef SHOAL_SESSION_H
 #define SHOAL_SESSION_H

@@ -146,7 +146,7 @@ int torrent_add_known(struct torrent *t, const struct sockaddr *sa, socklen_t le
 /* Dials the known addresses that are due now, without waiting for a tick. */
 void torrent_dial_now(struct torrent *t, uint64_t now);
 
-/* Called from peer.c: */
+/* Called from peer_wire.c: */
 void torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t begin,
                       const uint8_t *data, size_t len);
 int torrent_is_banned(const struct torrent *t, const struct sockaddr *sa);

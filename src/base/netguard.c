@@ -16,17 +16,11 @@
 int
 netguard_is_loopback(const struct sockaddr *sa)
 {
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_LOOPBACK(a))
-            return 1;
-        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
-    }
-    return 0;
+    uint8_t ip[16];
+    size_t n = sockaddr_ip_bytes(sa, SOCKADDR_UNMAP_V4, ip);
+    if (n == 4)
+        return ip[0] == 127; /* 127.0.0.0/8 */
+    return n == 16 && IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)ip);
 }
 
 int

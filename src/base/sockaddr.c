@@ -161,6 +161,25 @@ sockaddr_from_bytes(const uint8_t *ip, size_t iplen, uint16_t port,
     return 0;
 }
 
+size_t
+sockaddr_ip_bytes(const struct sockaddr *sa, unsigned flags, uint8_t out[16])
+{
+    if (sa->sa_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        return 4;
+    }
+    if (sa->sa_family != AF_INET6)
+        return 0;
+    const struct in6_addr *a =
+        &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if ((flags & SOCKADDR_UNMAP_V4) && IN6_IS_ADDR_V4MAPPED(a)) {
+        memcpy(out, a->s6_addr + 12, 4);
+        return 4;
+    }
+    memcpy(out, a->s6_addr, 16);
+    return 16;
+}
+
 uint16_t
 sockaddr_bound_port(int fd)
 {

@@ -78,6 +78,15 @@ int sockaddr_from_ip(const char *ip, uint16_t port, struct sockaddr_storage *out
 int sockaddr_from_bytes(const uint8_t *ip, size_t iplen, uint16_t port,
                         struct sockaddr_storage *out, socklen_t *len);
 
+/* sockaddr_ip_bytes flag: an IPv4-mapped IPv6 address (::ffff:a.b.c.d)
+ * comes out as the IPv4 address it carries, so a dual-stack socket's view of
+ * a client matches the same client over IPv4. */
+#define SOCKADDR_UNMAP_V4 0x1u
+
+/* Copies the address of sa in network byte order (as the wire carries it)
+ * into out. Returns its length: 4, 16, or 0 for another family. */
+size_t sockaddr_ip_bytes(const struct sockaddr *sa, unsigned flags, uint8_t out[16]);
+
 /* The local port a bound socket got (getsockname), or 0 when it cannot be
  * read. */
 uint16_t sockaddr_bound_port(int fd);

@@ -72,6 +72,13 @@ be64_get(const uint8_t *p)
 }
 
 static inline void
+be16_put(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline void
 be32_put(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);

@@ -414,8 +414,7 @@ dedupe_peers(struct peerset *s)
         memset(keys[i].k, 0, sizeof(keys[i].k));
         keys[i].k[0] = s->v[i].family;
         memcpy(keys[i].k + 1, s->v[i].ip, 16);
-        keys[i].k[17] = (uint8_t)(s->v[i].port >> 8);
-        keys[i].k[18] = (uint8_t)s->v[i].port;
+        be16_put(keys[i].k + 17, s->v[i].port);
         keys[i].idx = i;
     }
     mark_dups(keys, s->n, dup);

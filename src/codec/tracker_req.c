@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "base/siphash.h"
+#include "base/sockaddr.h"
 
 #include "base/util.h"
 #include "codec/bencode.h"
@@ -599,34 +600,14 @@ tracker_req_udp_error_resp(uint8_t *out, size_t outcap, uint32_t tid, const char
 static size_t
 conn_input(const struct sockaddr *sa, uint64_t window, uint8_t out[1 + 16 + 2 + 8])
 {
-    size_t n;
-    if (sa->sa_family == AF_INET) {
-        struct sockaddr_in in;
-        memcpy(&in, sa, sizeof(in));
-        out[0] = 4;
-        memcpy(out + 1, &in.sin_addr, 4);
-        memcpy(out + 5, &in.sin_port, 2);
-        n = 7;
-    } else if (sa->sa_family == AF_INET6) {
-        struct sockaddr_in6 in6;
-        memcpy(&in6, sa, sizeof(in6));
-        if (IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr)) {
-            /* The same client over a dual-stack socket gets the same id. */
-            out[0] = 4;
-            memcpy(out + 1, in6.sin6_addr.s6_addr + 12, 4);
-            memcpy(out + 5, &in6.sin6_port, 2);
-            n = 7;
-        } else {
-            out[0] = 6;
-            memcpy(out + 1, in6.sin6_addr.s6_addr, 16);
-            memcpy(out + 17, &in6.sin6_port, 2);
-            n = 19;
-        }
-    } else {
+    /* The same client over a dual-stack socket gets the same id. */
+    size_t n = sockaddr_ip_bytes(sa, SOCKADDR_UNMAP_V4, out + 1);
+    if (n == 0)
         return 0;
-    }
-    be64_put(out + n, window);
-    return n + 8;
+    out[0] = n == 4 ? 4 : 6;
+    be16_put(out + 1 + n, sockaddr_port(sa));
+    be64_put(out + 1 + n + 2, window);
+    return 1 + n + 2 + 8;
 }
 
 /* The id for one window into out[8]; 0 on failure. */

@@ -64,8 +64,7 @@ tracker_udp_announce_req(uint8_t *out, size_t cap, uint64_t conn_id, uint32_t ti
     be32_put(out + 84, ip);
     be32_put(out + 88, a->key);
     be32_put(out + 92, a->numwant < 0 ? 0xffffffffu : (uint32_t)a->numwant);
-    out[96] = (uint8_t)(a->port >> 8);
-    out[97] = (uint8_t)a->port;
+    be16_put(out + 96, a->port);
 
     /* BEP 41: URLData chunks of at most 255 bytes, joined by the tracker,
      * and an explicit end so that nothing after them is read as options. */

@@ -383,8 +383,7 @@ wire_encode_port(uint8_t *out, uint16_t port)
 {
     be32_put(out, 3);
     out[4] = WIRE_PORT;
-    out[5] = (uint8_t)(port >> 8);
-    out[6] = (uint8_t)port;
+    be16_put(out + 5, port);
     return 7;
 }
 

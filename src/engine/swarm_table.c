@@ -20,6 +20,7 @@
 #include "base/alloc.h"
 #include "base/rng.h"
 #include "base/siphash.h"
+#include "base/util.h"
 
 /* Allocator bookkeeping per heap block, counted in the memory estimate
  * (glibc: an 8-byte header and rounding to 16). */
@@ -863,8 +864,7 @@ announce(struct swarm_table *t, const struct swarm_announce *a, uint64_t now_s,
     size_t klen = klen_of(is6);
     uint8_t key[SWARM_REC6];
     memcpy(key, a->ip, klen - 2);
-    key[klen - 2] = (uint8_t)(a->port >> 8);
-    key[klen - 1] = (uint8_t)a->port;
+    be16_put(key + klen - 2, a->port);
     int stopped = a->event == SWARM_EVENT_STOPPED;
     set_now(t, now_s);
 
@@ -1172,8 +1172,7 @@ swarm_table_sample(struct swarm_table *t, const uint8_t ih[20], int family,
     if (exclude_ip) {
         uint8_t key[SWARM_REC6];
         memcpy(key, exclude_ip, klen - 2);
-        key[klen - 2] = (uint8_t)(exclude_port >> 8);
-        key[klen - 1] = (uint8_t)exclude_port;
+        be16_put(key + klen - 2, exclude_port);
         struct bucket *b = fam_bucket_for(t, f, key, klen);
         uint32_t pos;
         if (bucket_find(b, klen, key, 1, &pos, &seeder))

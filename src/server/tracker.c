@@ -83,15 +83,8 @@ struct shoal_tracker {
 static uint32_t
 addr_hash(const struct sockaddr *sa, const uint8_t key[32])
 {
-    const uint8_t *p;
-    size_t n;
-    if (sa->sa_family == AF_INET6) {
-        p = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-        n = 16;
-    } else {
-        p = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-        n = 4;
-    }
+    uint8_t p[16];
+    size_t n = sockaddr_ip_bytes(sa, 0, p);
     uint32_t h = 2166136261u ^ key[0] ^ (uint32_t)key[1] << 8;
     for (size_t i = 0; i < n; i++) {
         h ^= p[i];
@@ -131,19 +124,7 @@ static void
 set_addr(struct swarm_announce *a, const struct sockaddr *sa)
 {
     memset(a->ip, 0, sizeof(a->ip));
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *in6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(in6)) {
-            a->family = 4;
-            memcpy(a->ip, in6->s6_addr + 12, 4);
-        } else {
-            a->family = 6;
-            memcpy(a->ip, in6->s6_addr, 16);
-        }
-    } else {
-        a->family = 4;
-        memcpy(a->ip, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    }
+    a->family = sockaddr_ip_bytes(sa, SOCKADDR_UNMAP_V4, a->ip) == 16 ? 6 : 4;
 }
 
 static const char *

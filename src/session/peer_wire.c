@@ -336,13 +336,8 @@ send_extended_handshake(struct peer *p)
     snprintf(ours.client, sizeof(ours.client), "%s", PEER_CLIENT_NAME);
     ours.reqq = PEER_REQQ;
     ours.listen_port = (uint16_t)p->ss->port;
-    if (p->sa.ss_family == AF_INET) {
-        memcpy(ours.yourip, &((struct sockaddr_in *)&p->sa)->sin_addr, 4);
-        ours.yourip_len = 4;
-    } else if (p->sa.ss_family == AF_INET6) {
-        memcpy(ours.yourip, &((struct sockaddr_in6 *)&p->sa)->sin6_addr, 16);
-        ours.yourip_len = 16;
-    }
+    ours.yourip_len = sockaddr_ip_bytes((const struct sockaddr *)&p->sa,
+                                        SOCKADDR_UNMAP_V4, ours.yourip);
     struct buf b;
     buf_init(&b, EXT_MAX_HANDSHAKE);
     if (ext_encode_handshake(&ours, &b) == 0) {
@@ -369,11 +364,13 @@ send_have_state(struct peer *p)
         peer_io_send(p, hdr, wire_encode_bitfield_header(hdr, nbytes));
         peer_io_send(p, have->bits, nbytes);
     }
-    if (!p->fast || p->sa.ss_family != AF_INET)
+    /* BEP 6: grant a few pieces it may fetch even while choked (the set is
+     * defined for IPv4 peers). */
+    uint8_t ip[16];
+    if (!p->fast ||
+        sockaddr_ip_bytes((const struct sockaddr *)&p->sa, SOCKADDR_UNMAP_V4, ip) != 4)
         return;
-    /* BEP 6: grant a few pieces it may fetch even while choked. */
     uint32_t set[PEER_ALLOWED_FAST_K];
-    const uint8_t *ip = (const uint8_t *)&((struct sockaddr_in *)&p->sa)->sin_addr;
     int n = wire_allowed_fast_set(ip, 4, t->m->infohash, t->m->piece_count,
                                   PEER_ALLOWED_FAST_K, set);
     for (int i = 0; i < n; i++) {

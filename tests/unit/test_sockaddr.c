@@ -1,6 +1,6 @@
 /*
  * test_sockaddr.c — socket address helpers: equality of host and of host
- * and port, lengths, ports, text form, addresses from wire bytes, the port a
+ * and port, lengths, ports, text form, addresses to and from wire bytes, the port a
  * bound socket got, and the "host:port" parser with the inputs it must
  * refuse.
  */
@@ -299,6 +299,34 @@ test_from_bytes(void **state)
 }
 
 static void
+test_ip_bytes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *ip;
+        unsigned flags;
+        size_t n;
+        uint8_t want[16];
+    } cases[] = {
+        {"10.1.2.3", 0, 4, {10, 1, 2, 3}},
+        {"10.1.2.3", SOCKADDR_UNMAP_V4, 4, {10, 1, 2, 3}},
+        {"2001:db8::7", SOCKADDR_UNMAP_V4, 16, {0x20, 0x01, 0x0d, 0xb8, [15] = 7}},
+        /* A mapped address stays IPv6 unless asked, then is the IPv4 one. */
+        {"::ffff:10.1.2.3", 0, 16, {[10] = 0xff, [11] = 0xff, 10, 1, 2, 3}},
+        {"::ffff:10.1.2.3", SOCKADDR_UNMAP_V4, 4, {10, 1, 2, 3}},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct sockaddr_storage ss = addr(cases[i].ip, 80);
+        uint8_t out[16];
+        assert_int_equal(sockaddr_ip_bytes(SA(ss), cases[i].flags, out), cases[i].n);
+        assert_memory_equal(out, cases[i].want, cases[i].n);
+    }
+    struct sockaddr_storage unix_sa = {.ss_family = AF_UNIX};
+    uint8_t out[16];
+    assert_int_equal(sockaddr_ip_bytes(SA(unix_sa), 0, out), 0);
+}
+
+static void
 test_bound_port(void **state)
 {
     (void)state;
@@ -322,7 +350,8 @@ main(void)
         cmocka_unit_test(test_compare),    cmocka_unit_test(test_len_and_port),
         cmocka_unit_test(test_format),     cmocka_unit_test(test_split),
         cmocka_unit_test(test_parse),      cmocka_unit_test(test_public_split),
-        cmocka_unit_test(test_from_bytes), cmocka_unit_test(test_bound_port),
+        cmocka_unit_test(test_from_bytes), cmocka_unit_test(test_ip_bytes),
+        cmocka_unit_test(test_bound_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /*
  * test_sockaddr.c — socket address helpers: equality of host and of host
- * and port, lengths, ports, text form, addresses to and from wire bytes, the port a
- * bound socket got, and the "host:port" parser with the inputs it must
- * refuse.
+ * and port, lengths, ports, text form, addresses to and from wire bytes,
+ * the port a bound socket got, and the "host:port" parser with the inputs
+ * it must refuse.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -28,6 +28,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/netguard.h"
 #include "base/rng.h"
 #include "base/sockaddr.h"
@@ -54,6 +55,8 @@
 #define TRACKER_SWEEP_BUDGET 200000
 /* Swarms listed on the HTML page. */
 #define TRACKER_HTML_MAX 1000
+/* Largest whitelist file read (about 1.6 million infohashes, one a line). */
+#define TRACKER_MAX_WHITELIST (64u * 1024 * 1024)
 
 struct rate_slot {
     uint64_t ms; /* last refill */
@@ -507,17 +510,26 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 static int
 load_whitelist(struct shoal_tracker *tr, const char *path, struct shoal_perr *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        err->why = "cannot open the whitelist";
-        return -errno;
+    uint8_t *data;
+    size_t len;
+    enum file_step step;
+    int rc = file_read_capped(path, TRACKER_MAX_WHITELIST, 0, &data, &len, &step);
+    if (rc) {
+        err->why = step == FILE_STEP_SIZE ? "the whitelist is larger than 64 MiB"
+                                          : "cannot read the whitelist";
+        return rc;
     }
-    char line[256];
     size_t lineno = 0;
-    int rc = 0;
-    while (fgets(line, sizeof(line), f)) {
+    for (size_t at = 0; at < len && rc == 0;) {
+        const uint8_t *nl = memchr(data + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - data) : len;
+        const char *line = (const char *)data + at;
         lineno++;
-        size_t n = strcspn(line, " \t\r\n#");
+        at = end + 1;
+        /* An infohash, then optionally blanks and a # comment. */
+        size_t n = 0;
+        while (line + n < (const char *)data + end && !strchr(" \t\r#", line[n]))
+            n++;
         if (n == 0)
             continue;
         uint8_t ih[20];
@@ -530,10 +542,8 @@ load_whitelist(struct shoal_tracker *tr, const char *path, struct shoal_perr *er
             break;
         }
         rc = swarm_table_register(tr->table, ih);
-        if (rc)
-            break;
     }
-    fclose(f);
+    xfree(data);
     return rc;
 }
 

@@ -523,26 +523,23 @@ shoal_session_free(shoal_session *ss)
     if (!ss)
         return;
     post_close(ss);
+    /* No new connections from here on: the loop still runs below (for the
+     * trackers and evdns), and must not take in peers that would read. */
+    if (ss->lis4)
+        evconnlistener_free(ss->lis4);
+    if (ss->lis6)
+        evconnlistener_free(ss->lis6);
+    ss->lis4 = ss->lis6 = NULL;
     send_stopped(ss);
-    /* Close every connection first so no new work reaches the disk. */
+    /* Close every connection so no new work reaches the disk. */
     for (struct peer *p = ss->halfopen; p; p = p->next)
         peer_close(p, "session stopped");
     for (struct torrent *t = ss->torrents; t; t = t->next)
         for (struct peer *p = t->peers; p; p = p->next)
             peer_close(p, "session stopped");
-    /* Checks stop and the last resume saves start; then every disk job
-     * runs to its callback while the torrents still exist (the callbacks
-     * refer to them). The wait blocks on the pool, it does not poll. */
-    for (struct torrent *t = ss->torrents; t; t = t->next)
-        torrent_stop(t);
-    if (ss->disk) {
-        while (disk_pending_jobs(ss->disk) > 0) {
-            disk_wait(ss->disk);
-            disk_drain(ss->disk);
-        }
-    }
-    /* Transfers in flight refer to their torrents: end them first. The
-     * clean-up may run the loop once more (for evdns); nothing may tick. */
+    /* Transfers in flight refer to their torrents: end them while the
+     * torrents exist. The clean-up may run the loop a few rounds (for
+     * evdns); nothing may tick meanwhile. */
     if (ss->tick_ev)
         event_del(ss->tick_ev);
     tracker_client_cleanup(ss);
@@ -552,6 +549,19 @@ shoal_session_free(shoal_session *ss)
     ss->http = NULL;
     udp_mux_free(ss->udp);
     ss->udp = NULL;
+    /* Last, the disk: checks stop and the last resume saves start; then
+     * every disk job runs to its callback while the torrents still exist
+     * (the callbacks refer to them), and nothing runs the loop after this
+     * wait, so no job can be added behind it. The wait blocks on the pool;
+     * it does not poll. */
+    for (struct torrent *t = ss->torrents; t; t = t->next)
+        torrent_stop(t);
+    if (ss->disk) {
+        while (disk_pending_jobs(ss->disk) > 0) {
+            disk_wait(ss->disk);
+            disk_drain(ss->disk);
+        }
+    }
     struct torrent *t = ss->torrents;
     while (t) {
         struct torrent *next = t->next;
@@ -566,10 +576,6 @@ shoal_session_free(shoal_session *ss)
         peer_free(p);
         p = next;
     }
-    if (ss->lis4)
-        evconnlistener_free(ss->lis4);
-    if (ss->lis6)
-        evconnlistener_free(ss->lis6);
     if (ss->disk_ev)
         event_free(ss->disk_ev);
     if (ss->tick_ev)

@@ -1101,8 +1101,8 @@ torrent_free(struct torrent *t)
     smartban_free(t->sb);
     tracker_client_forget(t);
     announcer_cleanup(&t->announcer);
-    /* The storage must outlive queued jobs: the session frees the disk pool
-     * (running or cancelling them) before it frees torrents. */
+    /* No disk job refers to the storage any more: the session ran every
+     * one to its callback before freeing torrents. */
     storage_close(t->st);
     picker_free(t->picker);
     shoal_metainfo_free(t->m);

@@ -50,8 +50,8 @@ test_good_lists(void **state)
     (void)state;
     static const char *const lists[] = {
         "0123456789abcdef0123456789abcdef01234567\n",
-        "# allowed\n\n0123456789abcdef0123456789abcdef01234567  # album\r\n"
-        "89ABCDEF0123456789ABCDEF0123456789abcdef\r\n",
+        ("# allowed\n\n0123456789abcdef0123456789abcdef01234567  # album\r\n"
+         "89ABCDEF0123456789ABCDEF0123456789abcdef\r\n"),
         "0123456789abcdef0123456789abcdef01234567", /* no newline at the end */
         "",
     };

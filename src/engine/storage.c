@@ -663,26 +663,64 @@ storage_hasher_cleanup(struct storage_hasher *h)
     memset(h, 0, sizeof(*h));
 }
 
+/* Feeds chunk[0..n) to the hashes of pieces from *piece on, *left bytes of
+ * which remain in the current one; finishes each piece it completes into
+ * out (indexed from `first`) and starts the next unless it is `end`. */
+static int
+hash_chunk(struct storage *s, struct storage_hasher *h, const uint8_t *chunk, size_t n,
+           uint32_t first, uint32_t end, uint32_t *piece, uint32_t *left, uint8_t *out)
+{
+    int rc = 0;
+    while (!rc && n > 0) {
+        size_t k = n < *left ? n : *left;
+        rc = sha1_update(&h->sha, chunk, k);
+        chunk += k;
+        n -= k;
+        *left -= (uint32_t)k;
+        if (rc || *left > 0)
+            continue;
+        rc = sha1_end(&h->sha, out + (size_t)(*piece - first) * SHA1_LEN);
+        if (!rc && ++*piece < end) {
+            *left = storage_piece_size(s, *piece);
+            rc = sha1_begin(&h->sha);
+        }
+    }
+    return rc;
+}
+
+int
+storage_hash_pieces_with(struct storage *s, uint32_t first, uint32_t count, uint8_t *out,
+                         struct storage_hasher *h)
+{
+    if (count == 0 || first > UINT32_MAX - (count - 1))
+        return SHOAL_EINVAL;
+    uint32_t end = first + count;
+    uint32_t last_size = storage_piece_size(s, end - 1);
+    if (last_size == 0)
+        return SHOAL_EINVAL;
+    /* Every piece but the last is full length. */
+    uint64_t off = (uint64_t)first * s->m->piece_length;
+    uint64_t stop = (uint64_t)(end - 1) * s->m->piece_length + last_size;
+    uint32_t piece = first, left = storage_piece_size(s, first);
+    int rc = sha1_begin(&h->sha);
+    /* Chunks run on across piece boundaries: small pieces cost one read
+     * per chunk, not one per piece. */
+    while (!rc && off < stop) {
+        size_t n =
+            stop - off < STORAGE_HASH_CHUNK ? (size_t)(stop - off) : STORAGE_HASH_CHUNK;
+        rc = storage_read(s, off, h->chunk, n);
+        if (!rc)
+            rc = hash_chunk(s, h, h->chunk, n, first, end, &piece, &left, out);
+        off += n;
+    }
+    return rc;
+}
+
 int
 storage_hash_piece_with(struct storage *s, uint32_t piece, uint8_t out[SHA1_LEN],
                         struct storage_hasher *h)
 {
-    uint32_t left = storage_piece_size(s, piece);
-    if (left == 0)
-        return SHOAL_EINVAL;
-    uint64_t off = (uint64_t)piece * s->m->piece_length;
-    int rc = sha1_begin(&h->sha);
-    while (!rc && left > 0) {
-        size_t n = left < STORAGE_HASH_CHUNK ? left : STORAGE_HASH_CHUNK;
-        rc = storage_read(s, off, h->chunk, n);
-        if (!rc)
-            rc = sha1_update(&h->sha, h->chunk, n);
-        off += n;
-        left -= (uint32_t)n;
-    }
-    if (!rc)
-        rc = sha1_end(&h->sha, out);
-    return rc;
+    return storage_hash_pieces_with(s, piece, 1, out, h);
 }
 
 int

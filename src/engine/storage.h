@@ -104,6 +104,17 @@ int storage_hash_piece(struct storage *s, uint32_t piece, uint8_t out[SHA1_LEN])
 int storage_hash_piece_with(struct storage *s, uint32_t piece, uint8_t out[SHA1_LEN],
                             struct storage_hasher *h);
 
+/*
+ * The SHA-1s of the `count` consecutive pieces from `first` on, into
+ * out[0 .. count * 20), read in 256 KiB chunks that run on across piece
+ * boundaries, so that pieces smaller than a chunk cost one read per chunk
+ * rather than one each. Returns 0, SHOAL_EINVAL when count is 0 or a piece
+ * is past the end, or the first storage_read() error (out is then partly
+ * written).
+ */
+int storage_hash_pieces_with(struct storage *s, uint32_t first, uint32_t count,
+                             uint8_t *out, struct storage_hasher *h);
+
 /* Hashes `piece` and compares it with the torrent's hash: 1 match,
  * 0 mismatch, < 0 error (STORAGE_EMISSING when its data is not there). */
 int storage_verify_piece(struct storage *s, uint32_t piece);

@@ -5,7 +5,8 @@
  * pad files (never created, read as zeros, non-zero writes refused); missing
  * and truncated files; read-only storage; symlinks planted in the download
  * folder; file state for resume; the descriptor cache with more files than
- * it holds; preallocation; and the error classes.
+ * it holds; preallocation; runs of pieces hashed with reads that cross piece
+ * boundaries; and the error classes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -603,6 +604,70 @@ test_error_kinds(void **state)
     }
 }
 
+/* Hashes runs of `run` pieces with one hasher; checks them against the
+ * torrent's hashes. */
+static void
+check_runs(struct storage *s, const struct fixture *fx, uint32_t run)
+{
+    struct storage_hasher h;
+    uint32_t np = fx->m->piece_count;
+    uint8_t *got = malloc((size_t)np * SHA1_LEN);
+    assert_non_null(got);
+    memset(got, 0, (size_t)np * SHA1_LEN);
+    assert_int_equal(storage_hasher_init(&h), 0);
+    for (uint32_t p = 0; p < np; p += run) {
+        uint32_t n = np - p < run ? np - p : run;
+        assert_int_equal(
+            storage_hash_pieces_with(s, p, n, got + (size_t)p * SHA1_LEN, &h), 0);
+    }
+    assert_memory_equal(got, fx->m->pieces, (size_t)np * SHA1_LEN);
+    storage_hasher_cleanup(&h);
+    free(got);
+}
+
+static void
+test_hash_runs(void **state)
+{
+    (void)state;
+    /* Pieces of 100000 bytes: every 256 KiB read ends inside a piece. */
+    static const struct tfile big[] = {
+        {"x.bin", 300000, 0}, {"y.bin", 1, 0}, {"pad", 4999, 1}, {"z.bin", 700000, 0}};
+    struct fixture *fx = make_fixture(big, 4, 100000, 0);
+    struct storage *s = open_ok(fx, 0);
+    write_all(s, fx, 65536);
+    assert_int_equal(fx->m->piece_count, 11);
+    check_runs(s, fx, 11);
+    check_runs(s, fx, 3);
+    check_runs(s, fx, 1);
+
+    /* No pieces, or pieces past the end. */
+    struct storage_hasher h;
+    uint8_t out[2 * SHA1_LEN];
+    assert_int_equal(storage_hasher_init(&h), 0);
+    assert_int_equal(storage_hash_pieces_with(s, 0, 0, out, &h), SHOAL_EINVAL);
+    assert_int_equal(storage_hash_pieces_with(s, 10, 2, out, &h), SHOAL_EINVAL);
+    assert_int_equal(storage_hash_pieces_with(s, UINT32_MAX, 2, out, &h), SHOAL_EINVAL);
+    /* A missing file stops the run with its error. */
+    assert_int_equal(unlink(at(fx, "t/z.bin")), 0);
+    storage_close(s);
+    s = open_ok(fx, STORAGE_READONLY);
+    assert_int_equal(storage_hash_pieces_with(s, 0, 2, out, &h), 0);
+    assert_memory_equal(out, fx->m->pieces, 2 * SHA1_LEN);
+    assert_int_equal(storage_hash_pieces_with(s, 2, 2, out, &h), STORAGE_EMISSING);
+    storage_hasher_cleanup(&h);
+    storage_close(s);
+    free_fixture(fx);
+
+    /* Pieces of 1 KiB: one read covers them all, across five files. */
+    fx = make_fixture(layout, 6, PLEN, 0);
+    s = open_ok(fx, 0);
+    write_all(s, fx, 4096);
+    check_runs(s, fx, 4);
+    check_runs(s, fx, 3);
+    storage_close(s);
+    free_fixture(fx);
+}
+
 static void
 test_bad_args(void **state)
 {
@@ -632,6 +697,7 @@ main(void)
         cmocka_unit_test(test_check_files), cmocka_unit_test(test_symlinks),
         cmocka_unit_test(test_single_file), cmocka_unit_test(test_many_files),
         cmocka_unit_test(test_error_kinds), cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_hash_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

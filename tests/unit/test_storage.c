@@ -6,7 +6,9 @@
  * and truncated files; read-only storage; symlinks planted in the download
  * folder; file state for resume; the descriptor cache with more files than
  * it holds; preallocation; runs of pieces hashed with reads that cross piece
- * boundaries; and the error classes.
+ * boundaries; a read-only storage over files the caller lists
+ * (symlinks followed, sizes held to the list, the failing file named); and
+ * the error classes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -668,6 +670,91 @@ test_hash_runs(void **state)
     free_fixture(fx);
 }
 
+/* The layout without its pad file, for a list of files on disk. */
+static const struct tfile plain[] = {
+    {"a.bin", 1000, 0},     {"sub/empty", 0, 0}, {"sub/b.bin", 10, 0},
+    {"c/d/c.bin", 2500, 0}, {"d.bin", 100, 0},
+};
+#define NPLAIN (sizeof(plain) / sizeof(plain[0]))
+
+static void
+test_listed_files(void **state)
+{
+    (void)state;
+    struct fixture *fx = make_fixture(plain, NPLAIN, PLEN, 0);
+    struct storage *s = open_ok(fx, 0);
+    write_all(s, fx, 777);
+    storage_close(s);
+
+    /* Paths as the user gives them; the last is a symlink, followed. */
+    char paths[NPLAIN][600];
+    struct shoal_file list[NPLAIN];
+    memset(list, 0, sizeof(list));
+    for (size_t i = 0; i < NPLAIN; i++) {
+        snprintf(paths[i], sizeof(paths[i]), "%s/t/%s", fx->dir, plain[i].path);
+        list[i].path = paths[i];
+        list[i].size = plain[i].size;
+        list[i].offset = 12345; /* ignored: offsets follow from the sizes */
+    }
+    snprintf(paths[NPLAIN - 1], sizeof(paths[0]), "%s/link", fx->dir);
+    assert_int_equal(symlink("t/d.bin", paths[NPLAIN - 1]), 0);
+
+    struct shoal_perr err = {0};
+    assert_int_equal(storage_open_files(&s, list, NPLAIN, PLEN, &err), 0);
+    assert_int_equal(storage_file_count(s), NPLAIN);
+    uint32_t np = fx->m->piece_count;
+    assert_int_equal(storage_piece_size(s, np - 1), fx->total - (size_t)(np - 1) * PLEN);
+    for (uint32_t p = 0; p < np; p++) {
+        uint8_t got[SHA1_LEN];
+        assert_int_equal(storage_hash_piece(s, p, got), 0);
+        assert_memory_equal(got, fx->m->pieces + (size_t)p * SHA1_LEN, SHA1_LEN);
+    }
+    size_t file = 99;
+    assert_int_equal(storage_first_error(s, &file), 0);
+    assert_int_equal(file, 99);
+    /* No hashes to compare with, and nothing to write. */
+    assert_int_equal(storage_verify_piece(s, 0), SHOAL_EINVAL);
+    assert_int_equal(storage_write(s, 0, fx->data, 10), -EROFS);
+    storage_close(s);
+
+    /* A file that grew since it was listed. */
+    int fd = open(paths[2], O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "x", 1), 1);
+    close(fd);
+    uint8_t buf[64];
+    assert_int_equal(storage_open_files(&s, list, NPLAIN, PLEN, NULL), 0);
+    assert_int_equal(storage_read(s, 0, buf, sizeof(buf)), 0);
+    assert_int_equal(storage_read(s, 1000, buf, 10), STORAGE_ECHANGED);
+    assert_int_equal(storage_first_error(s, &file), STORAGE_ECHANGED);
+    assert_int_equal(file, 2);
+
+    /* One that shrank under an open descriptor: the first error stays. */
+    assert_int_equal(storage_read(s, 1010, buf, 10), 0);
+    assert_int_equal(truncate(paths[3], 5), 0);
+    assert_int_equal(storage_read(s, 1010, buf, 10), STORAGE_ECHANGED);
+    assert_int_equal(storage_first_error(s, &file), STORAGE_ECHANGED);
+    assert_int_equal(file, 2);
+    storage_close(s);
+
+    /* One that is gone. */
+    assert_int_equal(unlink(paths[0]), 0);
+    assert_int_equal(storage_open_files(&s, list, NPLAIN, PLEN, NULL), 0);
+    assert_int_equal(storage_read(s, 0, buf, 10), -ENOENT);
+    assert_int_equal(storage_first_error(s, &file), -ENOENT);
+    assert_int_equal(file, 0);
+    storage_close(s);
+
+    /* No files, no piece length, a file without a path. */
+    assert_int_equal(storage_open_files(&s, list, 0, PLEN, &err), SHOAL_EINVAL);
+    assert_null(s);
+    assert_non_null(err.why);
+    assert_int_equal(storage_open_files(&s, list, NPLAIN, 0, NULL), SHOAL_EINVAL);
+    list[1].path = NULL;
+    assert_int_equal(storage_open_files(&s, list, NPLAIN, PLEN, NULL), SHOAL_EINVAL);
+    free_fixture(fx);
+}
+
 static void
 test_bad_args(void **state)
 {
@@ -697,7 +784,7 @@ main(void)
         cmocka_unit_test(test_check_files), cmocka_unit_test(test_symlinks),
         cmocka_unit_test(test_single_file), cmocka_unit_test(test_many_files),
         cmocka_unit_test(test_error_kinds), cmocka_unit_test(test_bad_args),
-        cmocka_unit_test(test_hash_runs),
+        cmocka_unit_test(test_hash_runs),   cmocka_unit_test(test_listed_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -800,7 +800,11 @@ storage_hash_pieces_with(struct storage *s, uint32_t first, uint32_t count, uint
     uint32_t piece = first, left = storage_piece_size(s, first);
     int rc = sha1_begin(&h->sha);
     /* Chunks run on across piece boundaries: small pieces cost one read
-     * per chunk, not one per piece. */
+     * per chunk, not one per piece. Reading into a small buffer also beats
+     * hashing straight from an mmap of the file: the kernel copies through
+     * its own mapping and the hash reads a buffer hot in L2, where a user
+     * mapping pays a fault and a TLB miss per page (and a file truncated
+     * under a mapping raises SIGBUS). */
     while (!rc && off < stop) {
         size_t n =
             stop - off < STORAGE_HASH_CHUNK ? (size_t)(stop - off) : STORAGE_HASH_CHUNK;

@@ -322,7 +322,9 @@ run(int argc, char **argv)
     done_ns = shoal_now_ns();
     progress_clear(&prog);
     if (err < 0) {
-        const char *why = perr.why ? perr.why : shoal_strerror(err);
+        /* msg, when set, names the file that failed. */
+        const char *why =
+            perr.msg[0] || perr.why ? shoal_perr_text(&perr) : shoal_strerror(err);
         if (err == -EAGAIN) /* files changed while hashing */
             cli_error(cmd_create.name, "%s: %s; try again once it stops changing", o.path,
                       why);

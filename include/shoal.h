@@ -234,7 +234,10 @@ SHOAL_EXPORT uint32_t shoal_create_auto_piece_length(uint64_t total_size);
  * Builds a .torrent for opts->path, hashing on opts->threads threads. On
  * success *out / *outlen hold the bencoded torrent; free *out with
  * shoal_free(). On failure returns a negative code and, when err is given,
- * err->why says what went wrong (err->off is unused).
+ * err->why says what went wrong and, when a file could not be read or
+ * changed while it was hashed, err->msg names it (shoal_perr_text() gives
+ * the more specific of the two; err->off is unused). A file that changed
+ * size gives -EAGAIN: trying again may succeed.
  */
 SHOAL_EXPORT int shoal_create_torrent(const struct shoal_create_opts *opts, uint8_t **out,
                                       size_t *outlen, struct shoal_perr *err);

@@ -2,22 +2,23 @@
  * create.c — makes a v1 .torrent (BEP 3, 12, 19, 27) from a file or a folder.
  *
  * Three steps: scan the path into a sorted list of regular files, encode the
- * whole torrent with a zeroed `pieces` string, then hash the data on a pool of
- * threads straight into that string. Encoding first means a torrent that would
- * be too large is refused before any data is read. Engine layer: it reads the
- * files it is given and writes nothing anywhere; the caller stores the result.
- * Progress callbacks run on the calling thread only, never on a worker.
+ * whole torrent with a zeroed `pieces` string, then hash the data straight
+ * into that string. Encoding first means a torrent that would be too large is
+ * refused before any data is read. The hashing goes through the same storage
+ * and disk pool (storage.h, disk.h) that check a torrent's data in a session,
+ * so one piece of code opens a torrent's files and hashes its pieces. Engine
+ * layer: it reads the files it is given and writes nothing anywhere; the
+ * caller stores the result. Progress callbacks run on the calling thread
+ * only, never on a worker.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -25,6 +26,8 @@
 #include "base/clock.h"
 #include "base/sha.h"
 #include "codec/bencode.h"
+#include "engine/disk.h"
+#include "engine/storage.h"
 #include "shoal.h"
 
 /* BEP 3 requests travel in 16 KiB blocks; a smaller piece is all overhead. */
@@ -39,14 +42,15 @@
 #define CREATE_MAX_PIECES_IN_FILE (SHOAL_MAX_TORRENT_FILE / 2 / SHA1_LEN)
 /* The smallest file entry ("d6:lengthi0e4:pathl1:xee") is 24 bytes long. */
 #define CREATE_MAX_FILES (SHOAL_MAX_TORRENT_FILE / 24)
-/* Bytes read per pread: small enough to stay in L2 cache while it is hashed. */
-#define CREATE_READ_CHUNK (256u * 1024)
-/* Bytes of pieces a worker takes per step: few atomic steps, fair sharing. */
+/* Bytes of pieces per job on the disk pool: few jobs to hand out and report
+ * back (per 16 KiB piece that would cost as much as the hashing), while a
+ * cancel still stops soon and the threads share the work evenly. */
 #define CREATE_BATCH_BYTES (4u * 1024 * 1024)
+/* Jobs queued per hashing thread: enough that a thread finds the next one
+ * waiting while this thread refills the queue. */
+#define CREATE_QUEUE_PER_THREAD 3u
 /* How often the progress callback runs. */
 #define CREATE_PROGRESS_NS (100 * 1000 * 1000L)
-/* More hashing threads than this only adds contention. */
-#define CREATE_MAX_THREADS 64u
 /* A path being scanned may not grow past this many bytes. */
 #define CREATE_MAX_PATH (64u * 1024)
 
@@ -54,10 +58,9 @@
 
 /* One file of the torrent. */
 struct cfile {
-    char *path;      /* openable path (heap) */
-    size_t rel;      /* offset in path of the path relative to the root */
-    uint64_t size;   /* as seen by the scan */
-    uint64_t offset; /* of its first byte in the torrent */
+    char *path;    /* openable path (heap) */
+    size_t rel;    /* offset in path of the path relative to the root */
+    uint64_t size; /* as seen by the scan */
 };
 
 struct dir_id {
@@ -125,7 +128,6 @@ add_file(struct scan *s, uint64_t size)
     f->path = p;
     f->rel = s->rel;
     f->size = size;
-    f->offset = s->total;
     s->total += size;
     return 0;
 }
@@ -378,317 +380,144 @@ shoal_create_auto_piece_length(uint64_t total_size)
 
 /* ------------------------------------------------------------------ hashing */
 
-struct hash_job {
-    const struct cfile *files;
-    size_t nfiles;
-    uint64_t total;
-    uint32_t plen;
+/* The pieces being hashed on a disk pool, driven from the calling thread:
+ * the pool's callbacks run here too, from disk_drain(). */
+struct hashing {
     uint32_t npieces;
-    uint32_t batch;  /* pieces per step */
-    uint8_t *hashes; /* npieces * SHA1_LEN, written by the workers */
-
-    atomic_uint next;   /* next batch to take */
-    atomic_ullong done; /* bytes hashed so far */
-    atomic_int stop;    /* set on error or cancel */
-
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    unsigned running; /* workers not yet finished (under mu) */
-    int err;          /* first error (under mu) */
-    const char *why;
-};
-
-/* One hashing thread: its own SHA-1 context, read buffer and open file. */
-struct hash_worker {
-    struct hash_job *job;
-    pthread_t thread;
-    struct sha1_ctx sha;
-    uint8_t *chunk;
-    int fd;
-    size_t fidx; /* file open on fd */
+    uint32_t batch;    /* pieces per job */
+    uint32_t next;     /* the first piece of the next job */
+    uint64_t finished; /* jobs whose callback has run */
+    size_t inflight;   /* jobs submitted whose callback has not run */
+    int err;           /* the first job that failed, its code */
 };
 
 static void
-job_fail(struct hash_job *j, int code, const char *why)
+run_done(void *user, int rc)
 {
-    pthread_mutex_lock(&j->mu);
-    if (!j->err) {
-        j->err = code;
-        j->why = why;
-    }
-    atomic_store(&j->stop, 1);
-    pthread_mutex_unlock(&j->mu);
-}
-
-/* Index of the file holding torrent byte `off`: the first whose end is past
- * it, which skips empty files. */
-static size_t
-file_at(const struct hash_job *j, uint64_t off)
-{
-    size_t lo = 0, hi = j->nfiles;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (j->files[mid].offset + j->files[mid].size > off)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
-}
-
-static int
-open_file(struct hash_worker *w, size_t idx, const char **why)
-{
-    const struct cfile *f = &w->job->files[idx];
-    if (w->fd >= 0 && w->fidx == idx)
-        return 0;
-    if (w->fd >= 0)
-        close(w->fd);
-    w->fd = open(f->path, O_RDONLY | O_CLOEXEC);
-    if (w->fd < 0) {
-        *why = "cannot open a file for hashing";
-        return -errno;
-    }
-    w->fidx = idx;
-    struct stat st;
-    if (fstat(w->fd, &st) < 0) {
-        *why = "cannot inspect a file for hashing";
-        return -errno;
-    }
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != f->size) {
-        *why = "a file changed size while the torrent was being made";
-        return -EAGAIN; /* not the caller's mistake: a retry may succeed */
-    }
-    posix_fadvise(w->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    return 0;
-}
-
-/*
- * Reads torrent bytes [off, off + n) of file idx into w->chunk; n is within
- * the file and at most CREATE_READ_CHUNK. pread into a small buffer beats
- * hashing straight from an mmap of the file (2 GiB in page cache, 2 cores:
- * 3430 vs 2500 MB/s; 1720 vs 1240 MB/s on one): the kernel copies through its
- * huge-page mapping and the hash then reads a buffer hot in L2, while a user
- * mapping pays faults and a 4 KiB TLB miss per page. And a file truncated
- * under a mapping would raise SIGBUS.
- */
-static int
-read_span(struct hash_worker *w, size_t idx, uint64_t off, size_t n, const char **why)
-{
-    int rc = open_file(w, idx, why);
-    if (rc)
-        return rc;
-    uint64_t foff = off - w->job->files[idx].offset;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(w->fd, w->chunk + got, n - got, (off_t)(foff + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            *why = "cannot read a file while hashing";
-            return -errno;
-        }
-        if (r == 0) {
-            *why = "a file got shorter while the torrent was being made";
-            return -EAGAIN;
-        }
-        got += (size_t)r;
-    }
-    return 0;
-}
-
-static int
-hash_piece(struct hash_worker *w, uint32_t p, const char **why)
-{
-    struct hash_job *j = w->job;
-    uint64_t off = (uint64_t)p * j->plen;
-    uint64_t left = j->total - off < j->plen ? j->total - off : j->plen;
-    size_t idx = file_at(j, off);
-    int rc = sha1_begin(&w->sha);
-    while (!rc && left > 0) {
-        if (atomic_load_explicit(&j->stop, memory_order_relaxed))
-            return SHOAL_ECANCELED;
-        /* A piece runs on into the next file when this one ends (BEP 3). */
-        while (j->files[idx].offset + j->files[idx].size <= off)
-            idx++;
-        uint64_t in_file = j->files[idx].offset + j->files[idx].size - off;
-        size_t n = CREATE_READ_CHUNK;
-        if (n > left)
-            n = (size_t)left;
-        if (n > in_file)
-            n = (size_t)in_file;
-        rc = read_span(w, idx, off, n, why);
-        if (!rc)
-            rc = sha1_update(&w->sha, w->chunk, n);
-        off += n;
-        left -= n;
-        atomic_fetch_add_explicit(&j->done, n, memory_order_relaxed);
-    }
-    if (!rc)
-        rc = sha1_end(&w->sha, j->hashes + (size_t)p * SHA1_LEN);
-    if (rc == SHOAL_ENOMEM && !*why)
-        *why = "the SHA-1 implementation failed";
-    return rc;
-}
-
-static void *
-worker_main(void *arg)
-{
-    struct hash_worker *w = arg;
-    struct hash_job *j = w->job;
-    const char *why = NULL;
-    int rc = 0;
-    for (;;) {
-        uint32_t b = atomic_fetch_add(&j->next, 1);
-        uint64_t first = (uint64_t)b * j->batch;
-        if (first >= j->npieces)
-            break;
-        uint64_t last = first + j->batch < j->npieces ? first + j->batch : j->npieces;
-        for (uint64_t p = first; !rc && p < last; p++)
-            rc = hash_piece(w, (uint32_t)p, &why);
-        if (rc)
-            break;
-    }
-    if (rc && rc != SHOAL_ECANCELED)
-        job_fail(j, rc, why);
-    if (w->fd >= 0)
-        close(w->fd);
-    w->fd = -1;
-    pthread_mutex_lock(&j->mu);
-    if (--j->running == 0)
-        pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-    return NULL;
+    struct hashing *h = user;
+    h->inflight--;
+    h->finished++;
+    if (rc < 0 && !h->err)
+        h->err = rc;
 }
 
 static unsigned
-thread_count(unsigned want, uint32_t nbatches)
+thread_count(unsigned want, uint32_t njobs)
 {
     if (want == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         want = n > 0 ? (unsigned)n : 1;
     }
-    if (want > CREATE_MAX_THREADS)
-        want = CREATE_MAX_THREADS;
-    if (want > nbatches)
-        want = nbatches;
+    /* A thread with no job to run would only be started and stopped. */
+    if (want > njobs)
+        want = njobs;
     return want ? want : 1;
 }
 
-/* Waits for the workers, calling the progress callback about every
- * CREATE_PROGRESS_NS. Returns 1 when the callback asked to stop. */
+/* Says which file a hash failed on and why, when the storage knows. */
 static int
-wait_workers(struct hash_job *j, const struct shoal_create_opts *o)
+hash_error(struct storage *st, const struct cfile *files, int rc, const char **why,
+           char *msg, size_t msgsize)
 {
-    int canceled = 0;
-    pthread_mutex_lock(&j->mu);
-    while (j->running > 0) {
-        struct timespec ts = clock_deadline_ns(CREATE_PROGRESS_NS);
-        pthread_cond_timedwait(&j->cv, &j->mu, &ts);
-        if (j->running == 0 || !o->progress || canceled)
-            continue;
-        pthread_mutex_unlock(&j->mu);
-        if (o->progress(atomic_load(&j->done), j->total, o->user)) {
-            canceled = 1;
-            atomic_store(&j->stop, 1);
-        }
-        pthread_mutex_lock(&j->mu);
+    size_t i = 0;
+    int ferr = storage_first_error(st, &i);
+    if (ferr == STORAGE_ECHANGED) {
+        *why = "a file changed size while the torrent was being made";
+        snprintf(msg, msgsize, "%s changed size while the torrent was being made",
+                 files[i].path);
+        return ferr; /* -EAGAIN: not the caller's mistake, a retry may succeed */
     }
-    pthread_mutex_unlock(&j->mu);
-    return canceled;
+    if (ferr) {
+        *why = "cannot read a file while hashing";
+        snprintf(msg, msgsize, "cannot read %s while hashing", files[i].path);
+        return ferr;
+    }
+    *why =
+        rc == SHOAL_ENOMEM ? "the SHA-1 implementation failed" : "cannot hash the files";
+    return rc;
 }
 
-/* Hashes every piece into `hashes`. */
+/*
+ * Hashes every piece into `hashes` through the storage and the disk pool the
+ * session checks torrents with: a read-only storage over the scanned files,
+ * and a pool of hashing threads fed a few runs of pieces per thread at a
+ * time, so that a cancel or an error stops it soon. The progress callback
+ * runs here, between drains, never on a worker.
+ */
 static int
-hash_all(const struct shoal_create_opts *o, const struct cfile *files, size_t nfiles,
-         uint64_t total, uint32_t plen, uint8_t *hashes, const char **why)
+hash_all(const struct shoal_create_opts *o, const struct scan *s, uint32_t plen,
+         uint8_t *hashes, const char **why, char *msg, size_t msgsize)
 {
-    struct hash_job j;
-    struct hash_worker *w = NULL;
-    unsigned nthreads = 0, started = 0;
-    int rc = 0, have_cv = 0, canceled;
-    pthread_condattr_t ca;
+    struct hashing h;
+    struct shoal_file *list = NULL;
+    struct storage *st = NULL;
+    struct disk *d = NULL;
+    int rc = 0, serr = 0, canceled = 0;
 
-    memset(&j, 0, sizeof(j));
-    j.files = files;
-    j.nfiles = nfiles;
-    j.total = total;
-    j.plen = plen;
-    j.npieces = (uint32_t)piece_count(total, plen);
-    j.batch = plen >= CREATE_BATCH_BYTES ? 1 : CREATE_BATCH_BYTES / plen;
-    j.hashes = hashes;
-    atomic_init(&j.next, 0);
-    atomic_init(&j.done, 0);
-    atomic_init(&j.stop, 0);
-    pthread_mutex_init(&j.mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    if (pthread_cond_init(&j.cv, &ca)) {
-        pthread_condattr_destroy(&ca);
+    memset(&h, 0, sizeof(h));
+    h.npieces = (uint32_t)piece_count(s->total, plen);
+    h.batch = plen >= CREATE_BATCH_BYTES ? 1 : CREATE_BATCH_BYTES / plen;
+    list = xcalloc(s->nfiles, sizeof(*list));
+    if (!list) {
+        *why = "out of memory starting to hash";
+        rc = SHOAL_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < s->nfiles; i++) {
+        list[i].path = s->files[i].path;
+        list[i].size = s->files[i].size;
+    }
+    rc = storage_open_files(&st, list, s->nfiles, plen, NULL);
+    if (rc) {
+        *why = "cannot open the files for hashing";
+        goto out;
+    }
+    d = disk_new(thread_count(o->threads, (h.npieces + h.batch - 1) / h.batch));
+    if (!d) {
         *why = "cannot start the hashing threads";
         rc = SHOAL_ENOMEM;
         goto out;
     }
-    pthread_condattr_destroy(&ca);
-    have_cv = 1;
-
-    nthreads = thread_count(o->threads, (j.npieces + j.batch - 1) / j.batch);
-    w = xcalloc(nthreads, sizeof(*w));
-    if (!w) {
-        *why = "out of memory starting the hashing threads";
-        rc = SHOAL_ENOMEM;
-        goto out;
-    }
-    for (unsigned i = 0; i < nthreads; i++) {
-        w[i].job = &j;
-        w[i].fd = -1;
-        w[i].chunk = xmalloc(CREATE_READ_CHUNK);
-        if (!w[i].chunk || sha1_init(&w[i].sha)) {
-            *why = "out of memory starting the hashing threads";
-            rc = SHOAL_ENOMEM;
-            goto out;
+    size_t window = (size_t)disk_thread_count(d) * CREATE_QUEUE_PER_THREAD;
+    uint64_t last = clock_now_ns();
+    for (;;) {
+        while (h.next < h.npieces && h.inflight < window) {
+            uint32_t n = h.npieces - h.next < h.batch ? h.npieces - h.next : h.batch;
+            serr = disk_submit_digest(d, st, h.next, n,
+                                      hashes + (size_t)h.next * SHA1_LEN, run_done, &h);
+            if (serr)
+                break;
+            h.next += n;
+            h.inflight++;
         }
-    }
-    j.running = nthreads;
-    for (started = 0; started < nthreads; started++) {
-        int e = pthread_create(&w[started].thread, NULL, worker_main, &w[started]);
-        if (e) {
-            /* The threads already running finish the work between them. */
-            pthread_mutex_lock(&j.mu);
-            j.running -= nthreads - started;
-            pthread_mutex_unlock(&j.mu);
-            if (started == 0) {
-                *why = "cannot start the hashing threads";
-                rc = -e;
-                goto out;
-            }
+        /* On an error or a cancel, disk_free() below drops the jobs still
+         * queued and waits for the running ones. */
+        if (h.inflight == 0 || h.err || serr || canceled)
             break;
-        }
+        disk_wait(d);
+        disk_drain(d);
+        uint64_t now = clock_now_ns();
+        if (!o->progress || h.err || now - last < CREATE_PROGRESS_NS)
+            continue;
+        last = now;
+        /* Jobs finish out of order: count each as a full batch. */
+        uint64_t done = h.finished * h.batch * plen;
+        if (o->progress(done < s->total ? done : s->total, s->total, o->user))
+            canceled = 1;
     }
-    canceled = wait_workers(&j, o);
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(w[i].thread, NULL);
-    started = 0;
-    if (j.err) {
-        rc = j.err;
-        *why = j.why;
-    } else if (canceled) {
-        rc = SHOAL_ECANCELED;
-        *why = "canceled by the caller";
-    } else if (o->progress && o->progress(total, total, o->user)) {
+    if (serr) {
+        rc = serr;
+        *why = "out of memory hashing";
+    } else if (h.err) {
+        rc = hash_error(st, s->files, h.err, why, msg, msgsize);
+    } else if (canceled || (o->progress && o->progress(s->total, s->total, o->user))) {
         rc = SHOAL_ECANCELED;
         *why = "canceled by the caller";
     }
 out:
-    for (unsigned i = 0; w && i < nthreads; i++) {
-        xfree(w[i].chunk);
-        if (w[i].sha.md)
-            sha1_cleanup(&w[i].sha);
-    }
-    xfree(w);
-    if (have_cv)
-        pthread_cond_destroy(&j.cv);
-    pthread_mutex_destroy(&j.mu);
+    disk_free(d);
+    storage_close(st);
+    xfree(list);
     return rc;
 }
 
@@ -938,6 +767,7 @@ shoal_create_torrent(const struct shoal_create_opts *opts, uint8_t **out, size_t
                      struct shoal_perr *err)
 {
     struct scan s;
+    struct shoal_perr e;
     const char *why = NULL;
     char name[NAME_MAX + 1];
     uint8_t *res = NULL;
@@ -948,6 +778,7 @@ shoal_create_torrent(const struct shoal_create_opts *opts, uint8_t **out, size_t
     int rc;
 
     memset(&s, 0, sizeof(s));
+    memset(&e, 0, sizeof(e));
     buf_init(&s.path, CREATE_MAX_PATH);
     if (out)
         *out = NULL;
@@ -997,7 +828,7 @@ shoal_create_torrent(const struct shoal_create_opts *opts, uint8_t **out, size_t
                 &pieces_off, &why);
     if (rc)
         goto out;
-    rc = hash_all(opts, s.files, s.nfiles, s.total, plen, res + pieces_off, &why);
+    rc = hash_all(opts, &s, plen, res + pieces_off, &why, e.msg, sizeof(e.msg));
     if (rc)
         goto out;
     *out = res;
@@ -1007,6 +838,7 @@ out:
     if (rc && err) {
         err->off = 0;
         err->why = why ? why : shoal_strerror(rc);
+        memcpy(err->msg, e.msg, sizeof(err->msg));
     }
     xfree(res);
     files_free(s.files, s.nfiles);

@@ -60,7 +60,9 @@ struct job {
     uint64_t len;
     uint8_t *data; /* write: owned data; read: the buffer after the job */
     uint32_t piece;
+    uint32_t count; /* hash: pieces from `piece` on (1 but for digests) */
     uint8_t expected[SHA1_LEN];
+    uint8_t *digest; /* disk_submit_digest: where the hashes go, else NULL */
     disk_cb cb;
     disk_read_cb rcb;
     disk_work_fn work;
@@ -228,6 +230,18 @@ coalesce(struct disk *d, struct job *w)
 
 /* ------------------------------------------------------------------ workers */
 
+/* A hash job: writes the hashes of its pieces to j->digest (0), or compares
+ * its one piece with the expected hash (1 match, 0 mismatch). */
+static int
+hash_job(struct disk_worker *w, struct job *j)
+{
+    uint8_t got[SHA1_LEN];
+    if (j->digest)
+        return storage_hash_pieces_with(j->st, j->piece, j->count, j->digest, &w->hasher);
+    int rc = storage_hash_piece_with(j->st, j->piece, got, &w->hasher);
+    return rc ? rc : memcmp(got, j->expected, SHA1_LEN) == 0;
+}
+
 static void
 run_job(struct disk_worker *w, struct job *j, int n)
 {
@@ -250,12 +264,9 @@ run_job(struct disk_worker *w, struct job *j, int n)
     case JOB_READ:
         j->rc = storage_read(j->st, j->off, j->data, (size_t)j->len);
         break;
-    case JOB_HASH: {
-        uint8_t got[SHA1_LEN];
-        int rc = storage_hash_piece_with(j->st, j->piece, got, &w->hasher);
-        j->rc = rc ? rc : memcmp(got, j->expected, SHA1_LEN) == 0;
+    case JOB_HASH:
+        j->rc = hash_job(w, j);
         break;
-    }
     case JOB_FSYNC:
         j->rc = storage_fsync(j->st);
         break;
@@ -594,28 +605,38 @@ disk_submit_read(struct disk *d, struct storage *st, uint64_t offset, size_t len
     return 0;
 }
 
-/* The byte range of a piece, for ordering; empty past the end. */
+/* The byte range of `count` pieces from `piece` on, for ordering; empty
+ * past the end. */
 static void
-piece_range(struct storage *st, uint32_t piece, uint64_t *off, uint64_t *len)
+piece_range(struct storage *st, uint32_t piece, uint32_t count, uint64_t *off,
+            uint64_t *len)
 {
-    /* Piece 0 is full length whenever there is more than one piece. */
-    *off = (uint64_t)piece * storage_piece_size(st, 0);
-    *len = storage_piece_size(st, piece);
+    /* Piece 0 is full length whenever there is more than one piece, and so
+     * is every piece but the last. */
+    uint64_t full = storage_piece_size(st, 0);
+    *off = (uint64_t)piece * full;
+    *len = (uint64_t)(count - 1) * full + storage_piece_size(st, piece + count - 1);
 }
 
+/* A hash job: one piece compared with `expected`, or `count` pieces handed
+ * over into `digest`. */
 static int
-submit_hash(struct disk *d, struct storage *st, uint32_t piece,
-            const uint8_t expected[SHA1_LEN], int background, disk_cb cb, void *user)
+submit_hash(struct disk *d, struct storage *st, uint32_t piece, uint32_t count,
+            const uint8_t expected[SHA1_LEN], uint8_t *digest, int background, disk_cb cb,
+            void *user)
 {
-    if (!d || !st || !expected || !cb)
+    if (!d || !st || !(expected || digest) || !cb)
         return SHOAL_EINVAL;
     struct job *j = new_job(JOB_HASH, st, user);
     if (!j)
         return SHOAL_ENOMEM;
     j->piece = piece;
+    j->count = count;
     j->background = background;
-    piece_range(st, piece, &j->off, &j->len);
-    memcpy(j->expected, expected, SHA1_LEN);
+    piece_range(st, piece, count, &j->off, &j->len);
+    if (expected)
+        memcpy(j->expected, expected, SHA1_LEN);
+    j->digest = digest;
     j->cb = cb;
     enqueue(d, j);
     return 0;
@@ -625,14 +646,24 @@ int
 disk_submit_hash(struct disk *d, struct storage *st, uint32_t piece,
                  const uint8_t expected[SHA1_LEN], disk_cb cb, void *user)
 {
-    return submit_hash(d, st, piece, expected, 0, cb, user);
+    return submit_hash(d, st, piece, 1, expected, NULL, 0, cb, user);
 }
 
 int
 disk_submit_check(struct disk *d, struct storage *st, uint32_t piece,
                   const uint8_t expected[SHA1_LEN], disk_cb cb, void *user)
 {
-    return submit_hash(d, st, piece, expected, 1, cb, user);
+    return submit_hash(d, st, piece, 1, expected, NULL, 1, cb, user);
+}
+
+int
+disk_submit_digest(struct disk *d, struct storage *st, uint32_t piece, uint32_t count,
+                   uint8_t *out, disk_cb cb, void *user)
+{
+    if (!st || count == 0 || piece > UINT32_MAX - (count - 1) ||
+        storage_piece_size(st, piece + count - 1) == 0)
+        return SHOAL_EINVAL;
+    return submit_hash(d, st, piece, count, NULL, out, 0, cb, user);
 }
 
 static int

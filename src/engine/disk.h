@@ -47,7 +47,8 @@ struct disk;
 struct storage;
 
 /* Completion of a write, fsync or close: rc 0 or a negative code (see
- * storage.h); of a hash: 1 match, 0 mismatch, < 0 error. */
+ * storage.h); of a hash: 1 match, 0 mismatch, < 0 error; of a digest: 0 or
+ * a negative code. */
 typedef void (*disk_cb)(void *user, int rc);
 /* Work for disk_submit_work(), run on a worker thread: returns 0 or a
  * negative code. It must not allocate (allocation stays on the submitting
@@ -113,6 +114,20 @@ int disk_submit_hash(struct disk *d, struct storage *st, uint32_t piece,
  */
 int disk_submit_check(struct disk *d, struct storage *st, uint32_t piece,
                       const uint8_t expected[SHA1_LEN], disk_cb cb, void *user);
+
+/*
+ * Queues the hashing of `count` consecutive pieces from `piece` on, handing
+ * their SHA-1s over instead of comparing them, as for making a torrent,
+ * which has no hashes yet. A worker writes them to out[0 .. count * 20),
+ * which must stay valid, and which nothing else may touch, until the
+ * callback has run. The callback's rc is 0 when out holds every hash, or
+ * < 0 on the first error (out is then partly written). One job holds a
+ * worker for all its pieces: keep a run to a few MiB so that other jobs are
+ * not held up long. Foreground priority, like disk_submit_hash(). Returns
+ * 0, SHOAL_EINVAL (no pieces, or pieces past the end), or SHOAL_ENOMEM.
+ */
+int disk_submit_digest(struct disk *d, struct storage *st, uint32_t piece, uint32_t count,
+                       uint8_t *out, disk_cb cb, void *user);
 
 /* Queues a storage_fsync() that runs once every earlier write to st is done. */
 int disk_submit_fsync(struct disk *d, struct storage *st, disk_cb cb, void *user);

@@ -11,7 +11,10 @@
  *
  * Every path is opened one component at a time from a descriptor of the
  * download folder, with O_NOFOLLOW on each, so no symlink found in the folder
- * is ever followed, whatever the torrent's paths say.
+ * is ever followed, whatever the torrent's paths say. The one exception is a
+ * storage over files its caller listed (storage_open_files, used to make a
+ * torrent): it has no download folder, reads only, and opens each path as
+ * given, since those paths come from the user and not from a torrent.
  */
 #include "engine/storage.h"
 
@@ -50,13 +53,19 @@ struct sfile {
 };
 
 struct storage {
-    const struct shoal_metainfo *m;
+    const struct shoal_metainfo *m; /* the torrent, or &layout */
     int flags;
-    int root; /* the download folder */
+    int root; /* the download folder; -1 for listed files */
     pthread_mutex_t mu;
     struct sfile *files;
     struct slot slots[STORAGE_MAX_FDS];
     uint64_t tick;
+    int first_err;         /* first failed read or write (under mu) */
+    size_t first_err_file; /* ... and the file it failed on */
+    /* storage_open_files: the files and pieces of the caller's list, with
+     * no hashes, and the copy of the list it points into (else NULL). */
+    struct shoal_metainfo layout;
+    struct shoal_file *listed;
 };
 
 /* A descriptor borrowed from the cache, or an uncached one (slot -1). */
@@ -149,12 +158,15 @@ open_file(struct storage *s, size_t i, int create, int *out)
 {
     const struct shoal_file *f = &s->m->files[i];
     int ro = s->flags & STORAGE_READONLY;
-    const char *name;
-    int owned, rc = 0;
-    int dfd = open_parent(s, f->path, create && !ro, &name, &owned);
-    if (dfd < 0)
-        return dfd;
-    int flags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (ro ? O_RDONLY : O_RDWR);
+    const char *name = f->path;
+    int owned = 0, rc = 0, dfd = AT_FDCWD;
+    int flags = O_CLOEXEC | O_NONBLOCK | (ro ? O_RDONLY : O_RDWR);
+    if (!s->listed) {
+        dfd = open_parent(s, f->path, create && !ro, &name, &owned);
+        if (dfd < 0)
+            return dfd;
+        flags |= O_NOFOLLOW;
+    }
     if (create && !ro)
         flags |= O_CREAT;
     mode_t mode = (f->attr & SHOAL_FILE_EXEC) ? 0777 : 0666;
@@ -172,6 +184,10 @@ open_file(struct storage *s, size_t i, int create, int *out)
     }
     if (!S_ISREG(st.st_mode)) {
         rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        goto out;
+    }
+    if (s->listed && (uint64_t)st.st_size != f->size) {
+        rc = STORAGE_ECHANGED;
         goto out;
     }
     if (create && !ro && (uint64_t)st.st_size < f->size) {
@@ -289,6 +305,29 @@ mark_dirty(struct storage *s, size_t i)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Remembers the first failed read or write, for storage_first_error(). */
+static void
+note_error(struct storage *s, size_t i, int rc)
+{
+    pthread_mutex_lock(&s->mu);
+    if (!s->first_err) {
+        s->first_err = rc;
+        s->first_err_file = i;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+int
+storage_first_error(struct storage *s, size_t *file)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = s->first_err;
+    if (rc)
+        *file = s->first_err_file;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ open */
 
 static int
@@ -300,6 +339,28 @@ open_fail(struct shoal_perr *err, int rc, const char *why)
         err->msg[0] = '\0';
     }
     return rc;
+}
+
+/* A storage with no file open yet, over nfiles files. */
+static struct storage *
+storage_alloc(size_t nfiles, int flags)
+{
+    struct storage *s = xcalloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->flags = flags;
+    s->root = -1;
+    for (int k = 0; k < STORAGE_MAX_FDS; k++)
+        s->slots[k].fd = -1;
+    pthread_mutex_init(&s->mu, NULL);
+    s->files = xcalloc(nfiles ? nfiles : 1, sizeof(*s->files));
+    if (!s->files) {
+        storage_close(s);
+        return NULL;
+    }
+    for (size_t i = 0; i < nfiles; i++)
+        s->files[i].slot = -1;
+    return s;
 }
 
 int
@@ -316,23 +377,10 @@ storage_open(struct storage **out, const struct shoal_metainfo *m, const char *d
         (flags & ~(STORAGE_READONLY | STORAGE_PREALLOCATE))) {
         return open_fail(err, SHOAL_EINVAL, "no torrent or download folder");
     }
-    s = xcalloc(1, sizeof(*s));
+    s = storage_alloc(m->file_count, flags);
     if (!s)
         return open_fail(err, SHOAL_ENOMEM, "out of memory opening the storage");
     s->m = m;
-    s->flags = flags;
-    s->root = -1;
-    for (int k = 0; k < STORAGE_MAX_FDS; k++)
-        s->slots[k].fd = -1;
-    pthread_mutex_init(&s->mu, NULL);
-    s->files = xcalloc(m->file_count ? m->file_count : 1, sizeof(*s->files));
-    if (!s->files) {
-        rc = SHOAL_ENOMEM;
-        why = "out of memory opening the storage";
-        goto out;
-    }
-    for (size_t i = 0; i < m->file_count; i++)
-        s->files[i].slot = -1;
 
     if (!(flags & STORAGE_READONLY)) {
         rc = mkdir_p(dir);
@@ -372,6 +420,47 @@ out:
     return 0;
 }
 
+int
+storage_open_files(struct storage **out, const struct shoal_file *files, size_t nfiles,
+                   uint32_t piece_length, struct shoal_perr *err)
+{
+    if (out)
+        *out = NULL;
+    if (!out || !files || nfiles == 0 || piece_length == 0)
+        return open_fail(err, SHOAL_EINVAL, "no files or no piece length");
+    uint64_t total = 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        if (!files[i].path || files[i].size > UINT64_MAX - total)
+            return open_fail(err, SHOAL_EINVAL, "a file has no path or is too large");
+        total += files[i].size;
+    }
+    uint64_t npieces = total / piece_length + (total % piece_length != 0);
+    if (npieces > UINT32_MAX)
+        return open_fail(err, SHOAL_EINVAL, "too many pieces");
+    struct storage *s = storage_alloc(nfiles, STORAGE_READONLY);
+    if (s)
+        s->listed = xcalloc(nfiles, sizeof(*s->listed));
+    if (!s || !s->listed) {
+        storage_close(s);
+        return open_fail(err, SHOAL_ENOMEM, "out of memory opening the files");
+    }
+    uint64_t off = 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        s->listed[i].path = files[i].path;
+        s->listed[i].size = files[i].size;
+        s->listed[i].offset = off;
+        off += files[i].size;
+    }
+    s->layout.files = s->listed;
+    s->layout.file_count = nfiles;
+    s->layout.total_size = total;
+    s->layout.piece_length = piece_length;
+    s->layout.piece_count = (uint32_t)npieces;
+    s->m = &s->layout;
+    *out = s;
+    return 0;
+}
+
 void
 storage_close(struct storage *s)
 {
@@ -384,6 +473,7 @@ storage_close(struct storage *s)
         close(s->root);
     pthread_mutex_destroy(&s->mu);
     xfree(s->files);
+    xfree(s->listed);
     xfree(s);
 }
 
@@ -447,7 +537,9 @@ read_span(struct storage *s, size_t i, uint64_t pos, uint8_t *out, size_t n)
             break;
         }
         if (k == 0) {
-            rc = STORAGE_EMISSING; /* the file is shorter than the torrent says */
+            /* The file is shorter than the torrent says; a listed file was
+             * not when it was opened. */
+            rc = s->listed ? STORAGE_ECHANGED : STORAGE_EMISSING;
             break;
         }
         got += (size_t)k;
@@ -476,8 +568,10 @@ storage_read(struct storage *s, uint64_t offset, uint8_t *out, size_t len)
             memset(out, 0, n);
         } else {
             int rc = read_span(s, i, offset - f->offset, out, n);
-            if (rc)
+            if (rc) {
+                note_error(s, i, rc);
                 return rc;
+            }
         }
         out += n;
         offset += n;
@@ -623,8 +717,10 @@ storage_writev(struct storage *s, uint64_t offset, const struct iovec *iov, int 
                 rc = STORAGE_ECORRUPT;
         } else {
             int e = write_span(s, i, offset - f->offset, &c, (size_t)n);
-            if (e)
+            if (e) {
+                note_error(s, i, e);
                 return e;
+            }
         }
         offset += n;
         len -= n;
@@ -663,26 +759,68 @@ storage_hasher_cleanup(struct storage_hasher *h)
     memset(h, 0, sizeof(*h));
 }
 
+/* Feeds chunk[0..n) to the hashes of pieces from *piece on, *left bytes of
+ * which remain in the current one; finishes each piece it completes into
+ * out (indexed from `first`) and starts the next unless it is `end`. */
+static int
+hash_chunk(struct storage *s, struct storage_hasher *h, const uint8_t *chunk, size_t n,
+           uint32_t first, uint32_t end, uint32_t *piece, uint32_t *left, uint8_t *out)
+{
+    int rc = 0;
+    while (!rc && n > 0) {
+        size_t k = n < *left ? n : *left;
+        rc = sha1_update(&h->sha, chunk, k);
+        chunk += k;
+        n -= k;
+        *left -= (uint32_t)k;
+        if (rc || *left > 0)
+            continue;
+        rc = sha1_end(&h->sha, out + (size_t)(*piece - first) * SHA1_LEN);
+        if (!rc && ++*piece < end) {
+            *left = storage_piece_size(s, *piece);
+            rc = sha1_begin(&h->sha);
+        }
+    }
+    return rc;
+}
+
+int
+storage_hash_pieces_with(struct storage *s, uint32_t first, uint32_t count, uint8_t *out,
+                         struct storage_hasher *h)
+{
+    if (count == 0 || first > UINT32_MAX - (count - 1))
+        return SHOAL_EINVAL;
+    uint32_t end = first + count;
+    uint32_t last_size = storage_piece_size(s, end - 1);
+    if (last_size == 0)
+        return SHOAL_EINVAL;
+    /* Every piece but the last is full length. */
+    uint64_t off = (uint64_t)first * s->m->piece_length;
+    uint64_t stop = (uint64_t)(end - 1) * s->m->piece_length + last_size;
+    uint32_t piece = first, left = storage_piece_size(s, first);
+    int rc = sha1_begin(&h->sha);
+    /* Chunks run on across piece boundaries: small pieces cost one read
+     * per chunk, not one per piece. Reading into a small buffer also beats
+     * hashing straight from an mmap of the file: the kernel copies through
+     * its own mapping and the hash reads a buffer hot in L2, where a user
+     * mapping pays a fault and a TLB miss per page (and a file truncated
+     * under a mapping raises SIGBUS). */
+    while (!rc && off < stop) {
+        size_t n =
+            stop - off < STORAGE_HASH_CHUNK ? (size_t)(stop - off) : STORAGE_HASH_CHUNK;
+        rc = storage_read(s, off, h->chunk, n);
+        if (!rc)
+            rc = hash_chunk(s, h, h->chunk, n, first, end, &piece, &left, out);
+        off += n;
+    }
+    return rc;
+}
+
 int
 storage_hash_piece_with(struct storage *s, uint32_t piece, uint8_t out[SHA1_LEN],
                         struct storage_hasher *h)
 {
-    uint32_t left = storage_piece_size(s, piece);
-    if (left == 0)
-        return SHOAL_EINVAL;
-    uint64_t off = (uint64_t)piece * s->m->piece_length;
-    int rc = sha1_begin(&h->sha);
-    while (!rc && left > 0) {
-        size_t n = left < STORAGE_HASH_CHUNK ? left : STORAGE_HASH_CHUNK;
-        rc = storage_read(s, off, h->chunk, n);
-        if (!rc)
-            rc = sha1_update(&h->sha, h->chunk, n);
-        off += n;
-        left -= (uint32_t)n;
-    }
-    if (!rc)
-        rc = sha1_end(&h->sha, out);
-    return rc;
+    return storage_hash_pieces_with(s, piece, 1, out, h);
 }
 
 int
@@ -700,6 +838,8 @@ int
 storage_verify_piece_with(struct storage *s, uint32_t piece, struct storage_hasher *h)
 {
     uint8_t got[SHA1_LEN];
+    if (!s->m->pieces)
+        return SHOAL_EINVAL; /* listed files: nothing to compare with */
     int rc = storage_hash_piece_with(s, piece, got, h);
     if (rc)
         return rc;
@@ -733,18 +873,21 @@ storage_check_files(struct storage *s, struct storage_file_state *out)
             o->size_ok = 1;
             continue;
         }
-        const char *name;
-        int owned;
-        int dfd = open_parent(s, f->path, 0, &name, &owned);
-        if (dfd < 0) {
-            /* A missing folder, or one that is a symlink or a file: the
-             * data is not where this storage would read it. */
-            if (dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP)
-                continue;
-            return dfd;
+        const char *name = f->path;
+        int owned = 0, dfd = AT_FDCWD, at = 0;
+        if (!s->listed) {
+            dfd = open_parent(s, f->path, 0, &name, &owned);
+            if (dfd < 0) {
+                /* A missing folder, or one that is a symlink or a file: the
+                 * data is not where this storage would read it. */
+                if (dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP)
+                    continue;
+                return dfd;
+            }
+            at = AT_SYMLINK_NOFOLLOW;
         }
         struct stat st;
-        int rc = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+        int rc = fstatat(dfd, name, &st, at) < 0 ? -errno : 0;
         if (owned)
             close(dfd);
         if (rc == -ENOENT || rc == -ENOTDIR)

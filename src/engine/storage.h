@@ -13,7 +13,9 @@
  * component under the download folder is ever followed when it is a symlink,
  * so a link planted in the folder cannot send a write elsewhere. Pad files
  * (BEP 47) are never created: they read as zeros, and writes to them must be
- * zeros (they are then dropped).
+ * zeros (they are then dropped). A storage over files the caller lists
+ * (storage_open_files, to make a torrent) is read-only and opens the paths
+ * as they are given.
  */
 #ifndef SHOAL_STORAGE_H
 #define SHOAL_STORAGE_H
@@ -38,6 +40,10 @@
 /* A write to a pad file carried bytes other than zeros: the peer sent bad
  * data (BEP 47 pad files are all zeros). */
 #define STORAGE_ECORRUPT (-EBADMSG)
+/* A file of a storage_open_files() storage no longer has the size it was
+ * listed with: it changed after it was listed, and listing it again may
+ * succeed. */
+#define STORAGE_ECHANGED (-EAGAIN)
 
 struct storage;
 struct shoal_metainfo;
@@ -54,12 +60,38 @@ struct shoal_metainfo;
 int storage_open(struct storage **out, const struct shoal_metainfo *m, const char *dir,
                  int flags, struct shoal_perr *err);
 
+/*
+ * Opens, read-only, a torrent byte space over files listed by the caller
+ * rather than by a metainfo: the `nfiles` entries of `files`, in torrent
+ * order, with pieces of piece_length bytes. Only each entry's path and size
+ * are used (offsets follow from the sizes, attributes are ignored). A path is
+ * opened as given, absolute or relative to the current folder, following
+ * symlinks: it names data the caller chose, not a path a torrent supplied.
+ * The sizes are a snapshot: reading a file whose size is no longer its
+ * listed size fails with STORAGE_ECHANGED, whether it grew or shrank. Copies
+ * the array but keeps pointers to the path strings, which must outlive the
+ * storage. The storage holds no piece hashes, so storage_verify_piece()
+ * returns SHOAL_EINVAL; hash pieces with storage_hash_piece() instead.
+ * Returns 0 and sets *out, or a negative code with err->why (err may be
+ * NULL): SHOAL_EINVAL for no files, a piece length of 0, or more pieces than
+ * a uint32_t counts.
+ */
+int storage_open_files(struct storage **out, const struct shoal_file *files,
+                       size_t nfiles, uint32_t piece_length, struct shoal_perr *err);
+
 /* Closes every file and frees the storage. No call may be running on it.
  * NULL does nothing. */
 void storage_close(struct storage *s);
 
 /* Piece length of `piece` (the last one may be shorter), 0 past the end. */
 uint32_t storage_piece_size(const struct storage *s, uint32_t piece);
+
+/*
+ * The first error a read or a write of this storage met, and in *file the
+ * index of the file it was met on, so that a caller can name that file.
+ * Returns 0 (and leaves *file alone) while no read or write has failed.
+ */
+int storage_first_error(struct storage *s, size_t *file);
 
 /*
  * Writes torrent bytes [offset, offset + len), across files as needed.
@@ -104,8 +136,20 @@ int storage_hash_piece(struct storage *s, uint32_t piece, uint8_t out[SHA1_LEN])
 int storage_hash_piece_with(struct storage *s, uint32_t piece, uint8_t out[SHA1_LEN],
                             struct storage_hasher *h);
 
+/*
+ * The SHA-1s of the `count` consecutive pieces from `first` on, into
+ * out[0 .. count * 20), read in 256 KiB chunks that run on across piece
+ * boundaries, so that pieces smaller than a chunk cost one read per chunk
+ * rather than one each. Returns 0, SHOAL_EINVAL when count is 0 or a piece
+ * is past the end, or the first storage_read() error (out is then partly
+ * written).
+ */
+int storage_hash_pieces_with(struct storage *s, uint32_t first, uint32_t count,
+                             uint8_t *out, struct storage_hasher *h);
+
 /* Hashes `piece` and compares it with the torrent's hash: 1 match,
- * 0 mismatch, < 0 error (STORAGE_EMISSING when its data is not there). */
+ * 0 mismatch, < 0 error (STORAGE_EMISSING when its data is not there;
+ * SHOAL_EINVAL on a storage_open_files() storage, which has no hashes). */
 int storage_verify_piece(struct storage *s, uint32_t piece);
 int storage_verify_piece_with(struct storage *s, uint32_t piece,
                               struct storage_hasher *h);

@@ -4,8 +4,10 @@
  * hash submitted after them, overlapping writes and reads in order, joined
  * contiguous writes, fsync and close jobs, counters for back-pressure, the
  * check of all pieces at background priority (behind other jobs, yet never
- * starved), waiting for the pool, and freeing a pool with jobs still pending
- * (every callback exactly once, writes still on disk). Meant to run under
+ * starved), runs of piece hashes handed over rather than compared (each
+ * after the writes submitted before it), waiting for the pool, and freeing a
+ * pool with jobs still pending (every callback exactly once, writes still on
+ * disk). Meant to run under
  * ThreadSanitizer and AddressSanitizer as well.
  */
 #include <errno.h>
@@ -657,6 +659,64 @@ test_check(void **state)
     free_fixture(fx);
 }
 
+static void
+test_digest(void **state)
+{
+    (void)state;
+    enum { RUN = 5 };
+    struct fixture *fx = make_fixture(sizes4, 4, PLEN);
+    uint32_t np = fx->m->piece_count;
+    uint32_t nruns = (np + RUN - 1) / RUN;
+    struct disk *d = disk_new(3);
+    assert_non_null(d);
+    uint8_t *got = malloc((size_t)np * SHA1_LEN);
+    struct rec *r = calloc(nruns, sizeof(*r));
+    struct rec w = {0}, bad = {0};
+    assert_non_null(got);
+    assert_non_null(r);
+
+    /* Nothing on disk yet: the error of the first missing piece. */
+    assert_int_equal(disk_submit_digest(d, fx->st, 0, RUN, got, on_done, &bad), 0);
+    pump(d, 1);
+    assert_int_equal(bad.rc, STORAGE_EMISSING);
+
+    /* The data, then runs of RUN pieces (the last one shorter): each run
+     * waits for the write under it and hands over its hashes. */
+    assert_int_equal(disk_submit_write(d, fx->st, 0, copy_of(fx, 0, fx->total), fx->total,
+                                       on_done, &w),
+                     0);
+    for (uint32_t k = 0; k < nruns; k++) {
+        uint32_t first = k * RUN, n = np - first < RUN ? np - first : RUN;
+        assert_int_equal(disk_submit_digest(d, fx->st, first, n,
+                                            got + (size_t)first * SHA1_LEN, on_done,
+                                            &r[k]),
+                         0);
+    }
+    pump(d, 2 + (int)nruns);
+    assert_int_equal(w.rc, 0);
+    for (uint32_t k = 0; k < nruns; k++) {
+        assert_int_equal(r[k].calls, 1);
+        assert_int_equal(r[k].rc, 0);
+    }
+    assert_memory_equal(got, fx->m->pieces, (size_t)np * SHA1_LEN);
+
+    /* No pieces, pieces past the end, nowhere to put the hashes. */
+    assert_int_equal(disk_submit_digest(d, fx->st, 0, 0, got, on_done, &bad),
+                     SHOAL_EINVAL);
+    assert_int_equal(disk_submit_digest(d, fx->st, np - 1, 2, got, on_done, &bad),
+                     SHOAL_EINVAL);
+    assert_int_equal(disk_submit_digest(d, fx->st, UINT32_MAX, 2, got, on_done, &bad),
+                     SHOAL_EINVAL);
+    assert_int_equal(disk_submit_digest(d, fx->st, 0, 1, NULL, on_done, &bad),
+                     SHOAL_EINVAL);
+    assert_int_equal(disk_submit_digest(d, NULL, 0, 1, got, on_done, &bad), SHOAL_EINVAL);
+    assert_int_equal(bad.calls, 1);
+    disk_free(d);
+    free(got);
+    free(r);
+    free_fixture(fx);
+}
+
 /*
  * Priority tests need the only worker busy while jobs queue up behind it: a
  * long write goes first, then the jobs. When nothing has finished once they
@@ -855,6 +915,7 @@ main(void)
         cmocka_unit_test_setup(test_close_job, setup),
         cmocka_unit_test_setup(test_many_files, setup),
         cmocka_unit_test_setup(test_check, setup),
+        cmocka_unit_test_setup(test_digest, setup),
         cmocka_unit_test_setup(test_background_waits, setup),
         cmocka_unit_test_setup(test_background_progresses, setup),
         cmocka_unit_test_setup(test_wait, setup),

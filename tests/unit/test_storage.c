@@ -5,7 +5,10 @@
  * pad files (never created, read as zeros, non-zero writes refused); missing
  * and truncated files; read-only storage; symlinks planted in the download
  * folder; file state for resume; the descriptor cache with more files than
- * it holds; preallocation; and the error classes.
+ * it holds; preallocation; runs of pieces hashed with reads that cross piece
+ * boundaries; a read-only storage over files the caller lists
+ * (symlinks followed, sizes held to the list, the failing file named); and
+ * the error classes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -603,6 +606,155 @@ test_error_kinds(void **state)
     }
 }
 
+/* Hashes runs of `run` pieces with one hasher; checks them against the
+ * torrent's hashes. */
+static void
+check_runs(struct storage *s, const struct fixture *fx, uint32_t run)
+{
+    struct storage_hasher h;
+    uint32_t np = fx->m->piece_count;
+    uint8_t *got = malloc((size_t)np * SHA1_LEN);
+    assert_non_null(got);
+    memset(got, 0, (size_t)np * SHA1_LEN);
+    assert_int_equal(storage_hasher_init(&h), 0);
+    for (uint32_t p = 0; p < np; p += run) {
+        uint32_t n = np - p < run ? np - p : run;
+        assert_int_equal(
+            storage_hash_pieces_with(s, p, n, got + (size_t)p * SHA1_LEN, &h), 0);
+    }
+    assert_memory_equal(got, fx->m->pieces, (size_t)np * SHA1_LEN);
+    storage_hasher_cleanup(&h);
+    free(got);
+}
+
+static void
+test_hash_runs(void **state)
+{
+    (void)state;
+    /* Pieces of 100000 bytes: every 256 KiB read ends inside a piece. */
+    static const struct tfile big[] = {
+        {"x.bin", 300000, 0}, {"y.bin", 1, 0}, {"pad", 4999, 1}, {"z.bin", 700000, 0}};
+    struct fixture *fx = make_fixture(big, 4, 100000, 0);
+    struct storage *s = open_ok(fx, 0);
+    write_all(s, fx, 65536);
+    assert_int_equal(fx->m->piece_count, 11);
+    check_runs(s, fx, 11);
+    check_runs(s, fx, 3);
+    check_runs(s, fx, 1);
+
+    /* No pieces, or pieces past the end. */
+    struct storage_hasher h;
+    uint8_t out[2 * SHA1_LEN];
+    assert_int_equal(storage_hasher_init(&h), 0);
+    assert_int_equal(storage_hash_pieces_with(s, 0, 0, out, &h), SHOAL_EINVAL);
+    assert_int_equal(storage_hash_pieces_with(s, 10, 2, out, &h), SHOAL_EINVAL);
+    assert_int_equal(storage_hash_pieces_with(s, UINT32_MAX, 2, out, &h), SHOAL_EINVAL);
+    /* A missing file stops the run with its error. */
+    assert_int_equal(unlink(at(fx, "t/z.bin")), 0);
+    storage_close(s);
+    s = open_ok(fx, STORAGE_READONLY);
+    assert_int_equal(storage_hash_pieces_with(s, 0, 2, out, &h), 0);
+    assert_memory_equal(out, fx->m->pieces, 2 * SHA1_LEN);
+    assert_int_equal(storage_hash_pieces_with(s, 2, 2, out, &h), STORAGE_EMISSING);
+    storage_hasher_cleanup(&h);
+    storage_close(s);
+    free_fixture(fx);
+
+    /* Pieces of 1 KiB: one read covers them all, across five files. */
+    fx = make_fixture(layout, 6, PLEN, 0);
+    s = open_ok(fx, 0);
+    write_all(s, fx, 4096);
+    check_runs(s, fx, 4);
+    check_runs(s, fx, 3);
+    storage_close(s);
+    free_fixture(fx);
+}
+
+/* The layout without its pad file, for a list of files on disk. */
+static const struct tfile plain[] = {
+    {"a.bin", 1000, 0},     {"sub/empty", 0, 0}, {"sub/b.bin", 10, 0},
+    {"c/d/c.bin", 2500, 0}, {"d.bin", 100, 0},
+};
+#define NPLAIN (sizeof(plain) / sizeof(plain[0]))
+
+static void
+test_listed_files(void **state)
+{
+    (void)state;
+    struct fixture *fx = make_fixture(plain, NPLAIN, PLEN, 0);
+    struct storage *s = open_ok(fx, 0);
+    write_all(s, fx, 777);
+    storage_close(s);
+
+    /* Paths as the user gives them; the last is a symlink, followed. */
+    char paths[NPLAIN][600];
+    struct shoal_file list[NPLAIN];
+    memset(list, 0, sizeof(list));
+    for (size_t i = 0; i < NPLAIN; i++) {
+        snprintf(paths[i], sizeof(paths[i]), "%s/t/%s", fx->dir, plain[i].path);
+        list[i].path = paths[i];
+        list[i].size = plain[i].size;
+        list[i].offset = 12345; /* ignored: offsets follow from the sizes */
+    }
+    snprintf(paths[NPLAIN - 1], sizeof(paths[0]), "%s/link", fx->dir);
+    assert_int_equal(symlink("t/d.bin", paths[NPLAIN - 1]), 0);
+
+    struct shoal_perr err = {0};
+    assert_int_equal(storage_open_files(&s, list, NPLAIN, PLEN, &err), 0);
+    assert_int_equal(storage_file_count(s), NPLAIN);
+    uint32_t np = fx->m->piece_count;
+    assert_int_equal(storage_piece_size(s, np - 1), fx->total - (size_t)(np - 1) * PLEN);
+    for (uint32_t p = 0; p < np; p++) {
+        uint8_t got[SHA1_LEN];
+        assert_int_equal(storage_hash_piece(s, p, got), 0);
+        assert_memory_equal(got, fx->m->pieces + (size_t)p * SHA1_LEN, SHA1_LEN);
+    }
+    size_t file = 99;
+    assert_int_equal(storage_first_error(s, &file), 0);
+    assert_int_equal(file, 99);
+    /* No hashes to compare with, and nothing to write. */
+    assert_int_equal(storage_verify_piece(s, 0), SHOAL_EINVAL);
+    assert_int_equal(storage_write(s, 0, fx->data, 10), -EROFS);
+    storage_close(s);
+
+    /* A file that grew since it was listed. */
+    int fd = open(paths[2], O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "x", 1), 1);
+    close(fd);
+    uint8_t buf[64];
+    assert_int_equal(storage_open_files(&s, list, NPLAIN, PLEN, NULL), 0);
+    assert_int_equal(storage_read(s, 0, buf, sizeof(buf)), 0);
+    assert_int_equal(storage_read(s, 1000, buf, 10), STORAGE_ECHANGED);
+    assert_int_equal(storage_first_error(s, &file), STORAGE_ECHANGED);
+    assert_int_equal(file, 2);
+
+    /* One that shrank under an open descriptor: the first error stays. */
+    assert_int_equal(storage_read(s, 1010, buf, 10), 0);
+    assert_int_equal(truncate(paths[3], 5), 0);
+    assert_int_equal(storage_read(s, 1010, buf, 10), STORAGE_ECHANGED);
+    assert_int_equal(storage_first_error(s, &file), STORAGE_ECHANGED);
+    assert_int_equal(file, 2);
+    storage_close(s);
+
+    /* One that is gone. */
+    assert_int_equal(unlink(paths[0]), 0);
+    assert_int_equal(storage_open_files(&s, list, NPLAIN, PLEN, NULL), 0);
+    assert_int_equal(storage_read(s, 0, buf, 10), -ENOENT);
+    assert_int_equal(storage_first_error(s, &file), -ENOENT);
+    assert_int_equal(file, 0);
+    storage_close(s);
+
+    /* No files, no piece length, a file without a path. */
+    assert_int_equal(storage_open_files(&s, list, 0, PLEN, &err), SHOAL_EINVAL);
+    assert_null(s);
+    assert_non_null(err.why);
+    assert_int_equal(storage_open_files(&s, list, NPLAIN, 0, NULL), SHOAL_EINVAL);
+    list[1].path = NULL;
+    assert_int_equal(storage_open_files(&s, list, NPLAIN, PLEN, NULL), SHOAL_EINVAL);
+    free_fixture(fx);
+}
+
 static void
 test_bad_args(void **state)
 {
@@ -632,6 +784,7 @@ main(void)
         cmocka_unit_test(test_check_files), cmocka_unit_test(test_symlinks),
         cmocka_unit_test(test_single_file), cmocka_unit_test(test_many_files),
         cmocka_unit_test(test_error_kinds), cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_hash_runs),   cmocka_unit_test(test_listed_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

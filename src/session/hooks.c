@@ -11,15 +11,27 @@
 
 #include "base/netguard.h"
 #include "base/sockaddr.h"
+#include "codec/metainfo.h"
 #include "session/session.h"
 #include "session/torrent.h"
 
+/* BEP 27: a private torrent's peers come from its trackers only; the
+ * user may still name one by hand. */
+static int
+source_allowed(const struct torrent *t, enum peer_source src)
+{
+    if (!t->m->private_flag)
+        return 1;
+    return src == PEER_SOURCE_TRACKER || src == PEER_SOURCE_USER;
+}
+
 static void
-on_peers(void *ctx, const uint8_t ih[20], const struct sockaddr_storage *peers, size_t n)
+on_peers(void *ctx, const uint8_t ih[20], enum peer_source src,
+         const struct sockaddr_storage *peers, size_t n)
 {
     struct shoal_session *ss = ctx;
     struct torrent *t = session_find_torrent(ss, ih);
-    if (!t)
+    if (!t || !source_allowed(t, src))
         return;
     for (size_t i = 0; i < n; i++) {
         const struct sockaddr *sa = (const struct sockaddr *)&peers[i];

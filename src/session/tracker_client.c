@@ -112,7 +112,7 @@ add_peers(struct torrent *t, const struct tracker_peer *peers, size_t n)
             sockaddr_from_bytes(peers[i].ip, peers[i].family == 4 ? 4 : 16, peers[i].port,
                                 &sa[k], NULL);
         }
-        h->on_peers(h->ctx, t->m->infohash, sa, k);
+        h->on_peers(h->ctx, t->m->infohash, PEER_SOURCE_TRACKER, sa, k);
     } while (i < n);
 }
 

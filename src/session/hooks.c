@@ -1,6 +1,6 @@
 /*
  * hooks.c — the session's side of the hooks (hooks.h): what happens when a
- * module below reports peers, asks the time or logs. Session layer: this
+ * module below reports peers, asks the time, logs or emits an event. Session layer: this
  * is the one place that turns "peers for infohash X" into known peers of a
  * torrent, so every source of peers gets the same checks.
  */
@@ -65,6 +65,13 @@ log_line(void *ctx, const char *msg)
     session_log(ctx, "%s", msg);
 }
 
+static void
+emit(void *ctx, const uint8_t ih[20], enum shoal_event_type type, const char *msg)
+{
+    struct shoal_session *ss = ctx;
+    session_emit(ss, type, session_find_torrent(ss, ih), NULL, 0, "%s", msg);
+}
+
 void
 hooks_init(struct hooks *h, struct shoal_session *ss)
 {
@@ -74,4 +81,5 @@ hooks_init(struct hooks *h, struct shoal_session *ss)
     h->now_ms = now_ms;
     h->rand64 = rand64;
     h->log = log_line;
+    h->emit = emit;
 }

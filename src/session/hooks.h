@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "shoal.h"
+
 struct shoal_session;
 
 /* Where a batch of peers came from. BEP 27: a private torrent takes peers
@@ -57,6 +59,14 @@ struct hooks {
     uint64_t (*rand64)(void *ctx);
     /* One line for the log (an SHOAL_EV_LOG event, and stderr when verbose). */
     void (*log)(void *ctx, const char *msg);
+    /*
+     * An event of type (SHOAL_EV_LOG or SHOAL_EV_WARNING) about the torrent
+     * whose infohash is ih, with msg as its text, for the user's callback
+     * (and stderr when verbose): a tracker's status, say. An infohash the
+     * session does not have makes it an event of the session.
+     */
+    void (*emit)(void *ctx, const uint8_t ih[20], enum shoal_event_type type,
+                 const char *msg);
 };
 
 /* Fills h with the session's implementation, ctx = ss. The session keeps

@@ -3,9 +3,10 @@
  * reports to the session without knowing it: a struct of callbacks and a
  * context. Session layer.
  *
- * The tracker client hands the peers of each reply up through on_peers;
- * the DHT node, local service discovery (BEP 14), peer exchange (BEP 11)
- * and ut_metadata (BEP 9) attach the same way: each is given a
+ * The tracker client hands the peers of each reply up through on_peers
+ * and its status lines through emit; the DHT node, local service discovery
+ * (BEP 14), peer exchange (BEP 11) and ut_metadata (BEP 9) attach the same
+ * way: each is given a
  * `const struct hooks *` when it is made and calls up through it, never
  * through session.h or torrent.h, so that it can be built and tested with
  * hooks of a test's own (a fake clock, a recording on_peers).

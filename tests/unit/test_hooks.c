@@ -110,6 +110,8 @@ test_on_peers(void **state)
     assert_true(a > 0 && b >= a);
     assert_true(h->rand64(h->ctx) != h->rand64(h->ctx));
     h->log(h->ctx, "a line through the hooks");
+    h->emit(h->ctx, t->m->infohash, SHOAL_EV_LOG, "an event of the torrent");
+    h->emit(h->ctx, other, SHOAL_EV_WARNING, "an event of the session");
 
     /* Literals and localhost go in at once; names in local-only mode are
      * refused at once; malformed input is refused at once. */

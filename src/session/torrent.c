@@ -1164,8 +1164,7 @@ shoal_torrent_status(const shoal_torrent *pt, struct shoal_torrent_status *st)
                           &st->tracker_leechers, &st->tracker_downloaded);
 }
 
-/* ------------------------------------------------------------------ trackers, for the
- * user */
+/* ------------------------------------------------------------------ tracker info */
 
 size_t
 shoal_torrent_tracker_count(const shoal_torrent *pt)

@@ -3,7 +3,8 @@
  * layer: this file owns the evdns base and every request in flight, and
  * turns evdns's answers into plain socket addresses. It never blocks, and
  * in local-only mode it never sends a query: only "localhost" and
- * loopback literals pass netguard_check_name().
+ * loopback literals pass netguard_check_name(), and dns_lookup() answers
+ * those itself, without evdns.
  *
  * evdns reports a cancelled request on a later loop iteration, so a
  * look-up has two lives: the caller's (dns_lookup() until its callback
@@ -40,6 +41,7 @@ struct dns_resolver {
     struct evdns_base *evdns; /* made on the first look-up */
     struct dns_lookup *live;  /* look-ups whose callback has not run */
     int pending;              /* evdns requests not yet reported, cancelled ones too */
+    uint64_t queries;         /* look-ups handed to evdns */
 };
 
 struct dns_lookup {
@@ -52,6 +54,9 @@ struct dns_lookup {
     int starting; /* inside evdns_getaddrinfo(): an answer is kept, not used */
     int result;
     struct evutil_addrinfo *res;
+    /* A literal or "localhost", answered without evdns. */
+    struct sockaddr_storage lit[2];
+    size_t nlit;
 };
 
 /* ------------------------------------------------------------------ literals */
@@ -84,6 +89,25 @@ dns_literal(const char *host, uint16_t port, int family, struct sockaddr_storage
 }
 
 /* ------------------------------------------------------------------ look-ups */
+
+/*
+ * The answer to host when it needs no look-up: fills lit (room for two)
+ * and returns how many addresses, 0 when host is a name for evdns, or
+ * SHOAL_EINVAL for a literal of another family than the one asked for.
+ * "localhost" asked for AF_UNSPEC is both loopback addresses, IPv4 first.
+ */
+static int
+literal_answer(const char *host, uint16_t port, int family, struct sockaddr_storage *lit)
+{
+    if (dns_literal(host, port, family, &lit[0]) != 0)
+        return 0;
+    if (family != AF_UNSPEC && lit[0].ss_family != family)
+        return SHOAL_EINVAL;
+    if (family == AF_UNSPEC && !strcasecmp(host, "localhost") &&
+        dns_literal(host, port, AF_INET6, &lit[1]) == 0)
+        return 2;
+    return 1;
+}
 
 static void
 unlink_live(struct dns_lookup *l)
@@ -156,10 +180,16 @@ on_deferred(evutil_socket_t fd, short what, void *arg)
     dns_done_cb cb = l->cb;
     void *cb_arg = l->arg;
     struct evutil_addrinfo *res = l->res;
+    struct sockaddr_storage lit[2];
+    size_t nlit = l->nlit;
+    memcpy(lit, l->lit, sizeof(lit));
     unlink_live(l);
     event_free(l->deferred);
     xfree(l);
-    report(cb, cb_arg, 0, res);
+    if (nlit > 0)
+        cb(cb_arg, 0, lit, nlit, NULL);
+    else
+        report(cb, cb_arg, 0, res);
     if (res)
         evutil_freeaddrinfo(res);
 }
@@ -199,19 +229,32 @@ dns_lookup(struct dns_resolver *r, const char *host, uint16_t port, int family,
         *out = NULL;
     if (netguard_check_name(r->local_only, host) != 0)
         return SHOAL_ELOCALONLY;
-    if (!r->evdns) {
-        /* Made on first use, so that sessions that never meet a name
-         * (tests, local swarms) never read the resolver settings. */
-        r->evdns = evdns_base_new(r->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                               EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (!r->evdns)
-            return SHOAL_ENOMEM;
-    }
     struct dns_lookup *l = xcalloc(1, sizeof(*l));
     if (!l)
         return SHOAL_ENOMEM;
     int rc = 0;
     l->r = r;
+    /* Literals and "localhost" are answered here, so that no caller can
+     * make a query leave the machine by forgetting dns_literal() first. */
+    int nlit = literal_answer(host, port, family, l->lit);
+    if (nlit < 0) {
+        rc = nlit;
+        goto out;
+    }
+    if (nlit > 0) {
+        l->nlit = (size_t)nlit;
+        goto deferred;
+    }
+    if (!r->evdns) {
+        /* Made on first use, so that sessions that never meet a name
+         * (tests, local swarms) never read the resolver settings. */
+        r->evdns = evdns_base_new(r->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                               EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        if (!r->evdns) {
+            rc = SHOAL_ENOMEM;
+            goto out;
+        }
+    }
     struct evutil_addrinfo hints;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = family;
@@ -220,6 +263,7 @@ dns_lookup(struct dns_resolver *r, const char *host, uint16_t port, int family,
     char ps[8];
     snprintf(ps, sizeof(ps), "%u", (unsigned)port);
     l->starting = 1;
+    r->queries++;
     l->req = evdns_getaddrinfo(r->evdns, host, ps, &hints, on_resolved, l);
     l->starting = 0;
     if (l->req) {
@@ -232,6 +276,7 @@ dns_lookup(struct dns_resolver *r, const char *host, uint16_t port, int family,
         rc = SHOAL_EINVAL;
         goto out;
     }
+deferred:
     l->deferred = evtimer_new(r->base, on_deferred, l);
     if (!l->deferred) {
         rc = SHOAL_ENOMEM;
@@ -254,6 +299,12 @@ out:
         xfree(l);
     }
     return rc;
+}
+
+uint64_t
+dns_resolver_queries(const struct dns_resolver *r)
+{
+    return r->queries;
 }
 
 void

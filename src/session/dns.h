@@ -60,12 +60,18 @@ int dns_literal(const char *host, uint16_t port, int family,
  * and socktype (SOCK_STREAM, SOCK_DGRAM), with port filled in. Returns 0
  * and, when out is not NULL, a handle valid until cb has run; cb then runs
  * exactly once, from the loop (never inside this call), even when the
- * answer is known at once. Returns SHOAL_ELOCALONLY for a name refused by
- * local-only mode, SHOAL_EINVAL for a name the resolver rejects at once
- * (malformed, or known not to exist), or SHOAL_ENOMEM; then cb never runs.
+ * answer is known at once. Literals and "localhost" are answered as
+ * dns_literal() answers them, without any query ("localhost" for
+ * AF_UNSPEC gives 127.0.0.1 then ::1). Returns SHOAL_ELOCALONLY for a name
+ * refused by local-only mode, SHOAL_EINVAL for a name the resolver rejects
+ * at once (malformed, known not to exist, or a literal of another family
+ * than the one asked for), or SHOAL_ENOMEM; then cb never runs.
  */
 int dns_lookup(struct dns_resolver *r, const char *host, uint16_t port, int family,
                int socktype, dns_done_cb cb, void *arg, struct dns_lookup **out);
+/* Look-ups r has handed to evdns so far; answers known without a query
+ * (literals, "localhost") do not count. */
+uint64_t dns_resolver_queries(const struct dns_resolver *r);
 /* Ends l now: its callback runs before this returns, with
  * SHOAL_ECANCELED. l is invalid afterwards. */
 void dns_cancel(struct dns_lookup *l);

@@ -1,6 +1,6 @@
 /*
  * hooks.c — the session's side of the hooks (hooks.h): what happens when a
- * module below reports peers, asks the time or logs. Session layer: this
+ * module below reports peers, asks the time, logs or emits an event. Session layer: this
  * is the one place that turns "peers for infohash X" into known peers of a
  * torrent, so every source of peers gets the same checks.
  */
@@ -11,15 +11,27 @@
 
 #include "base/netguard.h"
 #include "base/sockaddr.h"
+#include "codec/metainfo.h"
 #include "session/session.h"
 #include "session/torrent.h"
 
+/* BEP 27: a private torrent's peers come from its trackers only; the
+ * user may still name one by hand. */
+static int
+source_allowed(const struct torrent *t, enum peer_source src)
+{
+    if (!t->m->private_flag)
+        return 1;
+    return src == PEER_SOURCE_TRACKER || src == PEER_SOURCE_USER;
+}
+
 static void
-on_peers(void *ctx, const uint8_t ih[20], const struct sockaddr_storage *peers, size_t n)
+on_peers(void *ctx, const uint8_t ih[20], enum peer_source src,
+         const struct sockaddr_storage *peers, size_t n)
 {
     struct shoal_session *ss = ctx;
     struct torrent *t = session_find_torrent(ss, ih);
-    if (!t)
+    if (!t || !source_allowed(t, src))
         return;
     for (size_t i = 0; i < n; i++) {
         const struct sockaddr *sa = (const struct sockaddr *)&peers[i];
@@ -53,6 +65,13 @@ log_line(void *ctx, const char *msg)
     session_log(ctx, "%s", msg);
 }
 
+static void
+emit(void *ctx, const uint8_t ih[20], enum shoal_event_type type, const char *msg)
+{
+    struct shoal_session *ss = ctx;
+    session_emit(ss, type, session_find_torrent(ss, ih), NULL, 0, "%s", msg);
+}
+
 void
 hooks_init(struct hooks *h, struct shoal_session *ss)
 {
@@ -62,4 +81,5 @@ hooks_init(struct hooks *h, struct shoal_session *ss)
     h->now_ms = now_ms;
     h->rand64 = rand64;
     h->log = log_line;
+    h->emit = emit;
 }

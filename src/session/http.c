@@ -23,6 +23,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/netguard.h"
 #include "shoal.h"
 
@@ -43,6 +44,11 @@ struct http_request {
     CURL *easy;
     struct buf body;
     int redirects, max_redirects;
+    /* clock_now_ms() by which the whole request, redirects included, must
+     * end; 0 for none. Each hop gets the time left (CURLOPT_TIMEOUT_MS),
+     * since re-adding the handle restarts curl's own clock. */
+    uint64_t deadline_ms;
+    long timeout_s;
     http_done_cb cb;
     void *arg;
     char errbuf[CURL_ERROR_SIZE];
@@ -199,6 +205,15 @@ follow(struct http_request *r)
         snprintf(r->why, sizeof(r->why), "redirect to %.200s: %s", to,
                  shoal_strerror(rc));
         return rc;
+    }
+    if (r->deadline_ms) {
+        uint64_t now = clock_now_ms();
+        if (now >= r->deadline_ms) {
+            snprintf(r->why, sizeof(r->why),
+                     "timed out: %ld s for the request and its redirects", r->timeout_s);
+            return -ETIMEDOUT;
+        }
+        curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(r->deadline_ms - now));
     }
     curl_multi_remove_handle(c->multi, r->easy);
     /* The old URL's memory belongs to curl until CURLOPT_URL copies it. */
@@ -386,6 +401,9 @@ http_start(struct http_client *c, const char *url, const struct http_opts *o,
     r->cb = cb;
     r->arg = arg;
     r->max_redirects = o->max_redirects;
+    r->timeout_s = o->timeout_s;
+    if (o->timeout_s > 0)
+        r->deadline_ms = clock_now_ms() + (uint64_t)o->timeout_s * 1000;
     buf_init(&r->body, o->max_body);
     r->easy = curl_easy_init();
     if (!r->easy) {
@@ -398,7 +416,7 @@ http_start(struct http_client *c, const char *url, const struct http_opts *o,
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, o->timeout_s);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_s > 0 ? o->timeout_s * 1000 : 0L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, o->connect_timeout_s);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "shoal/" SHOAL_VERSION);

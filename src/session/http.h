@@ -24,7 +24,7 @@ struct http_request;
 /* What a request may take. */
 struct http_opts {
     size_t max_body;        /* a longer body fails the request with SHOAL_ETOOBIG */
-    long timeout_s;         /* for the whole request, redirects included */
+    long timeout_s;         /* for the whole request, redirects included; 0: none */
     long connect_timeout_s; /* for each connection */
     int max_redirects;      /* followed, each checked by the local-only guard */
 };
@@ -34,7 +34,8 @@ struct http_opts {
  * returns. rc is 0 when a reply came (of any status but a redirect; the
  * body is the reply's), SHOAL_ECANCELED when http_cancel() or
  * http_client_free() ended it, or another negative SHOAL_E* with `error`
- * saying why in words (curl's message, "more than 5 redirects", ...).
+ * saying why in words (curl's message, "more than 5 redirects", ...);
+ * -ETIMEDOUT when timeout_s ran out, on whichever hop.
  */
 struct http_result {
     int rc;

@@ -480,8 +480,13 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
      * till then a peer that tries uTP there must meet a closed port and
      * fall back to TCP at once, not wait for its connect to time out. */
     rc = udp_mux_new(ss->base, ss->local_only, 0, &ss->udp);
-    if (!rc)
-        rc = tracker_client_init(ss);
+    if (!rc) {
+        struct tracker_client_cfg tcfg = {.port = (uint16_t)ss->port,
+                                          .local_only = ss->local_only};
+        memcpy(tcfg.peer_id, ss->peer_id, sizeof(tcfg.peer_id));
+        rc = tracker_client_new(&ss->hooks, ss->http, ss->dns, ss->udp, &tcfg,
+                                &ss->tracker);
+    }
     if (rc)
         goto fail;
     *out = ss;
@@ -498,15 +503,16 @@ send_stopped(struct shoal_session *ss)
     if (!ss->base || !ss->http)
         return;
     for (struct torrent *t = ss->torrents; t; t = t->next)
-        announcer_stop(&t->announcer);
+        announcer_stop(&t->tracker.announcer);
     uint64_t deadline = session_now_ms(ss) + SESSION_STOP_ANNOUNCE_MS;
     for (;;) {
         int pending = 0;
         uint64_t now = session_now_ms(ss);
         for (struct torrent *t = ss->torrents; t; t = t->next) {
-            if (tracker_client_idle(t))
-                tracker_client_tick(t, now);
-            if (!announcer_is_finished(&t->announcer) || !tracker_client_idle(t))
+            if (tracker_client_idle(&t->tracker))
+                tracker_client_tick(&t->tracker, now);
+            if (!announcer_is_finished(&t->tracker.announcer) ||
+                !tracker_client_idle(&t->tracker))
                 pending = 1;
         }
         if (!pending || now >= deadline)
@@ -542,7 +548,8 @@ shoal_session_free(shoal_session *ss)
      * evdns); nothing may tick meanwhile. */
     if (ss->tick_ev)
         event_del(ss->tick_ev);
-    tracker_client_cleanup(ss);
+    tracker_client_free(ss->tracker);
+    ss->tracker = NULL;
     dns_resolver_free(ss->dns);
     ss->dns = NULL;
     http_client_free(ss->http);

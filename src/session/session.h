@@ -26,6 +26,7 @@
 struct disk;
 struct dns_resolver;
 struct http_client;
+struct tracker_client;
 struct udp_mux;
 
 /* Seconds a TCP connect may take before the peer is given up. */
@@ -63,11 +64,11 @@ struct shoal_session {
     int post_fd;
     struct event *post_ev;
     struct bufferevent_rate_limit_group *rl;
-    struct http_client *http; /* HTTP(S) requests: trackers, web seeds */
-    struct dns_resolver *dns; /* name look-ups: trackers, peers given by name */
-    struct udp_mux *udp;      /* the UDP sockets: DHT, trackers, uTP */
-    struct hooks hooks;       /* how modules below report up (hooks.h) */
-    struct tracker_udp_conn udp_conns[TRACKER_UDP_CONN_CACHE];
+    struct http_client *http;       /* HTTP(S) requests: trackers, web seeds */
+    struct dns_resolver *dns;       /* name look-ups: trackers, peers given by name */
+    struct udp_mux *udp;            /* the UDP sockets: DHT, trackers, uTP */
+    struct hooks hooks;             /* how modules below report up (hooks.h) */
+    struct tracker_client *tracker; /* announces and scrapes (tracker_client.h) */
     struct torrent *torrents;
     struct peer *halfopen; /* accepted, handshake not read yet */
     int npeers; /* connections of every kind: peer_new() counts, peer_free() uncounts */

@@ -250,7 +250,7 @@ piece_passed(struct torrent *t, uint32_t piece)
     if (torrent_is_done(t) && !t->finished_sent) {
         t->finished_sent = 1;
         torrent_set_state(t, SHOAL_TS_SEEDING, NULL);
-        announcer_completed(&t->announcer);
+        announcer_completed(&t->tracker.announcer);
         session_emit(t->ss, SHOAL_EV_FINISHED, t, NULL, 0, "download finished");
         for (struct peer *p = t->peers; p; p = p->next)
             peer_update_interest(p);
@@ -806,7 +806,7 @@ check_end(struct torrent *t)
             peer_update_interest(p);
             peer_fill_requests(p);
         }
-        tracker_client_tick(t, session_now_ms(t->ss));
+        tracker_client_tick(&t->tracker, session_now_ms(t->ss));
     }
     start_next_check(t->ss);
 }
@@ -947,21 +947,35 @@ select_files(struct torrent *t, const char *only, struct shoal_perr *err)
 
 /* ------------------------------------------------------------------ trackers */
 
+/* What the tracker client says of t in an announce. */
+static void
+tracker_counts(void *arg, struct tracker_counts *out)
+{
+    const struct torrent *t = arg;
+    out->uploaded = t->uploaded;
+    out->downloaded = t->downloaded;
+    out->left = picker_left_bytes(t->picker);
+}
+
 static void
 setup_trackers(struct torrent *t, const char *const *extra)
 {
-    announcer_init(&t->announcer, session_random(t->ss));
-    tracker_client_attach(t);
-    t->tracker_key = (uint32_t)session_random(t->ss);
+    struct tracker_torrent *tt = &t->tracker;
+    announcer_init(&tt->announcer, session_random(t->ss));
+    memcpy(tt->infohash, t->m->infohash, sizeof(tt->infohash));
+    tt->key = (uint32_t)session_random(t->ss);
+    tt->counts = tracker_counts;
+    tt->counts_arg = t;
     int last_tier = -1;
     for (size_t i = 0; i < t->m->tracker_count; i++) {
-        announcer_add(&t->announcer, t->m->trackers[i], t->m->tracker_tiers[i]);
+        announcer_add(&tt->announcer, t->m->trackers[i], t->m->tracker_tiers[i]);
         if (t->m->tracker_tiers[i] > last_tier)
             last_tier = t->m->tracker_tiers[i];
     }
     for (size_t i = 0; extra && extra[i]; i++)
-        announcer_add(&t->announcer, extra[i], ++last_tier);
-    announcer_shuffle(&t->announcer);
+        announcer_add(&tt->announcer, extra[i], ++last_tier);
+    announcer_shuffle(&tt->announcer);
+    tracker_client_attach(t->ss->tracker, tt);
 }
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -1031,7 +1045,7 @@ torrent_start(struct torrent *t)
     if (t->check.state == TORRENT_CHECK_QUEUED)
         start_next_check(t->ss);
     else
-        tracker_client_tick(t, session_now_ms(t->ss)); /* announce at once */
+        tracker_client_tick(&t->tracker, session_now_ms(t->ss)); /* announce at once */
 }
 
 void
@@ -1071,7 +1085,7 @@ torrent_tick(struct torrent *t, uint64_t now)
     dial_known(t, now);
     if (t->state == SHOAL_TS_CHECKING)
         return; /* no announce and no resume save before the check ends */
-    tracker_client_tick(t, now);
+    tracker_client_tick(&t->tracker, now);
     if (t->resume_dirty && !t->resume_syncing &&
         now - t->last_resume_ms >= TORRENT_RESUME_INTERVAL_MS) {
         t->last_resume_ms = now;
@@ -1099,8 +1113,8 @@ torrent_free(struct torrent *t)
         peer_free(p);
     }
     smartban_free(t->sb);
-    tracker_client_forget(t);
-    announcer_cleanup(&t->announcer);
+    tracker_client_detach(&t->tracker);
+    announcer_cleanup(&t->tracker.announcer);
     /* No disk job refers to the storage any more: the session ran every
      * one to its callback before freeing torrents. */
     storage_close(t->st);
@@ -1146,6 +1160,37 @@ shoal_torrent_status(const shoal_torrent *pt, struct shoal_torrent_status *st)
     }
     st->hash_failures = t->hash_failures;
     st->banned = (uint32_t)t->nbanned;
-    announcer_best_counts(&t->announcer, &st->tracker_seeders, &st->tracker_leechers,
-                          &st->tracker_downloaded);
+    announcer_best_counts(&t->tracker.announcer, &st->tracker_seeders,
+                          &st->tracker_leechers, &st->tracker_downloaded);
+}
+
+/* ------------------------------------------------------------------ tracker info */
+
+size_t
+shoal_torrent_tracker_count(const shoal_torrent *pt)
+{
+    const struct torrent *t = (const struct torrent *)pt;
+    return t->tracker.announcer.n;
+}
+
+int
+shoal_torrent_tracker(const shoal_torrent *pt, size_t i, struct shoal_tracker_info *out)
+{
+    const struct torrent *t = (const struct torrent *)pt;
+    memset(out, 0, sizeof(*out));
+    if (i >= t->tracker.announcer.n)
+        return SHOAL_EINVAL;
+    const struct announcer_tracker *a = &t->tracker.announcer.t[i];
+    uint64_t now = session_now_ms(t->ss);
+    out->url = a->url;
+    out->tier = a->tier;
+    out->working = a->working;
+    out->seeders = a->seeders;
+    out->leechers = a->leechers;
+    out->downloaded = a->completed;
+    out->counts_age_s = a->counts_ms ? (int64_t)((now - a->counts_ms) / 1000) : -1;
+    out->announce_error = a->error[0] ? a->error : NULL;
+    out->scrape_error = a->scrape_error[0] ? a->scrape_error : NULL;
+    out->scrape_supported = !a->scrape_unsupported;
+    return 0;
 }

@@ -72,10 +72,8 @@ struct torrent {
     } * known;
     size_t nknown, capknown;
 
-    /* Trackers: the announcer decides, tracker_client.c sends. */
-    struct announcer announcer;
-    struct tracker_xfer announce_x, scrape_x[ANNOUNCER_MAX_SCRAPES];
-    uint32_t tracker_key;
+    /* Trackers: the announcer (in it) decides, tracker_client.c sends. */
+    struct tracker_torrent tracker;
 
     /* The full check: one torrent of the session at a time, a few pieces in
      * flight on the disk pool at background priority (torrent.c). */

@@ -6,9 +6,11 @@
  * glue: the announcer decides what to send and when, the codecs in
  * tracker_http.c and tracker_udp.c build and check the bytes, and this
  * file keeps each exchange's state — the BEP 15 connection id cache and
- * retransmit schedule, the reply matching — and hands the peers found up
- * through the session's hooks (hooks.h). Nothing here blocks the loop or
- * owns a socket.
+ * retransmit schedule, the index that matches replies to exchanges — and
+ * hands the peers found up through the hooks it was given (hooks.h). It
+ * never includes session.h: torrents come to it as struct tracker_torrent,
+ * and the clock, randomness and status lines go through the hooks. Nothing
+ * here blocks the loop or owns a socket.
  *
  * In local-only mode a tracker whose host is not a loopback literal or
  * "localhost" is refused before any look-up or connection (so no DNS query
@@ -20,6 +22,7 @@
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -28,15 +31,12 @@
 #include "base/netguard.h"
 #include "base/sockaddr.h"
 #include "base/util.h"
-#include "codec/metainfo.h"
 #include "codec/tracker_http.h"
 #include "codec/tracker_udp.h"
 #include "engine/announcer.h"
-#include "engine/picker.h"
 #include "session/dns.h"
 #include "session/hooks.h"
 #include "session/http.h"
-#include "session/session.h"
 #include "session/udp.h"
 
 /* An HTTP request gets this long in all, and this long to connect. */
@@ -53,6 +53,124 @@
 #define TRACKER_UDP_FIRST_TIMEOUT_MS 3000
 /* Longest reason kept for a failed exchange. */
 #define TRACKER_WHY_LEN 300
+/* Longest status line handed to the hooks' emit. */
+#define TRACKER_LINE_LEN 512
+
+/* A UDP exchange in flight, by its transaction id. */
+struct tid_entry {
+    uint32_t tid;
+    struct tracker_xfer *x;
+};
+
+struct tracker_client {
+    const struct hooks *h;
+    struct http_client *http;
+    struct dns_resolver *dns;
+    struct udp_mux *udp;
+    struct tracker_client_cfg cfg;
+    struct tracker_torrent *torrents; /* attached, for tracker_client_free() */
+    /* BEP 15 ties a connection id to the client and the tracker address,
+     * not to a torrent, so all torrents share these. */
+    struct tracker_udp_conn {
+        struct sockaddr_storage sa;
+        uint64_t conn_id;
+        uint64_t until_ms;
+    } conns[TRACKER_UDP_CONN_CACHE];
+    /* UDP exchanges in flight sorted by tid (unique: a drawn tid already
+     * in use is drawn again), so that a datagram finds its exchange, or
+     * is dropped, with one binary search. */
+    struct tid_entry *tids;
+    size_t ntids;
+};
+
+/* ------------------------------------------------------------------ hooks */
+
+static uint64_t
+now_ms(const struct tracker_client *tc)
+{
+    return tc->h->now_ms(tc->h->ctx);
+}
+
+/* A status line about tt for the user (SHOAL_EV_LOG or SHOAL_EV_WARNING). */
+static void __attribute__((format(printf, 3, 4)))
+emit(const struct tracker_torrent *tt, enum shoal_event_type type, const char *fmt, ...)
+{
+    const struct hooks *h = tt->tc->h;
+    char line[TRACKER_LINE_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    h->emit(h->ctx, tt->infohash, type, line);
+}
+
+/* ------------------------------------------------------------------ tid index */
+
+/* The slot of tid in the index, or where it would go. */
+static size_t
+tid_slot(const struct tracker_client *tc, uint32_t tid)
+{
+    size_t lo = 0, hi = tc->ntids;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (tc->tids[mid].tid < tid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static struct tracker_xfer *
+tid_find(const struct tracker_client *tc, uint32_t tid)
+{
+    size_t i = tid_slot(tc, tid);
+    return i < tc->ntids && tc->tids[i].tid == tid ? tc->tids[i].x : NULL;
+}
+
+static void
+tid_remove(struct tracker_client *tc, struct tracker_xfer *x)
+{
+    if (!x->indexed)
+        return;
+    size_t i = tid_slot(tc, x->tid);
+    if (i < tc->ntids && tc->tids[i].x == x) {
+        memmove(&tc->tids[i], &tc->tids[i + 1],
+                (tc->ntids - i - 1) * sizeof(tc->tids[0]));
+        tc->ntids--;
+    }
+    x->indexed = 0;
+}
+
+/* Gives x a fresh transaction id no other exchange in flight has, and
+ * indexes it. Returns 0, or -EAGAIN when the index is full. */
+static int
+tid_assign(struct tracker_client *tc, struct tracker_xfer *x)
+{
+    tid_remove(tc, x);
+    if (tc->ntids >= TRACKER_UDP_MAX_INFLIGHT)
+        return -EAGAIN;
+    uint32_t tid;
+    do
+        tid = (uint32_t)tc->h->rand64(tc->h->ctx);
+    while (tid_find(tc, tid));
+    size_t i = tid_slot(tc, tid);
+    memmove(&tc->tids[i + 1], &tc->tids[i], (tc->ntids - i) * sizeof(tc->tids[0]));
+    tc->tids[i].tid = tid;
+    tc->tids[i].x = x;
+    tc->ntids++;
+    x->tid = tid;
+    x->indexed = 1;
+    return 0;
+}
+
+/* No reply is awaited for x any more. */
+static void
+udp_idle(struct tracker_xfer *x)
+{
+    x->udp_active = 0;
+    tid_remove(x->tt->tc, x);
+}
 
 /* ------------------------------------------------------------------ outcomes */
 
@@ -75,35 +193,37 @@ wire_event(enum announcer_event ev)
 static const char *
 xfer_url(const struct tracker_xfer *x)
 {
-    int i = announcer_find(&x->t->announcer, x->tracker);
-    return i < 0 ? "?" : x->t->announcer.t[i].url;
+    int i = announcer_find(&x->tt->announcer, x->tracker);
+    return i < 0 ? "?" : x->tt->announcer.t[i].url;
 }
 
 static void
 fill_announce(const struct tracker_xfer *x, struct tracker_announce *a)
 {
-    const struct torrent *t = x->t;
+    const struct tracker_torrent *tt = x->tt;
+    struct tracker_counts c = {0};
+    tt->counts(tt->counts_arg, &c);
     memset(a, 0, sizeof(*a));
-    memcpy(a->infohash, t->m->infohash, 20);
-    memcpy(a->peer_id, t->ss->peer_id, 20);
-    a->port = (uint16_t)t->ss->port;
-    a->uploaded = t->uploaded;
-    a->downloaded = t->downloaded;
-    a->left = picker_left_bytes(t->picker);
+    memcpy(a->infohash, tt->infohash, 20);
+    memcpy(a->peer_id, tt->tc->cfg.peer_id, 20);
+    a->port = tt->tc->cfg.port;
+    a->uploaded = c.uploaded;
+    a->downloaded = c.downloaded;
+    a->left = c.left;
     a->event = wire_event(x->job.event);
     a->numwant = x->job.event == ANNOUNCER_EV_STOPPED ? 0 : TRACKER_NUMWANT;
-    a->key = t->tracker_key;
-    const char *tid = t->announcer.t[x->job.tracker].trackerid;
+    a->key = tt->key;
+    const char *tid = tt->announcer.t[x->job.tracker].trackerid;
     a->trackerid = tid[0] ? tid : NULL;
     a->compact = 1;
 }
 
-/* Hands the peers of a reply up through the session's hooks, which check
- * them, add them to the torrent and dial them. */
+/* Hands the peers of a reply up through the hooks, which check them, add
+ * them to the torrent and dial them. */
 static void
-add_peers(struct torrent *t, const struct tracker_peer *peers, size_t n)
+add_peers(struct tracker_torrent *tt, const struct tracker_peer *peers, size_t n)
 {
-    const struct hooks *h = &t->ss->hooks;
+    const struct hooks *h = tt->tc->h;
     struct sockaddr_storage sa[TRACKER_PEERS_PER_CALL];
     size_t i = 0;
     do {
@@ -112,7 +232,7 @@ add_peers(struct torrent *t, const struct tracker_peer *peers, size_t n)
             sockaddr_from_bytes(peers[i].ip, peers[i].family == 4 ? 4 : 16, peers[i].port,
                                 &sa[k], NULL);
         }
-        h->on_peers(h->ctx, t->m->infohash, sa, k);
+        h->on_peers(h->ctx, tt->infohash, PEER_SOURCE_TRACKER, sa, k);
     } while (i < n);
 }
 
@@ -122,21 +242,20 @@ announce_finish(struct tracker_xfer *x, int ok, uint32_t interval, uint32_t min_
                 const char *trackerid, int64_t seeders, int64_t leechers,
                 int64_t completed, const char *error)
 {
-    struct torrent *t = x->t;
+    struct tracker_torrent *tt = x->tt;
     struct announce_job job = x->job;
-    const char *url = t->announcer.t[job.tracker].url;
+    const char *url = tt->announcer.t[job.tracker].url;
     if (ok && job.event == ANNOUNCER_EV_STOPPED)
-        session_emit(t->ss, SHOAL_EV_LOG, t, NULL, 0, "tracker %s: told we leave", url);
+        emit(tt, SHOAL_EV_LOG, "tracker %s: told we leave", url);
     else if (ok)
-        session_emit(t->ss, SHOAL_EV_LOG, t, NULL, 0,
-                     "tracker %s: %lld seeders, %lld leechers", url, (long long)seeders,
-                     (long long)leechers);
+        emit(tt, SHOAL_EV_LOG, "tracker %s: %lld seeders, %lld leechers", url,
+             (long long)seeders, (long long)leechers);
     else if (job.event != ANNOUNCER_EV_STOPPED)
-        session_emit(t->ss, SHOAL_EV_WARNING, t, NULL, 0, "tracker %s: %s", url, error);
+        emit(tt, SHOAL_EV_WARNING, "tracker %s: %s", url, error);
     x->kind = TRACKER_JOB_NONE;
-    x->udp_active = 0;
-    announcer_done(&t->announcer, &job, ok, interval, min_interval, trackerid, seeders,
-                   leechers, completed, error, session_now_ms(t->ss));
+    udp_idle(x);
+    announcer_done(&tt->announcer, &job, ok, interval, min_interval, trackerid, seeders,
+                   leechers, completed, error, now_ms(tt->tc));
 }
 
 /* Records the outcome of the scrape in flight. Scrapes only feed the
@@ -146,19 +265,17 @@ scrape_finish(struct tracker_xfer *x, enum announcer_scrape_result result,
               int64_t seeders, int64_t leechers, int64_t completed, uint32_t min_interval,
               const char *error)
 {
-    struct torrent *t = x->t;
+    struct tracker_torrent *tt = x->tt;
     if (result == ANNOUNCER_SCRAPE_OK)
-        session_emit(t->ss, SHOAL_EV_LOG, t, NULL, 0,
-                     "tracker %s: scrape: %lld seeders, %lld leechers, %lld downloaded",
-                     xfer_url(x), (long long)seeders, (long long)leechers,
-                     (long long)completed);
+        emit(tt, SHOAL_EV_LOG,
+             "tracker %s: scrape: %lld seeders, %lld leechers, %lld downloaded",
+             xfer_url(x), (long long)seeders, (long long)leechers, (long long)completed);
     else
-        session_emit(t->ss, SHOAL_EV_LOG, t, NULL, 0, "tracker %s: scrape: %s",
-                     xfer_url(x), error);
+        emit(tt, SHOAL_EV_LOG, "tracker %s: scrape: %s", xfer_url(x), error);
     x->kind = TRACKER_JOB_NONE;
-    x->udp_active = 0;
-    announcer_scrape_done(&t->announcer, x->tracker, result, seeders, leechers, completed,
-                          min_interval, error, session_now_ms(t->ss));
+    udp_idle(x);
+    announcer_scrape_done(&tt->announcer, x->tracker, result, seeders, leechers,
+                          completed, min_interval, error, now_ms(tt->tc));
 }
 
 /* Ends the exchange in flight as failed, with a formatted reason. */
@@ -198,7 +315,7 @@ http_scrape_done(struct tracker_xfer *x, const uint8_t *body, size_t len, long s
     }
     const struct tracker_scrape_entry *mine = NULL;
     for (size_t i = 0; i < n && !mine; i++)
-        if (!memcmp(e[i].infohash, x->t->m->infohash, 20))
+        if (!memcmp(e[i].infohash, x->tt->infohash, 20))
             mine = &e[i];
     if (mine)
         scrape_finish(x, ANNOUNCER_SCRAPE_OK, mine->complete, mine->incomplete,
@@ -223,9 +340,8 @@ http_announce_done(struct tracker_xfer *x, const uint8_t *body, size_t len, long
         xfer_fail(x, "refused: %s", r.failure);
     } else {
         if (r.warning[0])
-            session_emit(x->t->ss, SHOAL_EV_WARNING, x->t, NULL, 0, "tracker warning: %s",
-                         r.warning);
-        add_peers(x->t, r.peers, r.npeers);
+            emit(x->tt, SHOAL_EV_WARNING, "tracker warning: %s", r.warning);
+        add_peers(x->tt, r.peers, r.npeers);
         announce_finish(x, 1, r.interval, r.min_interval, r.trackerid, r.complete,
                         r.incomplete, r.downloaded, NULL);
     }
@@ -251,16 +367,16 @@ on_http_done(void *arg, const struct http_result *r)
 static int
 start_http(struct tracker_xfer *x, const char *url)
 {
-    struct shoal_session *ss = x->t->ss;
+    struct tracker_client *tc = x->tt->tc;
     /* Refused hosts fail first, before the URL is even built. */
-    int rc = http_url_allowed(ss->http, url);
+    int rc = http_url_allowed(tc->http, url);
     if (rc)
         return rc;
     struct buf full;
     buf_init(&full, 8192);
     if (x->scrape) {
-        rc = tracker_http_scrape_url(url, (const uint8_t(*)[20])x->t->m->infohash, 1,
-                                     &full);
+        rc =
+            tracker_http_scrape_url(url, (const uint8_t(*)[20])x->tt->infohash, 1, &full);
     } else {
         struct tracker_announce a;
         fill_announce(x, &a);
@@ -275,7 +391,7 @@ start_http(struct tracker_xfer *x, const char *url)
         .max_redirects = TRACKER_HTTP_MAX_REDIRECTS,
     };
     /* The URL builders NUL-terminate after len. */
-    rc = http_start(ss->http, (const char *)full.data, &o, on_http_done, x, &x->http);
+    rc = http_start(tc->http, (const char *)full.data, &o, on_http_done, x, &x->http);
 out:
     buf_cleanup(&full);
     return rc;
@@ -284,12 +400,12 @@ out:
 /* ------------------------------------------------------------------ UDP */
 
 /* The connection id cache: BEP 15 ties an id to the client and the tracker
- * address, not to a torrent, so all torrents of the session share it. */
+ * address, not to a torrent, so all torrents of the client share it. */
 static struct tracker_udp_conn *
-conn_find(struct shoal_session *ss, const struct sockaddr_storage *sa, uint64_t now)
+conn_find(struct tracker_client *tc, const struct sockaddr_storage *sa, uint64_t now)
 {
     for (size_t i = 0; i < TRACKER_UDP_CONN_CACHE; i++) {
-        struct tracker_udp_conn *c = &ss->udp_conns[i];
+        struct tracker_udp_conn *c = &tc->conns[i];
         if (c->until_ms > now && sockaddr_same_endpoint((const struct sockaddr *)&c->sa,
                                                         (const struct sockaddr *)sa))
             return c;
@@ -298,12 +414,12 @@ conn_find(struct shoal_session *ss, const struct sockaddr_storage *sa, uint64_t 
 }
 
 static void
-conn_store(struct shoal_session *ss, const struct sockaddr_storage *sa, uint64_t id,
+conn_store(struct tracker_client *tc, const struct sockaddr_storage *sa, uint64_t id,
            uint64_t now)
 {
-    struct tracker_udp_conn *slot = &ss->udp_conns[0];
+    struct tracker_udp_conn *slot = &tc->conns[0];
     for (size_t i = 0; i < TRACKER_UDP_CONN_CACHE; i++) {
-        struct tracker_udp_conn *c = &ss->udp_conns[i];
+        struct tracker_udp_conn *c = &tc->conns[i];
         if (sockaddr_same_endpoint((const struct sockaddr *)&c->sa,
                                    (const struct sockaddr *)sa)) {
             slot = c;
@@ -318,31 +434,33 @@ conn_store(struct shoal_session *ss, const struct sockaddr_storage *sa, uint64_t
 }
 
 static void
-conn_drop(struct shoal_session *ss, const struct sockaddr_storage *sa)
+conn_drop(struct tracker_client *tc, const struct sockaddr_storage *sa)
 {
     for (size_t i = 0; i < TRACKER_UDP_CONN_CACHE; i++)
-        if (sockaddr_same_endpoint((const struct sockaddr *)&ss->udp_conns[i].sa,
+        if (sockaddr_same_endpoint((const struct sockaddr *)&tc->conns[i].sa,
                                    (const struct sockaddr *)sa))
-            ss->udp_conns[i].until_ms = 0;
+            tc->conns[i].until_ms = 0;
 }
 
 static int
 udp_request(struct tracker_xfer *x)
 {
-    struct shoal_session *ss = x->t->ss;
+    struct tracker_client *tc = x->tt->tc;
     uint8_t pkt[TRACKER_UDP_MAX_REQUEST];
     size_t n;
-    x->tid = (uint32_t)session_random(ss);
+    int rc = tid_assign(tc, x);
+    if (rc)
+        return rc;
     /* BEP 15: an id is good for a minute after it came, and a retransmit
      * may come later than that (the id may be from the cache, too): then
      * the tracker would refuse it, so connect again. */
-    if (x->connected && session_now_ms(ss) >= x->conn_until_ms)
+    if (x->connected && now_ms(tc) >= x->conn_until_ms)
         x->connected = 0;
     if (!x->connected) {
         n = tracker_udp_connect_req(pkt, x->tid);
     } else if (x->scrape) {
         n = tracker_udp_scrape_req(pkt, sizeof(pkt), x->conn_id, x->tid,
-                                   (const uint8_t(*)[20])x->t->m->infohash, 1);
+                                   (const uint8_t(*)[20])x->tt->infohash, 1);
     } else {
         struct tracker_announce a;
         fill_announce(x, &a);
@@ -351,15 +469,15 @@ udp_request(struct tracker_xfer *x)
     }
     if (n == 0)
         return SHOAL_EINVAL;
-    int rc = udp_send(ss->udp, pkt, n, (struct sockaddr *)&x->sa,
-                      sockaddr_len(x->sa.ss_family));
+    rc = udp_send(tc->udp, pkt, n, (struct sockaddr *)&x->sa,
+                  sockaddr_len(x->sa.ss_family));
     if (rc)
         return rc;
     /* Retransmit schedule: short first tries, then BEP 15's 15 * 2^n s. */
     uint64_t wait = x->attempt == 0
                         ? TRACKER_UDP_FIRST_TIMEOUT_MS
                         : (uint64_t)tracker_udp_timeout_s(x->attempt - 1) * 1000;
-    x->deadline_ms = session_now_ms(ss) + wait;
+    x->deadline_ms = now_ms(tc) + wait;
     return 0;
 }
 
@@ -375,11 +493,11 @@ udp_send_or_fail(struct tracker_xfer *x)
 static int
 udp_go(struct tracker_xfer *x)
 {
-    struct shoal_session *ss = x->t->ss;
-    if (netguard_check_addr(ss->local_only, (struct sockaddr *)&x->sa) != 0)
+    struct tracker_client *tc = x->tt->tc;
+    if (netguard_check_addr(tc->cfg.local_only, (struct sockaddr *)&x->sa) != 0)
         return SHOAL_ELOCALONLY;
     /* A connection id stays good for a minute (BEP 15). */
-    const struct tracker_udp_conn *c = conn_find(ss, &x->sa, session_now_ms(ss));
+    const struct tracker_udp_conn *c = conn_find(tc, &x->sa, now_ms(tc));
     x->conn_cached = c != NULL;
     if (c) {
         x->connected = 1;
@@ -395,12 +513,12 @@ udp_go(struct tracker_xfer *x)
 static int
 pick_addr(struct tracker_xfer *x, const struct sockaddr_storage *addrs, size_t n)
 {
-    struct shoal_session *ss = x->t->ss;
+    struct tracker_client *tc = x->tt->tc;
     int rc = SHOAL_EINVAL;
     for (size_t i = 0; i < n; i++) {
-        if (!udp_has_family(ss->udp, addrs[i].ss_family))
+        if (!udp_has_family(tc->udp, addrs[i].ss_family))
             continue;
-        if (netguard_check_addr(ss->local_only, (const struct sockaddr *)&addrs[i]) !=
+        if (netguard_check_addr(tc->cfg.local_only, (const struct sockaddr *)&addrs[i]) !=
             0) {
             rc = SHOAL_ELOCALONLY;
             continue;
@@ -445,12 +563,12 @@ on_resolved(void *arg, int rc, const struct sockaddr_storage *addrs, size_t n,
 static int
 resolve(struct tracker_xfer *x, const char *host, uint16_t port)
 {
-    struct shoal_session *ss = x->t->ss;
-    int has4 = udp_has_family(ss->udp, AF_INET), has6 = udp_has_family(ss->udp, AF_INET6);
+    struct tracker_client *tc = x->tt->tc;
+    int has4 = udp_has_family(tc->udp, AF_INET), has6 = udp_has_family(tc->udp, AF_INET6);
     if (dns_literal(host, port, has4 ? AF_INET : AF_INET6, &x->sa) == 0)
         return 0;
     int family = !has4 ? AF_INET6 : !has6 ? AF_INET : AF_UNSPEC;
-    int rc = dns_lookup(ss->dns, host, port, family, SOCK_DGRAM, on_resolved, x, &x->dns);
+    int rc = dns_lookup(tc->dns, host, port, family, SOCK_DGRAM, on_resolved, x, &x->dns);
     return rc ? rc : 1;
 }
 
@@ -463,11 +581,11 @@ udp_start(struct tracker_xfer *x, const char *url)
     x->connected = 0;
     x->conn_cached = 0;
     x->attempt = 0;
-    x->udp_active = 0;
+    udp_idle(x);
     if (tracker_udp_parse_url(url, host, sizeof(host), &port, x->urldata,
                               sizeof(x->urldata)) != 0)
         return SHOAL_EINVAL;
-    if (netguard_check_name(x->t->ss->local_only, host) != 0)
+    if (netguard_check_name(x->tt->tc->cfg.local_only, host) != 0)
         return SHOAL_ELOCALONLY;
     int rc = resolve(x, host, port);
     if (rc == 1)
@@ -481,7 +599,7 @@ udp_start(struct tracker_xfer *x, const char *url)
 static void
 udp_reply(struct tracker_xfer *x, const uint8_t *p, size_t n)
 {
-    struct shoal_session *ss = x->t->ss;
+    struct tracker_client *tc = x->tt->tc;
     struct tracker_udp_response r;
     struct shoal_perr err;
     memset(&err, 0, sizeof(err));
@@ -494,7 +612,7 @@ udp_reply(struct tracker_xfer *x, const uint8_t *p, size_t n)
         /* The refusal may be of a connection id the tracker no longer
          * takes (it restarted, say). An id from the cache gets one fresh
          * connect and a second try; any other refusal stands. */
-        conn_drop(ss, &x->sa);
+        conn_drop(tc, &x->sa);
         if (x->connected && x->conn_cached) {
             x->connected = 0;
             x->conn_cached = 0;
@@ -504,16 +622,16 @@ udp_reply(struct tracker_xfer *x, const uint8_t *p, size_t n)
             xfer_fail(x, "refused: %s", r.error[0] ? r.error : "no reason given");
         }
     } else if (r.action == TRACKER_UDP_CONNECT && !x->connected) {
-        uint64_t now = session_now_ms(ss);
+        uint64_t now = now_ms(tc);
         x->connected = 1;
         x->conn_cached = 0;
         x->conn_id = r.conn_id;
         x->conn_until_ms = now + (uint64_t)TRACKER_UDP_CONN_ID_TTL_S * 1000;
         x->attempt = 0;
-        conn_store(ss, &x->sa, r.conn_id, now);
+        conn_store(tc, &x->sa, r.conn_id, now);
         udp_send_or_fail(x);
     } else if (r.action == TRACKER_UDP_ANNOUNCE && x->connected && !x->scrape) {
-        add_peers(x->t, r.peers, r.npeers);
+        add_peers(x->tt, r.peers, r.npeers);
         announce_finish(x, 1, r.interval, 0, NULL, r.seeders, r.leechers, -1, NULL);
     } else if (r.action == TRACKER_UDP_SCRAPE && x->connected && x->scrape) {
         /* BEP 15: one entry per hash asked for, in order; we ask for one. */
@@ -534,24 +652,19 @@ static int
 on_datagram(void *ctx, const uint8_t *p, size_t n, const struct sockaddr *from,
             socklen_t fromlen)
 {
-    struct shoal_session *ss = ctx;
+    struct tracker_client *tc = ctx;
     (void)fromlen;
     if (n < 8)
         return SHOAL_EINVAL;
-    uint32_t tid = be32_get(p + 4);
     /* A reply must come from the address the request went to and carry its
-     * transaction id; anything else is stray or forged and is dropped. */
-    for (struct torrent *t = ss->torrents; t; t = t->next) {
-        for (int i = -1; i < ANNOUNCER_MAX_SCRAPES; i++) {
-            struct tracker_xfer *x = i < 0 ? &t->announce_x : &t->scrape_x[i];
-            if (x->kind == TRACKER_JOB_UDP && x->udp_active && x->tid == tid &&
-                sockaddr_same_endpoint((const struct sockaddr *)&x->sa, from)) {
-                udp_reply(x, p, n);
-                return 0;
-            }
-        }
-    }
-    return SHOAL_EINVAL;
+     * transaction id; anything else is stray or forged and is dropped,
+     * after one look-up in the index. */
+    struct tracker_xfer *x = tid_find(tc, be32_get(p + 4));
+    if (!x || x->kind != TRACKER_JOB_UDP || !x->udp_active ||
+        !sockaddr_same_endpoint((const struct sockaddr *)&x->sa, from))
+        return SHOAL_EINVAL;
+    udp_reply(x, p, n);
+    return 0;
 }
 
 static void
@@ -577,7 +690,7 @@ xfer_cancel(struct tracker_xfer *x)
     /* The callback clears x->http and tells no one. */
     http_cancel(x->http);
     dns_cancel(x->dns); /* the callback clears x->dns */
-    x->udp_active = 0;
+    udp_idle(x);
     x->kind = TRACKER_JOB_NONE;
 }
 
@@ -585,8 +698,8 @@ xfer_cancel(struct tracker_xfer *x)
 static void
 xfer_start(struct tracker_xfer *x, int idx)
 {
-    const char *url = x->t->announcer.t[idx].url;
-    x->tracker = x->t->announcer.t[idx].id;
+    const char *url = x->tt->announcer.t[idx].url;
+    x->tracker = x->tt->announcer.t[idx].id;
     int rc;
     if (!strncasecmp(url, "udp://", 6)) {
         x->kind = TRACKER_JOB_UDP;
@@ -608,92 +721,112 @@ xfer_start(struct tracker_xfer *x, int idx)
 /* ------------------------------------------------------------------ public */
 
 int
-tracker_client_init(struct shoal_session *ss)
+tracker_client_new(const struct hooks *h, struct http_client *http,
+                   struct dns_resolver *dns, struct udp_mux *udp,
+                   const struct tracker_client_cfg *cfg, struct tracker_client **out)
 {
-    struct udp_handler h = {.on_datagram = on_datagram, .ctx = ss};
-    udp_mux_set_handler(ss->udp, UDP_TRACKER, &h);
-    return 0;
+    int rc = 0;
+    struct tracker_client *tc = xcalloc(1, sizeof(*tc));
+    if (!tc) {
+        rc = SHOAL_ENOMEM;
+        goto out;
+    }
+    tc->tids = xcalloc(TRACKER_UDP_MAX_INFLIGHT, sizeof(tc->tids[0]));
+    if (!tc->tids) {
+        rc = SHOAL_ENOMEM;
+        goto out;
+    }
+    tc->h = h;
+    tc->http = http;
+    tc->dns = dns;
+    tc->udp = udp;
+    tc->cfg = *cfg;
+    struct udp_handler uh = {.on_datagram = on_datagram, .ctx = tc};
+    udp_mux_set_handler(udp, UDP_TRACKER, &uh);
+out:
+    if (rc) {
+        if (tc)
+            xfree(tc->tids);
+        xfree(tc);
+        tc = NULL;
+    }
+    *out = tc;
+    return rc;
 }
 
 void
-tracker_client_attach(struct torrent *t)
+tracker_client_attach(struct tracker_client *tc, struct tracker_torrent *tt)
 {
-    t->announce_x.t = t;
+    tt->tc = tc;
+    tt->prev = NULL;
+    tt->next = tc->torrents;
+    if (tc->torrents)
+        tc->torrents->prev = tt;
+    tc->torrents = tt;
+    tt->announce_x.tt = tt;
     for (int i = 0; i < ANNOUNCER_MAX_SCRAPES; i++) {
-        t->scrape_x[i].t = t;
-        t->scrape_x[i].scrape = 1;
+        tt->scrape_x[i].tt = tt;
+        tt->scrape_x[i].scrape = 1;
     }
 }
 
 void
-tracker_client_forget(struct torrent *t)
+tracker_client_detach(struct tracker_torrent *tt)
 {
-    xfer_cancel(&t->announce_x);
+    struct tracker_client *tc = tt->tc;
+    if (!tc)
+        return;
+    xfer_cancel(&tt->announce_x);
     for (int i = 0; i < ANNOUNCER_MAX_SCRAPES; i++)
-        xfer_cancel(&t->scrape_x[i]);
+        xfer_cancel(&tt->scrape_x[i]);
+    if (tt->prev)
+        tt->prev->next = tt->next;
+    else
+        tc->torrents = tt->next;
+    if (tt->next)
+        tt->next->prev = tt->prev;
+    tt->prev = tt->next = NULL;
+    tt->tc = NULL;
 }
 
 void
-tracker_client_cleanup(struct shoal_session *ss)
+tracker_client_free(struct tracker_client *tc)
 {
-    for (struct torrent *t = ss->torrents; t; t = t->next)
-        tracker_client_forget(t);
-    if (ss->udp)
-        udp_mux_set_handler(ss->udp, UDP_TRACKER, NULL);
+    if (!tc)
+        return;
+    while (tc->torrents)
+        tracker_client_detach(tc->torrents);
+    if (tc->udp)
+        udp_mux_set_handler(tc->udp, UDP_TRACKER, NULL);
+    xfree(tc->tids);
+    xfree(tc);
 }
 
 void
-tracker_client_tick(struct torrent *t, uint64_t now)
+tracker_client_tick(struct tracker_torrent *tt, uint64_t now)
 {
-    struct tracker_xfer *ax = &t->announce_x;
+    if (!tt->tc)
+        return;
+    struct tracker_xfer *ax = &tt->announce_x;
     udp_tick(ax, now);
     for (int i = 0; i < ANNOUNCER_MAX_SCRAPES; i++)
-        udp_tick(&t->scrape_x[i], now);
+        udp_tick(&tt->scrape_x[i], now);
     uint64_t wake;
     if (ax->kind == TRACKER_JOB_NONE &&
-        announcer_next(&t->announcer, now, &ax->job, &wake))
+        announcer_next(&tt->announcer, now, &ax->job, &wake))
         xfer_start(ax, ax->job.tracker);
     /* The announce goes first, so that the scrapes skip its tracker. */
     for (int i = 0; i < ANNOUNCER_MAX_SCRAPES; i++) {
-        struct tracker_xfer *sx = &t->scrape_x[i];
+        struct tracker_xfer *sx = &tt->scrape_x[i];
         uint32_t id;
         if (sx->kind == TRACKER_JOB_NONE &&
-            announcer_next_scrape(&t->announcer, now, &id, &wake))
-            xfer_start(sx, announcer_find(&t->announcer, id));
+            announcer_next_scrape(&tt->announcer, now, &id, &wake))
+            xfer_start(sx, announcer_find(&tt->announcer, id));
     }
 }
 
 int
-tracker_client_idle(const struct torrent *t)
+tracker_client_idle(const struct tracker_torrent *tt)
 {
-    return t->announce_x.kind == TRACKER_JOB_NONE;
-}
-
-size_t
-shoal_torrent_tracker_count(const shoal_torrent *pt)
-{
-    const struct torrent *t = (const struct torrent *)pt;
-    return t->announcer.n;
-}
-
-int
-shoal_torrent_tracker(const shoal_torrent *pt, size_t i, struct shoal_tracker_info *out)
-{
-    const struct torrent *t = (const struct torrent *)pt;
-    memset(out, 0, sizeof(*out));
-    if (i >= t->announcer.n)
-        return SHOAL_EINVAL;
-    const struct announcer_tracker *a = &t->announcer.t[i];
-    uint64_t now = session_now_ms(t->ss);
-    out->url = a->url;
-    out->tier = a->tier;
-    out->working = a->working;
-    out->seeders = a->seeders;
-    out->leechers = a->leechers;
-    out->downloaded = a->completed;
-    out->counts_age_s = a->counts_ms ? (int64_t)((now - a->counts_ms) / 1000) : -1;
-    out->announce_error = a->error[0] ? a->error : NULL;
-    out->scrape_error = a->scrape_error[0] ? a->scrape_error : NULL;
-    out->scrape_supported = !a->scrape_unsupported;
-    return 0;
+    return tt->announce_x.kind == TRACKER_JOB_NONE;
 }

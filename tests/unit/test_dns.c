@@ -1,7 +1,8 @@
 /*
  * test_dns.c — the session's resolver (session/dns.h) without sending a
  * single query: literals and "localhost" answered without a look-up
- * (table-driven), names refused in local-only mode before any look-up, and
+ * (table-driven), by dns_literal() and by dns_lookup() itself without a
+ * query, names refused in local-only mode before any look-up, and
  * the callback contract — from the loop, never inside dns_lookup(), exactly
  * once, with SHOAL_ECANCELED when dns_cancel() or dns_resolver_free() ends
  * the look-up.
@@ -138,7 +139,7 @@ test_answer_from_the_loop(void **state)
     struct dns_resolver *r;
     assert_int_equal(dns_resolver_new(base, 1, &r), 0);
 
-    /* evdns knows a literal at once; the answer still comes from the loop. */
+    /* A literal is known at once; the answer still comes from the loop. */
     struct seen s = {0};
     struct dns_lookup *l = NULL;
     assert_int_equal(
@@ -172,6 +173,53 @@ test_answer_from_the_loop(void **state)
     event_base_free(base);
 }
 
+/* dns_lookup() answers literals and "localhost" itself, from the loop,
+ * without evdns: nothing leaves the machine even for a caller that never
+ * called dns_literal(). */
+static void
+test_lookup_answers_literals(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *host;
+        int family;
+        int rc;    /* of dns_lookup() */
+        size_t n;  /* addresses in the answer */
+        int first; /* family of the first one */
+    } cases[] = {
+        {"127.0.0.1", AF_UNSPEC, 0, 1, AF_INET},
+        {"::1", AF_INET6, 0, 1, AF_INET6},
+        {"localhost", AF_UNSPEC, 0, 2, AF_INET},
+        {"localhost", AF_INET, 0, 1, AF_INET},
+        {"LOCALHOST", AF_INET6, 0, 1, AF_INET6},
+        {"127.0.0.1", AF_INET6, SHOAL_EINVAL, 0, 0},
+        {"::1", AF_INET, SHOAL_EINVAL, 0, 0},
+    };
+    for (int local_only = 0; local_only <= 1; local_only++) {
+        struct event_base *base = event_base_new();
+        struct dns_resolver *r;
+        assert_int_equal(dns_resolver_new(base, local_only, &r), 0);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            struct seen s = {0};
+            int rc = dns_lookup(r, cases[i].host, 6881, cases[i].family, SOCK_DGRAM,
+                                record, &s, NULL);
+            if (rc != cases[i].rc)
+                fail_msg("%s: rc %d, expected %d", cases[i].host, rc, cases[i].rc);
+            assert_int_equal(s.calls, 0); /* never inside dns_lookup() */
+            spin(base);
+            assert_int_equal(s.calls, rc ? 0 : 1);
+            if (rc)
+                continue;
+            assert_int_equal(s.rc, 0);
+            assert_int_equal(s.n, cases[i].n);
+            assert_int_equal(s.first.ss_family, cases[i].first);
+        }
+        assert_int_equal(dns_resolver_queries(r), 0);
+        dns_resolver_free(r);
+        event_base_free(base);
+    }
+}
+
 int
 main(void)
 {
@@ -179,6 +227,7 @@ main(void)
         cmocka_unit_test(test_literals),
         cmocka_unit_test(test_local_only_refuses_names),
         cmocka_unit_test(test_answer_from_the_loop),
+        cmocka_unit_test(test_lookup_answers_literals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,10 +4,12 @@
  * followed only to loopback in local-only mode and only so many times, a
  * body past its cap fails the request, a refused host fails at once,
  * cancelling or freeing runs the callback with SHOAL_ECANCELED exactly
- * once, and clients on several threads at once share curl's one global
+ * once, timeout_s bounds a chain of redirects as a whole, and clients on
+ * several threads at once share curl's one global
  * set-up (and a client made after others are gone still works).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -72,6 +75,16 @@ serve(void *arg)
         static char big[5000];
         memset(big, 'x', sizeof(big));
         reply(fd, "200 OK", "", big, sizeof(big));
+    } else if (!strncmp(path, "/lag", 4)) {
+        /* /lagN: after 400 ms, a redirect to /lag(N-1); /lag0 answers. */
+        int left = (int)strtol(path + 4, NULL, 10);
+        usleep(400 * 1000);
+        if (left <= 0) {
+            reply(fd, "200 OK", "", "late", 4);
+        } else {
+            snprintf(hdr, sizeof(hdr), "Location: /lag%d\r\n", left - 1);
+            reply(fd, "302 Found", hdr, "", 0);
+        }
     } else if (!strcmp(path, "/slow")) {
         /* Never answers: waits for the client to hang up. */
         while (read(fd, req, sizeof(req)) > 0)
@@ -263,6 +276,42 @@ test_requests(void **state)
     event_base_free(base);
 }
 
+/* timeout_s covers the whole request: three redirects of 400 ms each and a
+ * last answer 400 ms later do not fit in one second, though every hop
+ * alone does. */
+static void
+test_timeout_spans_redirects(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    struct http_client *c;
+    assert_int_equal(http_client_new(base, 1, &c), 0);
+    struct http_opts o = opts;
+    o.timeout_s = 1;
+    o.max_redirects = 5;
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/lag3", server_port);
+    struct seen s;
+    memset(&s, 0, sizeof(s));
+    uint64_t start = mono_ms();
+    assert_int_equal(http_start(c, url, &o, record, &s, NULL), 0);
+    wait_for(base, &s);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.rc, -ETIMEDOUT);
+    uint64_t took = mono_ms() - start;
+    assert_true(took >= 900 && took < 1500);
+
+    /* With time enough, the same chain ends in the last reply. */
+    o.timeout_s = 5;
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(http_start(c, url, &o, record, &s, NULL), 0);
+    wait_for(base, &s);
+    assert_int_equal(s.rc, 0);
+    assert_string_equal(s.body, "late");
+    http_client_free(c);
+    event_base_free(base);
+}
+
 /* Three GETs on a client of its own; no cmocka asserts off the main
  * thread, so it returns how many went wrong. */
 static void *
@@ -311,6 +360,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_requests),
+        cmocka_unit_test(test_timeout_spans_redirects),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, start_server, NULL);

@@ -348,6 +348,21 @@ worker_main(void *arg)
 
 /* ------------------------------------------------------------------ pool */
 
+/* Frees what disk_new() made once no worker runs: the first nhashers
+ * workers' hashers, the locks, the eventfd and the pool itself. */
+static void
+release(struct disk *d, unsigned nhashers)
+{
+    for (unsigned i = 0; i < nhashers; i++)
+        storage_hasher_cleanup(&d->workers[i].hasher);
+    xfree(d->workers);
+    pthread_cond_destroy(&d->finished);
+    pthread_cond_destroy(&d->work);
+    pthread_mutex_destroy(&d->mu);
+    close(d->efd);
+    xfree(d);
+}
+
 struct disk *
 disk_new(unsigned threads)
 {
@@ -385,14 +400,7 @@ disk_new(unsigned threads)
         goto fail;
     return d;
 fail:
-    for (unsigned i = 0; d->workers && i < threads; i++)
-        storage_hasher_cleanup(&d->workers[i].hasher);
-    xfree(d->workers);
-    pthread_cond_destroy(&d->finished);
-    pthread_cond_destroy(&d->work);
-    pthread_mutex_destroy(&d->mu);
-    close(d->efd);
-    xfree(d);
+    release(d, d->workers ? threads : 0);
     return NULL;
 }
 
@@ -456,14 +464,7 @@ disk_free(struct disk *d)
         next = j->next;
         deliver(j, DISK_ECANCELED);
     }
-    for (unsigned i = 0; i < d->nworkers; i++)
-        storage_hasher_cleanup(&d->workers[i].hasher);
-    xfree(d->workers);
-    pthread_cond_destroy(&d->finished);
-    pthread_cond_destroy(&d->work);
-    pthread_mutex_destroy(&d->mu);
-    close(d->efd);
-    xfree(d);
+    release(d, d->nworkers);
 }
 
 int

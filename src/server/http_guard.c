@@ -184,12 +184,16 @@ on_close(struct evhttp_connection *evcon, void *arg)
     forget(c->g, c);
 }
 
-/* Closes c; its close callback takes it out of the table. Safe from the
- * guard's own events only: no evhttp callback of c's is running. */
+/* Closes c, taking it out of the table first rather than waiting for its
+ * close callback. Safe from the guard's own events only: no evhttp
+ * callback of c's is running. */
 static void
 close_conn(struct conn *c)
 {
-    evhttp_connection_free(c->evcon);
+    struct evhttp_connection *evcon = c->evcon;
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    forget(c->g, c);
+    evhttp_connection_free(evcon);
 }
 
 /* The first connection of l from slot's address, oldest first. */

@@ -210,7 +210,7 @@ oldest_of(const struct clist *l, uint32_t slot)
 static int
 addr_slot(const struct http_guard *g, const struct sockaddr *sa, uint32_t *slot)
 {
-    if (!sa || netguard_is_loopback(sa))
+    if (!sa || (!g->cfg.cap_loopback && netguard_is_loopback(sa)))
         return 0;
     uint8_t ip[16];
     size_t n = sockaddr_ip_bytes(sa, SOCKADDR_UNMAP_V4, ip);

@@ -46,7 +46,8 @@ struct http_guard_cfg {
     uint32_t read_ms;    /* a whole request arrives within this (default 10 s) */
     uint32_t reply_ms;   /* a reply is written within this (default 30 s) */
     size_t max_conns;    /* 0: three quarters of RLIMIT_NOFILE, at most 8192 */
-    size_t max_per_addr; /* 0: 32; loopback has no per-address cap */
+    size_t max_per_addr; /* 0: 32; loopback has no per-address cap... */
+    int cap_loopback;    /* ...unless this is set (tests use 127.0.0.x as hosts) */
 };
 
 struct http_guard_stats {

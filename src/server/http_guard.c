@@ -59,7 +59,6 @@ struct clist {
 
 struct http_guard {
     struct http_guard_cfg cfg;
-    struct event_base *base;
     void (*cb)(struct evhttp_request *, void *);
     void *arg;
     struct event *adopt_ev;
@@ -398,7 +397,6 @@ http_guard_new(struct event_base *base, struct evhttp *http,
         g->cfg.max_per_addr = HTTP_GUARD_PER_ADDR;
     if (g->cfg.max_per_addr > UINT16_MAX)
         g->cfg.max_per_addr = UINT16_MAX;
-    g->base = base;
     g->cb = cb;
     g->arg = arg;
     g->map_cap = 16;

@@ -28,15 +28,14 @@
 #define LISTEN_GUARD_SHED_MAX 256
 /* Room for the name in a line. */
 #define LISTEN_GUARD_NAME_MAX 48
-/* Period of the anchor timer (below): long, it never has work to do. */
-#define LISTEN_GUARD_ANCHOR_S 3600
 
 struct listen_guard {
     struct evconnlistener *lis;
     struct event *retry_ev;
-    struct event *anchor_ev; /* always pending, so that on_error can find us */
+    /* Always pending, so that on_error can find the guard; every log
+     * interval it reports failures held back since the last line. */
+    struct event *anchor_ev;
     int reserve_fd; /* /dev/null held for shedding; -1 when it could not reopen */
-    int paused;
     char name[LISTEN_GUARD_NAME_MAX];
     listen_guard_log_fn log;
     void *ctx;
@@ -107,12 +106,8 @@ on_retry(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct listen_guard *g = arg;
-    uint64_t held;
-    if (loglimit_flush(&g->limit, clock_now_ms(), &held))
-        say(g, g->last_err, held);
     if (g->reserve_fd < 0)
         g->reserve_fd = open_reserve();
-    g->paused = 0;
     /* If descriptors are still short, the next accept fails and pauses the
      * listener again. */
     evconnlistener_enable(g->lis);
@@ -123,7 +118,10 @@ on_anchor(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    (void)arg;
+    struct listen_guard *g = arg;
+    uint64_t held;
+    if (loglimit_flush(&g->limit, clock_now_ms(), &held))
+        say(g, g->last_err, held);
 }
 
 struct find {
@@ -168,7 +166,6 @@ on_error(struct evconnlistener *lis, void *arg)
     if (out_of_descriptors(err))
         g->shed_since += shed(g);
     evconnlistener_disable(lis);
-    g->paused = 1;
     g->pauses++;
     g->last_err = err;
     struct timeval tv = {0, LISTEN_GUARD_RETRY_MS * 1000};
@@ -194,9 +191,9 @@ listen_guard_new(struct evconnlistener *lis, const char *name, listen_guard_log_
     struct event_base *base = evconnlistener_get_base(lis);
     g->retry_ev = evtimer_new(base, on_retry, g);
     g->anchor_ev = event_new(base, -1, EV_PERSIST, on_anchor, g);
-    struct timeval hour = {LISTEN_GUARD_ANCHOR_S, 0};
+    struct timeval period = {LISTEN_GUARD_LOG_MS / 1000, 0};
     if (g->reserve_fd < 0 || !g->retry_ev || !g->anchor_ev ||
-        event_add(g->anchor_ev, &hour) != 0) {
+        event_add(g->anchor_ev, &period) != 0) {
         listen_guard_free(g);
         return NULL;
     }

@@ -13,6 +13,12 @@ files" millions of times. Now, over the attack window:
 and once the connections close the seeder serves a `shoal get` that ends
 byte-identical, the tracker answers an announce, and the tracker's
 descriptors are back to their count before the attack.
+
+A second tracker runs under `ulimit -n 20`, where the connections it keeps
+(three quarters of the limit) and its own descriptors do not fit: there
+accept() does fail with EMFILE, and the same bounds on CPU and stderr hold
+(its guarded listener pauses and sheds), and it answers once the
+connections close.
 Every process is started here and stopped by PID; every wait is bounded.
 """
 import os
@@ -29,6 +35,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peer_tools as pt  # noqa: E402
 
 NOFILE = 64
+# The second tracker's limit: too few for the connections it would keep.
+NOFILE_TIGHT = 20
 CONNS = 200
 # Seconds the connections are held and CPU and stderr are measured.
 WINDOW = 20.0
@@ -44,9 +52,9 @@ checks = pt.Checks("fd exhaustion")
 check = checks.check
 
 
-def limited(args):
-    """args run under ulimit -n NOFILE; exec keeps the PID shoal's."""
-    return ["/bin/sh", "-c", 'ulimit -n %d && exec "$0" "$@"' % NOFILE] + args
+def limited(args, n=NOFILE):
+    """args run under ulimit -n n; exec keeps the PID shoal's."""
+    return ["/bin/sh", "-c", 'ulimit -n %d && exec "$0" "$@"' % n] + args
 
 
 def cpu_ticks(pid):
@@ -122,36 +130,47 @@ def main():
         tr_out = os.path.join(work, "tracker")
         tracker = procs.start(limited([pt.SHOAL, "tracker", "--http", "127.0.0.1:0",
                                        "--udp", "127.0.0.1:0", "--rate", "100000"]), tr_out)
+        tight_out = os.path.join(work, "tight")
+        tight = procs.start(limited([pt.SHOAL, "tracker", "--http", "127.0.0.1:0",
+                                     "--udp", "127.0.0.1:0", "--rate", "100000"],
+                                    NOFILE_TIGHT), tight_out)
         port = pt.shoal_port(seed_out)
         state = pt.shoal_state(seed_out)
         ports = pt.tracker_ports(tr_out)
-        if not port or not state or not ports:
-            print("FAIL  setup: seeder port %s state %r, tracker ports %s"
-                  % (port, state, ports))
+        tports = pt.tracker_ports(tight_out)
+        if not port or not state or not ports or not tports:
+            print("FAIL  setup: seeder port %s state %r, tracker ports %s %s"
+                  % (port, state, ports, tports))
+            print(pt.tail(tight_out + ".err"))
             print(pt.tail(seed_out + ".err"))
             print(pt.tail(tr_out + ".err"))
             checks.failures.append("setup")
             return 1
         hp = ports[0]
+        thp = tports[0]
+        check(nofile(tight.pid) == NOFILE_TIGHT, "the second tracker runs with %d (%s)"
+              % (NOFILE_TIGHT, nofile(tight.pid)))
         check(nofile(seeder.pid) == NOFILE and nofile(tracker.pid) == NOFILE,
               "both run with %d descriptors at most (seed %s, tracker %s)"
               % (NOFILE, nofile(seeder.pid), nofile(tracker.pid)))
         check(announce(hp) is not None, "the tracker answers before the attack")
         fds0 = fd_count(tracker.pid)
 
-        lines0 = {p.pid: line_count(o + ".err") for p, o in ((seeder, seed_out),
-                                                            (tracker, tr_out))}
-        cpu0 = {p.pid: cpu_ticks(p.pid) for p in (seeder, tracker)}
+        watched = (("seed", seeder, seed_out), ("tracker", tracker, tr_out),
+                   ("tight tracker", tight, tight_out))
+        lines0 = {p.pid: line_count(o + ".err") for _, p, o in watched}
+        cpu0 = {p.pid: cpu_ticks(p.pid) for _, p, _ in watched}
         t0 = time.monotonic()
         s1, r1 = open_idle(port, CONNS)
         s2, r2 = open_idle(hp, CONNS)
-        socks = s1 + s2
-        print("      opened %d + %d idle connections (%d + %d refused)"
-              % (len(s1), len(s2), r1, r2), flush=True)
+        s3, r3 = open_idle(thp, CONNS)
+        socks = s1 + s2 + s3
+        print("      opened %d + %d + %d idle connections (%d + %d + %d refused)"
+              % (len(s1), len(s2), len(s3), r1, r2, r3), flush=True)
         asked = False
         while time.monotonic() - t0 < WINDOW:
             # A spinning process writes gigabytes: stop it before it fills the disk.
-            for p, o in ((seeder, seed_out), (tracker, tr_out)):
+            for _, p, o in watched:
                 if os.path.getsize(o + ".err") > MAX_ERR_BYTES and p.poll() is None:
                     print("      %s: stderr over %d bytes, stopped"
                           % (os.path.basename(o), MAX_ERR_BYTES), flush=True)
@@ -164,7 +183,7 @@ def main():
             time.sleep(0.5)
         elapsed = time.monotonic() - t0
         hz = os.sysconf("SC_CLK_TCK")
-        for name, p, out in (("seed", seeder, seed_out), ("tracker", tracker, tr_out)):
+        for name, p, out in watched:
             alive = p.poll() is None
             check(alive, "%s is still running" % name)
             if not alive:
@@ -175,8 +194,11 @@ def main():
             rate = (line_count(out + ".err") - lines0[p.pid]) * 60.0 / elapsed
             check(rate < MAX_LINES_PER_MIN, "%s wrote %.0f stderr lines a minute (bound %d)"
                   % (name, rate, MAX_LINES_PER_MIN))
-        err = pt.read_text(seed_out + ".err") + pt.read_text(tr_out + ".err")
+        err = "".join(pt.read_text(o + ".err") for _, _, o in watched)
         check("Error from accept() call" not in err, "libevent's accept error never printed")
+        check("http listener: accept failed: Too many open files" in
+              pt.read_text(tight_out + ".err"),
+              "the second tracker ran out of descriptors and said so")
 
         for s in socks:
             s.close()
@@ -202,12 +224,16 @@ def main():
         back = pt.wait_for(lambda: fd_count(tracker.pid) <= fds0, 15, step=0.2)
         check(back, "the tracker's descriptors are back to %d (now %d)"
               % (fds0, fd_count(tracker.pid)))
+        after = pt.wait_for(lambda: announce(thp, port=10) is not None, 10, step=0.3)
+        check(after, "the second tracker answers an announce after the attack")
         stats = urllib.request.urlopen("http://127.0.0.1:%d/stats" % hp, timeout=5).read()
         print("      tracker /stats: " + stats.decode(errors="replace").strip(), flush=True)
         print(pt.tail(tr_out + ".err", 5), flush=True)
+        print(pt.tail(tight_out + ".err", 5), flush=True)
         print(pt.tail(seed_out + ".err", 5), flush=True)
         check(procs.stop(seeder) == 0, "the seeder exits 0 on SIGTERM")
         check(procs.stop(tracker) == 0, "the tracker exits 0 on SIGTERM")
+        check(procs.stop(tight) == 0, "the second tracker exits 0 on SIGTERM")
     finally:
         for s in socks:
             s.close()

@@ -2,8 +2,9 @@
  * server/tracker.c — `shoal tracker`: an HTTP and UDP (BEP 15) tracker on
  * one libevent loop. Server layer: requests are parsed by the pure codecs in
  * tracker_req.c, swarms live in swarm_table.c (compact records, a sweeper
- * for expiry, a hard memory bound with eviction), and this file only moves
- * bytes and applies the per-address rate limit.
+ * for expiry, a hard memory bound with eviction), HTTP connections are
+ * admitted and held to their deadlines by http_guard.c, and this file only
+ * moves bytes and applies the per-address rate limit.
  *
  * Endpoints: GET /announce, GET /scrape, GET /stats (JSON), GET / (an HTML
  * page listing swarms). Every malformed request gets the protocol's failure

@@ -120,8 +120,8 @@ def main():
         for c in slow:
             c.drip()
         opened = time.monotonic()
-        print("      %d slow connections open in %.1f s" % (len(slow), opened - slow[0].t0),
-              flush=True)
+        print("      %d slow connections opened over %.1f s"
+              % (len(slow), slow[-1].t0 - slow[0].t0), flush=True)
 
         served = None
         keepalive = None

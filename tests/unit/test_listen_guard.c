@@ -135,7 +135,7 @@ test_out_of_descriptors(void **state)
     /* Descriptors free again: the next connection is taken. */
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
     assert_int_equal(dial(later[LATER - 1], port), 0);
-    spin(base, 400);
+    spin(base, 1000);
     assert_int_equal(c.accepted, 1);
 
     for (int i = 0; i < WAITING; i++)

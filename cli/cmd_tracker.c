@@ -32,6 +32,14 @@ on_signal(int sig)
         shoal_tracker_stop(signal_target);
 }
 
+/* The tracker's warnings, on stderr. */
+static void
+log_line(void *user, const char *line)
+{
+    (void)user;
+    fprintf(stderr, "shoal tracker: %s\n", line);
+}
+
 static int
 number(const char *opt, const char *arg, uint64_t max, uint64_t *out)
 {
@@ -59,6 +67,7 @@ run_tracker(int argc, char **argv)
     };
     struct shoal_tracker_settings s;
     shoal_tracker_settings_init(&s);
+    s.log = log_line;
     uint64_t v;
     int c;
     optind = 1;

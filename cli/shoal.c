@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -51,9 +52,28 @@ print_help(FILE *out)
     fprintf(out, "\nExit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n");
 }
 
+/*
+ * Lifts the soft limit on open files to the hard one. A node holds a
+ * socket per peer and the tracker one per HTTP client, and the usual soft
+ * default (1024) is far below what the hard limit allows. The program does
+ * this, not the library: a process-wide limit is the program's to set, and
+ * an application embedding libshoal may want its own. Failure is harmless:
+ * the listeners pause rather than spin when descriptors run out.
+ */
+static void
+raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 int
 main(int argc, char **argv)
 {
+    raise_nofile_limit();
     if (argc < 2) {
         print_help(stderr);
         return EXIT_USAGE;

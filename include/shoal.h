@@ -467,6 +467,11 @@ struct shoal_tracker_settings {
     size_t max_peers;      /* 0 = default (2^24) */
     uint32_t rate_per_ip;  /* requests per second per address (default 100) */
     int local_only;        /* listen on loopback only (also SHOAL_LOCAL_ONLY=1) */
+    /* Where the tracker's warnings go (running out of descriptors, say),
+     * one line without a newline each, on the tracker's thread; NULL drops
+     * them. Repeats are already limited to a line per interval. */
+    void (*log)(void *user, const char *line);
+    void *log_user;
 };
 
 SHOAL_EXPORT void shoal_tracker_settings_init(struct shoal_tracker_settings *s);

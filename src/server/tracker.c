@@ -2,8 +2,9 @@
  * server/tracker.c — `shoal tracker`: an HTTP and UDP (BEP 15) tracker on
  * one libevent loop. Server layer: requests are parsed by the pure codecs in
  * tracker_req.c, swarms live in swarm_table.c (compact records, a sweeper
- * for expiry, a hard memory bound with eviction), and this file only moves
- * bytes and applies the per-address rate limit.
+ * for expiry, a hard memory bound with eviction), HTTP connections are
+ * admitted and held to their deadlines by http_guard.c, and this file only
+ * moves bytes and applies the per-address rate limit.
  *
  * Endpoints: GET /announce, GET /scrape, GET /stats (JSON), GET / (an HTML
  * page listing swarms). Every malformed request gets the protocol's failure
@@ -35,6 +36,8 @@
 #include "base/util.h"
 #include "codec/tracker_req.h"
 #include "engine/swarm_table.h"
+#include "server/http_guard.h"
+#include "session/listen_guard.h"
 #include "shoal.h"
 
 /* Announce interval handed to clients; peers expire after twice that. */
@@ -45,7 +48,8 @@
 /* Rate-limit buckets: a fixed table, so a flood of addresses costs nothing
  * more (addresses that collide share a bucket). */
 #define TRACKER_RATE_SLOTS 65536
-/* HTTP limits: header bytes, and seconds a connection may idle. */
+/* HTTP limits: header bytes, and seconds a connection may idle between two
+ * reads (http_guard.c bounds each whole request more tightly). */
 #define TRACKER_HTTP_MAX_HEADERS 8192
 #define TRACKER_HTTP_TIMEOUT_S   15
 /* UDP datagrams handled per wake-up (recvmmsg batch). */
@@ -67,6 +71,8 @@ struct shoal_tracker {
     struct shoal_tracker_settings cfg;
     struct event_base *base;
     struct evhttp *http;
+    struct http_guard *http_guard;
+    struct listen_guard *listen_guard;
     int http_port;
     int udp_fd;
     int udp_port;
@@ -271,18 +277,23 @@ http_stats(struct shoal_tracker *tr, struct evhttp_request *req)
 {
     struct swarm_table_totals t;
     swarm_table_stats(tr->table, &t);
+    struct http_guard_stats hs;
+    http_guard_get_stats(tr->http_guard, &hs);
     struct buf b;
     buf_init(&b, 4096);
     buf_printf(&b,
                "{\"swarms\": %zu, \"peers\": %zu, \"peers6\": %zu, \"seeders\": %zu, "
                "\"leechers\": %zu, \"memory_bytes\": %zu, \"announces_http\": %llu, "
                "\"announces_udp\": %llu, \"failures\": %llu, \"rate_limited\": %llu, "
-               "\"evicted_swarms\": %llu, \"expired_peers\": %llu, \"interval\": %u}\n",
+               "\"evicted_swarms\": %llu, \"expired_peers\": %llu, \"interval\": %u, "
+               "\"http_connections\": %zu, \"http_expired\": %llu, \"http_replaced\": "
+               "%llu}\n",
                t.swarms, t.peers, t.peers6, t.seeders, t.peers - t.seeders, t.mem_bytes,
                (unsigned long long)tr->n_http, (unsigned long long)tr->n_udp,
                (unsigned long long)tr->n_failed, (unsigned long long)tr->n_limited,
                (unsigned long long)t.evicted_swarms, (unsigned long long)t.expired_peers,
-               tr->cfg.interval);
+               tr->cfg.interval, hs.conns, (unsigned long long)hs.expired,
+               (unsigned long long)hs.evicted);
     reply_buf(req, 200, "application/json", &b);
     buf_cleanup(&b);
 }
@@ -622,7 +633,9 @@ shoal_tracker_new(const struct shoal_tracker_settings *cfg, shoal_tracker **out,
         evhttp_set_max_body_size(tr->http, 0);
         evhttp_set_timeout(tr->http, TRACKER_HTTP_TIMEOUT_S);
         evhttp_set_allowed_methods(tr->http, EVHTTP_REQ_GET);
-        evhttp_set_gencb(tr->http, on_http, tr);
+        tr->http_guard = http_guard_new(tr->base, tr->http, NULL, on_http, tr);
+        if (!tr->http_guard)
+            goto fail;
         struct evhttp_bound_socket *bs =
             evhttp_bind_socket_with_handle(tr->http, host, port);
         if (!bs) {
@@ -630,6 +643,11 @@ shoal_tracker_new(const struct shoal_tracker_settings *cfg, shoal_tracker **out,
             err->why = "cannot listen on the HTTP address";
             goto fail;
         }
+        tr->listen_guard =
+            listen_guard_new(evhttp_bound_socket_get_listener(bs), "http listener",
+                             tr->cfg.log, tr->cfg.log_user);
+        if (!tr->listen_guard)
+            goto fail;
         tr->http_port = sockaddr_bound_port(evhttp_bound_socket_get_fd(bs));
     }
     if (cfg->udp_addr) {
@@ -714,8 +732,12 @@ shoal_tracker_free(shoal_tracker *tr)
 {
     if (!tr)
         return;
+    /* The listener guard first (evhttp owns the listener it watches), the
+     * connection guard last (evhttp's connections report to it as they go). */
+    listen_guard_free(tr->listen_guard);
     if (tr->http)
         evhttp_free(tr->http);
+    http_guard_free(tr->http_guard);
     if (tr->udp_ev)
         event_free(tr->udp_ev);
     if (tr->sweep_ev)

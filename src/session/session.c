@@ -367,12 +367,27 @@ shoal_session_post(shoal_session *ss, shoal_session_fn fn, void *arg)
 
 /* ------------------------------------------------------------------ sockets */
 
-/* Listens for peers on port (0: any) of family; loopback only in
- * local-only mode. */
-static struct evconnlistener *
-listen_on(struct shoal_session *ss, int family, int port)
+/* A listener guard's line, as a warning of the session. */
+static void
+listen_warn(void *ctx, const char *msg)
 {
-    return transport_tcp_listen(ss->base, family, port, ss->local_only, on_accept, ss);
+    session_emit(ctx, SHOAL_EV_WARNING, NULL, NULL, 0, "%s", msg);
+}
+
+/* Listens for peers on port (0: any) of family; loopback only in
+ * local-only mode. *guard keeps the listener from spinning when
+ * descriptors run out; its lines are the session's warnings. */
+static struct evconnlistener *
+listen_on(struct shoal_session *ss, int family, int port, struct listen_guard **guard)
+{
+    struct evconnlistener *lis =
+        transport_tcp_listen(ss->base, family, port, ss->local_only, on_accept, ss);
+    if (lis && !(*guard = listen_guard_new(lis, "peer listener", listen_warn, ss))) {
+        evconnlistener_free(lis);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return lis;
 }
 
 /* ------------------------------------------------------------------ public */
@@ -467,14 +482,14 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
         goto fail;
 
     if (ss->cfg.listen) {
-        ss->lis4 = listen_on(ss, AF_INET, ss->cfg.port);
+        ss->lis4 = listen_on(ss, AF_INET, ss->cfg.port, &ss->guard4);
         if (!ss->lis4) {
             rc = -errno ? -errno : -EADDRINUSE;
             goto fail;
         }
         ss->port = transport_tcp_port(ss->lis4);
         /* IPv6 on the same port; a host without IPv6 still works. */
-        ss->lis6 = listen_on(ss, AF_INET6, ss->port);
+        ss->lis6 = listen_on(ss, AF_INET6, ss->port, &ss->guard6);
     }
     /* UDP on a port of its own until uTP answers on the listening port:
      * till then a peer that tries uTP there must meet a closed port and
@@ -531,6 +546,9 @@ shoal_session_free(shoal_session *ss)
     post_close(ss);
     /* No new connections from here on: the loop still runs below (for the
      * trackers and evdns), and must not take in peers that would read. */
+    listen_guard_free(ss->guard4);
+    listen_guard_free(ss->guard6);
+    ss->guard4 = ss->guard6 = NULL;
     if (ss->lis4)
         evconnlistener_free(ss->lis4);
     if (ss->lis6)

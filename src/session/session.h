@@ -18,6 +18,7 @@
 #include <event2/listener.h>
 
 #include "session/hooks.h"
+#include "session/listen_guard.h"
 #include "session/peer.h"
 #include "session/torrent.h"
 #include "session/tracker_client.h"
@@ -47,6 +48,7 @@ struct shoal_session {
     struct shoal_settings cfg;
     int local_only;
     struct evconnlistener *lis4, *lis6;
+    struct listen_guard *guard4, *guard6; /* pause the listeners on EMFILE */
     int port;
     uint8_t peer_id[20];
     struct disk *disk;

@@ -26,6 +26,7 @@
 #include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/metainfo.h"
+#include "engine/banlist.h"
 #include "engine/choker.h"
 #include "engine/disk.h"
 #include "engine/picker.h"
@@ -99,38 +100,18 @@ torrent_check_progress(const struct torrent *t)
 
 /* ------------------------------------------------------------------ bans */
 
-/* Bans are per address and port: on loopback every peer shares one IP. */
+/* Bans are the session's and cover a host, whatever its port
+ * (engine/banlist.h): a poisoner that comes back from a new source port, or
+ * that joins another torrent of the session, is refused. */
 int
 torrent_is_banned(const struct torrent *t, const struct sockaddr *sa)
 {
-    for (size_t i = 0; i < t->nbanned; i++)
-        if (sockaddr_same_endpoint((const struct sockaddr *)&t->banned[i], sa))
-            return 1;
-    return 0;
-}
-
-/* Adds an address to the ban list (once). Returns 0 or SHOAL_ENOMEM. */
-static int
-add_ban(struct torrent *t, const struct sockaddr_storage *sa)
-{
-    if (torrent_is_banned(t, (const struct sockaddr *)sa))
-        return 0;
-    if (t->nbanned == t->capbanned) {
-        size_t cap = t->capbanned ? t->capbanned * 2 : 8;
-        struct sockaddr_storage *b = xreallocarray(t->banned, cap, sizeof(*b));
-        if (!b)
-            return SHOAL_ENOMEM;
-        t->banned = b;
-        t->capbanned = cap;
-    }
-    t->banned[t->nbanned++] = *sa;
-    return 0;
+    return banlist_has(t->ss->bans, sa, session_now_ms(t->ss));
 }
 
 static void
 ban_peer(struct torrent *t, struct peer *p, const char *why)
 {
-    add_ban(t, &p->sa);
     session_emit(t->ss, SHOAL_EV_PEER_BANNED, t, p, 0, "%s", why);
     peer_close(p, "banned: %s", why);
 }
@@ -142,25 +123,30 @@ struct piece_job {
     uint32_t piece;
 };
 
-/* Bans an address: its connections close and it is never dialed again. */
+/* Bans a host for the session: every connection from it on every torrent
+ * closes, and it is neither dialed nor let in again while the ban lasts. */
 static void
 ban_address(struct torrent *t, const struct sockaddr_storage *sa, const char *why)
 {
+    struct shoal_session *ss = t->ss;
+    const struct sockaddr *bad = (const struct sockaddr *)sa;
+    if (banlist_add(ss->bans, bad, session_now_ms(ss)) == 1)
+        t->nbanned++;
     int connected = 0;
-    for (struct peer *p = t->peers; p; p = p->next) {
-        if (p->state != PEER_DEAD &&
-            sockaddr_same_endpoint((const struct sockaddr *)&p->sa,
-                                   (const struct sockaddr *)sa)) {
-            ban_peer(t, p, why);
-            connected = 1;
+    for (struct torrent *o = ss->torrents; o; o = o->next) {
+        for (struct peer *p = o->peers; p; p = p->next) {
+            if (p->state == PEER_DEAD ||
+                !banlist_same_host((const struct sockaddr *)&p->sa, bad))
+                continue;
+            ban_peer(o, p, why);
+            connected |= o == t;
         }
     }
-    if (connected || torrent_is_banned(t, (const struct sockaddr *)sa))
+    if (connected)
         return;
-    add_ban(t, sa);
     char addr[SOCKADDR_TEXT_MAX];
-    sockaddr_format((const struct sockaddr *)sa, addr, sizeof(addr));
-    session_emit(t->ss, SHOAL_EV_PEER_BANNED, t, NULL, 0, "%s banned: %s", addr, why);
+    sockaddr_format(bad, addr, sizeof(addr));
+    session_emit(ss, SHOAL_EV_PEER_BANNED, t, NULL, 0, "%s banned: %s", addr, why);
 }
 
 enum readback_kind { READBACK_BAD, READBACK_GOOD };
@@ -456,6 +442,8 @@ torrent_peer_detached(struct torrent *t, struct peer *p)
 int
 torrent_add_known(struct torrent *t, const struct sockaddr *sa, socklen_t len)
 {
+    if (torrent_is_banned(t, sa))
+        return SHOAL_EBANNED;
     for (size_t i = 0; i < t->nknown; i++)
         if (sockaddr_same_endpoint((const struct sockaddr *)&t->known[i].sa, sa))
             return 0;
@@ -1124,7 +1112,6 @@ torrent_free(struct torrent *t)
     xfree(t->resume_path);
     xfree(t->wanted);
     xfree(t->io_failed);
-    xfree(t->banned);
     xfree(t->known);
     xfree(t);
 }

@@ -57,9 +57,7 @@ struct torrent {
     uint64_t downloaded, uploaded;               /* payload bytes, this run */
     uint64_t downloaded_before, uploaded_before; /* earlier runs, from resume */
     uint32_t hash_failures;
-    uint32_t nbanned;
-    struct sockaddr_storage *banned;
-    size_t capbanned;
+    uint32_t nbanned;   /* hosts this torrent's hash checks banned */
     uint8_t *io_failed; /* per piece: a write of it failed */
     int dying;
     uint64_t state_since_ms;

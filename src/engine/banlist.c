@@ -121,6 +121,21 @@ banlist_add(struct banlist *bl, const struct sockaddr *sa, uint64_t now)
     return fresh;
 }
 
+void
+banlist_del(struct banlist *bl, const struct sockaddr *sa)
+{
+    struct ban_key key;
+    if (banlist_key(sa, &key) != 0)
+        return;
+    for (size_t i = 0; i < bl->n; i++) {
+        if (key_eq(&bl->b[i].key, &key)) {
+            memmove(&bl->b[i], &bl->b[i + 1], (bl->n - i - 1) * sizeof(*bl->b));
+            bl->n--;
+            return;
+        }
+    }
+}
+
 int
 banlist_has(const struct banlist *bl, const struct sockaddr *sa, uint64_t now)
 {

@@ -47,6 +47,9 @@ void banlist_free(struct banlist *bl);
  * SHOAL_EINVAL for an address that cannot be banned. */
 int banlist_add(struct banlist *bl, const struct sockaddr *sa, uint64_t now);
 
+/* Lifts the ban on sa's host, if any. */
+void banlist_del(struct banlist *bl, const struct sockaddr *sa);
+
 /* 1 when sa's host is banned at now. */
 int banlist_has(const struct banlist *bl, const struct sockaddr *sa, uint64_t now);
 

@@ -97,7 +97,7 @@ struct blk {
 /* A peer that requested or sent blocks of a partial piece. */
 struct piece_peer {
     void *key;
-    uint32_t out; /* blocks of this piece requested from it now */
+    uint32_t out;     /* blocks of this piece requested from it now */
     uint32_t got;     /* blocks of this piece it sent */
     uint8_t rejected; /* it refused a block of this piece: ask it no more */
     uint8_t gone;     /* picker_peer_gone() ran; kept only for blame */
@@ -163,7 +163,7 @@ struct picker {
     struct partial **parts;
     uint32_t nparts;
     uint32_t capparts;
-    struct map part_map; /* piece -> struct partial */
+    struct map part_map;  /* piece -> struct partial */
     struct map peer_map;  /* key -> struct peer_rec */
     struct map trust_map; /* key -> enum picker_trust, FULL ones absent */
 };

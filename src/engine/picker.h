@@ -189,8 +189,8 @@ void picker_block_cancelled(struct picker *p, void *peer, uint32_t piece, uint32
  * partial pieces it worked on). It stays in the contributor list
  * of pieces it sent blocks for until those pieces pass or fail (for
  * smart-ban). Pieces that were its own on parole are given back wholly, and
- * its trust level is forgotten. The key is never dereferenced, but if the session reuses the
- * same pointer for a new peer, the two are one key to the picker.
+ * its trust level is forgotten. The key is never dereferenced, but if the session reuses
+ * the same pointer for a new peer, the two are one key to the picker.
  */
 void picker_peer_gone(struct picker *p, void *peer);
 

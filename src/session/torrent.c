@@ -201,6 +201,36 @@ read_back(struct torrent *t, uint32_t piece, enum readback_kind kind)
     }
 }
 
+/* After a verdict changed trust levels in the picker: a peer put on parole
+ * has its requests taken back cancelled on the wire, and its host is
+ * remembered so a new connection from it starts on parole too; a peer that
+ * left parole is forgotten there. */
+static void
+sync_trust(struct torrent *t)
+{
+    uint64_t now = session_now_ms(t->ss);
+    for (struct peer *p = t->peers; p; p = p->next) {
+        if (p->state != PEER_ACTIVE)
+            continue;
+        const struct sockaddr *sa = (const struct sockaddr *)&p->sa;
+        if (picker_peer_trust(t->picker, p) == PICKER_TRUST_PAROLE) {
+            banlist_add(t->suspects, sa, now);
+            peer_sync_requests(p);
+        } else if (picker_peer_trust(t->picker, p) == PICKER_TRUST_FULL) {
+            banlist_del(t->suspects, sa);
+        }
+    }
+}
+
+int
+torrent_peer_trust_init(struct torrent *t, struct peer *p)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&p->sa;
+    int parole = banlist_has(t->suspects, sa, session_now_ms(t->ss));
+    return picker_peer_set_trust(t->picker, p,
+                                 parole ? PICKER_TRUST_PAROLE : PICKER_TRUST_NEW);
+}
+
 static void
 piece_failed(struct torrent *t, uint32_t piece)
 {
@@ -215,8 +245,12 @@ piece_failed(struct torrent *t, uint32_t piece)
         smartban_forget(t->sb, piece);
     } else if (one == 0) {
         read_back(t, piece, READBACK_BAD);
+        /* Fetched again first, so its verdict names the liar soon. */
+        picker_set_piece_priority(t->picker, piece, PICKER_PRIO_HIGH);
     }
+    /* Several senders go on parole (picker.h). */
     picker_piece_failed(t->picker, piece);
+    sync_trust(t);
 }
 
 static void
@@ -256,15 +290,17 @@ on_hash_done(void *user, int rc)
     if (t->io_failed[piece]) {
         /* The data never reached the disk whole: not the peers' fault. */
         t->io_failed[piece] = 0;
-        picker_piece_failed(t->picker, piece);
+        picker_piece_reset(t->picker, piece);
         return;
     }
-    if (rc == 1)
+    if (rc == 1) {
         piece_passed(t, piece);
-    else if (rc == 0)
+        sync_trust(t);
+    } else if (rc == 0) {
         piece_failed(t, piece);
-    else
-        picker_piece_failed(t->picker, piece);
+    } else {
+        picker_piece_reset(t->picker, piece);
+    }
     for (struct peer *p = t->peers; p; p = p->next)
         peer_fill_requests(p);
 }
@@ -319,7 +355,7 @@ torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t beg
     if (!copy || !job) {
         xfree(copy);
         xfree(job);
-        picker_piece_failed(t->picker, piece);
+        picker_piece_reset(t->picker, piece);
         return;
     }
     memcpy(copy, data, len);
@@ -327,7 +363,7 @@ torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t beg
     uint64_t off = (uint64_t)piece * t->m->piece_length + begin;
     if (disk_submit_write(t->ss->disk, t->st, off, copy, len, on_write_done, job) != 0) {
         xfree(job);
-        picker_piece_failed(t->picker, piece);
+        picker_piece_reset(t->picker, piece);
         return;
     }
     t->pending_writes++;
@@ -337,14 +373,14 @@ torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t beg
      * pool orders a hash after earlier overlapping writes). */
     job = xmalloc(sizeof(*job));
     if (!job) {
-        picker_piece_failed(t->picker, piece);
+        picker_piece_reset(t->picker, piece);
         return;
     }
     *job = (struct piece_job){t, piece};
     if (disk_submit_hash(t->ss->disk, t->st, piece, t->m->pieces + (size_t)piece * 20,
                          on_hash_done, job) != 0) {
         xfree(job);
-        picker_piece_failed(t->picker, piece);
+        picker_piece_reset(t->picker, piece);
         return;
     }
     t->pending_hashes++;
@@ -990,7 +1026,8 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
     t->picker =
         picker_new(m->piece_count, m->piece_length, m->total_size, session_random(ss));
     t->sb = smartban_new(m->piece_length, m->total_size);
-    if (!t->save_dir || !t->io_failed || !t->picker || !t->sb)
+    t->suspects = banlist_new();
+    if (!t->save_dir || !t->io_failed || !t->picker || !t->sb || !t->suspects)
         goto fail;
     if (opts->resume_path) {
         t->resume_path = xstrdup(opts->resume_path);
@@ -1101,6 +1138,7 @@ torrent_free(struct torrent *t)
         peer_free(p);
     }
     smartban_free(t->sb);
+    banlist_free(t->suspects);
     tracker_client_detach(&t->tracker);
     announcer_cleanup(&t->tracker.announcer);
     /* No disk job refers to the storage any more: the session ran every

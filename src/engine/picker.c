@@ -1454,6 +1454,12 @@ picker_peer_trust(const struct picker *p, void *peer)
     return trust_of(p, peer);
 }
 
+uint32_t
+picker_peer_unverified(const struct picker *p, void *peer)
+{
+    return count_touched(p, peer);
+}
+
 void
 picker_peer_gone(struct picker *p, void *peer)
 {

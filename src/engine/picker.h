@@ -234,6 +234,9 @@ enum picker_trust {
  */
 int picker_peer_set_trust(struct picker *p, void *peer, enum picker_trust trust);
 enum picker_trust picker_peer_trust(const struct picker *p, void *peer);
+/* Unverified pieces that hold data or requests of peer (one walk of the
+ * partial pieces). */
+uint32_t picker_peer_unverified(const struct picker *p, void *peer);
 
 /*
  * The peer refused a block we asked for (BEP 6 reject, while it unchokes

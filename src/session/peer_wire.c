@@ -22,6 +22,7 @@
 #include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/metainfo.h"
+#include "engine/banlist.h"
 #include "engine/disk.h"
 #include "engine/picker.h"
 #include "engine/storage.h"
@@ -128,6 +129,25 @@ take_req(struct peer *p, uint32_t piece, uint32_t begin, uint32_t *length)
     return 0;
 }
 
+/* 1 when another connection from p's host that is not fully trusted holds
+ * unverified data: trust is earned by a host, not by each of its
+ * connections, so a poisoner gains nothing by opening several. */
+static int
+host_holds_unverified(const struct peer *p)
+{
+    const struct torrent *t = p->t;
+    for (const struct peer *q = t->peers; q; q = q->next) {
+        if (q == p || q->state != PEER_ACTIVE ||
+            picker_peer_trust(t->picker, (void *)q) == PICKER_TRUST_FULL ||
+            !banlist_same_host((const struct sockaddr *)&q->sa,
+                               (const struct sockaddr *)&p->sa))
+            continue;
+        if (picker_peer_unverified(t->picker, (void *)q) > 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void
 fill_requests(struct peer *p, uint64_t now)
 {
@@ -153,6 +173,9 @@ fill_requests(struct peer *p, uint64_t now)
         depth = 1;
     int need = depth - (int)p->nreqs;
     if (need <= 0)
+        return;
+    if (picker_peer_trust(t->picker, p) != PICKER_TRUST_FULL &&
+        picker_peer_unverified(t->picker, p) == 0 && host_holds_unverified(p))
         return;
     struct picker_block blocks[256];
     uint8_t out[256 * 17];

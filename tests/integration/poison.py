@@ -35,10 +35,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peer_tools as pt  # noqa: E402
 
-# 64 pieces of 256 KiB: at 2 MiB/s the honest seeder needs about 8 s, long
-# enough for the leecher's first redial (5 s after a dial) to show.
+# Pieces of 256 KiB: at 2 MiB/s the honest seeder needs about 8 s for 64,
+# long enough for the leecher's first redial (5 s after a dial) to show after
+# a ban that comes at once. The REJECT poisoner's ban waits for a mixed piece
+# to fail, which may take a few seconds (the honest seeder's deep pipeline
+# serves the mixed piece's other blocks last), so it gets twice as many.
 PIECE = 256 * 1024
-SIZE = 64 * PIECE
+PIECES = {"random": 64, "reject": 128}
 GOOD_RATE = "2M"
 GET_TIMEOUT = 75.0
 # The leecher redials a known address 5 s after the last dial.
@@ -230,7 +233,7 @@ def main():
         seed_dir = os.path.join(work, "seed")
         os.makedirs(seed_dir)
         src = os.path.join(seed_dir, "poison.bin")
-        data = os.urandom(SIZE)
+        data = os.urandom(PIECES[mode] * PIECE)
         with open(src, "wb") as f:
             f.write(data)
         torrent = os.path.join(work, "poison.torrent")

@@ -698,6 +698,8 @@ test_trust_new_holds_one_piece(void **state)
     all_of_piece(b, 4, 0);
     assert_int_equal(next(p, B, NULL, b, 16), 4);
     all_of_piece(b, 4, 1);
+    assert_int_equal(picker_peer_unverified(p, A), 1);
+    assert_int_equal(picker_peer_unverified(p, C), 0);
     /* Its piece complete but not verified yet: still nothing more. */
     for (uint32_t i = 0; i < 4; i++)
         assert_int_equal(picker_block_received(p, A, 0, i * BS, BS), i == 3);

@@ -6,7 +6,10 @@
  * A piece becomes "have" only after its SHA-1 matches. On a mismatch the
  * piece is thrown away and fetched again; a peer that was the only source of
  * a bad piece, or whose block differs from the same block of the piece once
- * it verifies (smartban.h), is banned by address.
+ * it verifies (smartban.h), is banned: its host, for the whole session
+ * (banlist.h). The senders of a piece that fails with blocks from several
+ * peers go on parole in the picker (picker.h), so none can spoil another
+ * piece shared with others before the refetch names the liar.
  *
  * Existing data is checked without blocking the loop: the pieces are hashed
  * on the disk pool at background priority, a few at a time, one torrent of

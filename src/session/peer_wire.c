@@ -131,13 +131,14 @@ take_req(struct peer *p, uint32_t piece, uint32_t begin, uint32_t *length)
 
 /* 1 when another connection from p's host that is not fully trusted holds
  * unverified data: trust is earned by a host, not by each of its
- * connections, so a poisoner gains nothing by opening several. */
+ * connections, so a poisoner gains nothing by opening several. One that
+ * stalled (snubbed) holds up the others no longer. */
 static int
 host_holds_unverified(const struct peer *p)
 {
     const struct torrent *t = p->t;
     for (const struct peer *q = t->peers; q; q = q->next) {
-        if (q == p || q->state != PEER_ACTIVE ||
+        if (q == p || q->state != PEER_ACTIVE || q->snubbed ||
             picker_peer_trust(t->picker, (void *)q) == PICKER_TRUST_FULL ||
             !banlist_same_host((const struct sockaddr *)&q->sa,
                                (const struct sockaddr *)&p->sa))

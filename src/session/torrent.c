@@ -135,6 +135,10 @@ ban_address(struct torrent *t, const struct sockaddr_storage *sa, const char *wh
     const struct sockaddr *bad = (const struct sockaddr *)sa;
     if (banlist_add(ss->bans, bad, session_now_ms(ss)) == 1)
         t->nbanned++;
+    for (struct peer *p = ss->halfopen; p; p = p->next)
+        if (p->state != PEER_DEAD &&
+            banlist_same_host((const struct sockaddr *)&p->sa, bad))
+            peer_close(p, "banned address");
     int connected = 0;
     for (struct torrent *o = ss->torrents; o; o = o->next) {
         for (struct peer *p = o->peers; p; p = p->next) {

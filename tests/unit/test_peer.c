@@ -684,6 +684,15 @@ test_ban_covers_host_and_torrents(void **state)
     struct bufferevent *far2;
     f->p = accept_seed(f, f->t, 6881, 0, &f->far);
     struct peer *bad = accept_seed(f, f->empty, 7000, 0, &far2);
+    /* And a third connection that has not handshaked yet. */
+    struct bufferevent *pair3[2];
+    assert_int_equal(bufferevent_pair_new(f->ss->base, 0, pair3), 0);
+    struct sockaddr_storage sa3;
+    socklen_t len3;
+    addr_v4(&sa3, &len3);
+    ((struct sockaddr_in *)&sa3)->sin_port = htons(7002);
+    struct peer *half = session_accept(f->ss, pair3[0], (struct sockaddr *)&sa3, len3);
+    assert_non_null(half);
     uint8_t m[64];
     assert_int_equal(bufferevent_write(far2, m, msg_simple(m, 1)), 0);
     pump(f);
@@ -716,6 +725,9 @@ test_ban_covers_host_and_torrents(void **state)
     assert_int_equal(f->p->state, PEER_DEAD);
     assert_string_equal(f->p->dead_reason,
                         "banned: sent a piece that failed its hash check");
+    assert_int_equal(half->state, PEER_DEAD);
+    assert_string_equal(half->dead_reason, "banned address");
+    bufferevent_free(pair3[1]);
     struct sockaddr_storage sa;
     socklen_t len;
     addr_v4(&sa, &len);

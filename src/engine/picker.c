@@ -448,11 +448,13 @@ part_find(const struct picker *p, uint32_t piece)
     return map_get(&p->part_map, piece);
 }
 
+/* The record of a connected peer: one that left is kept for blame only,
+ * and a new peer that happens to get the same key starts afresh. */
 static struct piece_peer *
 piece_peer_find(struct partial *r, void *key)
 {
     for (uint32_t i = 0; i < r->npeers; i++)
-        if (r->peers[i].key == key)
+        if (r->peers[i].key == key && !r->peers[i].gone)
             return &r->peers[i];
     return NULL;
 }
@@ -607,8 +609,12 @@ static void
 blk_unreceive(struct picker *p, struct partial *r, uint32_t b)
 {
     struct blk *k = &r->blocks[b];
-    struct piece_peer *pp = k->from ? piece_peer_find(r, k->from) : NULL;
-    if (pp && pp->got)
+    /* Its sender may have left since: the block was still its. */
+    struct piece_peer *pp = NULL;
+    for (uint32_t i = 0; k->from && i < r->npeers && !pp; i++)
+        if (r->peers[i].key == k->from && r->peers[i].got)
+            pp = &r->peers[i];
+    if (pp)
         pp->got--;
     /* Whoever else was asked had its request released on arrival. */
     k->from = NULL;

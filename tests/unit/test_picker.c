@@ -1154,6 +1154,98 @@ test_simulation(void **state)
 
 /* ------------------------------------------------------------------ pipeline */
 
+/* ------------------------------------------------------------------ trust simulation */
+
+#define TS_PEERS  5
+#define TS_PIECES 24
+#define TS_MAXOUT 512
+
+/* Random deliveries, rejects, cancels, departures and hash verdicts with
+ * peers of every trust level: the download always ends, a peer not fully
+ * trusted never holds data in more than one unverified piece, and what a
+ * peer on parole is asked for belongs to a piece nobody else is asked for. */
+static void
+test_trust_simulation(void **state)
+{
+    (void)state;
+    static char keys[TS_PEERS];
+    static struct {
+        uint32_t piece, begin;
+    } out[TS_PEERS][TS_MAXOUT];
+    int nout[TS_PEERS];
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        struct sim m = {.r = seed};
+        struct picker *p = mk(TS_PIECES, 4 * BS, seed);
+        memset(nout, 0, sizeof(nout));
+        for (int k = 0; k < TS_PEERS; k++)
+            assert_int_equal(picker_peer_set_trust(p, &keys[k], PICKER_TRUST_NEW), 0);
+        int failures = 0, steps = 0;
+        while (!picker_is_complete(p)) {
+            assert_true(++steps < 200000);
+            int k = (int)sim_rand(&m, TS_PEERS);
+            void *key = &keys[k];
+            /* Drop what the picker took back, as the session does. */
+            for (int i = 0; i < nout[k]; i++) {
+                void *who[4];
+                size_t n =
+                    picker_block_requesters(p, out[k][i].piece, out[k][i].begin, who, 4);
+                int listed = 0;
+                for (size_t j = 0; j < n && j < 4; j++)
+                    listed |= who[j] == key;
+                if (!listed)
+                    out[k][i--] = out[k][--nout[k]];
+            }
+            uint32_t op = sim_rand(&m, 12);
+            if (op < 4) {
+                struct picker_block b[16];
+                int room = TS_MAXOUT - nout[k];
+                int n = next(p, key, NULL, b, room < 16 ? room : 16);
+                int parole = picker_peer_trust(p, key) == PICKER_TRUST_PAROLE;
+                for (int i = 0; i < n; i++) {
+                    out[k][nout[k]].piece = b[i].piece;
+                    out[k][nout[k]++].begin = b[i].begin;
+                    for (uint32_t x = 0; parole && x < 4; x++) {
+                        void *who[4];
+                        size_t w = picker_block_requesters(p, b[i].piece, x * BS, who, 4);
+                        for (size_t j = 0; j < w && j < 4; j++)
+                            assert_ptr_equal(who[j], key);
+                    }
+                }
+            } else if (op < 8 && nout[k]) {
+                int i = (int)sim_rand(&m, (uint32_t)nout[k]);
+                uint32_t piece = out[k][i].piece, begin = out[k][i].begin;
+                out[k][i] = out[k][--nout[k]];
+                int rc = picker_block_received(p, key, piece, begin, BS);
+                if (rc == 1 && failures < 30 && sim_rand(&m, 4) == 0) {
+                    failures++;
+                    picker_piece_failed(p, piece);
+                } else if (rc == 1) {
+                    picker_piece_passed(p, piece);
+                }
+            } else if (op < 10 && nout[k]) {
+                int i = (int)sim_rand(&m, (uint32_t)nout[k]);
+                if (op == 8)
+                    picker_block_rejected(p, key, out[k][i].piece, out[k][i].begin);
+                else
+                    picker_block_cancelled(p, key, out[k][i].piece, out[k][i].begin);
+                out[k][i] = out[k][--nout[k]];
+            } else if (op == 10 && sim_rand(&m, 20) == 0) {
+                /* It leaves and comes back, new. */
+                picker_peer_gone(p, key);
+                nout[k] = 0;
+                assert_int_equal(picker_peer_set_trust(p, key, PICKER_TRUST_NEW), 0);
+            } else if (op == 11 && sim_rand(&m, 10) == 0) {
+                for (int q = 0; q < TS_PEERS; q++)
+                    picker_peer_forgive(p, &keys[q]);
+            }
+            for (int q = 0; q < TS_PEERS; q++)
+                if (picker_peer_trust(p, &keys[q]) != PICKER_TRUST_FULL)
+                    assert_true(picker_peer_unverified(p, &keys[q]) <= 1);
+        }
+        picker_free(p);
+    }
+}
+
 static void
 test_pipeline_depth(void **state)
 {
@@ -1276,6 +1368,7 @@ main(void)
         cmocka_unit_test(test_parole_cancel_and_gone),
         cmocka_unit_test(test_reject_bars_the_piece),
         cmocka_unit_test(test_simulation),
+        cmocka_unit_test(test_trust_simulation),
         cmocka_unit_test(test_pipeline_depth),
         cmocka_unit_test(test_alloc_failures),
     };

@@ -4,8 +4,8 @@
  * suggestions, sequential mode, priorities, the per-peer piece limit,
  * endgame duplicates and requester lists, cancels and departed peers, hash
  * failures and contributors, trust (new peers, parole after a mixed failure,
- * rejected pieces, and a randomized run of them), the seed counter, a 2^21-piece torrent, the
- * pipeline sizing table, and allocation failures.
+ * rejected pieces, and a randomized run of them), the seed counter, a 2^21-piece torrent,
+ * the pipeline sizing table, and allocation failures.
  */
 #include <setjmp.h>
 #include <stdarg.h>

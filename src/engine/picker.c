@@ -31,6 +31,10 @@
  *     first request and freed when the piece passes or fails.
  *   - Peers with requests outstanding have a small record (request and piece
  *     counts) in a hash table; it goes away when they have none.
+ *   - Peers trusted less than fully have their trust level in another hash
+ *     table (enum picker_trust); a piece on parole names its owner in its
+ *     partial, and each received block its sender, so a paroled peer's
+ *     blocks can be taken back.
  *
  * Availability counts non-seed peers only; seeds are one counter, which adds
  * the same to every piece and so never changes the order.
@@ -85,6 +89,7 @@ struct blk {
     /* Before arrival: the peers it is requested from. After: those asked that
      * did not deliver it, kept so the session can cancel them. */
     void *who[PICKER_ENDGAME_REQUESTERS];
+    void *from; /* who delivered it, once received */
     uint8_t nwho;
     uint8_t flags; /* BF_* */
 };
@@ -92,8 +97,10 @@ struct blk {
 /* A peer that requested or sent blocks of a partial piece. */
 struct piece_peer {
     void *key;
-    uint32_t out; /* blocks of this piece requested from it now */
-    uint32_t got; /* blocks of this piece it sent */
+    uint32_t out;     /* blocks of this piece requested from it now */
+    uint32_t got;     /* blocks of this piece it sent */
+    uint8_t rejected; /* it refused a block of this piece: ask it no more */
+    uint8_t gone;     /* picker_peer_gone() ran; kept only for blame */
 };
 
 struct partial {
@@ -105,6 +112,7 @@ struct partial {
     uint32_t next_free; /* no free block has a lower index */
     uint32_t npeers;
     uint32_t cappeers;
+    void *owner; /* the peer on parole whose piece this is, or NULL */
     struct piece_peer *peers;
     struct blk blocks[];
 };
@@ -155,8 +163,9 @@ struct picker {
     struct partial **parts;
     uint32_t nparts;
     uint32_t capparts;
-    struct map part_map; /* piece -> struct partial */
-    struct map peer_map; /* key -> struct peer_rec */
+    struct map part_map;  /* piece -> struct partial */
+    struct map peer_map;  /* key -> struct peer_rec */
+    struct map trust_map; /* key -> enum picker_trust, FULL ones absent */
 };
 
 /* ------------------------------------------------------------------ small helpers */
@@ -439,11 +448,13 @@ part_find(const struct picker *p, uint32_t piece)
     return map_get(&p->part_map, piece);
 }
 
+/* The record of a connected peer: one that left is kept for blame only,
+ * and a new peer that happens to get the same key starts afresh. */
 static struct piece_peer *
 piece_peer_find(struct partial *r, void *key)
 {
     for (uint32_t i = 0; i < r->npeers; i++)
-        if (r->peers[i].key == key)
+        if (r->peers[i].key == key && !r->peers[i].gone)
             return &r->peers[i];
     return NULL;
 }
@@ -466,6 +477,8 @@ piece_peer_get(struct partial *r, void *key)
     pp->key = key;
     pp->out = 0;
     pp->got = 0;
+    pp->rejected = 0;
+    pp->gone = 0;
     return pp;
 }
 
@@ -581,6 +594,60 @@ blk_drop(struct picker *p, struct partial *r, uint32_t b, void *peer)
     return 1;
 }
 
+/* ------------------------------------------------------------------ trust */
+
+static enum picker_trust
+trust_of(const struct picker *p, void *peer)
+{
+    /* Absent means fully trusted: the map holds the others only. */
+    return (enum picker_trust)(uintptr_t)map_get(&p->trust_map, key_of(peer));
+}
+
+/* Throws a received block away: it is free to be fetched again, and a late
+ * copy is refused until it is asked for anew. */
+static void
+blk_unreceive(struct picker *p, struct partial *r, uint32_t b)
+{
+    struct blk *k = &r->blocks[b];
+    /* Its sender may have left since: the block was still its. */
+    struct piece_peer *pp = NULL;
+    for (uint32_t i = 0; k->from && i < r->npeers && !pp; i++)
+        if (r->peers[i].key == k->from && r->peers[i].got)
+            pp = &r->peers[i];
+    if (pp)
+        pp->got--;
+    /* Whoever else was asked had its request released on arrival. */
+    k->from = NULL;
+    k->nwho = 0;
+    k->flags = 0;
+    r->nreceived--;
+    free_delta(p, r, 1);
+    if (b < r->next_free)
+        r->next_free = b;
+}
+
+/* Takes back what a peer going on parole has in pieces that are not its own
+ * and not yet complete (a complete one is being hashed: its verdict will
+ * come): its blocks are thrown away and its requests released. */
+static void
+take_back(struct picker *p, void *peer)
+{
+    for (uint32_t i = 0; i < p->nparts; i++) {
+        struct partial *r = p->parts[i];
+        if (r->owner == peer || r->nreceived == r->nblocks || !piece_peer_find(r, peer))
+            continue;
+        for (uint32_t b = 0; b < r->nblocks; b++) {
+            struct blk *k = &r->blocks[b];
+            if (k->flags & BF_RECEIVED) {
+                if (k->from == peer)
+                    blk_unreceive(p, r, b);
+            } else if (k->nwho) {
+                blk_drop(p, r, b, peer);
+            }
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ lifetime */
 
 struct picker *
@@ -633,6 +700,7 @@ picker_free(struct picker *p)
         xfree(p->peer_map.vals[i]);
     map_cleanup(&p->part_map);
     map_cleanup(&p->peer_map);
+    map_cleanup(&p->trust_map);
     bitfield_cleanup(&p->have);
     xfree(p->pi);
     xfree(p->order);
@@ -867,6 +935,9 @@ struct pick {
     struct picker_block *out;
     int n, max;
     uint32_t limit; /* distinct pieces the peer may work on */
+    enum picker_trust trust;
+    uint32_t touched; /* unverified pieces holding its data (NEW, PAROLE) */
+    int claim;        /* PAROLE: may claim an idle piece that holds others' data */
     int err;
 };
 
@@ -886,13 +957,58 @@ full(const struct pick *c)
 static int
 at_limit(const struct pick *c)
 {
-    return full(c) || c->pr->npieces >= c->limit;
+    return full(c) || c->pr->npieces >= c->limit ||
+           (c->trust != PICKER_TRUST_FULL && c->touched >= 1);
+}
+
+/* 1 when the peer holds data or requests in the piece. */
+static int
+touching(const struct piece_peer *pp)
+{
+    return pp && (pp->out || pp->got);
+}
+
+/* Unverified pieces that hold the peer's data or requests. */
+static uint32_t
+count_touched(const struct picker *p, void *peer)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < p->nparts; i++)
+        n += touching(piece_peer_find(p->parts[i], peer));
+    return n;
+}
+
+/* Requests outstanding in a partial, from anyone. */
+static uint32_t
+outstanding(const struct partial *r)
+{
+    return r->nblocks - r->nreceived - r->nfree;
+}
+
+/* 1 when the peer may get blocks of partial r (pp: its record there). */
+static int
+may_join(const struct pick *c, struct partial *r, const struct piece_peer *pp)
+{
+    if (pp && pp->rejected)
+        return 0;
+    if (r->owner)
+        return r->owner == c->peer;
+    if (c->trust != PICKER_TRUST_PAROLE)
+        return 1;
+    /* On parole only a piece nobody works on can become its own: one that
+     * holds nothing yet, or, when nothing else is left, others' blocks that
+     * are then thrown away. */
+    if (outstanding(r) || r->nreceived == r->nblocks)
+        return 0;
+    return r->nreceived == 0 || c->claim;
 }
 
 /*
  * Requests free blocks of one piece (partial or fresh) from the peer, in
  * block order. A piece the peer has nothing outstanding in counts against its
- * limit. Returns the number of blocks taken.
+ * limit; a peer not fully trusted may hold data in one piece at a time, and
+ * one on parole takes the piece as its own. Returns the number of blocks
+ * taken.
  */
 static int
 take(struct pick *c, uint32_t piece)
@@ -901,11 +1017,22 @@ take(struct pick *c, uint32_t piece)
     struct partial *r = part_find(p, piece);
     struct piece_peer *pp = r ? piece_peer_find(r, c->peer) : NULL;
     int fresh = !pp || pp->out == 0;
+    int mine = touching(pp);
     if (full(c) || (fresh && c->pr->npieces >= c->limit) || (r && r->nfree == 0))
+        return 0;
+    if (r && !may_join(c, r, pp))
+        return 0;
+    if (c->trust != PICKER_TRUST_FULL && !mine && c->touched >= 1)
         return 0;
     if (!r && !(r = part_create(p, piece))) {
         c->err = SHOAL_ENOMEM;
         return 0;
+    }
+    if (c->trust == PICKER_TRUST_PAROLE && r->owner != c->peer) {
+        for (uint32_t b = 0; b < r->nblocks; b++)
+            if (r->blocks[b].flags & BF_RECEIVED)
+                blk_unreceive(p, r, b);
+        r->owner = c->peer;
     }
     if (!pp && !(pp = piece_peer_get(r, c->peer))) {
         c->err = SHOAL_ENOMEM;
@@ -930,6 +1057,8 @@ take(struct pick *c, uint32_t piece)
     r->next_free = b;
     if (taken && fresh)
         c->pr->npieces++;
+    if (taken && !mine)
+        c->touched++;
     return taken;
 }
 
@@ -1079,12 +1208,19 @@ static void
 pick_endgame(struct pick *c)
 {
     struct picker *p = c->p;
+    /* On parole a peer works on its own piece alone; duplicates would mix. */
+    if (c->trust == PICKER_TRUST_PAROLE)
+        return;
     for (uint8_t nwho = 1; nwho < PICKER_ENDGAME_REQUESTERS; nwho++) {
         for (uint32_t i = 0; i < p->nparts && !full(c); i++) {
             struct partial *r = p->parts[i];
-            if (!wanted(p, r->piece) || !peer_has(c, r->piece))
+            if (!wanted(p, r->piece) || !peer_has(c, r->piece) || r->owner)
                 continue;
-            struct piece_peer *pp = NULL;
+            struct piece_peer *pp = piece_peer_find(r, c->peer);
+            int mine = touching(pp);
+            if ((pp && pp->rejected) ||
+                (c->trust != PICKER_TRUST_FULL && !mine && c->touched >= 1))
+                continue;
             for (uint32_t b = 0; b < r->nblocks && !full(c); b++) {
                 struct blk *k = &r->blocks[b];
                 if ((k->flags & BF_RECEIVED) || k->nwho != nwho)
@@ -1099,6 +1235,10 @@ pick_endgame(struct pick *c)
                     return;
                 }
                 k->who[k->nwho++] = c->peer;
+                if (!mine) {
+                    mine = 1;
+                    c->touched++;
+                }
                 if (pp->out++ == 0)
                     c->pr->npieces++;
                 c->pr->nreq++;
@@ -1107,6 +1247,22 @@ pick_endgame(struct pick *c)
             }
         }
     }
+}
+
+/* On parole with nothing else to take: claim a piece nobody works on even
+ * though it holds others' blocks (they are thrown away), so that a torrent
+ * whose last pieces hold data of peers that left still finishes. */
+static void
+pick_claim(struct pick *c)
+{
+    struct picker *p = c->p;
+    c->claim = 1;
+    for (uint32_t i = 0; i < p->nparts && !full(c) && c->touched == 0; i++) {
+        struct partial *r = p->parts[i];
+        if (wanted(p, r->piece) && peer_has(c, r->piece))
+            take(c, r->piece);
+    }
+    c->claim = 0;
 }
 
 int
@@ -1128,6 +1284,9 @@ picker_next_blocks(struct picker *p, void *peer, const struct bitfield *peer_has
      * more so a piece finishing does not stall the pipeline. */
     uint64_t need = ((uint64_t)c.pr->nreq + (uint64_t)max + p->bpp - 1) / p->bpp + 1;
     c.limit = need > PICKER_PEER_PIECES ? (uint32_t)need : PICKER_PEER_PIECES;
+    c.trust = trust_of(p, peer);
+    if (c.trust != PICKER_TRUST_FULL)
+        c.touched = count_touched(p, peer);
 
     for (int level = PICKER_PRIO_HIGH; level > PICKER_PRIO_SKIP && !full(&c); level--) {
         if (!p->level_missing[level])
@@ -1143,6 +1302,8 @@ picker_next_blocks(struct picker *p, void *peer, const struct bitfield *peer_has
     }
     if (!full(&c) && picker_in_endgame(p))
         pick_endgame(&c);
+    if (c.n == 0 && c.trust == PICKER_TRUST_PAROLE)
+        pick_claim(&c);
 
     int n = c.n;
     peer_release_if_idle(p, c.pr);
@@ -1183,6 +1344,10 @@ picker_block_received(struct picker *p, void *peer, uint32_t piece, uint32_t beg
     struct blk *k = &r->blocks[b];
     if ((k->flags & BF_RECEIVED) || !(k->flags & BF_ASKED))
         return SHOAL_EINVAL;
+    /* A piece on parole takes blocks from its owner only, and its owner
+     * gives blocks to no other piece. */
+    if (r->owner != peer && (r->owner || trust_of(p, peer) == PICKER_TRUST_PAROLE))
+        return SHOAL_EINVAL;
     /* The only allocation comes first, so a failure changes nothing. */
     struct piece_peer *pp = piece_peer_get(r, peer);
     if (!pp)
@@ -1203,8 +1368,21 @@ picker_block_received(struct picker *p, void *peer, uint32_t piece, uint32_t beg
         }
     }
     k->flags |= BF_RECEIVED;
+    k->from = peer;
     r->nreceived++;
     return r->nreceived == r->nblocks ? 1 : 0;
+}
+
+/* 1 when the block is still outstanding with peer. */
+static int
+asked_of(const struct blk *k, void *peer)
+{
+    if (k->flags & BF_RECEIVED)
+        return 0;
+    for (uint8_t j = 0; j < k->nwho; j++)
+        if (k->who[j] == peer)
+            return 1;
+    return 0;
 }
 
 void
@@ -1214,7 +1392,78 @@ picker_block_cancelled(struct picker *p, void *peer, uint32_t piece, uint32_t be
     struct partial *r = find_block(p, piece, begin, &b);
     if (!r)
         return;
+    if (r->owner == peer && asked_of(&r->blocks[b], peer)) {
+        /* A piece on parole is whole from its owner or not at all. */
+        part_destroy(p, r);
+        return;
+    }
     blk_drop(p, r, b, peer);
+}
+
+int
+picker_block_rejected(struct picker *p, void *peer, uint32_t piece, uint32_t begin)
+{
+    uint32_t b;
+    struct partial *r = find_block(p, piece, begin, &b);
+    if (!r || !asked_of(&r->blocks[b], peer))
+        return 0;
+    if (r->owner == peer) {
+        part_destroy(p, r);
+        return 1;
+    }
+    struct piece_peer *pp = piece_peer_find(r, peer);
+    if (pp)
+        pp->rejected = 1;
+    blk_drop(p, r, b, peer);
+    return 0;
+}
+
+void
+picker_peer_forgive(struct picker *p, void *peer)
+{
+    for (uint32_t i = 0; i < p->nparts; i++) {
+        struct piece_peer *pp = piece_peer_find(p->parts[i], peer);
+        if (pp)
+            pp->rejected = 0;
+    }
+}
+
+int
+picker_peer_set_trust(struct picker *p, void *peer, enum picker_trust trust)
+{
+    enum picker_trust old = trust_of(p, peer);
+    if (old == trust)
+        return 0;
+    if (old == PICKER_TRUST_FULL &&
+        map_put(&p->trust_map, key_of(peer), (void *)(uintptr_t)trust) != 0)
+        return SHOAL_ENOMEM;
+    if (old != PICKER_TRUST_FULL) {
+        /* Deleting first leaves room, so the put cannot fail. */
+        map_del(&p->trust_map, key_of(peer));
+        if (trust != PICKER_TRUST_FULL)
+            map_put(&p->trust_map, key_of(peer), (void *)(uintptr_t)trust);
+    }
+    if (trust == PICKER_TRUST_PAROLE) {
+        take_back(p, peer);
+    } else if (old == PICKER_TRUST_PAROLE) {
+        /* Off parole: its pieces may be shared again. */
+        for (uint32_t i = 0; i < p->nparts; i++)
+            if (p->parts[i]->owner == peer)
+                p->parts[i]->owner = NULL;
+    }
+    return 0;
+}
+
+enum picker_trust
+picker_peer_trust(const struct picker *p, void *peer)
+{
+    return trust_of(p, peer);
+}
+
+uint32_t
+picker_peer_unverified(const struct picker *p, void *peer)
+{
+    return count_touched(p, peer);
 }
 
 void
@@ -1222,6 +1471,15 @@ picker_peer_gone(struct picker *p, void *peer)
 {
     for (uint32_t i = 0; i < p->nparts; i++) {
         struct partial *r = p->parts[i];
+        if (r->owner == peer && r->nreceived < r->nblocks) {
+            /* Its piece on parole is whole from it or not at all. The last
+             * partial moves into slot i: look at slot i again. */
+            part_destroy(p, r);
+            i--;
+            continue;
+        }
+        if (r->owner == peer)
+            r->owner = NULL;
         struct piece_peer *pp = piece_peer_find(r, peer);
         if (!pp)
             continue;
@@ -1232,17 +1490,40 @@ picker_peer_gone(struct picker *p, void *peer)
         pp = piece_peer_find(r, peer);
         if (pp && pp->got == 0)
             *pp = r->peers[--r->npeers];
+        else if (pp)
+            pp->gone = 1;
     }
     struct peer_rec *pr = peer_find(p, peer);
     if (pr) {
         map_del(&p->peer_map, key_of(peer));
         xfree(pr);
     }
+    map_del(&p->trust_map, key_of(peer));
+}
+
+/* Peers still connected that sent blocks of r. */
+static uint32_t
+senders(const struct partial *r)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->npeers; i++)
+        n += r->peers[i].got && !r->peers[i].gone;
+    return n;
 }
 
 void
 picker_piece_passed(struct picker *p, uint32_t piece)
 {
+    struct partial *r = piece < p->npieces ? part_find(p, piece) : NULL;
+    uint32_t alone = r && senders(r) == 1;
+    for (uint32_t i = 0; r && i < r->npeers; i++) {
+        struct piece_peer *pp = &r->peers[i];
+        if (!pp->got || pp->gone)
+            continue;
+        enum picker_trust t = trust_of(p, pp->key);
+        if (t == PICKER_TRUST_NEW || (t == PICKER_TRUST_PAROLE && alone))
+            picker_peer_set_trust(p, pp->key, PICKER_TRUST_FULL);
+    }
     picker_set_have(p, piece);
 }
 
@@ -1252,6 +1533,22 @@ picker_piece_failed(struct picker *p, uint32_t piece)
     if (piece >= p->npieces)
         return;
     struct partial *r = part_find(p, piece);
+    if (!r)
+        return;
+    /* Several senders and no telling who lied: each one fetches whole
+     * pieces alone from now on, so it can spoil no piece but its own. The
+     * failed piece is complete, so take_back() leaves it alone. */
+    if (senders(r) > 1)
+        for (uint32_t i = 0; i < r->npeers; i++)
+            if (r->peers[i].got && !r->peers[i].gone)
+                picker_peer_set_trust(p, r->peers[i].key, PICKER_TRUST_PAROLE);
+    part_destroy(p, r);
+}
+
+void
+picker_piece_reset(struct picker *p, uint32_t piece)
+{
+    struct partial *r = piece < p->npieces ? part_find(p, piece) : NULL;
     if (r)
         part_destroy(p, r);
 }

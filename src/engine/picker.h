@@ -24,6 +24,16 @@
  * PICKER_PEER_PIECES in picker.c), so pieces finish instead of all being
  * half done.
  *
+ * Trust (smart ban). A peer whose data was never verified could poison any
+ * piece it touches, and a piece that fails with blocks from several peers
+ * does not say who lied. So the picker keeps a trust level per peer (see
+ * enum picker_trust): a new peer's data sits in one unverified piece at a
+ * time, and after a failed piece each of its senders is on parole, fetching
+ * whole pieces alone, until a piece it sent alone passes. A liar can thus
+ * spoil at most one piece before its parole and at most one more during
+ * it, and that one names it alone. A peer that rejects a block of a piece
+ * is not asked for that piece again until picker_peer_forgive().
+ *
  * Blocks are PICKER_BLOCK_SIZE bytes; the last block of a piece whose size is
  * not a multiple of it, and the last block of the torrent, are shorter.
  */
@@ -158,7 +168,9 @@ int picker_in_endgame(const struct picker *p);
  *
  * A block arriving from a peer other than the one asked is accepted too. The
  * other peers it was requested from stay listed by picker_block_requesters()
- * so the session can cancel them.
+ * so the session can cancel them. Not accepted (SHOAL_EINVAL): a block of a
+ * piece that is another peer's on parole, or from a peer on parole for a
+ * piece not its own.
  */
 int picker_block_received(struct picker *p, void *peer, uint32_t piece, uint32_t begin,
                           uint32_t length);
@@ -166,7 +178,8 @@ int picker_block_received(struct picker *p, void *peer, uint32_t piece, uint32_t
 /*
  * Forgets that `peer` has the block requested (rejected, timed out, choked,
  * cancelled). When no other peer has it requested and it was not received,
- * it can be handed out again. Unknown blocks are ignored.
+ * it can be handed out again. Unknown blocks are ignored. A piece that is
+ * the peer's own on parole is given back wholly (see PICKER_TRUST_PAROLE).
  */
 void picker_block_cancelled(struct picker *p, void *peer, uint32_t piece, uint32_t begin);
 
@@ -175,16 +188,68 @@ void picker_block_cancelled(struct picker *p, void *peer, uint32_t piece, uint32
  * and drops it from every requesters list (one walk over the blocks of the
  * partial pieces it worked on). It stays in the contributor list
  * of pieces it sent blocks for until those pieces pass or fail (for
- * smart-ban). The key is never dereferenced, but if the session reuses the
- * same pointer for a new peer, the two are one key to the picker.
+ * smart-ban). Pieces that were its own on parole are given back wholly, and
+ * its trust level is forgotten. The key is never dereferenced, but if the session reuses
+ * the same pointer for a new peer, the two are one key to the picker.
  */
 void picker_peer_gone(struct picker *p, void *peer);
 
-/* The piece hashed correctly: it is had now; its request records are freed. */
+/* The piece hashed correctly: it is had now; its request records are freed.
+ * Its senders gain trust: a new one becomes fully trusted, and so does one
+ * on parole that sent the whole piece alone. */
 void picker_piece_passed(struct picker *p, uint32_t piece);
 /* The piece failed its hash: every block of it can be requested again and
- * its contributors are forgotten. */
+ * its contributors are forgotten. When it came from several peers, each of
+ * them still connected goes on parole (picker_peer_set_trust()); a single
+ * sender is the session's to ban. Requests the parole took back are no
+ * longer listed by picker_block_requesters(): the session should cancel
+ * them. */
 void picker_piece_failed(struct picker *p, uint32_t piece);
+/* The piece's data was lost on our side (a write failed, out of memory):
+ * every block of it can be requested again; nobody is blamed. */
+void picker_piece_reset(struct picker *p, uint32_t piece);
+
+/* ---------------------------------------------------------------- trust */
+
+enum picker_trust {
+    /* The default: picks as described at the top. */
+    PICKER_TRUST_FULL,
+    /* Nothing it sent has been verified yet: its blocks sit in at most one
+     * unverified piece at a time (requested, received, or being hashed). */
+    PICKER_TRUST_NEW,
+    /* It sent blocks of a piece that failed: as NEW, and its piece is its
+     * alone: no other peer gets blocks of it, it gets no blocks of others'
+     * pieces, and when it rejects or drops a request of it (cancel, choke,
+     * time-out, gone) before the piece is whole, the whole piece is given
+     * back, its blocks thrown away. */
+    PICKER_TRUST_PAROLE,
+};
+
+/*
+ * Sets how far peer's data is trusted. Putting a peer on parole takes back
+ * what it has in pieces that are not its own and not yet complete: its
+ * received blocks are thrown away (fetched again, from anyone) and its
+ * requests released (cancel them on the wire). Returns 0 or SHOAL_ENOMEM
+ * (then nothing changed). picker_peer_gone() forgets it.
+ */
+int picker_peer_set_trust(struct picker *p, void *peer, enum picker_trust trust);
+enum picker_trust picker_peer_trust(const struct picker *p, void *peer);
+/* Unverified pieces that hold data or requests of peer (one walk of the
+ * partial pieces). */
+uint32_t picker_peer_unverified(const struct picker *p, void *peer);
+
+/*
+ * The peer refused a block we asked for (BEP 6 reject, while it unchokes
+ * us). Like picker_block_cancelled(), and the peer is not asked for more of
+ * that piece until the piece resolves or picker_peer_forgive(). When the
+ * piece was the peer's own on parole, it is given back wholly (its blocks
+ * thrown away) and 1 is returned: cancel the peer's other requests in it.
+ * Else 0.
+ */
+int picker_block_rejected(struct picker *p, void *peer, uint32_t piece, uint32_t begin);
+/* Lets the peer be asked again for pieces it rejected blocks of (so a peer
+ * that rejected once is not shut out of a piece only it has). */
+void picker_peer_forgive(struct picker *p, void *peer);
 
 /*
  * The peers that sent blocks of a missing piece since it was last reset

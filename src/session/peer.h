@@ -37,6 +37,10 @@ struct torrent;
 #define PEER_MAX_SEND_QUEUE (4u * 1024 * 1024)
 /* A request not answered in this long is given back to the picker. */
 #define PEER_REQUEST_TIMEOUT_MS (60 * 1000)
+/* A peer on parole that rejected a block of its own piece is asked for
+ * nothing for this long, so a peer that rejects everything costs one round
+ * trip a second, not a busy loop. */
+#define PEER_REJECT_HOLD_MS 1000
 
 enum peer_state { PEER_CONNECTING, PEER_HANDSHAKE, PEER_ACTIVE, PEER_DEAD };
 
@@ -88,6 +92,8 @@ struct peer {
     uint64_t downloaded, uploaded;
     uint64_t connected_ms, last_recv_ms, last_send_ms, last_block_ms;
     uint64_t last_unchoked_ms;
+    uint64_t hold_until_ms; /* ask it for nothing before then */
+    uint32_t cancels_out;   /* cancels sent whose block or reject may still come */
     int snubbed;
 };
 
@@ -143,6 +149,10 @@ void peer_update_interest(struct peer *p);
 /* Tops up the request pipeline from the picker: only while it unchokes us,
  * we are interested, the torrent downloads and the disk keeps up. */
 void peer_fill_requests(struct peer *p);
+/* Cancels (on the wire) our requests that the picker no longer lists as
+ * outstanding with this peer: those a parole or a given-back piece took
+ * back. */
+void peer_sync_requests(struct peer *p);
 /* Drops our request for a block others delivered first and sends a cancel
  * (endgame); nothing when we had not asked it for that block. */
 void peer_cancel_block(struct peer *p, uint32_t piece, uint32_t begin, uint32_t length);

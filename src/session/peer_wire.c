@@ -22,6 +22,7 @@
 #include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/metainfo.h"
+#include "engine/banlist.h"
 #include "engine/disk.h"
 #include "engine/picker.h"
 #include "engine/storage.h"
@@ -128,13 +129,33 @@ take_req(struct peer *p, uint32_t piece, uint32_t begin, uint32_t *length)
     return 0;
 }
 
+/* 1 when another connection from p's host that is not fully trusted holds
+ * unverified data: trust is earned by a host, not by each of its
+ * connections, so a poisoner gains nothing by opening several. One that
+ * stalled (snubbed) holds up the others no longer. */
+static int
+host_holds_unverified(const struct peer *p)
+{
+    const struct torrent *t = p->t;
+    for (const struct peer *q = t->peers; q; q = q->next) {
+        if (q == p || q->state != PEER_ACTIVE || q->snubbed ||
+            picker_peer_trust(t->picker, (void *)q) == PICKER_TRUST_FULL ||
+            !banlist_same_host((const struct sockaddr *)&q->sa,
+                               (const struct sockaddr *)&p->sa))
+            continue;
+        if (picker_peer_unverified(t->picker, (void *)q) > 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void
 fill_requests(struct peer *p, uint64_t now)
 {
     if (p->state != PEER_ACTIVE || p->peer_choking || !p->am_interested || !p->t)
         return;
     struct torrent *t = p->t;
-    if (t->state != SHOAL_TS_DOWNLOADING)
+    if (t->state != SHOAL_TS_DOWNLOADING || now < p->hold_until_ms)
         return;
     /* Back-pressure: while the disk is behind, ask for nothing more. */
     if (disk_pending_bytes(p->ss->disk) > TORRENT_MAX_PENDING_WRITE)
@@ -153,6 +174,9 @@ fill_requests(struct peer *p, uint64_t now)
         depth = 1;
     int need = depth - (int)p->nreqs;
     if (need <= 0)
+        return;
+    if (picker_peer_trust(t->picker, p) != PICKER_TRUST_FULL &&
+        picker_peer_unverified(t->picker, p) == 0 && host_holds_unverified(p))
         return;
     struct picker_block blocks[256];
     uint8_t out[256 * 17];
@@ -185,6 +209,38 @@ peer_fill_requests(struct peer *p)
     fill_requests(p, session_now_ms(p->ss));
 }
 
+/* 1 when the picker lists p among the peers the block is asked of. */
+static int
+picker_asks(const struct peer *p, const struct peer_req *r)
+{
+    void *who[8];
+    size_t n = picker_block_requesters(p->t->picker, r->piece, r->begin, who, 8);
+    for (size_t i = 0; i < n && i < 8; i++)
+        if (who[i] == p)
+            return 1;
+    return 0;
+}
+
+void
+peer_sync_requests(struct peer *p)
+{
+    if (p->state != PEER_ACTIVE || !p->t)
+        return;
+    uint8_t msg[WIRE_MAX_HEADER];
+    size_t keep = 0;
+    for (size_t i = 0; i < p->nreqs; i++) {
+        struct peer_req *r = &p->reqs[i];
+        if (picker_asks(p, r)) {
+            p->reqs[keep++] = *r;
+            continue;
+        }
+        peer_io_send(
+            p, msg, wire_encode_request(msg, WIRE_CANCEL, r->piece, r->begin, r->length));
+        p->cancels_out++;
+    }
+    p->nreqs = keep;
+}
+
 void
 peer_cancel_block(struct peer *p, uint32_t piece, uint32_t begin, uint32_t length)
 {
@@ -192,6 +248,7 @@ peer_cancel_block(struct peer *p, uint32_t piece, uint32_t begin, uint32_t lengt
         return;
     uint8_t msg[WIRE_MAX_HEADER];
     peer_io_send(p, msg, wire_encode_request(msg, WIRE_CANCEL, piece, begin, length));
+    p->cancels_out++;
 }
 
 /* ------------------------------------------------------------------ uploads */
@@ -456,7 +513,8 @@ peer_wire_handshake(struct peer *p)
     p->lim.fast = p->fast;
     p->lim.extended = p->extended;
     p->state = PEER_ACTIVE;
-    if (bitfield_init(&p->has, p->t->m->piece_count) != 0) {
+    if (bitfield_init(&p->has, p->t->m->piece_count) != 0 ||
+        torrent_peer_trust_init(p->t, p) != 0) {
         peer_close(p, "out of memory");
         return;
     }
@@ -576,6 +634,8 @@ peer_wire_message(struct peer *p, const struct wire_msg *m, uint64_t now)
         uint32_t length;
         if (!take_req(p, m->index, m->begin, &length) || length != m->data_len) {
             /* Late after a cancel, or never asked for: count it as waste. */
+            if (p->cancels_out)
+                p->cancels_out--;
             return;
         }
         p->last_block_ms = now;
@@ -587,10 +647,26 @@ peer_wire_message(struct peer *p, const struct wire_msg *m, uint64_t now)
     case WIRE_REJECT: {
         uint32_t length;
         if (!take_req(p, m->index, m->begin, &length)) {
+            /* BEP 6: a cancelled request may still be rejected. */
+            if (p->cancels_out) {
+                p->cancels_out--;
+                return;
+            }
             peer_close(p, "reject for a block we did not request");
             return;
         }
-        picker_block_cancelled(t->picker, p, m->index, m->begin);
+        if (p->peer_choking) {
+            /* BEP 6: the rejects that follow a choke say nothing of the
+             * peer or the piece. */
+            picker_block_cancelled(t->picker, p, m->index, m->begin);
+        } else if (picker_block_rejected(t->picker, p, m->index, m->begin) == 1) {
+            /* Its piece on parole was given back: the rest of its requests
+             * there are void, and it waits before it gets another. */
+            peer_sync_requests(p);
+            p->hold_until_ms = now + PEER_REJECT_HOLD_MS;
+        }
+        /* The freed slot in the pipeline goes to another block at once. */
+        fill_requests(p, now);
         return;
     }
     case WIRE_EXTENDED:
@@ -622,6 +698,10 @@ peer_tick(struct peer *p, uint64_t now)
         peer_close(p, "idle for %d s", PEER_IDLE_TIMEOUT_MS / 1000);
         return;
     }
+    /* A peer that rejected blocks of a piece may be asked for it again once
+     * a second: it may only have been busy, and it may be the only source. */
+    if (p->state == PEER_ACTIVE && p->t)
+        picker_peer_forgive(p->t->picker, p);
     if (p->state == PEER_ACTIVE && now - p->last_send_ms > PEER_KEEPALIVE_MS) {
         uint8_t ka[4];
         peer_io_send(p, ka, wire_encode_keepalive(ka));

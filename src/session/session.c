@@ -24,6 +24,7 @@
 #include "base/rng.h"
 #include "base/sockaddr.h"
 #include "codec/metainfo.h"
+#include "engine/banlist.h"
 #include "engine/disk.h"
 #include "engine/picker.h"
 #include "session/dns.h"
@@ -192,9 +193,12 @@ on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
 {
     (void)lis;
     struct shoal_session *ss = arg;
-    /* Refuse before making anything of the socket when the limits are hit. */
+    /* Refuse before making anything of the socket when the limits are hit
+     * or the host is banned. */
     struct bufferevent *bev =
-        may_accept(ss) ? transport_tcp_accept(ss->base, fd, ss->rl) : NULL;
+        may_accept(ss) && !banlist_has(ss->bans, sa, session_now_ms(ss))
+            ? transport_tcp_accept(ss->base, fd, ss->rl)
+            : NULL;
     if (!bev) {
         evutil_closesocket(fd);
         return;
@@ -458,7 +462,8 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
     pthread_mutex_init(&ss->post_mu, NULL); /* from here on, failures free ss */
     ss->base = event_base_new();
     ss->disk = disk_new(ss->cfg.disk_threads);
-    if (!ss->base || !ss->disk)
+    ss->bans = banlist_new();
+    if (!ss->base || !ss->disk || !ss->bans)
         goto fail;
     ss->disk_ev =
         event_new(ss->base, disk_notify_fd(ss->disk), EV_READ | EV_PERSIST, on_disk, ss);
@@ -596,6 +601,7 @@ shoal_session_free(shoal_session *ss)
     ss->torrents = NULL;
     disk_free(ss->disk);
     reap_peers(ss);
+    banlist_free(ss->bans);
     for (struct peer *p = ss->halfopen; p;) {
         struct peer *next = p->next;
         peer_free(p);

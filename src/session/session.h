@@ -24,6 +24,7 @@
 #include "session/tracker_client.h"
 #include "shoal.h"
 
+struct banlist;
 struct disk;
 struct dns_resolver;
 struct http_client;
@@ -71,6 +72,7 @@ struct shoal_session {
     struct udp_mux *udp;            /* the UDP sockets: DHT, trackers, uTP */
     struct hooks hooks;             /* how modules below report up (hooks.h) */
     struct tracker_client *tracker; /* announces and scrapes (tracker_client.h) */
+    struct banlist *bans; /* refused hosts, for every torrent (engine/banlist.h) */
     struct torrent *torrents;
     struct peer *halfopen; /* accepted, handshake not read yet */
     int npeers; /* connections of every kind: peer_new() counts, peer_free() uncounts */

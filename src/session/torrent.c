@@ -6,7 +6,10 @@
  * A piece becomes "have" only after its SHA-1 matches. On a mismatch the
  * piece is thrown away and fetched again; a peer that was the only source of
  * a bad piece, or whose block differs from the same block of the piece once
- * it verifies (smartban.h), is banned by address.
+ * it verifies (smartban.h), is banned: its host, for the whole session
+ * (banlist.h). The senders of a piece that fails with blocks from several
+ * peers go on parole in the picker (picker.h), so none can spoil another
+ * piece shared with others before the refetch names the liar.
  *
  * Existing data is checked without blocking the loop: the pieces are hashed
  * on the disk pool at background priority, a few at a time, one torrent of
@@ -26,6 +29,7 @@
 #include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/metainfo.h"
+#include "engine/banlist.h"
 #include "engine/choker.h"
 #include "engine/disk.h"
 #include "engine/picker.h"
@@ -99,38 +103,18 @@ torrent_check_progress(const struct torrent *t)
 
 /* ------------------------------------------------------------------ bans */
 
-/* Bans are per address and port: on loopback every peer shares one IP. */
+/* Bans are the session's and cover a host, whatever its port
+ * (engine/banlist.h): a poisoner that comes back from a new source port, or
+ * that joins another torrent of the session, is refused. */
 int
 torrent_is_banned(const struct torrent *t, const struct sockaddr *sa)
 {
-    for (size_t i = 0; i < t->nbanned; i++)
-        if (sockaddr_same_endpoint((const struct sockaddr *)&t->banned[i], sa))
-            return 1;
-    return 0;
-}
-
-/* Adds an address to the ban list (once). Returns 0 or SHOAL_ENOMEM. */
-static int
-add_ban(struct torrent *t, const struct sockaddr_storage *sa)
-{
-    if (torrent_is_banned(t, (const struct sockaddr *)sa))
-        return 0;
-    if (t->nbanned == t->capbanned) {
-        size_t cap = t->capbanned ? t->capbanned * 2 : 8;
-        struct sockaddr_storage *b = xreallocarray(t->banned, cap, sizeof(*b));
-        if (!b)
-            return SHOAL_ENOMEM;
-        t->banned = b;
-        t->capbanned = cap;
-    }
-    t->banned[t->nbanned++] = *sa;
-    return 0;
+    return banlist_has(t->ss->bans, sa, session_now_ms(t->ss));
 }
 
 static void
 ban_peer(struct torrent *t, struct peer *p, const char *why)
 {
-    add_ban(t, &p->sa);
     session_emit(t->ss, SHOAL_EV_PEER_BANNED, t, p, 0, "%s", why);
     peer_close(p, "banned: %s", why);
 }
@@ -142,25 +126,34 @@ struct piece_job {
     uint32_t piece;
 };
 
-/* Bans an address: its connections close and it is never dialed again. */
+/* Bans a host for the session: every connection from it on every torrent
+ * closes, and it is neither dialed nor let in again while the ban lasts. */
 static void
 ban_address(struct torrent *t, const struct sockaddr_storage *sa, const char *why)
 {
-    int connected = 0;
-    for (struct peer *p = t->peers; p; p = p->next) {
+    struct shoal_session *ss = t->ss;
+    const struct sockaddr *bad = (const struct sockaddr *)sa;
+    if (banlist_add(ss->bans, bad, session_now_ms(ss)) == 1)
+        t->nbanned++;
+    for (struct peer *p = ss->halfopen; p; p = p->next)
         if (p->state != PEER_DEAD &&
-            sockaddr_same_endpoint((const struct sockaddr *)&p->sa,
-                                   (const struct sockaddr *)sa)) {
-            ban_peer(t, p, why);
-            connected = 1;
+            banlist_same_host((const struct sockaddr *)&p->sa, bad))
+            peer_close(p, "banned address");
+    int connected = 0;
+    for (struct torrent *o = ss->torrents; o; o = o->next) {
+        for (struct peer *p = o->peers; p; p = p->next) {
+            if (p->state == PEER_DEAD ||
+                !banlist_same_host((const struct sockaddr *)&p->sa, bad))
+                continue;
+            ban_peer(o, p, why);
+            connected |= o == t;
         }
     }
-    if (connected || torrent_is_banned(t, (const struct sockaddr *)sa))
+    if (connected)
         return;
-    add_ban(t, sa);
     char addr[SOCKADDR_TEXT_MAX];
-    sockaddr_format((const struct sockaddr *)sa, addr, sizeof(addr));
-    session_emit(t->ss, SHOAL_EV_PEER_BANNED, t, NULL, 0, "%s banned: %s", addr, why);
+    sockaddr_format(bad, addr, sizeof(addr));
+    session_emit(ss, SHOAL_EV_PEER_BANNED, t, NULL, 0, "%s banned: %s", addr, why);
 }
 
 enum readback_kind { READBACK_BAD, READBACK_GOOD };
@@ -215,6 +208,36 @@ read_back(struct torrent *t, uint32_t piece, enum readback_kind kind)
     }
 }
 
+/* After a verdict changed trust levels in the picker: a peer put on parole
+ * has its requests taken back cancelled on the wire, and its host is
+ * remembered so a new connection from it starts on parole too; a peer that
+ * left parole is forgotten there. */
+static void
+sync_trust(struct torrent *t)
+{
+    uint64_t now = session_now_ms(t->ss);
+    for (struct peer *p = t->peers; p; p = p->next) {
+        if (p->state != PEER_ACTIVE)
+            continue;
+        const struct sockaddr *sa = (const struct sockaddr *)&p->sa;
+        if (picker_peer_trust(t->picker, p) == PICKER_TRUST_PAROLE) {
+            banlist_add(t->suspects, sa, now);
+            peer_sync_requests(p);
+        } else if (picker_peer_trust(t->picker, p) == PICKER_TRUST_FULL) {
+            banlist_del(t->suspects, sa);
+        }
+    }
+}
+
+int
+torrent_peer_trust_init(struct torrent *t, struct peer *p)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&p->sa;
+    int parole = banlist_has(t->suspects, sa, session_now_ms(t->ss));
+    return picker_peer_set_trust(t->picker, p,
+                                 parole ? PICKER_TRUST_PAROLE : PICKER_TRUST_NEW);
+}
+
 static void
 piece_failed(struct torrent *t, uint32_t piece)
 {
@@ -229,8 +252,12 @@ piece_failed(struct torrent *t, uint32_t piece)
         smartban_forget(t->sb, piece);
     } else if (one == 0) {
         read_back(t, piece, READBACK_BAD);
+        /* Fetched again first, so its verdict names the liar soon. */
+        picker_set_piece_priority(t->picker, piece, PICKER_PRIO_HIGH);
     }
+    /* Several senders go on parole (picker.h). */
     picker_piece_failed(t->picker, piece);
+    sync_trust(t);
 }
 
 static void
@@ -270,15 +297,17 @@ on_hash_done(void *user, int rc)
     if (t->io_failed[piece]) {
         /* The data never reached the disk whole: not the peers' fault. */
         t->io_failed[piece] = 0;
-        picker_piece_failed(t->picker, piece);
+        picker_piece_reset(t->picker, piece);
         return;
     }
-    if (rc == 1)
+    if (rc == 1) {
         piece_passed(t, piece);
-    else if (rc == 0)
+        sync_trust(t);
+    } else if (rc == 0) {
         piece_failed(t, piece);
-    else
-        picker_piece_failed(t->picker, piece);
+    } else {
+        picker_piece_reset(t->picker, piece);
+    }
     for (struct peer *p = t->peers; p; p = p->next)
         peer_fill_requests(p);
 }
@@ -333,7 +362,7 @@ torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t beg
     if (!copy || !job) {
         xfree(copy);
         xfree(job);
-        picker_piece_failed(t->picker, piece);
+        picker_piece_reset(t->picker, piece);
         return;
     }
     memcpy(copy, data, len);
@@ -341,7 +370,7 @@ torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t beg
     uint64_t off = (uint64_t)piece * t->m->piece_length + begin;
     if (disk_submit_write(t->ss->disk, t->st, off, copy, len, on_write_done, job) != 0) {
         xfree(job);
-        picker_piece_failed(t->picker, piece);
+        picker_piece_reset(t->picker, piece);
         return;
     }
     t->pending_writes++;
@@ -351,14 +380,14 @@ torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t beg
      * pool orders a hash after earlier overlapping writes). */
     job = xmalloc(sizeof(*job));
     if (!job) {
-        picker_piece_failed(t->picker, piece);
+        picker_piece_reset(t->picker, piece);
         return;
     }
     *job = (struct piece_job){t, piece};
     if (disk_submit_hash(t->ss->disk, t->st, piece, t->m->pieces + (size_t)piece * 20,
                          on_hash_done, job) != 0) {
         xfree(job);
-        picker_piece_failed(t->picker, piece);
+        picker_piece_reset(t->picker, piece);
         return;
     }
     t->pending_hashes++;
@@ -456,6 +485,8 @@ torrent_peer_detached(struct torrent *t, struct peer *p)
 int
 torrent_add_known(struct torrent *t, const struct sockaddr *sa, socklen_t len)
 {
+    if (torrent_is_banned(t, sa))
+        return SHOAL_EBANNED;
     for (size_t i = 0; i < t->nknown; i++)
         if (sockaddr_same_endpoint((const struct sockaddr *)&t->known[i].sa, sa))
             return 0;
@@ -1002,7 +1033,8 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
     t->picker =
         picker_new(m->piece_count, m->piece_length, m->total_size, session_random(ss));
     t->sb = smartban_new(m->piece_length, m->total_size);
-    if (!t->save_dir || !t->io_failed || !t->picker || !t->sb)
+    t->suspects = banlist_new();
+    if (!t->save_dir || !t->io_failed || !t->picker || !t->sb || !t->suspects)
         goto fail;
     if (opts->resume_path) {
         t->resume_path = xstrdup(opts->resume_path);
@@ -1113,6 +1145,7 @@ torrent_free(struct torrent *t)
         peer_free(p);
     }
     smartban_free(t->sb);
+    banlist_free(t->suspects);
     tracker_client_detach(&t->tracker);
     announcer_cleanup(&t->tracker.announcer);
     /* No disk job refers to the storage any more: the session ran every
@@ -1124,7 +1157,6 @@ torrent_free(struct torrent *t)
     xfree(t->resume_path);
     xfree(t->wanted);
     xfree(t->io_failed);
-    xfree(t->banned);
     xfree(t->known);
     xfree(t);
 }

@@ -15,6 +15,7 @@
 #include "session/tracker_client.h"
 #include "shoal.h"
 
+struct banlist;
 struct peer;
 struct picker;
 struct resume_write;
@@ -57,10 +58,9 @@ struct torrent {
     uint64_t downloaded, uploaded;               /* payload bytes, this run */
     uint64_t downloaded_before, uploaded_before; /* earlier runs, from resume */
     uint32_t hash_failures;
-    uint32_t nbanned;
-    struct sockaddr_storage *banned;
-    size_t capbanned;
-    uint8_t *io_failed; /* per piece: a write of it failed */
+    uint32_t nbanned;         /* hosts this torrent's hash checks banned */
+    struct banlist *suspects; /* hosts on parole (picker.h), kept across reconnects */
+    uint8_t *io_failed;       /* per piece: a write of it failed */
     int dying;
     uint64_t state_since_ms;
 
@@ -148,6 +148,9 @@ void torrent_dial_now(struct torrent *t, uint64_t now);
 void torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t begin,
                       const uint8_t *data, size_t len);
 int torrent_is_banned(const struct torrent *t, const struct sockaddr *sa);
+/* Tells the picker how far a newly active peer is trusted: on parole when
+ * its host is (it reconnected), else new. 0 or SHOAL_ENOMEM. */
+int torrent_peer_trust_init(struct torrent *t, struct peer *p);
 /* Adds p to the torrent's peer list and count (the only place t->npeers
  * grows); torrent_peer_detached() is the only place it shrinks. */
 void torrent_peer_attached(struct torrent *t, struct peer *p);

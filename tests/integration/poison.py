@@ -1,16 +1,29 @@
 #!/usr/bin/python3
-"""A poisoning seeder against a shoal leecher, run by test_poison.sh.
+"""Poisoning seeders against a shoal leecher, run by test_poison.sh (mode
+"random") and test_poison_reject.sh (mode "reject").
 
-A Python "bad seeder" on 127.0.0.1 says it has every piece, unchokes
-whoever is interested and answers every request with random bytes of the
-right length. An honest `shoal seed`, held to --max-up 2M so the leecher
-also asks the bad one, serves the same torrent. `shoal get` with both as
---peer must finish with byte-identical data, count hash failures, ban the
-bad seeder by address, close its connection and never dial it again.
-Every process is stopped by PID; every wait is bounded (about 90 s in all).
+A Python bad seeder on 127.0.0.2 (a host of its own: bans are by address)
+says it has every piece and unchokes whoever is interested.
+  random: it answers every request with random bytes of the right length.
+  reject: it needs the fast extension (BEP 6); it answers the first block
+          asked of each piece with that block corrupted (one byte flipped),
+          asks for it again the same, and rejects every other request, so
+          each piece it touches mixes its one bad block with good blocks
+          from the honest seeder.
+Once the leecher has closed a connection to it, it keeps coming back from
+127.0.0.2 on new source ports to the leecher's listening port.
+
+An honest `shoal seed` on 127.0.0.1, held to --max-up 2M so the leecher also
+asks the bad one, serves the same torrent. `shoal get` with both as --peer
+must finish with byte-identical data, ban the bad seeder by address within
+two failed pieces (and fail no more than two pieces in all), never ban the
+honest seeder, never dial the bad one again, and refuse every one of its
+new connections. Every process is stopped by PID; every wait is bounded
+(about 90 s in all).
 """
 import filecmp
 import os
+import re
 import shutil
 import socket
 import struct
@@ -23,14 +36,18 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peer_tools as pt  # noqa: E402
 
-# 64 pieces of 256 KiB: at 2 MiB/s the honest seeder needs about 8 s, long
-# enough for the leecher's first redial (5 s after a dial) to show.
+# 64 pieces of 256 KiB: at 2 MiB/s the honest seeder needs about 8 s.
 PIECE = 256 * 1024
-SIZE = 64 * PIECE
+PIECES = 64
 GOOD_RATE = "2M"
 GET_TIMEOUT = 75.0
 # The leecher redials a known address 5 s after the last dial.
 REDIAL_S = 5.0
+BAD_HOST = "127.0.0.2"
+# The acceptance bound: failed pieces in all, and before the ban.
+MAX_FAILED = 2
+# How often the bad seeder comes back once it has been dropped.
+RECONNECT_S = 0.3
 
 results = []
 
@@ -45,25 +62,34 @@ def record(name, ok, detail=""):
 
 
 class BadSeeder:
-    """Accepts connections on a free port and answers requests with random
-    bytes. Records when each connection was accepted and when the other
-    side closed it."""
+    """Serves poisoned data on BAD_HOST, and once dropped dials the leecher
+    again and again from new source ports. Records when the leecher dialed
+    it, when it closed a connection, and how its own connections went."""
 
-    def __init__(self, torrent):
+    def __init__(self, torrent, data, mode):
         self.t = torrent
+        self.data = data
+        self.mode = mode
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.bind((BAD_HOST, 0))
         self.lsock.listen(16)
         self.lsock.settimeout(0.2)
         self.port = self.lsock.getsockname()[1]
         self.lock = threading.Lock()
-        self.accepted = []    # monotonic time of each accept
-        self.closed = []      # monotonic time the leecher closed a connection
-        self.blocks = 0       # random blocks sent
+        self.accepted = []     # monotonic time of each accept (the leecher dialed)
+        self.closed = []       # monotonic time the leecher closed a connection
+        self.blocks = 0        # poisoned blocks sent
+        self.rejects = 0       # requests rejected (mode reject)
+        self.redials = 0       # connections it opened to the leecher
+        self.redial_answered = []  # of those, times the leecher answered the handshake
+        self.chosen = {}       # mode reject: piece -> the block it poisons
         self.errors = []
+        self.leecher_port = None
         self.done = threading.Event()
-        self.threads = [threading.Thread(target=self.accept_loop, daemon=True)]
-        self.threads[0].start()
+        self.threads = [threading.Thread(target=self.accept_loop, daemon=True),
+                        threading.Thread(target=self.redial_loop, daemon=True)]
+        for th in self.threads:
+            th.start()
 
     def accept_loop(self):
         while not self.done.is_set():
@@ -75,19 +101,76 @@ class BadSeeder:
                 return
             with self.lock:
                 self.accepted.append(time.monotonic())
-            th = threading.Thread(target=self.serve, args=(conn,), daemon=True)
+            th = threading.Thread(target=self.serve, args=(conn, False), daemon=True)
             self.threads.append(th)
             th.start()
 
-    def serve(self, conn):
-        p = pt.Peer(conn)
-        try:
-            reserved, infohash, _ = p.read_handshake(5.0)
-            if infohash != self.t.infohash:
-                self.errors.append("handshake for another infohash")
+    def redial_loop(self):
+        """Once the leecher has dropped it, connects again from BAD_HOST on a
+        new source port every RECONNECT_S; a handshake that gets an answer
+        is served like any other connection."""
+        while not self.done.wait(RECONNECT_S):
+            with self.lock:
+                dropped = bool(self.closed)
+            if not dropped or not self.leecher_port:
+                continue
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(2.0)
+            try:
+                s.bind((BAD_HOST, 0))
+                s.connect(("127.0.0.1", self.leecher_port))
+            except OSError:
+                s.close()
+                continue
+            with self.lock:
+                self.redials += 1
+            th = threading.Thread(target=self.serve, args=(s, True), daemon=True)
+            self.threads.append(th)
+            th.start()
+
+    def poisoned(self, index, begin, length):
+        if self.mode == "random":
+            return os.urandom(length)
+        off = index * self.t.piece_length + begin
+        block = bytearray(self.data[off:off + length])
+        block[length // 2] ^= 0xff
+        return bytes(block)
+
+    def on_request(self, p, index, begin, length):
+        if self.mode == "reject":
+            with self.lock:
+                mine = self.chosen.setdefault(index, begin) == begin
+            if not mine:
+                p.send(pt.request(index, begin, length, pt.REJECT))
+                with self.lock:
+                    self.rejects += 1
                 return
-            fast = bool(reserved[7] & 0x04)
-            p.send(pt.handshake(self.t.infohash, pt.random_peer_id(), fast=fast))
+        p.send(pt.piece(index, begin, self.poisoned(index, begin, length)))
+        with self.lock:
+            self.blocks += 1
+
+    def serve(self, conn, outgoing):
+        p = pt.Peer(conn)
+        fast = self.mode == "reject"
+        try:
+            if outgoing:
+                p.send(pt.handshake(self.t.infohash, pt.random_peer_id(), fast=fast))
+                try:
+                    reserved, infohash, _ = p.read_handshake(2.0)
+                except (socket.timeout, pt.Closed):
+                    return  # refused, as it should be
+                with self.lock:
+                    self.redial_answered.append(time.monotonic())
+            else:
+                reserved, infohash, _ = p.read_handshake(5.0)
+                if infohash != self.t.infohash:
+                    self.errors.append("handshake for another infohash")
+                    return
+                fast = fast and bool(reserved[7] & 0x04)
+                p.send(pt.handshake(self.t.infohash, pt.random_peer_id(), fast=fast))
+            if self.mode == "reject" and not (reserved[7] & 0x04):
+                self.errors.append("the leecher does not speak the fast extension")
+                return
             p.send(pt.msg(pt.HAVE_ALL) if fast else pt.bitfield(self.t.full_bitfield()))
             while not self.done.is_set():
                 try:
@@ -97,10 +180,7 @@ class BadSeeder:
                 if mid == pt.INTERESTED:
                     p.send(pt.msg(pt.UNCHOKE))
                 elif mid == pt.REQUEST:
-                    index, begin, length = struct.unpack(">III", payload)
-                    p.send(pt.piece(index, begin, os.urandom(length)))
-                    with self.lock:
-                        self.blocks += 1
+                    self.on_request(p, *struct.unpack(">III", payload))
         except pt.Closed:
             with self.lock:
                 self.closed.append(time.monotonic())
@@ -116,11 +196,32 @@ class BadSeeder:
             th.join(5.0)
 
 
-def banned_line(text, addr):
-    return next((x for x in text.splitlines() if "%s: banned" % addr in x), None)
+def banned_lines(text, host):
+    """Lines of the leecher's stderr that say an address of host was banned."""
+    return [x for x in text.splitlines()
+            if "banned" in x and (" %s:" % host) in x and "refused" not in x]
+
+
+def failed_lines(text):
+    """Line numbers of the failed-piece events (the verbose event lines, which
+    start with the torrent's name in brackets; the program echoes each)."""
+    return [i for i, x in enumerate(text.splitlines())
+            if re.match(r"\[[^]]*\] piece \d+ failed its hash check", x)]
 
 
 def main():
+    mode = sys.argv[1] if len(sys.argv) > 1 else "random"
+    if mode not in ("random", "reject"):
+        log("usage: poison.py [random|reject]")
+        return 2
+    try:
+        probe = socket.socket()
+        probe.bind((BAD_HOST, 0))
+        probe.close()
+    except OSError as e:
+        log("SKIP: cannot bind %s (%s): the poisoner needs an address of its own" %
+            (BAD_HOST, e))
+        return 0
     work = tempfile.mkdtemp(prefix="shoal-poison.")
     procs = pt.Procs()
     bad = None
@@ -129,8 +230,9 @@ def main():
         seed_dir = os.path.join(work, "seed")
         os.makedirs(seed_dir)
         src = os.path.join(seed_dir, "poison.bin")
+        data = os.urandom(PIECES * PIECE)
         with open(src, "wb") as f:
-            f.write(os.urandom(SIZE))
+            f.write(data)
         torrent = os.path.join(work, "poison.torrent")
         r = subprocess.run([pt.SHOAL, "create", src, "-o", torrent, "--piece-size", "256K"],
                            capture_output=True, text=True, timeout=30)
@@ -148,33 +250,41 @@ def main():
             record("honest seeder starts", False, "port %s, %r" % (good_port, state))
             log(pt.tail(seed_out + ".err"))
             return 1
-        bad = BadSeeder(t)
-        bad_addr = "127.0.0.1:%d" % bad.port
+        bad = BadSeeder(t, data, mode)
+        bad_addr = "%s:%d" % (BAD_HOST, bad.port)
         good_addr = "127.0.0.1:%d" % good_port
 
         out = os.path.join(work, "leech")
         os.makedirs(out)
         get_out = os.path.join(work, "get")
         t0 = time.monotonic()
+        # --seed: it stays up after the download, so that however late the
+        # ban comes, the test sees it refuse the bad seeder past its redial
+        # delay; the test stops it (SIGTERM) and expects exit 0.
         getter = procs.start([pt.SHOAL, "get", torrent, "-o", out, "--port", "0",
-                              "--peer", bad_addr, "--peer", good_addr, "-v"], get_out)
+                              "--peer", bad_addr, "--peer", good_addr, "--seed", "-v"],
+                             get_out)
+        bad.leecher_port = pt.shoal_port(get_out)
         # Banned addresses are never dialed again, so once the honest seeder
         # is banned the leecher cannot finish: stop it early, but only after
         # its redial delay has passed since the bad seeder was dropped.
-        hopeless_at = None
+        hopeless_at = finished_at = None
         while getter.poll() is None and time.monotonic() < t0 + GET_TIMEOUT:
             now = time.monotonic()
-            if hopeless_at is None and banned_line(pt.read_text(get_out + ".err"),
-                                                   good_addr):
+            text = pt.read_text(get_out + ".err")
+            if hopeless_at is None and banned_lines(text, "127.0.0.1"):
                 hopeless_at = now
                 log("      the leecher banned the honest seeder; it cannot finish")
-            if hopeless_at is not None:
-                with bad.lock:
-                    first_close = min(bad.closed) if bad.closed else now
-                if now > max(hopeless_at + 2.0, first_close + REDIAL_S + 1.5):
-                    break
+            if finished_at is None and "download finished" in text:
+                finished_at = now
+            with bad.lock:
+                first_close = min(bad.closed) if bad.closed else None
+            since = max(x for x in (hopeless_at, finished_at, first_close) if x) \
+                if (hopeless_at or finished_at) else None
+            if since and now > max(since, first_close or since) + REDIAL_S + 1.5:
+                break
             time.sleep(0.1)
-        if getter.poll() is None and hopeless_at is None:
+        if finished_at is None and hopeless_at is None:
             log("      the leecher did not finish in %.0f s" % GET_TIMEOUT)
         rc = procs.stop(getter)
         t_end = time.monotonic()
@@ -185,28 +295,41 @@ def main():
         err = pt.read_text(get_out + ".err")
         got = os.path.join(out, "poison.bin")
         same = os.path.exists(got) and filecmp.cmp(got, src, shallow=False)
-        record("leecher finishes with exit 0 (%.1f s)" % (t_end - t0), rc == 0,
+        record("leecher finishes the download (%s) and exits 0" %
+               ("%.1f s" % (finished_at - t0) if finished_at else "no"),
+               finished_at is not None and rc == 0,
                "exit %s%s" % (rc, ", stopped by the test" if hopeless_at else ""))
         record("downloaded data is byte-identical", same)
 
         tot = pt.totals(err)
-        record("totals: hash_failures=%s banned=%s" % (tot.get("hash_failures"),
-                                                       tot.get("banned")),
-               tot.get("hash_failures", 0) >= 1 and tot.get("banned", 0) >= 1,
+        fails = tot.get("hash_failures", -1)
+        record("totals: hash_failures=%s (1..%d) banned=%s" %
+               (fails, MAX_FAILED, tot.get("banned")),
+               1 <= fails <= MAX_FAILED and tot.get("banned", 0) >= 1,
                "totals line: %r" % tot)
-        line = banned_line(err, bad_addr)
-        record("stderr names %s as banned" % bad_addr, line is not None)
-        if line:
-            log("      " + line)
-        record("the honest seeder is not banned", banned_line(err, good_addr) is None,
-               banned_line(err, good_addr) or "")
-        record("the bad seeder sent garbage (%d blocks)" % bad.blocks, bad.blocks > 0)
+        lines = banned_lines(err, BAD_HOST)
+        record("stderr names %s as banned" % BAD_HOST, bool(lines))
+        if lines:
+            log("      " + lines[0])
+            text = err.splitlines()
+            ban_at_line = text.index(lines[0])
+            before = [i for i in failed_lines(err) if i < ban_at_line]
+            record("banned after %d failed piece(s) (at most %d)" % (len(before), MAX_FAILED),
+                   len(before) <= MAX_FAILED)
+        honest = banned_lines(err, "127.0.0.1")
+        record("the honest seeder is not banned", not honest, honest[0] if honest else "")
+        record("the bad seeder sent poison (%d blocks, %d rejects)" %
+               (bad.blocks, bad.rejects), bad.blocks > 0 and
+               (mode == "random" or bad.rejects > 0))
         record("the bad seeder saw no protocol trouble", not bad.errors, "; ".join(bad.errors))
 
-        # The leecher closed the bad seeder's connection, then never came back.
+        # The leecher closed the bad seeder's connection, then never let it
+        # back: no dial to it, no answer to its own connections.
         with bad.lock:
             accepted = list(bad.accepted)
             closed = list(bad.closed)
+            redials = bad.redials
+            answered = list(bad.redial_answered)
         record("the leecher dialed the bad seeder (%d connection%s)" %
                (len(accepted), "" if len(accepted) == 1 else "s"), len(accepted) >= 1)
         # A close at the leecher's exit does not count: it must come while
@@ -222,7 +345,11 @@ def main():
             record("no connection to the bad seeder after the ban", not again,
                    "%d later connection(s), first %.1f s after the ban" %
                    (len(again), (again[0] - ban_at) if again else 0))
-            # The check above only means something if the leecher ran past
+            answered = [a for a in answered if a > ban_at]
+            record("the bad seeder came back from new ports %d times, refused each time" %
+                   redials, redials >= 1 and not answered,
+                   "%d of its connections got a handshake after the ban" % len(answered))
+            # The checks above only mean something if the leecher ran past
             # its redial delay after the ban.
             record("the leecher ran %.1f s past the ban (redial after %.0f s)" %
                    (t_end - ban_at, REDIAL_S), t_end - ban_at > REDIAL_S + 0.5)
@@ -238,7 +365,7 @@ def main():
             log("work folder kept: " + work)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    log("poison: %.1f s" % (time.monotonic() - started))
+    log("poison %s: %.1f s" % (mode, time.monotonic() - started))
     log("%d passed, %d failed" % (len(results) - len(failed), len(failed)))
     return 1 if failed else 0
 

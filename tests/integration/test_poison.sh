@@ -1,4 +1,5 @@
 #!/bin/bash
-# A seeder that answers with random bytes: the leecher bans it, finishes from
-# the honest seeder and never dials the bad one again.
-exec /usr/bin/python3 "$(dirname "$0")/poison.py"
+# A seeder on its own address that answers with random bytes and comes back
+# from new source ports: the leecher bans its address within two failed
+# pieces, finishes from the honest seeder and never lets it in again.
+exec /usr/bin/python3 "$(dirname "$0")/poison.py" random

@@ -609,6 +609,151 @@ test_reject_not_requested(void **state)
     expect_nothing_sent(f);
 }
 
+/* A peer from 127.0.0.1:port that handshakes for t with the fast extension
+ * and says it has every piece; its end of the pair goes to *far. */
+static struct peer *
+accept_seed(struct fx *f, struct torrent *t, uint16_t port, uint8_t res5,
+            struct bufferevent **far)
+{
+    struct bufferevent *pair[2];
+    assert_int_equal(bufferevent_pair_new(f->ss->base, 0, pair), 0);
+    struct sockaddr_storage sa;
+    socklen_t len;
+    addr_v4(&sa, &len);
+    ((struct sockaddr_in *)&sa)->sin_port = htons(port);
+    struct peer *p = session_accept(f->ss, pair[0], (struct sockaddr *)&sa, len);
+    assert_non_null(p);
+    *far = pair[1];
+    bufferevent_enable(*far, EV_READ | EV_WRITE);
+    uint8_t m[128];
+    assert_int_equal(
+        bufferevent_write(*far, m, handshake(m, res5, FAST, t->m->infohash, remote_id)),
+        0);
+    pump(f);
+    assert_int_equal(p->state, PEER_ACTIVE);
+    assert_int_equal(bufferevent_write(*far, m, msg_simple(m, 14)), 0);
+    pump(f);
+    assert_int_equal(p->am_interested, 1);
+    return p;
+}
+
+static void
+test_reject_refills_elsewhere(void **state)
+{
+    struct fx *f = *state;
+    uint8_t m[64], want[64];
+    f->p = accept_seed(f, f->t, 6881, EXTENDED, &f->far);
+    assert_int_equal(picker_peer_trust(f->t->picker, f->p), PICKER_TRUST_NEW);
+    picker_peer_set_trust(f->t->picker, f->p, PICKER_TRUST_FULL);
+    /* It takes one request at a time (BEP 10 reqq). */
+    static const char ext[] = "d4:reqqi1ee";
+    put32(m, 2 + sizeof(ext) - 1);
+    m[4] = 20;
+    m[5] = 0;
+    memcpy(m + 6, ext, sizeof(ext) - 1);
+    feed(f, m, 6 + sizeof(ext) - 1);
+    drain_sent(f);
+    feed(f, m, msg_simple(m, 1));
+    assert_int_equal(f->p->nreqs, 1);
+    uint32_t first = f->p->reqs[0].piece;
+    assert_int_equal(f->p->reqs[0].begin, 0);
+    drain_sent(f);
+    /* Rejected while it unchokes us: the slot is refilled at once, from
+     * another piece than the one it refused. */
+    feed(f, m, msg_req(m, 16, first, 0, PICKER_BLOCK_SIZE));
+    assert_int_equal(f->p->state, PEER_ACTIVE);
+    assert_int_equal(f->p->nreqs, 1);
+    uint32_t second = f->p->reqs[0].piece;
+    assert_int_not_equal(second, first);
+    expect_sent(f, want, msg_req(want, 6, second, 0, PICKER_BLOCK_SIZE));
+    /* A reject for a request we cancelled is no violation (BEP 6). */
+    peer_cancel_block(f->p, second, 0, PICKER_BLOCK_SIZE);
+    expect_sent(f, want, msg_req(want, 8, second, 0, PICKER_BLOCK_SIZE));
+    feed(f, m, msg_req(m, 16, second, 0, PICKER_BLOCK_SIZE));
+    assert_int_equal(f->p->state, PEER_ACTIVE);
+    /* One more is: nothing was cancelled. */
+    feed(f, m, msg_req(m, 16, second, 0, PICKER_BLOCK_SIZE));
+    assert_int_equal(f->p->state, PEER_DEAD);
+}
+
+static void
+test_ban_covers_host_and_torrents(void **state)
+{
+    struct fx *f = *state;
+    /* The same host on two torrents, from two source ports. */
+    struct bufferevent *far2;
+    f->p = accept_seed(f, f->t, 6881, 0, &f->far);
+    struct peer *bad = accept_seed(f, f->empty, 7000, 0, &far2);
+    /* And a third connection that has not handshaked yet. */
+    struct bufferevent *pair3[2];
+    assert_int_equal(bufferevent_pair_new(f->ss->base, 0, pair3), 0);
+    struct sockaddr_storage sa3;
+    socklen_t len3;
+    addr_v4(&sa3, &len3);
+    ((struct sockaddr_in *)&sa3)->sin_port = htons(7002);
+    struct peer *half = session_accept(f->ss, pair3[0], (struct sockaddr *)&sa3, len3);
+    assert_non_null(half);
+    uint8_t m[64];
+    assert_int_equal(bufferevent_write(far2, m, msg_simple(m, 1)), 0);
+    pump(f);
+    assert_true(bad->nreqs > 0);
+    /* It answers every request of its one piece with zeros. */
+    static uint8_t blk[13 + PICKER_BLOCK_SIZE];
+    size_t n = bad->nreqs;
+    struct peer_req reqs[8];
+    assert_true(n <= 8);
+    memcpy(reqs, bad->reqs, n * sizeof(reqs[0]));
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(reqs[i].piece, reqs[0].piece);
+        put32(blk, 9 + reqs[i].length);
+        blk[4] = 7;
+        put32(blk + 5, reqs[i].piece);
+        put32(blk + 9, reqs[i].begin);
+        assert_int_equal(bufferevent_write(far2, blk, 13 + reqs[i].length), 0);
+    }
+    uint64_t deadline = now_ms() + WAIT_MS;
+    while (bad->state != PEER_DEAD && now_ms() < deadline) {
+        pump(f);
+        usleep(1000);
+    }
+    /* Its one piece failed: banned, and so is the host everywhere. */
+    assert_int_equal(f->empty->hash_failures, 1);
+    assert_int_equal(f->empty->nbanned, 1);
+    assert_int_equal(bad->state, PEER_DEAD);
+    assert_string_equal(bad->dead_reason,
+                        "banned: sent a piece that failed its hash check");
+    assert_int_equal(f->p->state, PEER_DEAD);
+    assert_string_equal(f->p->dead_reason,
+                        "banned: sent a piece that failed its hash check");
+    assert_int_equal(half->state, PEER_DEAD);
+    assert_string_equal(half->dead_reason, "banned address");
+    bufferevent_free(pair3[1]);
+    struct sockaddr_storage sa;
+    socklen_t len;
+    addr_v4(&sa, &len);
+    ((struct sockaddr_in *)&sa)->sin_port = htons(9999);
+    assert_true(torrent_is_banned(f->t, (struct sockaddr *)&sa));
+    assert_int_equal(torrent_add_known(f->t, (struct sockaddr *)&sa, len), SHOAL_EBANNED);
+    ((struct sockaddr_in *)&sa)->sin_addr.s_addr = htonl(0x7f000002);
+    assert_false(torrent_is_banned(f->t, (struct sockaddr *)&sa));
+    /* It comes back from yet another port: refused at the handshake. */
+    bufferevent_free(far2);
+    bufferevent_free(f->far);
+    f->far = NULL;
+    struct bufferevent *pair[2];
+    assert_int_equal(bufferevent_pair_new(f->ss->base, 0, pair), 0);
+    addr_v4(&sa, &len);
+    ((struct sockaddr_in *)&sa)->sin_port = htons(7001);
+    f->p = session_accept(f->ss, pair[0], (struct sockaddr *)&sa, len);
+    assert_non_null(f->p);
+    f->far = pair[1];
+    bufferevent_enable(f->far, EV_READ | EV_WRITE);
+    uint8_t hs[68];
+    feed(f, hs, handshake(hs, 0, FAST, f->t->m->infohash, remote_id));
+    assert_int_equal(f->p->state, PEER_DEAD);
+    assert_string_equal(f->p->dead_reason, "banned address");
+}
+
 /* Each breaks the protocol; the reason is the codec's (wire.c). */
 static void
 test_protocol_violations(void **state)
@@ -738,6 +883,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_request_choked_without_fast, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reject_not_requested, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reject_refills_elsewhere, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ban_covers_host_and_torrents, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_protocol_violations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_messages_split_anywhere, setup, teardown),
     };

@@ -3,8 +3,9 @@
  * sizes, rarest first and its seeded tie-break, partial pieces first,
  * suggestions, sequential mode, priorities, the per-peer piece limit,
  * endgame duplicates and requester lists, cancels and departed peers, hash
- * failures and contributors, the seed counter, a 2^21-piece torrent, the
- * pipeline sizing table, and allocation failures.
+ * failures and contributors, trust (new peers, parole after a mixed failure,
+ * rejected pieces, and a randomized run of them), the seed counter, a 2^21-piece torrent,
+ * the pipeline sizing table, and allocation failures.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -672,6 +673,188 @@ test_piece_failed(void **state)
     picker_free(p);
 }
 
+/* ------------------------------------------------------------------ trust */
+
+/* A macro, so a failure names the caller's line. */
+#define all_of_piece(b, n, want)                                                         \
+    do {                                                                                 \
+        for (int i_ = 0; i_ < (n); i_++)                                                 \
+            assert_int_equal((b)[i_].piece, (want));                                     \
+    } while (0)
+
+static void
+test_trust_new_holds_one_piece(void **state)
+{
+    (void)state;
+    struct picker *p = mk(8, 4 * BS, 3);
+    picker_set_sequential(p, 1);
+    assert_int_equal(picker_peer_trust(p, A), PICKER_TRUST_FULL);
+    assert_int_equal(picker_peer_set_trust(p, A, PICKER_TRUST_NEW), 0);
+    assert_int_equal(picker_peer_set_trust(p, B, PICKER_TRUST_NEW), 0);
+    assert_int_equal(picker_peer_trust(p, A), PICKER_TRUST_NEW);
+    struct picker_block b[16];
+    /* However deep its pipeline, a new peer gets one piece. */
+    assert_int_equal(next(p, A, NULL, b, 16), 4);
+    all_of_piece(b, 4, 0);
+    assert_int_equal(next(p, B, NULL, b, 16), 4);
+    all_of_piece(b, 4, 1);
+    assert_int_equal(picker_peer_unverified(p, A), 1);
+    assert_int_equal(picker_peer_unverified(p, C), 0);
+    /* Its piece complete but not verified yet: still nothing more. */
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(picker_block_received(p, A, 0, i * BS, BS), i == 3);
+    assert_int_equal(next(p, A, NULL, b, 16), 0);
+    /* Verified: fully trusted from now on. */
+    picker_piece_passed(p, 0);
+    assert_int_equal(picker_peer_trust(p, A), PICKER_TRUST_FULL);
+    assert_int_equal(picker_peer_trust(p, B), PICKER_TRUST_NEW);
+    assert_int_equal(next(p, A, NULL, b, 16), 16);
+    /* A piece from one sender that fails puts nobody on parole: the session
+     * bans that sender. */
+    for (uint32_t i = 0; i < 4; i++)
+        picker_block_received(p, B, 1, i * BS, BS);
+    picker_piece_failed(p, 1);
+    assert_int_equal(picker_peer_trust(p, B), PICKER_TRUST_NEW);
+    picker_free(p);
+}
+
+static void
+test_parole_after_mixed_failure(void **state)
+{
+    (void)state;
+    struct picker *p = mk(8, 4 * BS, 5);
+    picker_set_sequential(p, 1);
+    struct picker_block a[8], b[8], c[8];
+    void *who[4];
+    /* A and B share piece 0; A also has a block of piece 1 and a request
+     * there. */
+    assert_int_equal(next(p, A, NULL, a, 2), 2);
+    assert_int_equal(next(p, B, NULL, b, 2), 2);
+    all_of_piece(a, 2, 0);
+    all_of_piece(b, 2, 0);
+    assert_int_equal(next(p, A, NULL, c, 2), 2);
+    all_of_piece(c, 2, 1);
+    assert_int_equal(picker_block_received(p, A, 1, 0, BS), 0);
+    receive_all(p, A, a, 2);
+    assert_int_equal(picker_block_received(p, B, 0, b[0].begin, BS), 0);
+    assert_int_equal(picker_block_received(p, B, 0, b[1].begin, BS), 1);
+    picker_piece_failed(p, 0);
+    assert_int_equal(picker_peer_trust(p, A), PICKER_TRUST_PAROLE);
+    assert_int_equal(picker_peer_trust(p, B), PICKER_TRUST_PAROLE);
+    /* What A had in piece 1 is taken back: its block thrown away, its
+     * request released, a late copy refused. */
+    assert_int_equal(picker_piece_contributors(p, 1, who, 4), 0);
+    assert_int_equal(picker_block_requesters(p, 1, BS, who, 4), 0);
+    assert_int_equal(picker_peer_requests(p, A), 0);
+    assert_int_equal(picker_block_received(p, A, 1, BS, BS), SHOAL_EINVAL);
+    /* On parole each takes one whole piece, alone: A the piece it was
+     * taken back from, now idle and empty, B the next. */
+    assert_int_equal(next(p, A, NULL, a, 8), 4);
+    all_of_piece(a, 4, 1);
+    assert_int_equal(next(p, B, NULL, b, 8), 4);
+    all_of_piece(b, 4, 0);
+    /* Nobody else gets blocks of them, and blocks do not cross. */
+    assert_int_equal(next(p, C, NULL, c, 4), 4);
+    all_of_piece(c, 4, 2);
+    assert_int_equal(picker_block_received(p, A, 0, 0, BS), SHOAL_EINVAL);
+    assert_int_equal(picker_block_received(p, C, 1, 0, BS), SHOAL_EINVAL);
+    assert_int_equal(picker_block_received(p, B, 2, 0, BS), SHOAL_EINVAL);
+    /* A rejects a block of its piece: the whole piece is given back, the
+     * block it did send thrown away. */
+    assert_int_equal(picker_block_received(p, A, 1, 0, BS), 0);
+    assert_int_equal(picker_block_rejected(p, A, 1, BS), 1);
+    assert_int_equal(picker_piece_contributors(p, 1, who, 4), 0);
+    assert_int_equal(picker_block_requesters(p, 1, 2 * BS, who, 4), 0);
+    assert_int_equal(picker_peer_requests(p, A), 0);
+    assert_int_equal(picker_peer_trust(p, A), PICKER_TRUST_PAROLE);
+    /* B sends its piece alone and it passes: B is off parole. */
+    receive_all(p, B, b, 4);
+    picker_piece_passed(p, 0);
+    assert_int_equal(picker_peer_trust(p, B), PICKER_TRUST_FULL);
+    assert_int_equal(picker_peer_trust(p, A), PICKER_TRUST_PAROLE);
+    /* Fully trusted again, B may share pieces: piece 1 is free for all. */
+    assert_int_equal(next(p, B, NULL, b, 2), 2);
+    all_of_piece(b, 2, 1);
+    assert_int_equal(next(p, D, NULL, c, 2), 2);
+    all_of_piece(c, 2, 1);
+    picker_free(p);
+}
+
+static void
+test_parole_cancel_and_gone(void **state)
+{
+    (void)state;
+    struct picker *p = mk(2, 4 * BS, 7);
+    picker_set_sequential(p, 1);
+    struct picker_block a[8];
+    void *who[4];
+    assert_int_equal(picker_peer_set_trust(p, A, PICKER_TRUST_PAROLE), 0);
+    assert_int_equal(next(p, A, NULL, a, 8), 4);
+    all_of_piece(a, 4, 0);
+    assert_int_equal(picker_block_received(p, A, 0, 0, BS), 0);
+    /* A request of its own piece dropped (choke, time-out): given back. */
+    picker_block_cancelled(p, A, 0, BS);
+    assert_int_equal(picker_piece_contributors(p, 0, who, 4), 0);
+    assert_int_equal(picker_peer_requests(p, A), 0);
+    /* It goes away with its piece half done: given back too, and its trust
+     * level is forgotten with it. */
+    assert_int_equal(next(p, A, NULL, a, 8), 4);
+    assert_int_equal(picker_block_received(p, A, 0, 0, BS), 0);
+    picker_peer_gone(p, A);
+    assert_int_equal(picker_peer_trust(p, A), PICKER_TRUST_FULL);
+    assert_int_equal(picker_piece_contributors(p, 0, who, 4), 0);
+    assert_int_equal(next(p, B, NULL, a, 4), 4);
+    all_of_piece(a, 4, 0);
+    /* B sends a block of piece 0 and leaves. A peer on parole claims the
+     * idle piece only when nothing else is left, throwing B's block away. */
+    assert_int_equal(picker_block_received(p, B, 0, 0, BS), 0);
+    picker_peer_gone(p, B);
+    assert_int_equal(picker_peer_set_trust(p, C, PICKER_TRUST_PAROLE), 0);
+    assert_int_equal(next(p, C, NULL, a, 8), 4);
+    all_of_piece(a, 4, 1);
+    receive_all(p, C, a, 4);
+    picker_piece_passed(p, 1);
+    assert_int_equal(picker_peer_trust(p, C), PICKER_TRUST_FULL);
+    assert_int_equal(picker_peer_set_trust(p, C, PICKER_TRUST_PAROLE), 0);
+    assert_int_equal(next(p, C, NULL, a, 8), 4);
+    all_of_piece(a, 4, 0);
+    assert_int_equal(picker_piece_contributors(p, 0, who, 4), 0);
+    receive_all(p, C, a, 4);
+    picker_piece_passed(p, 0);
+    assert_true(picker_is_complete(p));
+    picker_free(p);
+}
+
+static void
+test_reject_bars_the_piece(void **state)
+{
+    (void)state;
+    struct picker *p = mk(4, 4 * BS, 9);
+    picker_set_sequential(p, 1);
+    struct picker_block a[8], b[8];
+    assert_int_equal(next(p, A, NULL, a, 4), 4);
+    all_of_piece(a, 4, 0);
+    assert_int_equal(picker_block_rejected(p, A, 0, 0), 0);
+    assert_int_equal(picker_block_rejected(p, A, 0, 0), 0); /* twice: no-op */
+    assert_int_equal(picker_block_rejected(p, A, 3, 0), 0); /* never asked */
+    assert_int_equal(picker_peer_requests(p, A), 3);
+    /* Refilled at once, but not with the piece it refused. */
+    int n = next(p, A, NULL, a, 4);
+    assert_int_equal(n, 4);
+    all_of_piece(a, 4, 1);
+    /* Someone else takes the refused block. */
+    assert_int_equal(next(p, B, NULL, b, 1), 1);
+    assert_int_equal(b[0].piece, 0);
+    assert_int_equal(b[0].begin, 0);
+    picker_block_cancelled(p, B, 0, 0);
+    /* Forgiven, A may be asked for it again. */
+    picker_peer_forgive(p, A);
+    assert_int_equal(next(p, A, NULL, a, 1), 1);
+    assert_int_equal(a[0].piece, 0);
+    assert_int_equal(a[0].begin, 0);
+    picker_free(p);
+}
+
 /* ------------------------------------------------------------------ availability */
 
 static void
@@ -915,7 +1098,9 @@ test_simulation(void **state)
                     if (done && sim_rand(&m, 5) == 0) {
                         void *who[SIM_PEERS];
                         assert_true(picker_piece_contributors(p, i, who, SIM_PEERS) >= 1);
-                        picker_piece_failed(p, i);
+                        /* Blame and parole have tests of their own; here
+                         * the piece is only fetched again. */
+                        picker_piece_reset(p, i);
                         memset(m.received[i], 0, sizeof(m.received[i]));
                     } else if (done) {
                         picker_piece_passed(p, i);
@@ -968,6 +1153,98 @@ test_simulation(void **state)
 }
 
 /* ------------------------------------------------------------------ pipeline */
+
+/* ------------------------------------------------------------------ trust simulation */
+
+#define TS_PEERS  5
+#define TS_PIECES 24
+#define TS_MAXOUT 512
+
+/* Random deliveries, rejects, cancels, departures and hash verdicts with
+ * peers of every trust level: the download always ends, a peer not fully
+ * trusted never holds data in more than one unverified piece, and what a
+ * peer on parole is asked for belongs to a piece nobody else is asked for. */
+static void
+test_trust_simulation(void **state)
+{
+    (void)state;
+    static char keys[TS_PEERS];
+    static struct {
+        uint32_t piece, begin;
+    } out[TS_PEERS][TS_MAXOUT];
+    int nout[TS_PEERS];
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        struct sim m = {.r = seed};
+        struct picker *p = mk(TS_PIECES, 4 * BS, seed);
+        memset(nout, 0, sizeof(nout));
+        for (int k = 0; k < TS_PEERS; k++)
+            assert_int_equal(picker_peer_set_trust(p, &keys[k], PICKER_TRUST_NEW), 0);
+        int failures = 0, steps = 0;
+        while (!picker_is_complete(p)) {
+            assert_true(++steps < 200000);
+            int k = (int)sim_rand(&m, TS_PEERS);
+            void *key = &keys[k];
+            /* Drop what the picker took back, as the session does. */
+            for (int i = 0; i < nout[k]; i++) {
+                void *who[4];
+                size_t n =
+                    picker_block_requesters(p, out[k][i].piece, out[k][i].begin, who, 4);
+                int listed = 0;
+                for (size_t j = 0; j < n && j < 4; j++)
+                    listed |= who[j] == key;
+                if (!listed)
+                    out[k][i--] = out[k][--nout[k]];
+            }
+            uint32_t op = sim_rand(&m, 12);
+            if (op < 4) {
+                struct picker_block b[16];
+                int room = TS_MAXOUT - nout[k];
+                int n = next(p, key, NULL, b, room < 16 ? room : 16);
+                int parole = picker_peer_trust(p, key) == PICKER_TRUST_PAROLE;
+                for (int i = 0; i < n; i++) {
+                    out[k][nout[k]].piece = b[i].piece;
+                    out[k][nout[k]++].begin = b[i].begin;
+                    for (uint32_t x = 0; parole && x < 4; x++) {
+                        void *who[4];
+                        size_t w = picker_block_requesters(p, b[i].piece, x * BS, who, 4);
+                        for (size_t j = 0; j < w && j < 4; j++)
+                            assert_ptr_equal(who[j], key);
+                    }
+                }
+            } else if (op < 8 && nout[k]) {
+                int i = (int)sim_rand(&m, (uint32_t)nout[k]);
+                uint32_t piece = out[k][i].piece, begin = out[k][i].begin;
+                out[k][i] = out[k][--nout[k]];
+                int rc = picker_block_received(p, key, piece, begin, BS);
+                if (rc == 1 && failures < 30 && sim_rand(&m, 4) == 0) {
+                    failures++;
+                    picker_piece_failed(p, piece);
+                } else if (rc == 1) {
+                    picker_piece_passed(p, piece);
+                }
+            } else if (op < 10 && nout[k]) {
+                int i = (int)sim_rand(&m, (uint32_t)nout[k]);
+                if (op == 8)
+                    picker_block_rejected(p, key, out[k][i].piece, out[k][i].begin);
+                else
+                    picker_block_cancelled(p, key, out[k][i].piece, out[k][i].begin);
+                out[k][i] = out[k][--nout[k]];
+            } else if (op == 10 && sim_rand(&m, 20) == 0) {
+                /* It leaves and comes back, new. */
+                picker_peer_gone(p, key);
+                nout[k] = 0;
+                assert_int_equal(picker_peer_set_trust(p, key, PICKER_TRUST_NEW), 0);
+            } else if (op == 11 && sim_rand(&m, 10) == 0) {
+                for (int q = 0; q < TS_PEERS; q++)
+                    picker_peer_forgive(p, &keys[q]);
+            }
+            for (int q = 0; q < TS_PEERS; q++)
+                if (picker_peer_trust(p, &keys[q]) != PICKER_TRUST_FULL)
+                    assert_true(picker_peer_unverified(p, &keys[q]) <= 1);
+        }
+        picker_free(p);
+    }
+}
 
 static void
 test_pipeline_depth(void **state)
@@ -1086,7 +1363,12 @@ main(void)
         cmocka_unit_test(test_piece_failed),
         cmocka_unit_test(test_have_all_counter),
         cmocka_unit_test(test_huge),
+        cmocka_unit_test(test_trust_new_holds_one_piece),
+        cmocka_unit_test(test_parole_after_mixed_failure),
+        cmocka_unit_test(test_parole_cancel_and_gone),
+        cmocka_unit_test(test_reject_bars_the_piece),
         cmocka_unit_test(test_simulation),
+        cmocka_unit_test(test_trust_simulation),
         cmocka_unit_test(test_pipeline_depth),
         cmocka_unit_test(test_alloc_failures),
     };

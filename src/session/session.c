@@ -186,7 +186,10 @@ admit_established(struct shoal_session *ss, struct peer *p, struct torrent *t)
         peer_close(victim, "idle: made room for a new peer");
         return NULL;
     }
-    /* The session's limit counts established peers of every torrent. */
+    /* The session's limit counts established peers of every torrent; p is
+     * among npeers but in none yet, so below that no count is needed. */
+    if (ss->npeers <= ss->cfg.max_peers)
+        return NULL;
     int total = 0;
     struct peer *any = NULL;
     for (struct torrent *u = ss->torrents; u; u = u->next)

@@ -22,8 +22,9 @@ and slowloris connections within its 10 s handshake deadline and the idle
 peers within its 20 s first-message deadline (or sooner, to make room),
 with the reasons it logs; and once an attack stops, its descriptor count
 (/proc/PID/fd) and resident memory must come back to the baseline taken
-after a first honest download. Every process is stopped by PID; every loop
-and wait is bounded.
+after a first honest download. With many addresses, the per-address limits
+are then checked one by one (per_address()). Every process is stopped by
+PID; every loop and wait is bounded.
 """
 import os
 import re
@@ -272,6 +273,62 @@ def honest_get(procs, work, name, torrent, port):
     return rc, same, start, stem + ".err"
 
 
+def connect_from(src, port):
+    """A blocking connection to the seeder from address src."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(5.0)
+    sock.bind((src, 0))
+    sock.connect(("127.0.0.1", port))
+    return pt.Peer(sock)
+
+
+def per_address(checks, port, t, err_path):
+    """The per-address limits one by one, from addresses the attacks did
+    not use: 4 half-open connections of one address are kept, more are
+    refused while those are young, and a newcomer pushes out the oldest once
+    it is past its grace; 4 established peers of one address are kept, a
+    fifth is refused with the reason logged."""
+    held = []
+    for _ in range(4):
+        held.append(connect_from("127.0.0.250", port))
+        time.sleep(0.05)  # one after the other, to the seeder's clock too
+    time.sleep(0.1)
+    extra = connect_from("127.0.0.250", port)
+    checks.check(extra.wait_closed(2.0) and all(p.is_open(0.0) for p in held),
+                 "per address: a fifth half-open connection is refused while four "
+                 "young ones wait")
+    extra.close()
+    time.sleep(1.0)
+    oldest = held[0].local_addr()
+    newcomer = connect_from("127.0.0.250", port)
+    closed = held[0].wait_closed(3.0)
+    log_has = pt.wait_for(lambda: "] %s: no handshake yet, and a new connection needs "
+                          "the slot" % oldest in pt.read_text(err_path), 3.0)
+    checks.check(closed and log_has and newcomer.is_open(0.5),
+                 "per address: past its grace, the oldest half-open connection "
+                 "gives way to a newcomer of its address")
+    for p in held + [newcomer]:
+        p.close()
+
+    peers = []
+    for _ in range(4):
+        p = connect_from("127.0.0.251", port)
+        p.send(pt.handshake(t.infohash, pt.random_peer_id()))
+        p.read_handshake()
+        p.send(pt.msg(pt.INTERESTED))
+        peers.append(p)
+    fifth = connect_from("127.0.0.251", port)
+    addr = fifth.local_addr()
+    fifth.send(pt.handshake(t.infohash, pt.random_peer_id()))
+    refused = fifth.wait_closed(3.0)
+    log_has = pt.wait_for(lambda: "] %s: too many connections from this address" % addr
+                          in pt.read_text(err_path), 3.0)
+    checks.check(refused and log_has and all(p.is_open(0.2) for p in peers),
+                 "per address: a fifth peer of one address is refused, four are kept")
+    for p in peers + [fifth]:
+        p.close()
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "one"
     if mode == "one":
@@ -377,6 +434,9 @@ def main():
             if seeder.poll() is not None:
                 log(pt.tail(seed_stem + ".err"))
                 break
+
+        if mode == "many" and seeder.poll() is None:
+            per_address(checks, port, t, seed_stem + ".err")
 
         rc = procs.stop(seeder)
         checks.check(rc == 0, "seeder exits 0 on SIGTERM (exit %s)" % rc)

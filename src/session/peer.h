@@ -26,6 +26,17 @@ struct torrent;
 
 /* A peer that sends nothing (not even keep-alives) for this long is dropped. */
 #define PEER_IDLE_TIMEOUT_MS (180 * 1000)
+/* From accept (or from the start of our connect) to a complete handshake, at
+ * most: a whole deadline, not restarted by each byte, so a peer that trickles
+ * its handshake holds a slot no longer than a silent one. libtorrent and
+ * Transmission allow about as long. */
+#define PEER_HANDSHAKE_TIMEOUT_MS (10 * 1000)
+/* From the handshake to the first message other than a keep-alive, at most.
+ * An honest client sends its bitfield, have-none or extension handshake in
+ * the same burst as its handshake; 20 s is room for a slow link many times
+ * over, and frees a slot held by a peer that only sends keep-alives in a
+ * ninth of the idle timeout. */
+#define PEER_FIRST_MESSAGE_MS (20 * 1000)
 /* BEP 3 suggests keep-alives every two minutes; send one after 90 s silence. */
 #define PEER_KEEPALIVE_MS (90 * 1000)
 /* Requests a peer may have queued with us; more is a flood and closes it. */
@@ -91,6 +102,10 @@ struct peer {
     struct rate down, up;
     uint64_t downloaded, uploaded;
     uint64_t connected_ms, last_recv_ms, last_send_ms, last_block_ms;
+    uint64_t started_ms;     /* peer_new(): accepted, or our connect began */
+    uint64_t active_ms;      /* the handshake completed (PEER_ACTIVE) */
+    uint64_t first_msg_ms;   /* its first message but a keep-alive; 0: none yet */
+    uint64_t last_upload_ms; /* we last sent it a block */
     uint64_t last_unchoked_ms;
     uint64_t hold_until_ms; /* ask it for nothing before then */
     uint32_t cancels_out;   /* cancels sent whose block or reject may still come */
@@ -156,7 +171,8 @@ void peer_sync_requests(struct peer *p);
 /* Drops our request for a block others delivered first and sends a cancel
  * (endgame); nothing when we had not asked it for that block. */
 void peer_cancel_block(struct peer *p, uint32_t piece, uint32_t begin, uint32_t length);
-/* Once a second, at now_ms: idle timeout, keep-alives, snub detection. */
+/* Once a second, at now_ms: the handshake and first-message deadlines, idle
+ * timeout, keep-alives, snub detection. */
 void peer_tick(struct peer *p, uint64_t now_ms);
 /* Starts disk reads for queued upload requests while the data queued on the
  * transport and in flight from the disk stays under PEER_MAX_SEND_QUEUE. */

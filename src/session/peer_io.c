@@ -215,6 +215,7 @@ peer_new(struct shoal_session *ss, struct torrent *t, struct bufferevent *bev,
     p->peer_choking = 1;
     p->state = incoming ? PEER_HANDSHAKE : PEER_CONNECTING;
     p->connected_ms = p->last_recv_ms = p->last_send_ms = session_now_ms(ss);
+    p->started_ms = p->connected_ms;
     if (t)
         p->lim = t->lim;
     bufferevent_setcb(bev, on_read, on_write, on_event, p);

@@ -292,6 +292,7 @@ on_upload_read(void *user, int rc, const uint8_t *data, size_t len)
     peer_io_send(p, data, len);
     uint64_t now = session_now_ms(p->ss);
     p->uploaded += len;
+    p->last_upload_ms = now;
     t->uploaded += len;
     rate_add(&p->up, now, len);
     rate_add(&t->up, now, len);
@@ -513,6 +514,7 @@ peer_wire_handshake(struct peer *p)
     p->lim.fast = p->fast;
     p->lim.extended = p->extended;
     p->state = PEER_ACTIVE;
+    p->active_ms = session_now_ms(ss);
     if (bitfield_init(&p->has, p->t->m->piece_count) != 0 ||
         torrent_peer_trust_init(p->t, p) != 0) {
         peer_close(p, "out of memory");
@@ -580,6 +582,8 @@ peer_wire_message(struct peer *p, const struct wire_msg *m, uint64_t now)
 {
     struct torrent *t = p->t;
 
+    if (m->type != WIRE_KEEPALIVE && !p->first_msg_ms)
+        p->first_msg_ms = now ? now : 1;
     switch (m->type) {
     case WIRE_KEEPALIVE:
         return;
@@ -692,17 +696,29 @@ peer_wire_message(struct peer *p, const struct wire_msg *m, uint64_t now)
 void
 peer_tick(struct peer *p, uint64_t now)
 {
-    if (p->state == PEER_DEAD || p->state == PEER_CONNECTING)
+    if (p->state == PEER_DEAD)
         return;
+    if (p->state != PEER_ACTIVE) {
+        /* Counted from accept or from our connect, whatever came since:
+         * bytes that trickle in do not buy time. */
+        if (now - p->started_ms >= PEER_HANDSHAKE_TIMEOUT_MS)
+            peer_close(p, "no handshake within %d s", PEER_HANDSHAKE_TIMEOUT_MS / 1000);
+        return;
+    }
+    if (!p->first_msg_ms && now - p->active_ms >= PEER_FIRST_MESSAGE_MS) {
+        peer_close(p, "nothing but keep-alives for %d s after the handshake",
+                   PEER_FIRST_MESSAGE_MS / 1000);
+        return;
+    }
     if (now - p->last_recv_ms > PEER_IDLE_TIMEOUT_MS) {
         peer_close(p, "idle for %d s", PEER_IDLE_TIMEOUT_MS / 1000);
         return;
     }
     /* A peer that rejected blocks of a piece may be asked for it again once
      * a second: it may only have been busy, and it may be the only source. */
-    if (p->state == PEER_ACTIVE && p->t)
+    if (p->t)
         picker_peer_forgive(p->t->picker, p);
-    if (p->state == PEER_ACTIVE && now - p->last_send_ms > PEER_KEEPALIVE_MS) {
+    if (now - p->last_send_ms > PEER_KEEPALIVE_MS) {
         uint8_t ka[4];
         peer_io_send(p, ka, wire_encode_keepalive(ka));
     }

@@ -24,6 +24,7 @@
 #include "base/rng.h"
 #include "base/sockaddr.h"
 #include "codec/metainfo.h"
+#include "engine/admission.h"
 #include "engine/banlist.h"
 #include "engine/disk.h"
 #include "engine/picker.h"
@@ -39,6 +40,12 @@
 #define SESSION_DEFAULT_UPLOAD_SLOTS          4
 /* Incoming connections that have not sent a handshake yet, at most. */
 #define SESSION_MAX_HALFOPEN 64
+/* Of those, from one address at most: one host cannot take the table. */
+#define SESSION_MAX_HALFOPEN_PER_ADDR 4
+/* Established incoming connections of one address to one torrent, at most:
+ * room for a few clients behind one NAT, not for one host to fill the
+ * torrent. */
+#define SESSION_MAX_PEERS_PER_ADDR 4
 /* Bytes a token bucket may burst above its rate. */
 #define SESSION_RATE_BURST_S 1
 /* How long a closing session waits for trackers to hear `stopped`. */
@@ -117,21 +124,96 @@ unlink_halfopen(struct shoal_session *ss, struct peer *p)
         *pp = p->next;
 }
 
+/* What admission.h weighs of an established peer. */
+static struct admission_conn
+peer_conn(const struct peer *p)
+{
+    uint64_t payload =
+        p->last_block_ms > p->last_upload_ms ? p->last_block_ms : p->last_upload_ms;
+    return (struct admission_conn){
+        .key = admission_addr_key((const struct sockaddr *)&p->sa),
+        .since_ms = p->active_ms,
+        .last_payload_ms = payload,
+        .interested = p->am_interested || p->peer_interested,
+        .active = p->state == PEER_ACTIVE,
+    };
+}
+
+/* Counts t's live peers, and in *same those of address key; keeps in
+ * *victim the one admission.h would close first (NULL: none may go). */
+static int
+scan_torrent(const struct torrent *t, uint64_t key, uint64_t now, int *same,
+             struct peer **victim, struct admission_conn *vc)
+{
+    int alive = 0;
+    for (struct peer *q = t->peers; q; q = q->next) {
+        if (q->state == PEER_DEAD)
+            continue;
+        alive++;
+        struct admission_conn c = peer_conn(q);
+        if (same && c.key == key)
+            (*same)++;
+        if (admission_idle_candidate(&c, now) &&
+            (!*victim || admission_idle_before(&c, vc))) {
+            *victim = q;
+            *vc = c;
+        }
+    }
+    return alive;
+}
+
+/*
+ * Whether newcomer p, whose handshake names t, may join it. Per-address and
+ * torrent limits first, then the session's; when a table is full, the peer
+ * admission.h finds idle longest gives way (in t for t's limit, anywhere
+ * for the session's), else p is refused. Returns NULL to admit p, or the
+ * reason to refuse it.
+ */
+static const char *
+admit_established(struct shoal_session *ss, struct peer *p, struct torrent *t)
+{
+    uint64_t now = session_now_ms(ss);
+    uint64_t key = admission_addr_key((const struct sockaddr *)&p->sa);
+    int same = 0;
+    struct peer *victim = NULL;
+    struct admission_conn vc;
+    int alive = scan_torrent(t, key, now, &same, &victim, &vc);
+    if (same >= SESSION_MAX_PEERS_PER_ADDR &&
+        !admission_addr_shared((const struct sockaddr *)&p->sa))
+        return "too many connections from this address";
+    if (alive >= ss->cfg.max_peers_per_torrent) {
+        if (!victim)
+            return "too many peers for this torrent";
+        peer_close(victim, "idle: made room for a new peer");
+        return NULL;
+    }
+    /* The session's limit counts established peers of every torrent; p is
+     * among npeers but in none yet, so below that no count is needed. */
+    if (ss->npeers <= ss->cfg.max_peers)
+        return NULL;
+    int total = 0;
+    struct peer *any = NULL;
+    for (struct torrent *u = ss->torrents; u; u = u->next)
+        total += scan_torrent(u, key, now, NULL, &any, &vc);
+    if (total >= ss->cfg.max_peers) {
+        if (!any)
+            return "too many peers";
+        peer_close(any, "idle: made room for a new peer");
+    }
+    return NULL;
+}
+
 void
 session_adopt_peer(struct shoal_session *ss, struct peer *p, struct torrent *t)
 {
-    unlink_halfopen(ss, p);
-    p->next = NULL;
-    int alive = 0;
-    for (const struct peer *q = t->peers; q; q = q->next)
-        alive += q->state != PEER_DEAD;
-    if (alive >= ss->cfg.max_peers_per_torrent) {
-        /* Keep it on the half-open list so the reaper frees it. */
-        p->next = ss->halfopen;
-        ss->halfopen = p;
-        peer_close(p, "too many peers for this torrent");
+    const char *refused = admit_established(ss, p, t);
+    if (refused) {
+        /* Left on the half-open list so the reaper frees it. */
+        peer_close(p, "%s", refused);
         return;
     }
+    unlink_halfopen(ss, p);
+    p->next = NULL;
     p->lim = t->lim;
     torrent_peer_attached(t, p);
 }
@@ -163,21 +245,76 @@ session_dial(struct shoal_session *ss, struct torrent *t, const struct sockaddr 
     return 0;
 }
 
-/* 1 when the limits leave room for one more incoming connection. */
-static int
-may_accept(const struct shoal_session *ss)
+/* Frees the dead half-open connections (nothing else refers to one: no
+ * disk job, no torrent) and fills c and who with the live ones, at most
+ * SESSION_MAX_HALFOPEN. Returns how many are live. */
+static size_t
+scan_halfopen(struct shoal_session *ss, struct admission_conn *c, struct peer **who)
 {
-    int halfopen = 0;
-    for (const struct peer *p = ss->halfopen; p; p = p->next)
-        halfopen++;
-    return ss->npeers < ss->cfg.max_peers && halfopen < SESSION_MAX_HALFOPEN;
+    size_t n = 0;
+    struct peer **pp = &ss->halfopen;
+    while (*pp) {
+        struct peer *p = *pp;
+        if (p->state == PEER_DEAD && p->pending_io == 0) {
+            *pp = p->next;
+            peer_free(p);
+            continue;
+        }
+        if (p->state != PEER_DEAD && n < SESSION_MAX_HALFOPEN) {
+            c[n] = (struct admission_conn){
+                .key = admission_addr_key((const struct sockaddr *)&p->sa),
+                .since_ms = p->started_ms,
+            };
+            who[n++] = p;
+        }
+        pp = &p->next;
+    }
+    return n;
 }
 
-struct peer *
-session_accept(struct shoal_session *ss, struct bufferevent *bev,
-               const struct sockaddr *sa, socklen_t len)
+/*
+ * 1 when an incoming connection from sa, a host not banned, may become
+ * half-open, after closing the half-open connection that admission.h says
+ * gives way for it when its address or the table is full; 0 to refuse it. The session's
+ * own limit is checked once the handshake names the torrent (admit_established()); here
+ * only a bound on every connection kept, live or waiting to be reaped.
+ */
+static int
+may_accept(struct shoal_session *ss, const struct sockaddr *sa)
 {
-    struct peer *p = may_accept(ss) ? peer_new(ss, NULL, bev, sa, len, 1) : NULL;
+    uint64_t now = session_now_ms(ss);
+    /* A banned host is refused before anyone gives way for it. */
+    if (banlist_has(ss->bans, sa, now) ||
+        ss->npeers >= ss->cfg.max_peers + SESSION_MAX_HALFOPEN)
+        return 0;
+    struct admission_conn c[SESSION_MAX_HALFOPEN];
+    struct peer *who[SESSION_MAX_HALFOPEN];
+    size_t n = scan_halfopen(ss, c, who);
+    uint64_t key = admission_addr_key(sa);
+    size_t same = 0;
+    for (size_t i = 0; i < n; i++)
+        same += c[i].key == key;
+    long victim = -1;
+    if (same >= SESSION_MAX_HALFOPEN_PER_ADDR && !admission_addr_shared(sa)) {
+        victim = admission_halfopen_victim(c, n, &key, now);
+        if (victim < 0)
+            return 0;
+    } else if (n >= SESSION_MAX_HALFOPEN) {
+        victim = admission_halfopen_victim(c, n, NULL, now);
+        if (victim < 0)
+            return 0;
+    }
+    if (victim >= 0)
+        peer_close(who[victim], "no handshake yet, and a new connection needs the slot");
+    return 1;
+}
+
+/* Makes a half-open peer of a connection may_accept() let in. */
+static struct peer *
+accept_halfopen(struct shoal_session *ss, struct bufferevent *bev,
+                const struct sockaddr *sa, socklen_t len)
+{
+    struct peer *p = peer_new(ss, NULL, bev, sa, len, 1);
     if (!p) {
         transport_free(bev);
         return NULL;
@@ -185,6 +322,17 @@ session_accept(struct shoal_session *ss, struct bufferevent *bev,
     p->next = ss->halfopen;
     ss->halfopen = p;
     return p;
+}
+
+struct peer *
+session_accept(struct shoal_session *ss, struct bufferevent *bev,
+               const struct sockaddr *sa, socklen_t len)
+{
+    if (!may_accept(ss, sa)) {
+        transport_free(bev);
+        return NULL;
+    }
+    return accept_halfopen(ss, bev, sa, len);
 }
 
 static void
@@ -196,14 +344,12 @@ on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
     /* Refuse before making anything of the socket when the limits are hit
      * or the host is banned. */
     struct bufferevent *bev =
-        may_accept(ss) && !banlist_has(ss->bans, sa, session_now_ms(ss))
-            ? transport_tcp_accept(ss->base, fd, ss->rl)
-            : NULL;
+        may_accept(ss, sa) ? transport_tcp_accept(ss->base, fd, ss->rl) : NULL;
     if (!bev) {
         evutil_closesocket(fd);
         return;
     }
-    session_accept(ss, bev, sa, (socklen_t)len);
+    accept_halfopen(ss, bev, sa, (socklen_t)len);
 }
 
 /* Frees dead peers that no disk job refers to any more. */

@@ -100,11 +100,15 @@ int session_dial(struct shoal_session *ss, struct torrent *t, const struct socka
  * Makes a half-open peer of an incoming connection over any transport; its
  * handshake will name the torrent. Takes bev in every case: when the
  * connection limits refuse it or memory runs out, bev is freed and NULL
- * returned.
+ * returned. To make room it may close the half-open connection that gives
+ * way to it (engine/admission.h) and frees the dead half-open ones: call it
+ * from outside every peer's callbacks (a listener's or a socket's of its own).
  */
 struct peer *session_accept(struct shoal_session *ss, struct bufferevent *bev,
                             const struct sockaddr *sa, socklen_t len);
-/* Moves a half-open incoming peer into its torrent. */
+/* Moves a half-open incoming peer into its torrent, or closes it when the
+ * per-address or connection limits refuse it; a full torrent or session
+ * first closes the idle peer that gives way to it (engine/admission.h). */
 void session_adopt_peer(struct shoal_session *ss, struct peer *p, struct torrent *t);
 
 #endif

@@ -16,8 +16,8 @@
 #include "shoal.h"
 
 struct peer;
-struct resume_save;
 struct picker;
+struct resume_save;
 struct shoal_session;
 struct smartban;
 struct storage;

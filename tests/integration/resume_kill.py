@@ -9,7 +9,7 @@ torrent: 4,800 files of one 16 KiB piece each, so each file is written
 once, whole, by one block, and whether a file changed after the state's
 file times says whether its piece was written after them.
 
-Fast (3 trials): a leecher fetches from a seeder that sends 4 MiB/s; its
+Fast (3 trials): a leecher fetches from a seeder that sends 16 MiB/s; its
 first save that claims pieces comes about a second in, with hundreds of
 files to flush and pieces verified while it does. The test polls the state
 file every millisecond and kills the leecher with SIGKILL as soon as that
@@ -209,7 +209,7 @@ def main():
               and len(hashes) == NFILES, "a torrent of %d one-piece files" % NFILES)
 
         # Fast: pieces are verified while a save flushes the files.
-        seeder, port = start_seeder(work, seed, torrent, "4M", "seeder")
+        seeder, port = start_seeder(work, seed, torrent, "16M", "seeder")
         check(port is not None, "the seeder listens")
         if port is None:
             return 1

@@ -54,16 +54,17 @@
  * A flood of random infohashes makes swarms of one announce each, so it
  * replaces its own swarms and never reaches a lone seeder that announced
  * again (as every client does each interval) or a popular swarm; a flood
- * that claims to seed still goes before neither. The one-shot swarms sit on
- * two lists threaded through the dense array (below), so each pick of
- * 1 to 3 is O(1). Evicting drops the swarm's peers and, unless it is
- * registered, the swarm itself. The swarm being announced to and, for a new
- * swarm, registered swarms are never victims. If no room could be made, the
- * announce fails with SHOAL_ETOOBIG. Swarms are also kept in a dense array,
- * so each random pick of 4 is O(1) and uniform. An announce thus frees at
- * most SWARM_EVICT_TRIES swarms that held peers (plus a bounded number of
- * empty ones) and looks at no more than SWARM_EVICT_TRIES *
- * SWARM_EVICT_SAMPLE swarms, however hard the flood.
+ * that claims to seed makes one-shot swarms all the same. The swarms of 1
+ * to 3 sit on two lists threaded through the dense array (below; empty ones
+ * at the front), so each such pick is O(1). Evicting drops the swarm's
+ * peers and, unless it is registered, the swarm itself. The swarm being
+ * announced to and, for a new swarm, registered swarms are never victims.
+ * If no room could be made, the announce fails with SHOAL_ETOOBIG. Swarms
+ * are also kept in a dense array, so each random pick of 4 is O(1) and
+ * uniform. An announce thus frees at most SWARM_EVICT_TRIES swarms that
+ * held peers (plus a bounded number of empty ones) and looks at no more
+ * than SWARM_EVICT_TRIES * SWARM_EVICT_SAMPLE swarms, however hard the
+ * flood.
  *
  * Not thread-safe: one thread (the tracker's event loop) owns a table.
  */

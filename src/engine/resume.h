@@ -11,10 +11,14 @@
  * How the session uses it: at start, resume_load() + resume_check() against
  * the torrent, then storage_check_files() and resume_matches(); when all
  * agree the `have` bits are trusted, otherwise every piece is rechecked
- * (disk_submit_check). To save, fsync the storage first, then take the file
- * states with storage_check_files() and save, so the recorded mtimes are the
- * ones of data known to be on disk; the session encodes on its loop and
- * leaves the write, with its fsyncs, to the disk pool (resume_write).
+ * (disk_submit_check). To save, take the file states (storage_check_files())
+ * first and the have bits once every piece hash in flight at that moment has
+ * landed, so that the state claims every piece verified before the file
+ * times it records, and every piece whole on disk then (a piece it claims
+ * that was written later changed its file, and a restart checks again);
+ * then fsync the storage, then write the state, so that it never claims
+ * data that is not on stable storage. The session encodes on its loop and
+ * leaves the fsyncs and the write to the disk pool (resume_write).
  */
 #ifndef SHOAL_RESUME_H
 #define SHOAL_RESUME_H

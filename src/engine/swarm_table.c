@@ -47,6 +47,11 @@
 /* Most buckets per family: 2^20 buckets of 512 peers is far beyond any
  * swarm; the bucket count is a uint32. */
 #define MAX_BUCKETS (1u << 20)
+/* No swarm, in the links of the one-shot lists (dense indices). */
+#define NIL UINT32_MAX
+/* Empty one-shot swarms cleared away per announce when it needs room for a
+ * peer: they free none, so they count no eviction try, but stay bounded. */
+#define EVICT_EMPTY_MAX 64
 
 struct bucket {
     uint8_t *mem; /* cap records, then cap tags */
@@ -64,13 +69,29 @@ struct fam {
     struct bucket one;
 };
 
+/*
+ * What a swarm has shown of its peers, in the order eviction spares it. A
+ * swarm one announce made (a flood of random infohashes makes nothing else)
+ * sits on the list of its kind, oldest first; a second announce to it, from
+ * the same peer again or from another one, proves it and takes it off. A
+ * swarm left without peers goes back to the front of KIND_ONESHOT: it
+ * holds nothing worth keeping.
+ */
+enum swarm_kind {
+    KIND_ONESHOT = 0,      /* one announce from a leecher, or no peers */
+    KIND_ONESHOT_SEED = 1, /* one announce, from a seeder */
+    KIND_PROVEN = 2,       /* announced to again, or registered: on no list */
+};
+
 struct swarm {
     uint8_t ih[20];
     uint32_t hash; /* low bits pick the home slot */
     uint32_t last; /* now_s of the last announce, modulo 2^32 */
     uint32_t completed;
-    uint32_t idx; /* position in the table's dense array */
+    uint32_t idx;        /* position in the table's dense array */
+    uint32_t prev, next; /* dense indices of the neighbours on its kind's list */
     uint8_t registered;
+    uint8_t kind; /* enum swarm_kind */
     struct fam v4;
     struct fam *v6; /* made on the first IPv6 peer */
 };
@@ -92,6 +113,8 @@ struct swarm_table {
     int open;
     uint64_t k0, k1; /* SipHash key */
     uint64_t rng;    /* eviction sampling */
+    /* The one-shot lists, by kind: dense indices, oldest at the head. */
+    uint32_t head[KIND_PROVEN], tail[KIND_PROVEN];
     size_t npeers, npeers6, nseeders;
     size_t mem;
     uint64_t evicted_swarms, evicted_peers, expired_peers, refused;
@@ -662,14 +685,81 @@ grow_slots(struct swarm_table *t)
     return 0;
 }
 
+/* ------------------------------------------------------------------ kinds */
+
+/* Takes s off its kind's list; it is KIND_PROVEN afterwards. */
+static void
+kind_unlink(struct swarm_table *t, struct swarm *s)
+{
+    if (s->kind == KIND_PROVEN)
+        return;
+    if (s->prev != NIL)
+        t->dense[s->prev]->next = s->next;
+    else
+        t->head[s->kind] = s->next;
+    if (s->next != NIL)
+        t->dense[s->next]->prev = s->prev;
+    else
+        t->tail[s->kind] = s->prev;
+    s->kind = KIND_PROVEN;
+}
+
+/* Puts s on the list of `kind` (on none for KIND_PROVEN): at the back, or
+ * at the front, where eviction looks first. O(1). */
+static void
+set_kind(struct swarm_table *t, struct swarm *s, int kind, int front)
+{
+    kind_unlink(t, s);
+    s->kind = (uint8_t)kind;
+    if (kind == KIND_PROVEN)
+        return;
+    uint32_t i = s->idx;
+    if (front) {
+        s->prev = NIL;
+        s->next = t->head[kind];
+        if (s->next != NIL)
+            t->dense[s->next]->prev = i;
+        else
+            t->tail[kind] = i;
+        t->head[kind] = i;
+    } else {
+        s->next = NIL;
+        s->prev = t->tail[kind];
+        if (s->prev != NIL)
+            t->dense[s->prev]->next = i;
+        else
+            t->head[kind] = i;
+        t->tail[kind] = i;
+    }
+}
+
+/* s moves to dense index `to`: its neighbours on its list follow it. */
+static void
+kind_moved(struct swarm_table *t, struct swarm *s, uint32_t to)
+{
+    if (s->kind == KIND_PROVEN)
+        return;
+    if (s->prev != NIL)
+        t->dense[s->prev]->next = to;
+    else
+        t->head[s->kind] = to;
+    if (s->next != NIL)
+        t->dense[s->next]->prev = to;
+    else
+        t->tail[s->kind] = to;
+}
+
 static void
 swarm_destroy(struct swarm_table *t, struct swarm *s)
 {
     int found;
     size_t slot = slot_of(t, s->ih, s->hash, &found);
     slot_remove(t, slot);
+    kind_unlink(t, s);
     /* The last swarm of the dense array takes this one's place. */
     struct swarm *moved = t->dense[--t->nswarms];
+    if (moved != s)
+        kind_moved(t, moved, s->idx);
     t->dense[s->idx] = moved;
     moved->idx = s->idx;
     if (t->sw_swarm == s)
@@ -701,11 +791,14 @@ swarm_create(struct swarm_table *t, const uint8_t ih[20], int registered)
     s->hash = (uint32_t)keyed_hash(t, ih, 20);
     s->last = t->now_s;
     s->registered = (uint8_t)registered;
+    s->kind = KIND_PROVEN;
     s->v4.nb = 1;
     int found;
     t->slot[slot_of(t, ih, s->hash, &found)] = s;
     s->idx = (uint32_t)t->nswarms;
     t->dense[t->nswarms++] = s;
+    if (!registered)
+        set_kind(t, s, KIND_ONESHOT, 0);
     t->mem += sizeof(*s) + ALLOC_OVERHEAD;
     return s;
 }
@@ -713,12 +806,12 @@ swarm_create(struct swarm_table *t, const uint8_t ih[20], int registered)
 /* ------------------------------------------------------------------ eviction */
 
 /*
- * The victim among SWARM_EVICT_SAMPLE swarms at random slots: first a swarm
- * nobody announced to for a peer timeout (all its peers are stale), then the
- * one with the fewest peers (peers are the announce rate: a flood of random
- * infohashes makes one-peer swarms, a popular swarm has many), then the one
- * announced to least recently. Skips `protect` and, when want_swarm,
- * registered swarms; when freeing peers, swarms without any.
+ * The victim when every swarm is proven, among SWARM_EVICT_SAMPLE at random: first a
+ * swarm nobody announced to for a peer timeout (all its peers are stale), then the one
+ * with the fewest peers (peers are the announce rate: a flood of random infohashes makes
+ * one-peer swarms, a popular swarm has many), then the one announced to least recently.
+ * Skips `protect` and, when want_swarm, registered swarms; when freeing peers, swarms
+ * without any.
  */
 static struct swarm *
 pick_victim(struct swarm_table *t, const struct swarm *protect, int want_swarm)
@@ -760,19 +853,49 @@ evict(struct swarm_table *t, struct swarm *s)
         swarm_destroy(t, s);
 }
 
-/* Makes room for one more swarm (want_swarm) or one more peer. */
+/* The oldest one-shot swarm other than `protect`, a leecher's before a
+ * seeder's; NULL when every swarm is proven. */
+static struct swarm *
+pick_oneshot(struct swarm_table *t, const struct swarm *protect)
+{
+    for (int k = KIND_ONESHOT; k < KIND_PROVEN; k++) {
+        uint32_t i = t->head[k];
+        if (i != NIL && t->dense[i] == protect)
+            i = protect->next;
+        if (i != NIL)
+            return t->dense[i];
+    }
+    return NULL;
+}
+
+/*
+ * Makes room for one more swarm (want_swarm) or one more peer. One-shot
+ * swarms go first, oldest first, so that a flood of random infohashes
+ * replaces its own swarms and never reaches a proven one while any of its
+ * own is left; only when none is left does the sample of pick_victim()
+ * choose among proven swarms.
+ */
 static int
 make_room(struct swarm_table *t, int want_swarm, const struct swarm *protect)
 {
-    for (int tries = 0;; tries++) {
+    int tries = 0, empties = 0;
+    for (;;) {
         int full = want_swarm ? t->nswarms >= t->max_swarms : t->npeers >= t->max_peers;
         if (!full)
             return 0;
         if (tries == SWARM_EVICT_TRIES || t->nswarms == 0)
             return SHOAL_ETOOBIG;
-        struct swarm *v = pick_victim(t, protect, want_swarm);
+        struct swarm *v = pick_oneshot(t, protect);
+        if (v && !want_swarm && swarm_peers(v) == 0 && empties < EVICT_EMPTY_MAX) {
+            empties++;
+            evict(t, v);
+            continue;
+        }
+        if (!v)
+            v = pick_victim(t, protect, want_swarm);
         if (v)
             evict(t, v);
+        tries++;
     }
 }
 
@@ -797,6 +920,8 @@ swarm_table_new(const struct swarm_table_cfg *cfg)
     t->k0 = c.seed ^ 0x5bd1e9955bd1e995ull;
     t->k1 = rotl(c.seed, 29) ^ 0x27d4eb2f165667c5ull;
     t->rng = c.seed;
+    for (int k = 0; k < KIND_PROVEN; k++)
+        t->head[k] = t->tail[k] = NIL;
     t->cap = MIN_SLOTS;
     t->slot = xcalloc(t->cap, sizeof(*t->slot));
     if (!t->slot) {
@@ -827,6 +952,7 @@ swarm_table_register(struct swarm_table *t, const uint8_t ih[20])
     struct swarm *s = lookup(t, ih);
     if (s) {
         s->registered = 1;
+        set_kind(t, s, KIND_PROVEN, 0);
         return 0;
     }
     if (make_room(t, 1, NULL) != 0)
@@ -884,6 +1010,11 @@ announce(struct swarm_table *t, const struct swarm_announce *a, uint64_t now_s,
         s = swarm_create(t, a->info_hash, 0);
         if (!s)
             return SHOAL_ENOMEM;
+        if (a->left == 0)
+            set_kind(t, s, KIND_ONESHOT_SEED, 0);
+    } else if (!stopped && s->kind != KIND_PROVEN) {
+        /* A second announce: a peer that came back, or a second peer. */
+        set_kind(t, s, KIND_PROVEN, 0);
     }
     s->last = t->now_s;
 
@@ -908,6 +1039,8 @@ announce(struct swarm_table *t, const struct swarm_announce *a, uint64_t now_s,
             f->seeders -= (uint32_t)was_seeder;
             count_peers(t, is6, -1, -was_seeder);
             fam_rebalance(t, f, klen);
+            if (swarm_peers(s) == 0 && !s->registered)
+                set_kind(t, s, KIND_ONESHOT, 1);
         }
     } else if (found) {
         uint8_t *tg = &tags_of(b, klen)[pos];
@@ -1294,6 +1427,8 @@ swarm_table_sweep(struct swarm_table *t, uint64_t now_s, size_t budget)
             /* The last swarm moves into this place: look at it next. */
             swarm_destroy(t, s);
         } else {
+            if (swarm_peers(s) == 0 && !s->registered)
+                set_kind(t, s, KIND_ONESHOT, 1);
             t->sw_idx++;
         }
     }

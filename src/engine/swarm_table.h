@@ -42,19 +42,29 @@
  *
  * Bounds. The table never holds more than max_swarms swarms or more than
  * max_peers_total peers. When an announce needs a new swarm or a new peer and
- * the table is full, it evicts: it looks at SWARM_EVICT_SAMPLE swarms picked
- * at random and evicts, in this order of preference, one nobody announced to
- * for peer_timeout_s, else the one with the fewest peers, else the one
- * announced to least recently; it repeats at most SWARM_EVICT_TRIES times.
- * Fewest peers first because a swarm's peer count is its announce rate: a
- * flood of random infohashes makes one-peer swarms and pushes out its own
- * kind, while a popular swarm survives it. Evicting drops the swarm's peers
- * and, unless it is registered, the swarm itself. The swarm being announced
- * to and, for a new swarm, registered swarms are never victims. If no room
- * could be made, the announce fails with SHOAL_ETOOBIG. Swarms are also kept
- * in a dense array, so each pick is O(1) and uniform. An announce thus looks
- * at no more than SWARM_EVICT_TRIES * SWARM_EVICT_SAMPLE swarms and frees at
- * most SWARM_EVICT_TRIES of them, however hard the flood.
+ * the table is full, it evicts, sparing the swarms that showed real peers:
+ *   1. a swarm without peers (its peers stopped or expired);
+ *   2. a swarm one announce made, from a leecher, oldest first;
+ *   3. a swarm one announce made, from a seeder, oldest first;
+ *   4. only when none of those is left, a proven swarm (announced to a
+ *      second time, by the same peer again or by another; or registered):
+ *      of SWARM_EVICT_SAMPLE picked at random, one nobody announced to for
+ *      peer_timeout_s, else the one with the fewest peers, else the one
+ *      announced to least recently.
+ * A flood of random infohashes makes swarms of one announce each, so it
+ * replaces its own swarms and never reaches a lone seeder that announced
+ * again (as every client does each interval) or a popular swarm; a flood
+ * that claims to seed makes one-shot swarms all the same. The swarms of 1
+ * to 3 sit on two lists threaded through the dense array (below; empty ones
+ * at the front), so each such pick is O(1). Evicting drops the swarm's
+ * peers and, unless it is registered, the swarm itself. The swarm being
+ * announced to and, for a new swarm, registered swarms are never victims.
+ * If no room could be made, the announce fails with SHOAL_ETOOBIG. Swarms
+ * are also kept in a dense array, so each random pick of 4 is O(1) and
+ * uniform. An announce thus frees at most SWARM_EVICT_TRIES swarms that
+ * held peers (plus a bounded number of empty ones) and looks at no more
+ * than SWARM_EVICT_TRIES * SWARM_EVICT_SAMPLE swarms, however hard the
+ * flood.
  *
  * Not thread-safe: one thread (the tracker's event loop) owns a table.
  */

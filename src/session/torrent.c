@@ -124,6 +124,7 @@ ban_peer(struct torrent *t, struct peer *p, const char *why)
 struct piece_job {
     struct torrent *t;
     uint32_t piece;
+    uint64_t seq; /* of a hash job: t->hash_seq when it was submitted */
 };
 
 /* Bans a host for the session: every connection from it on every torrent
@@ -284,12 +285,15 @@ piece_passed(struct torrent *t, uint32_t piece)
     }
 }
 
+static void resume_hash_landed(struct torrent *t, uint64_t seq);
+
 static void
 on_hash_done(void *user, int rc)
 {
     struct piece_job *job = user;
     struct torrent *t = job->t;
     uint32_t piece = job->piece;
+    uint64_t seq = job->seq;
     xfree(job);
     t->pending_hashes--;
     if (t->dying)
@@ -298,6 +302,7 @@ on_hash_done(void *user, int rc)
         /* The data never reached the disk whole: not the peers' fault. */
         t->io_failed[piece] = 0;
         picker_piece_reset(t->picker, piece);
+        resume_hash_landed(t, seq);
         return;
     }
     if (rc == 1) {
@@ -310,6 +315,7 @@ on_hash_done(void *user, int rc)
     }
     for (struct peer *p = t->peers; p; p = p->next)
         peer_fill_requests(p);
+    resume_hash_landed(t, seq);
 }
 
 static void
@@ -383,7 +389,7 @@ torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t beg
         picker_piece_reset(t->picker, piece);
         return;
     }
-    *job = (struct piece_job){t, piece};
+    *job = (struct piece_job){t, piece, ++t->hash_seq};
     if (disk_submit_hash(t->ss->disk, t->st, piece, t->m->pieces + (size_t)piece * 20,
                          on_hash_done, job) != 0) {
         xfree(job);
@@ -563,148 +569,152 @@ torrent_dial_now(struct torrent *t, uint64_t now)
 
 /* ------------------------------------------------------------------ resume */
 
-/* The resume state for have bits `bits`, encoded for resume_write(): the
- * totals, and the files as they are now. */
-static int
-encode_resume(struct torrent *t, const uint8_t *bits, uint8_t **out, size_t *len)
-{
-    struct resume_state rs;
-    size_t nfiles = storage_file_count(t->st);
-    struct storage_file_state *fs = xcalloc(nfiles ? nfiles : 1, sizeof(*fs));
-    int rc =
-        fs ? resume_init(&rs, t->m->infohash, t->m->piece_count, nfiles) : SHOAL_ENOMEM;
-    if (rc) {
-        xfree(fs);
-        return rc;
-    }
-    memcpy(rs.have, bits, BITFIELD_BYTES(t->m->piece_count));
-    /* Totals over every run; the status shows this run's alone. */
-    rs.uploaded = t->uploaded_before + t->uploaded;
-    rs.downloaded = t->downloaded_before + t->downloaded;
-    rc = storage_check_files(t->st, fs);
-    if (!rc)
-        rc = resume_set_files(&rs, fs, nfiles);
-    if (!rc)
-        rc = resume_encode(&rs, out, len);
-    resume_cleanup(&rs);
-    xfree(fs);
-    return rc;
-}
-
-/* An encoded resume state on its way to the file, written on the pool. */
-struct resume_write {
+/*
+ * A resume save on its way: the files' sizes and times, taken first; then,
+ * once every hash in flight at that moment has landed, the have bits and the
+ * encoded state; then the data files' fsync and the state file's write.
+ */
+struct resume_save {
     struct torrent *t;
-    const char *path; /* the torrent's resume_path */
+    const char *path;  /* the torrent's resume_path */
+    uint64_t hash_seq; /* hash jobs numbered up to this were in flight, or
+                        * done, when the file times were taken */
+    struct storage_file_state *fs;
     uint8_t *data;
     size_t len;
 };
 
 static void
-free_resume_write(struct resume_write *w)
+free_resume_save(struct resume_save *sv)
 {
-    if (w) {
-        xfree(w->data);
-        xfree(w);
+    if (sv) {
+        xfree(sv->fs);
+        xfree(sv->data);
+        xfree(sv);
     }
+}
+
+/* The state for the file times of sv and the have bits and totals as of
+ * now, encoded for resume_write(). */
+static int
+encode_resume(struct torrent *t, struct resume_save *sv)
+{
+    struct resume_state rs;
+    size_t nfiles = storage_file_count(t->st);
+    int rc = resume_init(&rs, t->m->infohash, t->m->piece_count, nfiles);
+    if (rc)
+        return rc;
+    const struct bitfield *have = picker_have_bits(t->picker);
+    memcpy(rs.have, have->bits, BITFIELD_BYTES(t->m->piece_count));
+    /* Totals over every run; the status shows this run's alone. */
+    rs.uploaded = t->uploaded_before + t->uploaded;
+    rs.downloaded = t->downloaded_before + t->downloaded;
+    rc = resume_set_files(&rs, sv->fs, nfiles);
+    if (!rc)
+        rc = resume_encode(&rs, &sv->data, &sv->len);
+    resume_cleanup(&rs);
+    return rc;
 }
 
 /* On a disk worker: the file, its fsync, the rename and the folder's fsync. */
 static int
 write_resume_file(void *arg)
 {
-    struct resume_write *w = arg;
-    return resume_write(w->path, w->data, w->len);
+    struct resume_save *sv = arg;
+    return resume_write(sv->path, sv->data, sv->len);
 }
 
-static void submit_resume_write(struct torrent *t, struct resume_write *w);
+static void request_resume_save(struct torrent *t);
 
 static void
 on_resume_written(void *user, int rc)
 {
-    struct resume_write *w = user;
-    struct torrent *t = w->t;
-    (void)rc; /* a failed save leaves the older state file, which stays true */
-    t->resume_writing = 0;
-    free_resume_write(w);
-    if (t->resume_next) {
-        struct resume_write *next = t->resume_next;
-        t->resume_next = NULL;
-        submit_resume_write(t, next);
+    struct resume_save *sv = user;
+    struct torrent *t = sv->t;
+    if (rc)
+        t->resume_dirty = 1; /* the older state file stays, and stays true */
+    t->resume_busy = 0;
+    free_resume_save(sv);
+    if (t->resume_again && !t->dying) {
+        t->resume_again = 0;
+        request_resume_save(t);
     }
 }
 
-/* One write of the file at a time, so they land in order; a newer state
- * that comes meanwhile waits, and replaces any other that waits. */
-static void
-submit_resume_write(struct torrent *t, struct resume_write *w)
-{
-    if (t->resume_writing) {
-        free_resume_write(t->resume_next);
-        t->resume_next = w;
-        return;
-    }
-    if (disk_submit_work(t->ss->disk, write_resume_file, w, on_resume_written, w) != 0) {
-        free_resume_write(w);
-        return;
-    }
-    t->resume_writing = 1;
-}
-
-struct resume_job {
-    struct torrent *t;
-    uint64_t seq;
-    uint8_t *have; /* the have bits when the flush started */
-};
-
+/* The data files are on stable storage, and with them every piece the
+ * state claims: the state may follow. */
 static void
 on_resume_synced(void *user, int rc)
 {
-    struct resume_job *job = user;
-    struct torrent *t = job->t;
-    t->resume_syncing--;
-    /* Record only the pieces that were on stable storage before the flush;
-     * pieces verified since then wait for the next save. Flushes may finish
-     * out of order: an older one never replaces what a newer one wrote. */
-    if (rc == 0 && !t->dying && job->seq > t->resume_queued) {
-        struct resume_write *w = xcalloc(1, sizeof(*w));
-        if (w && encode_resume(t, job->have, &w->data, &w->len) == 0) {
-            w->t = t;
-            w->path = t->resume_path;
-            t->resume_queued = job->seq;
-            submit_resume_write(t, w);
-        } else {
-            free_resume_write(w);
-        }
-    }
-    xfree(job->have);
-    xfree(job);
+    struct resume_save *sv = user;
+    if (rc == 0 && disk_submit_work(sv->t->ss->disk, write_resume_file, sv,
+                                    on_resume_written, sv) == 0)
+        return;
+    on_resume_written(sv, rc ? rc : SHOAL_ENOMEM);
 }
 
-/* Flushes the data files on the disk pool, then encodes the resume state
- * on the loop once they are on disk and has the pool write it, so a power
- * cut never leaves state that claims unwritten pieces, and the loop never
- * waits for an fsync. */
+/* Every hash in flight when the file times were taken has landed: takes the
+ * have bits, and has the pool flush the data files (after every write
+ * submitted before, which includes each write of a piece now verified) and
+ * then write the state. */
 static void
-start_resume_save(struct torrent *t)
+finish_resume_save(struct torrent *t)
 {
-    const struct bitfield *have = picker_have_bits(t->picker);
-    struct resume_job *job = xmalloc(sizeof(*job));
-    uint8_t *bits = xmalloc(BITFIELD_BYTES(have->nbits) + 1);
-    if (!job || !bits) {
-        xfree(job);
-        xfree(bits);
+    struct resume_save *sv = t->resume_pending;
+    t->resume_pending = NULL;
+    if (encode_resume(t, sv) != 0 ||
+        disk_submit_fsync(t->ss->disk, t->st, on_resume_synced, sv) != 0)
+        on_resume_written(sv, SHOAL_ENOMEM);
+}
+
+/*
+ * Saves the resume state, so that a restart that trusts it (every file has
+ * the size and time it records) loses no piece that was whole on disk at
+ * those times, and a power cut never leaves a state that claims data not on
+ * stable storage; the loop never waits for the disk.
+ *
+ * The file times come first, then the have bits, once every piece hash in
+ * flight at that moment has landed (on_hash_done counts them down). A piece
+ * whole on disk at the file times had its last block received, and so its
+ * hash submitted, before them: it is claimed if it passed. A piece claimed
+ * that was written after the file times changed its file, so a restart does
+ * not trust the state and checks the data instead. One save at a time: one
+ * asked for meanwhile starts when it ends.
+ */
+static void
+request_resume_save(struct torrent *t)
+{
+    if (t->resume_busy) {
+        t->resume_again = 1;
         return;
     }
-    memcpy(bits, have->bits, BITFIELD_BYTES(have->nbits));
-    *job = (struct resume_job){t, ++t->resume_seq, bits};
-    t->resume_dirty = 0;
-    if (disk_submit_fsync(t->ss->disk, t->st, on_resume_synced, job) != 0) {
-        xfree(bits);
-        xfree(job);
+    size_t nfiles = storage_file_count(t->st);
+    struct resume_save *sv = xcalloc(1, sizeof(*sv));
+    if (sv)
+        sv->fs = xcalloc(nfiles ? nfiles : 1, sizeof(*sv->fs));
+    if (!sv || !sv->fs || storage_check_files(t->st, sv->fs) != 0) {
+        free_resume_save(sv);
         t->resume_dirty = 1;
         return;
     }
-    t->resume_syncing++;
+    sv->t = t;
+    sv->path = t->resume_path;
+    sv->hash_seq = t->hash_seq;
+    t->resume_busy = 1;
+    t->resume_dirty = 0;
+    t->resume_pending = sv;
+    t->resume_hashes_left = (uint32_t)t->pending_hashes;
+    if (t->resume_hashes_left == 0)
+        finish_resume_save(t);
+}
+
+/* A piece hash numbered seq landed (its piece counted as passed or not). */
+static void
+resume_hash_landed(struct torrent *t, uint64_t seq)
+{
+    struct resume_save *sv = t->resume_pending;
+    if (sv && seq <= sv->hash_seq && --t->resume_hashes_left == 0)
+        finish_resume_save(t);
 }
 
 /* A seeding torrent whose files were deleted or truncated stops offering
@@ -777,7 +787,7 @@ torrent_ready(struct torrent *t)
     else
         torrent_set_state(t, complete ? SHOAL_TS_SEEDING : SHOAL_TS_DOWNLOADING, NULL);
     t->finished_sent = torrent_is_done(t);
-    start_resume_save(t);
+    request_resume_save(t);
 }
 
 /* 1 when no file of the torrent holds a byte yet (a new download): every
@@ -1093,7 +1103,7 @@ torrent_stop(struct torrent *t)
         t->check.state = TORRENT_CHECK_NONE;
         return;
     }
-    start_resume_save(t);
+    request_resume_save(t);
 }
 
 void
@@ -1118,10 +1128,10 @@ torrent_tick(struct torrent *t, uint64_t now)
     if (t->state == SHOAL_TS_CHECKING)
         return; /* no announce and no resume save before the check ends */
     tracker_client_tick(&t->tracker, now);
-    if (t->resume_dirty && !t->resume_syncing &&
+    if (t->resume_dirty && !t->resume_busy &&
         now - t->last_resume_ms >= TORRENT_RESUME_INTERVAL_MS) {
         t->last_resume_ms = now;
-        start_resume_save(t);
+        request_resume_save(t);
     }
     if (now - t->last_file_check_ms >= TORRENT_FILE_CHECK_MS) {
         t->last_file_check_ms = now;
@@ -1136,8 +1146,9 @@ torrent_free(struct torrent *t)
         return;
     t->dying = 1;
     /* The session stopped the torrent (its last resume save is written) and
-     * drained the disk pool first, so no job refers to any of this. */
-    free_resume_write(t->resume_next);
+     * drained the disk pool first, so no job refers to any of this; a save
+     * still waits for hashes only when the pool dropped them. */
+    free_resume_save(t->resume_pending);
     while (t->peers) {
         struct peer *p = t->peers;
         peer_close(p, "torrent stopped");

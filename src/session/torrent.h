@@ -18,7 +18,7 @@
 struct banlist;
 struct peer;
 struct picker;
-struct resume_write;
+struct resume_save;
 struct shoal_session;
 struct smartban;
 struct storage;
@@ -94,14 +94,15 @@ struct torrent {
     uint64_t last_resume_ms;
     uint64_t last_file_check_ms;
     int resume_dirty;
-    /* A resume save: the data files are flushed on the pool, the state is
-     * encoded on the loop, and the pool writes the state file. */
-    int resume_syncing;               /* flushes in flight */
-    uint64_t resume_seq;              /* numbers the saves in the order they start ... */
-    uint64_t resume_queued;           /* ... and the newest one encoded, so an older save
-                                       * whose flush ends last never replaces it */
-    int resume_writing;               /* a state file write is in flight */
-    struct resume_write *resume_next; /* the newer state that waits for it */
+    uint64_t hash_seq; /* numbers the hash jobs of downloaded pieces */
+    /* A resume save: the file times are taken, then the have bits once the
+     * hashes in flight then have landed; the pool flushes the data files,
+     * then writes the state file. One save at a time, so they land in
+     * order. */
+    int resume_busy;                    /* a save is under way */
+    int resume_again;                   /* one asked for meanwhile, to start after it */
+    struct resume_save *resume_pending; /* the save that waits for hashes */
+    uint32_t resume_hashes_left;        /* how many it waits for */
     uint64_t rng;
 };
 

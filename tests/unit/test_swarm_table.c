@@ -7,7 +7,9 @@
  * leecher and seeder runs, announce-and-sample against announce then sample,
  * IPv6, leechers alone for a seeder asking from the other family, expiry by
  * the sweeper with fake time, closed mode, eviction under a flood of a
- * million random infohashes, and the memory a million peers take.
+ * million random infohashes (which replaces its own one-shot swarms and
+ * spares a lone seeder, proven swarms and their peers; empty swarms go
+ * first), and the memory a million peers take.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1192,6 +1194,271 @@ test_evict_limits(void **state)
     swarm_table_free(t);
 }
 
+/* xorshift64: the flood's random infohashes. */
+static void
+random_ih(uint8_t ih[20], uint64_t *x)
+{
+    for (int k = 0; k < 20; k++) {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        ih[k] = (uint8_t)*x;
+    }
+}
+
+/* n announces, each of a new random infohash from a new address, at now_s;
+ * every one must be taken. */
+static void
+flood(struct swarm_table *t, uint64_t *x, size_t n, uint64_t now_s, uint64_t left)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t ih[20];
+        random_ih(ih, x);
+        struct swarm_announce a = peer4(ih, 0x100000 + (*x & 0xffffff), left, STA);
+        assert_int_equal(swarm_table_announce(t, &a, now_s, NULL), 0);
+    }
+}
+
+/* The asker gets the lone seeder's address from the swarm. */
+static void
+expect_seeder_sampled(struct swarm_table *t, const uint8_t ih[20],
+                      const struct swarm_announce *seeder)
+{
+    struct swarm_announce l = peer4(ih, 77, 1000, STA);
+    struct swarm_stats st;
+    uint8_t out[6 * 50], rec[6];
+    size_t len = 0;
+    uint64_t rng = 1;
+    assert_int_equal(
+        swarm_table_announce_sample(t, &l, 5000, &st, 50, &rng, out, sizeof(out), &len),
+        0);
+    expect_stats(&st, 1, 1, 0, "leecher joins the seeder");
+    rec_of(seeder, rec);
+    assert_int_equal(len, 6);
+    assert_memory_equal(out, rec, 6);
+}
+
+/*
+ * The case seen on a full tracker: a swarm of one seeder, its only peer,
+ * announced and re-announced long before a flood of random infohashes ten
+ * times the table's size. Oldest and smallest, it was the victim the sample
+ * chose whenever it drew it; now the flood replaces its own swarms.
+ */
+static void
+test_evict_keeps_lone_seeder(void **state)
+{
+    (void)state;
+    const size_t max_swarms = 1000;
+    struct swarm_table_cfg cfg = {.open = 1, .max_swarms = max_swarms, .seed = 7};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    uint8_t ih[20];
+    make_ih(ih, 0x5eed);
+    struct swarm_announce s = peer4(ih, 1, 0, STA);
+    assert_int_equal(swarm_table_announce(t, &s, 0, NULL), 0);
+    s.event = NONE;
+    assert_int_equal(swarm_table_announce(t, &s, 1800, NULL), 0);
+    uint64_t x = 88172645463325252ull;
+    for (uint64_t k = 0; k < 10; k++)
+        flood(t, &x, max_swarms, 1801 + k, 5);
+    struct swarm_table_totals tot;
+    swarm_table_stats(t, &tot);
+    assert_int_equal(tot.swarms, max_swarms);
+    assert_int_equal(tot.evicted_swarms, 10 * max_swarms - (max_swarms - 1));
+    assert_int_equal(tot.refused, 0);
+    struct swarm_stats st;
+    assert_int_equal(swarm_table_scrape(t, ih, &st), 0);
+    expect_stats(&st, 1, 0, 0, "lone seeder after the flood");
+    expect_seeder_sampled(t, ih, &s);
+    check_totals(t);
+    swarm_table_free(t);
+
+    /* A seeder that announced once outlasts a flood of leechers too: a
+     * one-shot leecher's swarm always goes before it. */
+    t = swarm_table_new(&cfg);
+    s = peer4(ih, 1, 0, STA);
+    assert_int_equal(swarm_table_announce(t, &s, 0, NULL), 0);
+    for (uint64_t k = 0; k < 10; k++)
+        flood(t, &x, max_swarms, 1 + k, 5);
+    assert_int_equal(swarm_table_scrape(t, ih, &st), 0);
+    expect_stats(&st, 1, 0, 0, "one-shot seeder after a leecher flood");
+    check_totals(t);
+    swarm_table_free(t);
+}
+
+/* Proven swarms (announced to twice, by one peer or by two) all outlive a
+ * flood, seeders' or leechers', that fills the table many times over; the
+ * flood's swarms are the only victims, oldest first. */
+static void
+test_evict_own_kind(void **state)
+{
+    (void)state;
+    const size_t max_swarms = 2000, proven = 1500;
+    struct swarm_table_cfg cfg = {.open = 1, .max_swarms = max_swarms, .seed = 3};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    uint8_t ih[20];
+    for (uint64_t i = 0; i < proven; i++) {
+        make_ih(ih, 1 + i);
+        struct swarm_announce a = peer4(ih, i, i % 3 ? 10 : 0, STA);
+        assert_int_equal(swarm_table_announce(t, &a, 0, NULL), 0);
+        if (i % 2)
+            a = peer4(ih, i + 100000, 10, STA); /* a second peer */
+        else
+            a.event = NONE; /* the same peer again */
+        assert_int_equal(swarm_table_announce(t, &a, 60, NULL), 0);
+    }
+    uint64_t x = 42, last_round = 0;
+    for (uint64_t k = 0; k < 20; k++) {
+        last_round = x;
+        flood(t, &x, max_swarms, 100 + k, k % 2 ? 0 : 5);
+    }
+    struct swarm_table_totals tot;
+    swarm_table_stats(t, &tot);
+    assert_int_equal(tot.swarms, max_swarms);
+    assert_int_equal(tot.evicted_swarms, 20 * max_swarms - (max_swarms - proven));
+    for (uint64_t i = 0; i < proven; i++) {
+        make_ih(ih, 1 + i);
+        struct swarm_stats st;
+        assert_int_equal(swarm_table_scrape(t, ih, &st), 0);
+        if (st.seeders + st.leechers != (i % 2 ? 2u : 1u))
+            fail_msg("proven swarm %llu lost peers", (unsigned long long)i);
+    }
+    /* Of the last round, the newest are kept: the oldest went first. */
+    for (size_t i = 0; i < max_swarms; i++) {
+        random_ih(ih, &last_round);
+        struct swarm_stats st;
+        assert_int_equal(swarm_table_scrape(t, ih, &st), 0);
+        if (st.seeders != (i >= proven ? 1u : 0u))
+            fail_msg("flood swarm %zu of the last round: %u seeders", i, st.seeders);
+    }
+    check_totals(t);
+    swarm_table_free(t);
+}
+
+/* The same under the peer bound: the flood's one-peer swarms are dropped
+ * to make room for its new peers; proven swarms keep every peer. */
+static void
+test_evict_own_kind_peers(void **state)
+{
+    (void)state;
+    const size_t max_peers = 1000;
+    struct swarm_table_cfg cfg = {.open = 1, .max_peers_total = max_peers, .seed = 5};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    uint8_t ih[20];
+    for (uint64_t i = 0; i < 10; i++) {
+        make_ih(ih, 1 + i);
+        for (uint64_t p = 0; p < 60; p++) {
+            struct swarm_announce a = peer4(ih, i * 1000 + p, p ? 10 : 0, STA);
+            assert_int_equal(swarm_table_announce(t, &a, 0, NULL), 0);
+        }
+    }
+    uint64_t x = 9;
+    flood(t, &x, 10 * max_peers, 10, 5);
+    struct swarm_table_totals tot;
+    swarm_table_stats(t, &tot);
+    assert_int_equal(tot.peers, max_peers);
+    for (uint64_t i = 0; i < 10; i++) {
+        make_ih(ih, 1 + i);
+        struct swarm_stats st;
+        assert_int_equal(swarm_table_scrape(t, ih, &st), 0);
+        expect_stats(&st, 1, 59, 0, "proven swarm under peer pressure");
+    }
+    check_totals(t);
+    swarm_table_free(t);
+}
+
+/* A swarm without peers (its only peer stopped, or expired) is the first
+ * to go, before a one-shot swarm that still has a peer; a new peer in it
+ * proves it again. */
+static void
+test_evict_empty_first(void **state)
+{
+    (void)state;
+    struct swarm_table_cfg cfg = {.open = 1, .max_swarms = 3, .seed = 1};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    uint8_t a_ih[20], b_ih[20], c_ih[20], d_ih[20];
+    make_ih(a_ih, 1);
+    make_ih(b_ih, 2);
+    make_ih(c_ih, 3);
+    make_ih(d_ih, 4);
+    struct swarm_announce a = peer4(a_ih, 1, 5, STA);
+    struct swarm_announce b = peer4(b_ih, 2, 5, STA);
+    struct swarm_announce c = peer4(c_ih, 3, 5, STA);
+    struct swarm_announce d = peer4(d_ih, 4, 5, STA);
+    assert_int_equal(swarm_table_announce(t, &a, 0, NULL), 0);
+    a.event = NONE;
+    assert_int_equal(swarm_table_announce(t, &a, 1, NULL), 0); /* proven */
+    assert_int_equal(swarm_table_announce(t, &b, 2, NULL), 0);
+    assert_int_equal(swarm_table_announce(t, &c, 3, NULL), 0);
+    /* a's only peer leaves: a, proven before, holds nothing now. */
+    a.event = STO;
+    assert_int_equal(swarm_table_announce(t, &a, 4, NULL), 0);
+    assert_int_equal(swarm_table_announce(t, &d, 5, NULL), 0);
+    struct swarm_table_totals tot;
+    swarm_table_stats(t, &tot);
+    assert_int_equal(tot.swarms, 3);
+    assert_int_equal(tot.evicted_swarms, 1);
+    assert_int_equal(tot.evicted_peers, 0);
+    struct swarm_stats st;
+    assert_int_equal(swarm_table_scrape(t, b_ih, &st), 0);
+    expect_stats(&st, 0, 1, 0, "b kept");
+    /* Next, the oldest one-shot swarm: b. */
+    a.event = STA;
+    assert_int_equal(swarm_table_announce(t, &a, 6, NULL), 0);
+    assert_int_equal(swarm_table_scrape(t, b_ih, &st), 0);
+    expect_stats(&st, 0, 0, 0, "b evicted");
+    assert_int_equal(swarm_table_scrape(t, c_ih, &st), 0);
+    expect_stats(&st, 0, 1, 0, "c kept");
+    /* A swarm whose peers expired goes back to the front too. */
+    assert_int_equal(swarm_table_sweep(t, 100000, 1000), 3);
+    swarm_table_stats(t, &tot);
+    assert_int_equal(tot.peers, 0);
+    check_totals(t);
+    swarm_table_free(t);
+}
+
+/*
+ * Random announces, stops, re-announces and sweeps on a small table, with
+ * both bounds hit all the time: the counts stay right and the table never
+ * grows past its bounds (the list links follow every swarm that moves in
+ * the dense array; ASan would see a stale one).
+ */
+static void
+test_evict_churn(void **state)
+{
+    (void)state;
+    struct swarm_table_cfg cfg = {.open = 1,
+                                  .max_swarms = 200,
+                                  .max_peers_total = 500,
+                                  .peer_timeout_s = 100,
+                                  .seed = 11};
+    struct swarm_table *t = swarm_table_new(&cfg);
+    uint64_t x = 1234567;
+    for (uint64_t i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint8_t ih[20];
+        /* Half the announces go to 300 known infohashes, half to new ones. */
+        make_ih(ih, x & 1 ? (x >> 8) % 300 : 1000 + (x >> 8));
+        static const int events[] = {STA, NONE, NONE, STO, COM};
+        struct swarm_announce a =
+            peer4(ih, (x >> 20) % 64, (x >> 30) & 1 ? 0 : 7, events[(x >> 40) % 5]);
+        int rc = swarm_table_announce(t, &a, i / 100, NULL);
+        assert_true(rc == 0 || rc == SHOAL_ETOOBIG);
+        if (i % 50 == 0)
+            swarm_table_sweep(t, i / 100, 40);
+        if (i % 5000 == 0) {
+            struct swarm_table_totals tot;
+            swarm_table_stats(t, &tot);
+            assert_true(tot.swarms <= 200);
+            assert_true(tot.peers <= 500);
+            check_totals(t);
+        }
+    }
+    check_totals(t);
+    swarm_table_free(t);
+}
+
 /* ------------------------------------------------------------------ scale */
 
 static void
@@ -1486,6 +1753,11 @@ main(void)
         cmocka_unit_test(test_closed),
         cmocka_unit_test(test_flood),
         cmocka_unit_test(test_evict_limits),
+        cmocka_unit_test(test_evict_keeps_lone_seeder),
+        cmocka_unit_test(test_evict_own_kind),
+        cmocka_unit_test(test_evict_own_kind_peers),
+        cmocka_unit_test(test_evict_empty_first),
+        cmocka_unit_test(test_evict_churn),
         cmocka_unit_test(test_million_one_swarm),
         cmocka_unit_test(test_million_many_swarms),
         cmocka_unit_test(test_split_room_returned),

@@ -50,30 +50,30 @@ aged(const struct admission_conn *c, uint64_t now)
     return c->since_ms <= now && now - c->since_ms >= ADMISSION_HALFOPEN_GRACE_MS;
 }
 
-/* The oldest aged connection of address key, or -1. */
+/* The oldest connection of address key, aged ones only when grace is set,
+ * or -1. */
 static long
-oldest_of(const struct admission_conn *c, size_t n, uint64_t key, uint64_t now)
+oldest_of(const struct admission_conn *c, size_t n, uint64_t key, uint64_t now, int grace)
 {
     long best = -1;
     for (size_t i = 0; i < n; i++)
-        if (c[i].key == key && aged(&c[i], now) &&
+        if (c[i].key == key && (!grace || aged(&c[i], now)) &&
             (best < 0 || c[i].since_ms < c[best].since_ms))
             best = (long)i;
     return best;
 }
 
-long
-admission_halfopen_victim(const struct admission_conn *c, size_t n, const uint64_t *key,
-                          uint64_t now)
+/* The oldest connection (aged only, with grace) of the most crowded
+ * address, or -1. */
+static long
+crowded_victim(const struct admission_conn *c, size_t n, uint64_t now, int grace)
 {
-    if (key)
-        return oldest_of(c, n, *key, now);
     /* Tables are small (tens of entries): counting by a second pass keeps
      * this free of allocation. */
     long best = -1;
     size_t best_count = 0;
     for (size_t i = 0; i < n; i++) {
-        long v = oldest_of(c, n, c[i].key, now);
+        long v = oldest_of(c, n, c[i].key, now, grace);
         if (v != (long)i)
             continue; /* count each address once, from its oldest */
         size_t count = 0;
@@ -88,6 +88,16 @@ admission_halfopen_victim(const struct admission_conn *c, size_t n, const uint64
     return best;
 }
 
+long
+admission_halfopen_victim(const struct admission_conn *c, size_t n, const uint64_t *key,
+                          uint64_t now)
+{
+    if (key)
+        return oldest_of(c, n, *key, now, 1);
+    long v = crowded_victim(c, n, now, 1);
+    return v >= 0 ? v : crowded_victim(c, n, now, 0);
+}
+
 /* When c last did something useful: its last payload, else its start. */
 static uint64_t
 idle_since(const struct admission_conn *c)
@@ -98,8 +108,7 @@ idle_since(const struct admission_conn *c)
 int
 admission_idle_candidate(const struct admission_conn *c, uint64_t now)
 {
-    if (!c->active || c->interested || c->since_ms > now ||
-        now - c->since_ms < ADMISSION_MIN_AGE_MS)
+    if (!c->active || c->since_ms > now || now - c->since_ms < ADMISSION_MIN_AGE_MS)
         return 0;
     return c->last_payload_ms == 0 ||
            (c->last_payload_ms <= now && now - c->last_payload_ms >= ADMISSION_IDLE_MS);
@@ -108,6 +117,8 @@ admission_idle_candidate(const struct admission_conn *c, uint64_t now)
 int
 admission_idle_before(const struct admission_conn *a, const struct admission_conn *b)
 {
+    if (!a->interested != !b->interested)
+        return !a->interested;
     uint64_t ia = idle_since(a), ib = idle_since(b);
     if (ia != ib)
         return ia < ib;

@@ -10,15 +10,19 @@
  *     until they speak, so when the table is full the oldest one gives way:
  *     the oldest of the newcomer's own address when that address holds its
  *     share already, else the oldest of the address that holds the most.
- *     A connection younger than ADMISSION_HALFOPEN_GRACE_MS is never picked,
- *     so that a burst of newcomers cannot push out an honest peer whose
- *     handshake is on its way.
- *   - Established peers give way only when idle: connected for at least
- *     ADMISSION_MIN_AGE_MS (time to say what it wants), interested neither
- *     way, and no payload either way for ADMISSION_IDLE_MS. Of those, the
- *     one idle longest goes. A peer that trades data is never picked, so a
- *     full table of idle peers cannot lock out a working one, and a working
- *     table is not disturbed by newcomers.
+ *     A connection younger than ADMISSION_HALFOPEN_GRACE_MS is picked only
+ *     when the whole table is that young (a flood faster than the grace):
+ *     refusing then would lock out every newcomer, and the oldest has had
+ *     the longest to finish its handshake. An address over its own share
+ *     never pushes out its young ones.
+ *   - Established peers give way only when they trade nothing: connected
+ *     for at least ADMISSION_MIN_AGE_MS (time to say what it wants), and no
+ *     payload either way for ADMISSION_IDLE_MS (or ever). Interest alone
+ *     buys no slot, or a peer that says "interested" and then only sends
+ *     keep-alives would hold one for good; it only ranks: peers interested
+ *     neither way go first, then the one idle longest. A peer that trades
+ *     data is never picked, so a full table of idle peers cannot lock out a
+ *     working one, and a working table is not disturbed by newcomers.
  */
 #ifndef SHOAL_ADMISSION_H
 #define SHOAL_ADMISSION_H
@@ -64,16 +68,18 @@ int admission_addr_shared(const struct sockaddr *sa);
  * The half-open connection of c[0..n) to close for a newcomer at now: when
  * key is not NULL, the oldest of that address; else the oldest of the
  * address with the most connections (ties: the address whose oldest is
- * oldest). Only connections at least ADMISSION_HALFOPEN_GRACE_MS old count.
- * Returns its index, or -1 when none may go. Reads since_ms and key.
+ * oldest). Only connections at least ADMISSION_HALFOPEN_GRACE_MS old count,
+ * except that without key, when none is, the oldest of all goes. Returns
+ * its index, or -1 when none may go. Reads since_ms and key.
  */
 long admission_halfopen_victim(const struct admission_conn *c, size_t n,
                                const uint64_t *key, uint64_t now);
 /* 1 when established connection c may be closed for a newcomer at now
  * (see the rules above). */
 int admission_idle_candidate(const struct admission_conn *c, uint64_t now);
-/* 1 when candidate a should go before candidate b: it has been idle longer
- * (since its last payload, or since it connected), ties to the older one. */
+/* 1 when candidate a should go before candidate b: interested neither way
+ * while b is, else idle longer (since its last payload, or since it
+ * connected), ties to the older one. */
 int admission_idle_before(const struct admission_conn *a, const struct admission_conn *b);
 /* The candidate of c[0..n) to close for a newcomer at now, or -1. */
 long admission_idle_victim(const struct admission_conn *c, size_t n, uint64_t now);

@@ -2,9 +2,9 @@
  * test_admission.c — who gives way when a connection table is full, as pure
  * functions: address keys (IPv4, IPv4-mapped, IPv6 by /64), the addresses
  * local clients share, the half-open victim (own address first, else the
- * most crowded address, never one inside its grace time), and the idle
- * established victim (old enough, interested neither way, no payload for a
- * while; the one idle longest).
+ * most crowded address, one inside its grace time only when the whole table
+ * is), and the idle established victim (old enough, no payload for a while;
+ * those interested neither way first, then the one idle longest).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,7 +108,10 @@ test_halfopen_grace(void **state)
     struct admission_conn c[] = {half(1, young), half(1, young), half(2, young)};
     uint64_t k = 1;
     assert_int_equal(admission_halfopen_victim(c, 3, &k, NOW), -1);
-    assert_int_equal(admission_halfopen_victim(c, 3, NULL, NOW), -1);
+    /* A whole table that young is a flood: its oldest goes rather than
+     * every newcomer being refused. */
+    c[1].since_ms -= 1;
+    assert_int_equal(admission_halfopen_victim(c, 3, NULL, NOW), 1);
     /* The crowded address has only young ones: an older one elsewhere goes. */
     struct admission_conn d[] = {half(1, young), half(1, young), half(2, 600)};
     assert_int_equal(admission_halfopen_victim(d, 3, NULL, NOW), 2);
@@ -139,7 +142,9 @@ test_idle_candidate(void **state)
     assert_false(admission_idle_candidate(&c, NOW));
     c = peer(ADMISSION_MIN_AGE_MS, 0, 0);
     assert_true(admission_idle_candidate(&c, NOW));
-    c = peer(600000, 0, 1); /* interested, either way */
+    c = peer(600000, 0, 1); /* interested, yet nothing traded: no slot kept */
+    assert_true(admission_idle_candidate(&c, NOW));
+    c = peer(600000, ADMISSION_IDLE_MS - 1, 1); /* interested and trading */
     assert_false(admission_idle_candidate(&c, NOW));
     c = peer(600000, ADMISSION_IDLE_MS - 1, 0); /* traded data lately */
     assert_false(admission_idle_candidate(&c, NOW));
@@ -155,7 +160,7 @@ test_idle_victim(void **state)
 {
     (void)state;
     struct admission_conn c[] = {
-        peer(30000, 0, 1),       /* interested */
+        peer(900000, 0, 1),      /* interested, never traded, 900 s */
         peer(20000, 0, 0),       /* idle since it connected, 20 s */
         peer(900000, 10000, 0),  /* traded 10 s ago */
         peer(900000, 400000, 0), /* idle since its last block, 400 s */
@@ -163,8 +168,11 @@ test_idle_victim(void **state)
     };
     assert_int_equal(admission_idle_victim(c, 5, NOW), 3);
     assert_int_equal(admission_idle_victim(c, 3, NOW), 1);
+    /* Only interested idlers left: the one idle longest goes. */
+    struct admission_conn i2[] = {peer(30000, 0, 1), peer(900000, 0, 1)};
+    assert_int_equal(admission_idle_victim(i2, 2, NOW), 1);
     /* A table of working peers keeps them all: the newcomer is refused. */
-    struct admission_conn w[] = {peer(30000, 0, 1), peer(900000, 1000, 0)};
+    struct admission_conn w[] = {peer(30000, 5000, 1), peer(900000, 1000, 0)};
     assert_int_equal(admission_idle_victim(w, 2, NOW), -1);
     /* Equal idleness: the older connection goes first. */
     struct admission_conn a = peer(50000, 0, 0), b = a;

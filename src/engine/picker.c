@@ -4,7 +4,10 @@
  * It decides which blocks to request from which peer, from state the session
  * feeds it (our pieces, what peers have, priorities, requests and arrivals).
  * It must not touch sockets, files or the clock, and it never dereferences a
- * peer key. All randomness comes from the seed given at creation.
+ * peer key. All randomness comes from the seed given at creation. The trust
+ * levels smart ban needs (new peers, parole, rejects, contributors kept for
+ * blame) are kept in picker_trust.c; the structs both files use are in
+ * picker_internal.h.
  *
  * Data layout, chosen so a torrent of SHOAL_MAX_PIECES pieces stays cheap:
  *
@@ -32,9 +35,9 @@
  *   - Peers with requests outstanding have a small record (request and piece
  *     counts) in a hash table; it goes away when they have none.
  *   - Peers trusted less than fully have their trust level in another hash
- *     table (enum picker_trust); a piece on parole names its owner in its
- *     partial, and each received block its sender, so a paroled peer's
- *     blocks can be taken back.
+ *     table (enum picker_trust, kept by picker_trust.c); a piece on parole
+ *     names its owner in its partial, and each received block its sender, so
+ *     a paroled peer's blocks can be taken back.
  *
  * Availability counts non-seed peers only; seeds are one counter, which adds
  * the same to every piece and so never changes the order.
@@ -45,18 +48,11 @@
 
 #include "base/alloc.h"
 #include "base/rng.h"
+#include "engine/picker_internal.h"
 #include "shoal.h"
 
 /* A peer may work on this many pieces at once even with a short pipeline. */
 #define PICKER_PEER_PIECES 4
-/* In endgame a block is requested from at most this many peers at a time. */
-#define PICKER_ENDGAME_REQUESTERS 3
-/* Availability counts below this each get a bucket of their own... */
-#define PICKER_AVAIL_EXACT 32
-/* ...above it, buckets are this wide (rarity matters less among the common)... */
-#define PICKER_AVAIL_STEP 16
-/* ...up to this many buckets per priority level; the rest share the last. */
-#define PICKER_AVAIL_BUCKETS 64
 /* Misses in the rarest-first scan before walking the peer's bitfield instead. */
 #define PICKER_SCAN_BUDGET 4096
 /* Candidates the bitfield walk keeps per pass (bounds stack use). */
@@ -65,108 +61,6 @@
 #define PICKER_MAX_PIECE_LENGTH (1u << 30)
 /* Availability is 16-bit: no torrent has 65535 connections. */
 #define PICKER_MAX_AVAIL 0xffffu
-
-/* Priority levels 1..PICKER_PRIO_HIGH, each a run of availability buckets,
- * then one bucket for pieces that are had or skipped. */
-#define LEVELS          PICKER_PRIO_HIGH
-#define EXCLUDED_BUCKET (LEVELS * PICKER_AVAIL_BUCKETS)
-#define ORDER_BUCKETS   (EXCLUDED_BUCKET + 1)
-
-#define PF_HAVE    0x1 /* verified and had */
-#define PF_PARTIAL 0x2 /* has a struct partial */
-
-#define BF_RECEIVED 0x1 /* the block arrived */
-#define BF_ASKED    0x2 /* it was requested since the piece was last reset */
-
-struct piece_info {
-    uint16_t avail; /* non-seed peers that have it */
-    uint8_t prio;
-    uint8_t flags; /* PF_* */
-    uint32_t pos;  /* index in picker.order */
-};
-
-struct blk {
-    /* Before arrival: the peers it is requested from. After: those asked that
-     * did not deliver it, kept so the session can cancel them. */
-    void *who[PICKER_ENDGAME_REQUESTERS];
-    void *from; /* who delivered it, once received */
-    uint8_t nwho;
-    uint8_t flags; /* BF_* */
-};
-
-/* A peer that requested or sent blocks of a partial piece. */
-struct piece_peer {
-    void *key;
-    uint32_t out;     /* blocks of this piece requested from it now */
-    uint32_t got;     /* blocks of this piece it sent */
-    uint8_t rejected; /* it refused a block of this piece: ask it no more */
-    uint8_t gone;     /* picker_peer_gone() ran; kept only for blame */
-};
-
-struct partial {
-    uint32_t piece;
-    uint32_t idx; /* index in picker.parts */
-    uint32_t nblocks;
-    uint32_t nfree;     /* blocks neither requested nor received */
-    uint32_t nreceived; /* blocks received */
-    uint32_t next_free; /* no free block has a lower index */
-    uint32_t npeers;
-    uint32_t cappeers;
-    void *owner; /* the peer on parole whose piece this is, or NULL */
-    struct piece_peer *peers;
-    struct blk blocks[];
-};
-
-/* A peer with requests outstanding. */
-struct peer_rec {
-    void *key;
-    uint32_t nreq;    /* blocks requested from it */
-    uint32_t npieces; /* distinct pieces among them */
-};
-
-/* Open-addressing hash table from a 64-bit key to a non-NULL pointer, with
- * linear probing and backward-shift deletion (no tombstones). */
-struct map {
-    uint64_t *keys;
-    void **vals;
-    size_t cap; /* power of two, or 0 */
-    size_t n;
-};
-
-struct picker {
-    uint32_t npieces;
-    uint32_t piece_length;
-    uint32_t last_size; /* size of the last piece */
-    uint32_t bpp;       /* blocks in a full piece */
-    uint64_t total_size;
-
-    struct piece_info *pi;
-    uint32_t *order;
-    uint32_t bstart[ORDER_BUCKETS + 1]; /* bucket b is order[bstart[b]..bstart[b+1]) */
-    int order_valid;
-    uint64_t rng;
-
-    struct bitfield have;
-    uint32_t seeds;
-    int sequential;
-    /* Sequential mode: every piece below seq_cursor[l] is had or not at
-     * priority l, and none at or past seq_end[l] is at priority l. */
-    uint32_t seq_cursor[LEVELS + 1];
-    uint32_t seq_end[LEVELS + 1];
-
-    uint32_t level_missing[LEVELS + 1]; /* missing pieces per priority */
-    uint32_t want_missing;              /* missing pieces with priority > 0 */
-    uint64_t want_left;                 /* their bytes */
-    uint32_t want_partial;              /* of those, how many have a partial */
-    uint64_t want_free;                 /* free blocks in those partials */
-
-    struct partial **parts;
-    uint32_t nparts;
-    uint32_t capparts;
-    struct map part_map;  /* piece -> struct partial */
-    struct map peer_map;  /* key -> struct peer_rec */
-    struct map trust_map; /* key -> enum picker_trust, FULL ones absent */
-};
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -214,8 +108,8 @@ mix64(uint64_t x)
     return x ^ (x >> 33);
 }
 
-static void *
-map_get(const struct map *m, uint64_t key)
+void *
+picker_map_get(const struct map *m, uint64_t key)
 {
     if (!m->cap)
         return NULL;
@@ -239,8 +133,8 @@ map_insert_slot(struct map *m, uint64_t key, void *val)
 }
 
 /* Adds a key that is not present. 0 or SHOAL_ENOMEM (map unchanged). */
-static int
-map_put(struct map *m, uint64_t key, void *val)
+int
+picker_map_put(struct map *m, uint64_t key, void *val)
 {
     if ((m->n + 1) * 4 > m->cap * 3) {
         size_t ncap = m->cap ? m->cap * 2 : 16;
@@ -266,8 +160,8 @@ map_put(struct map *m, uint64_t key, void *val)
     return 0;
 }
 
-static void
-map_del(struct map *m, uint64_t key)
+void
+picker_map_del(struct map *m, uint64_t key)
 {
     if (!m->cap)
         return;
@@ -301,8 +195,8 @@ map_cleanup(struct map *m)
     memset(m, 0, sizeof(*m));
 }
 
-static uint64_t
-key_of(void *peer)
+uint64_t
+picker_key(void *peer)
 {
     return (uint64_t)(uintptr_t)peer;
 }
@@ -407,23 +301,23 @@ reposition(struct picker *p, uint32_t piece, uint32_t old_bucket)
 
 /* ------------------------------------------------------------------ records */
 
-static struct peer_rec *
-peer_find(const struct picker *p, void *key)
+struct peer_rec *
+picker_rec_find(const struct picker *p, void *key)
 {
-    return map_get(&p->peer_map, key_of(key));
+    return picker_map_get(&p->peer_map, picker_key(key));
 }
 
 static struct peer_rec *
 peer_get(struct picker *p, void *key)
 {
-    struct peer_rec *pr = peer_find(p, key);
+    struct peer_rec *pr = picker_rec_find(p, key);
     if (pr)
         return pr;
     pr = xcalloc(1, sizeof(*pr));
     if (!pr)
         return NULL;
     pr->key = key;
-    if (map_put(&p->peer_map, key_of(key), pr)) {
+    if (picker_map_put(&p->peer_map, picker_key(key), pr)) {
         xfree(pr);
         return NULL;
     }
@@ -435,23 +329,23 @@ static void
 peer_release_if_idle(struct picker *p, struct peer_rec *pr)
 {
     if (pr && pr->nreq == 0) {
-        map_del(&p->peer_map, key_of(pr->key));
+        picker_map_del(&p->peer_map, picker_key(pr->key));
         xfree(pr);
     }
 }
 
-static struct partial *
-part_find(const struct picker *p, uint32_t piece)
+struct partial *
+picker_part_find(const struct picker *p, uint32_t piece)
 {
     if (!(p->pi[piece].flags & PF_PARTIAL))
         return NULL;
-    return map_get(&p->part_map, piece);
+    return picker_map_get(&p->part_map, piece);
 }
 
 /* The record of a connected peer: one that left is kept for blame only,
  * and a new peer that happens to get the same key starts afresh. */
-static struct piece_peer *
-piece_peer_find(struct partial *r, void *key)
+struct piece_peer *
+picker_piece_peer(struct partial *r, void *key)
 {
     for (uint32_t i = 0; i < r->npeers; i++)
         if (r->peers[i].key == key && !r->peers[i].gone)
@@ -462,7 +356,7 @@ piece_peer_find(struct partial *r, void *key)
 static struct piece_peer *
 piece_peer_get(struct partial *r, void *key)
 {
-    struct piece_peer *pp = piece_peer_find(r, key);
+    struct piece_peer *pp = picker_piece_peer(r, key);
     if (pp)
         return pp;
     if (r->npeers == r->cappeers) {
@@ -511,7 +405,7 @@ part_create(struct picker *p, uint32_t piece)
     struct partial *r = xcalloc(1, sizeof(*r) + (size_t)nb * sizeof(struct blk));
     if (!r)
         return NULL;
-    if (map_put(&p->part_map, piece, r)) {
+    if (picker_map_put(&p->part_map, piece, r)) {
         xfree(r);
         return NULL;
     }
@@ -528,14 +422,14 @@ part_create(struct picker *p, uint32_t piece)
 }
 
 /* Frees a piece's partial, releasing what its peers had outstanding. */
-static void
-part_destroy(struct picker *p, struct partial *r)
+void
+picker_part_destroy(struct picker *p, struct partial *r)
 {
     for (uint32_t i = 0; i < r->npeers; i++) {
         struct piece_peer *pp = &r->peers[i];
         if (!pp->out)
             continue;
-        struct peer_rec *pr = peer_find(p, pp->key);
+        struct peer_rec *pr = picker_rec_find(p, pp->key);
         if (pr) {
             pr->nreq -= pp->out;
             pr->npieces--;
@@ -546,7 +440,7 @@ part_destroy(struct picker *p, struct partial *r)
     if (wanted(p, r->piece))
         p->want_partial--;
     p->pi[r->piece].flags &= (uint8_t)~PF_PARTIAL;
-    map_del(&p->part_map, r->piece);
+    picker_map_del(&p->part_map, r->piece);
     p->parts[r->idx] = p->parts[--p->nparts];
     p->parts[r->idx]->idx = r->idx;
     xfree(r->peers);
@@ -557,11 +451,11 @@ part_destroy(struct picker *p, struct partial *r)
 static void
 release_out(struct picker *p, struct partial *r, void *peer)
 {
-    struct piece_peer *pp = piece_peer_find(r, peer);
+    struct piece_peer *pp = picker_piece_peer(r, peer);
     if (!pp || !pp->out)
         return;
     pp->out--;
-    struct peer_rec *pr = peer_find(p, peer);
+    struct peer_rec *pr = picker_rec_find(p, peer);
     if (pr) {
         pr->nreq--;
         if (!pp->out)
@@ -573,8 +467,8 @@ release_out(struct picker *p, struct partial *r, void *peer)
 /* Takes `peer` off a block's list. If the block was outstanding with it,
  * releases the request, and a block nobody is asked for any more becomes
  * free. Returns 1 when the peer was on the list. */
-static int
-blk_drop(struct picker *p, struct partial *r, uint32_t b, void *peer)
+int
+picker_blk_drop(struct picker *p, struct partial *r, uint32_t b, void *peer)
 {
     struct blk *k = &r->blocks[b];
     uint32_t j = 0;
@@ -594,19 +488,10 @@ blk_drop(struct picker *p, struct partial *r, uint32_t b, void *peer)
     return 1;
 }
 
-/* ------------------------------------------------------------------ trust */
-
-static enum picker_trust
-trust_of(const struct picker *p, void *peer)
-{
-    /* Absent means fully trusted: the map holds the others only. */
-    return (enum picker_trust)(uintptr_t)map_get(&p->trust_map, key_of(peer));
-}
-
 /* Throws a received block away: it is free to be fetched again, and a late
  * copy is refused until it is asked for anew. */
-static void
-blk_unreceive(struct picker *p, struct partial *r, uint32_t b)
+void
+picker_blk_unreceive(struct picker *p, struct partial *r, uint32_t b)
 {
     struct blk *k = &r->blocks[b];
     /* Its sender may have left since: the block was still its. */
@@ -624,28 +509,6 @@ blk_unreceive(struct picker *p, struct partial *r, uint32_t b)
     free_delta(p, r, 1);
     if (b < r->next_free)
         r->next_free = b;
-}
-
-/* Takes back what a peer going on parole has in pieces that are not its own
- * and not yet complete (a complete one is being hashed: its verdict will
- * come): its blocks are thrown away and its requests released. */
-static void
-take_back(struct picker *p, void *peer)
-{
-    for (uint32_t i = 0; i < p->nparts; i++) {
-        struct partial *r = p->parts[i];
-        if (r->owner == peer || r->nreceived == r->nblocks || !piece_peer_find(r, peer))
-            continue;
-        for (uint32_t b = 0; b < r->nblocks; b++) {
-            struct blk *k = &r->blocks[b];
-            if (k->flags & BF_RECEIVED) {
-                if (k->from == peer)
-                    blk_unreceive(p, r, b);
-            } else if (k->nwho) {
-                blk_drop(p, r, b, peer);
-            }
-        }
-    }
 }
 
 /* ------------------------------------------------------------------ lifetime */
@@ -727,9 +590,9 @@ picker_set_have(struct picker *p, uint32_t piece)
     if (piece >= p->npieces || (p->pi[piece].flags & PF_HAVE))
         return;
     uint32_t ob = bucket_of(p, piece);
-    struct partial *r = part_find(p, piece);
+    struct partial *r = picker_part_find(p, piece);
     if (r)
-        part_destroy(p, r);
+        picker_part_destroy(p, r);
     struct piece_info *pi = &p->pi[piece];
     pi->flags |= PF_HAVE;
     bitfield_set(&p->have, piece);
@@ -853,7 +716,7 @@ set_prio(struct picker *p, uint32_t piece, int prio)
             p->want_left -= piece_size(p, piece);
         }
     }
-    struct partial *r = part_find(p, piece);
+    struct partial *r = picker_part_find(p, piece);
     if (r && is && !was) {
         p->want_partial++;
         p->want_free += r->nfree;
@@ -969,12 +832,12 @@ touching(const struct piece_peer *pp)
 }
 
 /* Unverified pieces that hold the peer's data or requests. */
-static uint32_t
-count_touched(const struct picker *p, void *peer)
+uint32_t
+picker_touched(const struct picker *p, void *peer)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < p->nparts; i++)
-        n += touching(piece_peer_find(p->parts[i], peer));
+        n += touching(picker_piece_peer(p->parts[i], peer));
     return n;
 }
 
@@ -1014,8 +877,8 @@ static int
 take(struct pick *c, uint32_t piece)
 {
     struct picker *p = c->p;
-    struct partial *r = part_find(p, piece);
-    struct piece_peer *pp = r ? piece_peer_find(r, c->peer) : NULL;
+    struct partial *r = picker_part_find(p, piece);
+    struct piece_peer *pp = r ? picker_piece_peer(r, c->peer) : NULL;
     int fresh = !pp || pp->out == 0;
     int mine = touching(pp);
     if (full(c) || (fresh && c->pr->npieces >= c->limit) || (r && r->nfree == 0))
@@ -1031,7 +894,7 @@ take(struct pick *c, uint32_t piece)
     if (c->trust == PICKER_TRUST_PAROLE && r->owner != c->peer) {
         for (uint32_t b = 0; b < r->nblocks; b++)
             if (r->blocks[b].flags & BF_RECEIVED)
-                blk_unreceive(p, r, b);
+                picker_blk_unreceive(p, r, b);
         r->owner = c->peer;
     }
     if (!pp && !(pp = piece_peer_get(r, c->peer))) {
@@ -1074,7 +937,7 @@ pick_partials(struct pick *c, int level, int mine)
         struct partial *r = p->parts[i];
         if (p->pi[r->piece].prio != level || !r->nfree || !peer_has(c, r->piece))
             continue;
-        if ((piece_peer_find(r, c->peer) != NULL) == mine)
+        if ((picker_piece_peer(r, c->peer) != NULL) == mine)
             take(c, r->piece);
     }
 }
@@ -1216,7 +1079,7 @@ pick_endgame(struct pick *c)
             struct partial *r = p->parts[i];
             if (!wanted(p, r->piece) || !peer_has(c, r->piece) || r->owner)
                 continue;
-            struct piece_peer *pp = piece_peer_find(r, c->peer);
+            struct piece_peer *pp = picker_piece_peer(r, c->peer);
             int mine = touching(pp);
             if ((pp && pp->rejected) ||
                 (c->trust != PICKER_TRUST_FULL && !mine && c->touched >= 1))
@@ -1284,9 +1147,9 @@ picker_next_blocks(struct picker *p, void *peer, const struct bitfield *peer_has
      * more so a piece finishing does not stall the pipeline. */
     uint64_t need = ((uint64_t)c.pr->nreq + (uint64_t)max + p->bpp - 1) / p->bpp + 1;
     c.limit = need > PICKER_PEER_PIECES ? (uint32_t)need : PICKER_PEER_PIECES;
-    c.trust = trust_of(p, peer);
+    c.trust = picker_trust_of(p, peer);
     if (c.trust != PICKER_TRUST_FULL)
-        c.touched = count_touched(p, peer);
+        c.touched = picker_touched(p, peer);
 
     for (int level = PICKER_PRIO_HIGH; level > PICKER_PRIO_SKIP && !full(&c); level--) {
         if (!p->level_missing[level])
@@ -1321,12 +1184,12 @@ picker_in_endgame(const struct picker *p)
 /* ------------------------------------------------------------------ arrivals */
 
 /* The partial and block index named by (piece, begin), or NULL. */
-static struct partial *
-find_block(const struct picker *p, uint32_t piece, uint32_t begin, uint32_t *b)
+struct partial *
+picker_find_block(const struct picker *p, uint32_t piece, uint32_t begin, uint32_t *b)
 {
     if (piece >= p->npieces || begin % PICKER_BLOCK_SIZE)
         return NULL;
-    struct partial *r = part_find(p, piece);
+    struct partial *r = picker_part_find(p, piece);
     if (!r || begin / PICKER_BLOCK_SIZE >= r->nblocks)
         return NULL;
     *b = begin / PICKER_BLOCK_SIZE;
@@ -1338,7 +1201,7 @@ picker_block_received(struct picker *p, void *peer, uint32_t piece, uint32_t beg
                       uint32_t length)
 {
     uint32_t b;
-    struct partial *r = find_block(p, piece, begin, &b);
+    struct partial *r = picker_find_block(p, piece, begin, &b);
     if (!r || length != block_len(p, piece, b))
         return SHOAL_EINVAL;
     struct blk *k = &r->blocks[b];
@@ -1346,7 +1209,7 @@ picker_block_received(struct picker *p, void *peer, uint32_t piece, uint32_t beg
         return SHOAL_EINVAL;
     /* A piece on parole takes blocks from its owner only, and its owner
      * gives blocks to no other piece. */
-    if (r->owner != peer && (r->owner || trust_of(p, peer) == PICKER_TRUST_PAROLE))
+    if (r->owner != peer && (r->owner || picker_trust_of(p, peer) == PICKER_TRUST_PAROLE))
         return SHOAL_EINVAL;
     /* The only allocation comes first, so a failure changes nothing. */
     struct piece_peer *pp = piece_peer_get(r, peer);
@@ -1374,8 +1237,8 @@ picker_block_received(struct picker *p, void *peer, uint32_t piece, uint32_t beg
 }
 
 /* 1 when the block is still outstanding with peer. */
-static int
-asked_of(const struct blk *k, void *peer)
+int
+picker_blk_asked(const struct blk *k, void *peer)
 {
     if (k->flags & BF_RECEIVED)
         return 0;
@@ -1389,183 +1252,23 @@ void
 picker_block_cancelled(struct picker *p, void *peer, uint32_t piece, uint32_t begin)
 {
     uint32_t b;
-    struct partial *r = find_block(p, piece, begin, &b);
+    struct partial *r = picker_find_block(p, piece, begin, &b);
     if (!r)
         return;
-    if (r->owner == peer && asked_of(&r->blocks[b], peer)) {
+    if (r->owner == peer && picker_blk_asked(&r->blocks[b], peer)) {
         /* A piece on parole is whole from its owner or not at all. */
-        part_destroy(p, r);
+        picker_part_destroy(p, r);
         return;
     }
-    blk_drop(p, r, b, peer);
-}
-
-int
-picker_block_rejected(struct picker *p, void *peer, uint32_t piece, uint32_t begin)
-{
-    uint32_t b;
-    struct partial *r = find_block(p, piece, begin, &b);
-    if (!r || !asked_of(&r->blocks[b], peer))
-        return 0;
-    if (r->owner == peer) {
-        part_destroy(p, r);
-        return 1;
-    }
-    struct piece_peer *pp = piece_peer_find(r, peer);
-    if (pp)
-        pp->rejected = 1;
-    blk_drop(p, r, b, peer);
-    return 0;
-}
-
-void
-picker_peer_forgive(struct picker *p, void *peer)
-{
-    for (uint32_t i = 0; i < p->nparts; i++) {
-        struct piece_peer *pp = piece_peer_find(p->parts[i], peer);
-        if (pp)
-            pp->rejected = 0;
-    }
-}
-
-int
-picker_peer_set_trust(struct picker *p, void *peer, enum picker_trust trust)
-{
-    enum picker_trust old = trust_of(p, peer);
-    if (old == trust)
-        return 0;
-    if (old == PICKER_TRUST_FULL &&
-        map_put(&p->trust_map, key_of(peer), (void *)(uintptr_t)trust) != 0)
-        return SHOAL_ENOMEM;
-    if (old != PICKER_TRUST_FULL) {
-        /* Deleting first leaves room, so the put cannot fail. */
-        map_del(&p->trust_map, key_of(peer));
-        if (trust != PICKER_TRUST_FULL)
-            map_put(&p->trust_map, key_of(peer), (void *)(uintptr_t)trust);
-    }
-    if (trust == PICKER_TRUST_PAROLE) {
-        take_back(p, peer);
-    } else if (old == PICKER_TRUST_PAROLE) {
-        /* Off parole: its pieces may be shared again. */
-        for (uint32_t i = 0; i < p->nparts; i++)
-            if (p->parts[i]->owner == peer)
-                p->parts[i]->owner = NULL;
-    }
-    return 0;
-}
-
-enum picker_trust
-picker_peer_trust(const struct picker *p, void *peer)
-{
-    return trust_of(p, peer);
-}
-
-uint32_t
-picker_peer_unverified(const struct picker *p, void *peer)
-{
-    return count_touched(p, peer);
-}
-
-void
-picker_peer_gone(struct picker *p, void *peer)
-{
-    for (uint32_t i = 0; i < p->nparts; i++) {
-        struct partial *r = p->parts[i];
-        if (r->owner == peer && r->nreceived < r->nblocks) {
-            /* Its piece on parole is whole from it or not at all. The last
-             * partial moves into slot i: look at slot i again. */
-            part_destroy(p, r);
-            i--;
-            continue;
-        }
-        if (r->owner == peer)
-            r->owner = NULL;
-        struct piece_peer *pp = piece_peer_find(r, peer);
-        if (!pp)
-            continue;
-        for (uint32_t b = 0; b < r->nblocks; b++)
-            if (r->blocks[b].nwho)
-                blk_drop(p, r, b, peer);
-        /* It stays a contributor until the piece resolves. */
-        pp = piece_peer_find(r, peer);
-        if (pp && pp->got == 0)
-            *pp = r->peers[--r->npeers];
-        else if (pp)
-            pp->gone = 1;
-    }
-    struct peer_rec *pr = peer_find(p, peer);
-    if (pr) {
-        map_del(&p->peer_map, key_of(peer));
-        xfree(pr);
-    }
-    map_del(&p->trust_map, key_of(peer));
-}
-
-/* Peers still connected that sent blocks of r. */
-static uint32_t
-senders(const struct partial *r)
-{
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < r->npeers; i++)
-        n += r->peers[i].got && !r->peers[i].gone;
-    return n;
-}
-
-void
-picker_piece_passed(struct picker *p, uint32_t piece)
-{
-    struct partial *r = piece < p->npieces ? part_find(p, piece) : NULL;
-    uint32_t alone = r && senders(r) == 1;
-    for (uint32_t i = 0; r && i < r->npeers; i++) {
-        struct piece_peer *pp = &r->peers[i];
-        if (!pp->got || pp->gone)
-            continue;
-        enum picker_trust t = trust_of(p, pp->key);
-        if (t == PICKER_TRUST_NEW || (t == PICKER_TRUST_PAROLE && alone))
-            picker_peer_set_trust(p, pp->key, PICKER_TRUST_FULL);
-    }
-    picker_set_have(p, piece);
-}
-
-void
-picker_piece_failed(struct picker *p, uint32_t piece)
-{
-    if (piece >= p->npieces)
-        return;
-    struct partial *r = part_find(p, piece);
-    if (!r)
-        return;
-    /* Several senders and no telling who lied: each one fetches whole
-     * pieces alone from now on, so it can spoil no piece but its own. The
-     * failed piece is complete, so take_back() leaves it alone. */
-    if (senders(r) > 1)
-        for (uint32_t i = 0; i < r->npeers; i++)
-            if (r->peers[i].got && !r->peers[i].gone)
-                picker_peer_set_trust(p, r->peers[i].key, PICKER_TRUST_PAROLE);
-    part_destroy(p, r);
+    picker_blk_drop(p, r, b, peer);
 }
 
 void
 picker_piece_reset(struct picker *p, uint32_t piece)
 {
-    struct partial *r = piece < p->npieces ? part_find(p, piece) : NULL;
+    struct partial *r = piece < p->npieces ? picker_part_find(p, piece) : NULL;
     if (r)
-        part_destroy(p, r);
-}
-
-size_t
-picker_piece_contributors(const struct picker *p, uint32_t piece, void **out, size_t max)
-{
-    struct partial *r = piece < p->npieces ? part_find(p, piece) : NULL;
-    size_t n = 0;
-    for (uint32_t i = 0; r && i < r->npeers; i++) {
-        if (!r->peers[i].got)
-            continue;
-        if (n < max)
-            out[n] = r->peers[i].key;
-        n++;
-    }
-    return n;
+        picker_part_destroy(p, r);
 }
 
 size_t
@@ -1573,7 +1276,7 @@ picker_block_requesters(const struct picker *p, uint32_t piece, uint32_t begin,
                         void **out, size_t max)
 {
     uint32_t b;
-    struct partial *r = find_block(p, piece, begin, &b);
+    struct partial *r = picker_find_block(p, piece, begin, &b);
     if (!r)
         return 0;
     const struct blk *k = &r->blocks[b];
@@ -1585,7 +1288,7 @@ picker_block_requesters(const struct picker *p, uint32_t piece, uint32_t begin,
 uint32_t
 picker_peer_requests(const struct picker *p, void *peer)
 {
-    struct peer_rec *pr = peer_find(p, peer);
+    struct peer_rec *pr = picker_rec_find(p, peer);
     return pr ? pr->nreq : 0;
 }
 

@@ -19,10 +19,10 @@
  *      mode, lowest index first;
  * and when every wanted block is requested or received (endgame), blocks
  * already requested from other peers, each block from at most a few peers
- * (PICKER_ENDGAME_REQUESTERS in picker.c). Outside endgame a peer works on a
- * bounded number of pieces at once (enough to fill its pipeline, at least
- * PICKER_PEER_PIECES in picker.c), so pieces finish instead of all being
- * half done.
+ * (PICKER_ENDGAME_REQUESTERS in picker_internal.h). Outside endgame a peer
+ * works on a bounded number of pieces at once (enough to fill its pipeline,
+ * at least PICKER_PEER_PIECES in picker.c), so pieces finish instead of all
+ * being half done.
  *
  * Trust (smart ban). A peer whose data was never verified could poison any
  * piece it touches, and a piece that fails with blocks from several peers

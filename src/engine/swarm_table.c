@@ -72,10 +72,15 @@ struct fam {
 /*
  * What a swarm has shown of its peers, in the order eviction spares it. A
  * swarm one announce made (a flood of random infohashes makes nothing else)
- * sits on the list of its kind, oldest first; a second announce to it, from
- * the same peer again or from another one, proves it and takes it off. A
- * swarm left without peers goes back to the front of KIND_ONESHOT: it
- * holds nothing worth keeping.
+ * sits on the list of its kind, oldest first; an announce that comes
+ * SWARM_PROVE_S or more after the swarm was made (a peer that came back on
+ * its interval, or a second peer later) proves it and takes it off, so a
+ * flood that announces each infohash twice in a row proves nothing. A
+ * swarm left without peers goes to the front of KIND_ONESHOT: it holds
+ * nothing worth keeping. Eviction takes those empty ones first, then the
+ * newest one-shot swarm, so that a flood replaces its own latest swarms and
+ * the one-shot swarms that were there before it (a lone seeder waiting for
+ * its next announce) stay.
  */
 enum swarm_kind {
     KIND_ONESHOT = 0,      /* one announce from a leecher, or no peers */
@@ -91,7 +96,8 @@ struct swarm {
     uint32_t idx;        /* position in the table's dense array */
     uint32_t prev, next; /* dense indices of the neighbours on its kind's list */
     uint8_t registered;
-    uint8_t kind; /* enum swarm_kind */
+    uint8_t kind;  /* enum swarm_kind */
+    uint16_t born; /* now_s when made, modulo 2^16: fits the padding here */
     struct fam v4;
     struct fam *v6; /* made on the first IPv6 peer */
 };
@@ -790,6 +796,7 @@ swarm_create(struct swarm_table *t, const uint8_t ih[20], int registered)
     memcpy(s->ih, ih, 20);
     s->hash = (uint32_t)keyed_hash(t, ih, 20);
     s->last = t->now_s;
+    s->born = (uint16_t)t->now_s;
     s->registered = (uint8_t)registered;
     s->kind = KIND_PROVEN;
     s->v4.nb = 1;
@@ -853,8 +860,9 @@ evict(struct swarm_table *t, struct swarm *s)
         swarm_destroy(t, s);
 }
 
-/* The oldest one-shot swarm other than `protect`, a leecher's before a
- * seeder's; NULL when every swarm is proven. */
+/* The one-shot swarm to evict other than `protect`, a leecher's before a
+ * seeder's: one without peers at the front of its list, else the newest;
+ * NULL when every swarm is proven. */
 static struct swarm *
 pick_oneshot(struct swarm_table *t, const struct swarm *protect)
 {
@@ -862,6 +870,11 @@ pick_oneshot(struct swarm_table *t, const struct swarm *protect)
         uint32_t i = t->head[k];
         if (i != NIL && t->dense[i] == protect)
             i = protect->next;
+        if (i != NIL && swarm_peers(t->dense[i]) == 0)
+            return t->dense[i];
+        i = t->tail[k];
+        if (i != NIL && t->dense[i] == protect)
+            i = protect->prev;
         if (i != NIL)
             return t->dense[i];
     }
@@ -870,10 +883,10 @@ pick_oneshot(struct swarm_table *t, const struct swarm *protect)
 
 /*
  * Makes room for one more swarm (want_swarm) or one more peer. One-shot
- * swarms go first, oldest first, so that a flood of random infohashes
- * replaces its own swarms and never reaches a proven one while any of its
- * own is left; only when none is left does the sample of pick_victim()
- * choose among proven swarms.
+ * swarms go first, empty ones and then the newest, so that a flood of
+ * random infohashes replaces its own swarms and never reaches a proven one
+ * while any one-shot swarm is left; only when none is left does the sample of
+ * pick_victim() choose among proven swarms.
  */
 static int
 make_room(struct swarm_table *t, int want_swarm, const struct swarm *protect)
@@ -1012,8 +1025,10 @@ announce(struct swarm_table *t, const struct swarm_announce *a, uint64_t now_s,
             return SHOAL_ENOMEM;
         if (a->left == 0)
             set_kind(t, s, KIND_ONESHOT_SEED, 0);
-    } else if (!stopped && s->kind != KIND_PROVEN) {
-        /* A second announce: a peer that came back, or a second peer. */
+    } else if (!stopped && s->kind != KIND_PROVEN &&
+               (uint16_t)(t->now_s - s->born) >= SWARM_PROVE_S) {
+        /* Announced to again a while after it was made: a peer that came
+         * back on its interval, or another one that found it. */
         set_kind(t, s, KIND_PROVEN, 0);
     }
     s->last = t->now_s;

@@ -44,17 +44,21 @@
  * max_peers_total peers. When an announce needs a new swarm or a new peer and
  * the table is full, it evicts, sparing the swarms that showed real peers:
  *   1. a swarm without peers (its peers stopped or expired);
- *   2. a swarm one announce made, from a leecher, oldest first;
- *   3. a swarm one announce made, from a seeder, oldest first;
- *   4. only when none of those is left, a proven swarm (announced to a
- *      second time, by the same peer again or by another; or registered):
+ *   2. a one-shot swarm (no announce to it yet SWARM_PROVE_S or more after
+ *      it was made) whose first peer is a leecher, newest first;
+ *   3. a one-shot swarm whose first peer is a seeder, newest first;
+ *   4. only when none of those is left, a proven swarm (announced to again
+ *      SWARM_PROVE_S or more after it was made, by the same peer coming
+ *      back or by another; or registered):
  *      of SWARM_EVICT_SAMPLE picked at random, one nobody announced to for
  *      peer_timeout_s, else the one with the fewest peers, else the one
  *      announced to least recently.
- * A flood of random infohashes makes swarms of one announce each, so it
- * replaces its own swarms and never reaches a lone seeder that announced
- * again (as every client does each interval) or a popular swarm; a flood
- * that claims to seed makes one-shot swarms all the same. The swarms of 1
+ * A flood of random infohashes makes one-shot swarms (announcing each twice
+ * in a row proves nothing), and newest first it replaces its own latest
+ * swarms: it never reaches a one-shot swarm made before it (a lone seeder
+ * waiting for its next announce), a lone seeder that announced again (as
+ * every client does each interval) or a popular swarm; a flood that claims
+ * to seed makes one-shot swarms all the same. The swarms of 1
  * to 3 sit on two lists threaded through the dense array (below; empty ones
  * at the front), so each such pick is O(1). Evicting drops the swarm's
  * peers and, unless it is registered, the swarm itself. The swarm being
@@ -85,6 +89,9 @@
 /* Peers per bucket before a family doubles its buckets: a new peer then
  * moves at most this many records (3 KiB of IPv4 records). */
 #define SWARM_BUCKET_TARGET 512
+/* A swarm announced to this long after it was made is proven: longer than
+ * a flood takes to repeat an announce, shorter than any client's interval. */
+#define SWARM_PROVE_S 30
 /* Swarms looked at per eviction, and evictions per announce at most. */
 #define SWARM_EVICT_SAMPLE 8
 #define SWARM_EVICT_TRIES  4

@@ -48,6 +48,9 @@ FINISH_WITHIN = 60.0
 HANDSHAKE_S = 10.0
 FIRST_MESSAGE_S = 20.0
 TICK_SLACK_S = 3.0
+SANITIZER_TICK_SLACK_S = 12.0
+# Extra seconds allowed, past SETTLE_S, for an attack to fill the table.
+FILL_WAIT_S = 8.0
 # An attack runs this long before the honest download starts: the tables
 # are full, and idle peers are older than the seeder's grace for newcomers.
 SETTLE_S = 6.0
@@ -344,6 +347,10 @@ def main():
         resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
 
     rss_slack = SANITIZER_RSS_SLACK_KB if sanitized(pt.SHOAL) else RSS_SLACK_KB
+    # A connection's life is timed from the attacker's side, so it includes
+    # the wait in the kernel's accept queue, which grows on a sanitized
+    # seeder under load; the deadline itself is what the logs check.
+    tick_slack = SANITIZER_TICK_SLACK_S if sanitized(pt.SHOAL) else TICK_SLACK_S
     checks = pt.Checks("admission " + mode)
     procs = pt.Procs()
     work = tempfile.mkdtemp(prefix="shoal-admission-")
@@ -379,7 +386,13 @@ def main():
                 n, kind, "127.0.0.1" if mode == "one" else "200 addresses")
             a = Attack(kind, n, port, t, src)
             a.start()
+            # Past the settling time, wait a little more (bounded) for the
+            # table to fill on a loaded machine.
             time.sleep(SETTLE_S)
+            full = 78 if kind == "idle" else 62
+            fill_until = time.monotonic() + FILL_WAIT_S
+            while a.open_count() < full and time.monotonic() < fill_until:
+                time.sleep(0.2)
             held = a.open_count()
             peak_fd = fd_count(seeder.pid)
             rc, same, start, err = honest_get(procs, work, kind, torrent, port)
@@ -403,17 +416,16 @@ def main():
             # The attack was real: it held connections the seeder had taken in.
             # The attack was real: it filled the table the seeder had (64
             # half-open connections; 80 peers in the torrent).
-            full = 78 if kind == "idle" else 62
             checks.check(held >= full and peak_fd > base_fd + full,
                          "%s: the attack filled the seeder's table (%d held)" % (what, held))
             # Both ways out are taken: the newcomer made room, and the
             # deadline closed the rest.
             if kind == "idle":
-                limit = FIRST_MESSAGE_S + TICK_SLACK_S
+                limit = FIRST_MESSAGE_S + tick_slack
                 reasons = ("nothing but keep-alives for 20 s after the handshake",
                            "idle: made room for a new peer")
             else:
-                limit = HANDSHAKE_S + TICK_SLACK_S
+                limit = HANDSHAKE_S + tick_slack
                 reasons = ("no handshake within 10 s",
                            "no handshake yet, and a new connection needs the slot")
             checks.check(0 < a.max_life <= limit,

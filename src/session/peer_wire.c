@@ -454,13 +454,18 @@ send_handshake(struct peer *p)
 /*
  * Two nodes that dial each other at once end up with two connections. Both
  * sides keep the same one: the connection opened by the node with the
- * smaller peer id. Returns 1 when p was closed.
+ * smaller peer id. Returns 1 when p was closed. Only a connection from the
+ * same host counts: a peer id is whatever the other side says, and one
+ * copied from an honest peer must not push that peer out.
  */
 static int
 drop_duplicate(struct peer *p)
 {
     for (struct peer *q = p->t->peers; q; q = q->next) {
-        if (q == p || q->state != PEER_ACTIVE || memcmp(q->hs.peer_id, p->hs.peer_id, 20))
+        if (q == p || q->state != PEER_ACTIVE ||
+            memcmp(q->hs.peer_id, p->hs.peer_id, 20) ||
+            !banlist_same_host((const struct sockaddr *)&q->sa,
+                               (const struct sockaddr *)&p->sa))
             continue;
         int we_are_smaller = memcmp(p->ss->peer_id, p->hs.peer_id, 20) < 0;
         /* Keep our outgoing one when our id is smaller, else its incoming. */

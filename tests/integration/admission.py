@@ -13,9 +13,12 @@ for long enough that its connections meet the seeder's deadlines:
     idle        100 peers that handshake, then send only keep-alives
 
 An attacker holds its connections and, like a persistent one, opens a new
-one a few seconds after a deadline closes one (one refused or pushed out
-sooner is not tried again, so that what is held at the end of the ramp
-meets the deadline rather than the churn of newcomers). During each attack an
+one a few seconds after a deadline closes one (a silent or slowloris one
+refused or pushed out sooner is not tried again, so that what is held at
+the end of the ramp meets the deadline rather than the churn of newcomers;
+an idle peer refused while a loaded seeder is behind on its accept queue
+is tried again while fewer than the torrent's 80 are up, so that the idle
+peers do fill the torrent). During each attack an
 honest `shoal get` must download the torrent byte-identically and verify
 its first piece within 10 s of starting. The seeder must close the silent
 and slowloris connections within its 10 s handshake deadline and the idle
@@ -58,6 +61,10 @@ SETTLE_S = 6.0
 # deadline, not a refusal or a newcomer) is opened again REOPEN_S after.
 REOPEN_AFTER_LIFE_S = 8.0
 REOPEN_S = 5.0
+# An idle peer closed sooner than this was refused, not pushed out (that
+# takes 5 s); the attack keeps up to IDLE_HELD of them, the torrent's limit.
+IDLE_REFUSED_S = 1.0
+IDLE_HELD = 80
 # New attacker connections per round of its loop (a round lasts up to 0.2 s):
 # spread over a second or more, they fill the tables instead of meeting
 # them all at once. Idle peers come slower: each must get through the
@@ -163,7 +170,8 @@ class Attack:
             self.closed_by_seeder += 1
             self.max_life = max(self.max_life, life)
         self.drop(i)
-        again = s["up"] and life >= REOPEN_AFTER_LIFE_S
+        refused = self.kind == "idle" and life < IDLE_REFUSED_S
+        again = s["up"] and (life >= REOPEN_AFTER_LIFE_S or refused)
         self.reopen_at[i] = now + REOPEN_S if again else float("inf")
 
     def connected(self, i, now):
@@ -203,6 +211,10 @@ class Attack:
         while not self.stopping.is_set() and time.monotonic() < end:
             now = time.monotonic()
             burst = OPEN_BURST[self.kind]
+            if self.kind == "idle":
+                # Idle peers retried after a refusal only top the torrent up:
+                # past its 80, each would push out one of their own.
+                burst = min(burst, max(0, IDLE_HELD - self.open_count()))
             for i in range(self.n):
                 if self.slots[i] is None and now >= self.reopen_at[i]:
                     if burst > 0:

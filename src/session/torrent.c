@@ -105,7 +105,8 @@ torrent_check_progress(const struct torrent *t)
 
 /* Bans are the session's and cover a host, whatever its port
  * (engine/banlist.h): a poisoner that comes back from a new source port, or
- * that joins another torrent of the session, is refused. */
+ * that joins another torrent of the session, is refused. On 127.0.0.1 and
+ * ::1 this sees the endpoint only; the handshake checks the peer id. */
 int
 torrent_is_banned(const struct torrent *t, const struct sockaddr *sa)
 {

@@ -131,17 +131,20 @@ take_req(struct peer *p, uint32_t piece, uint32_t begin, uint32_t *length)
 
 /* 1 when another connection from p's host that is not fully trusted holds
  * unverified data: trust is earned by a host, not by each of its
- * connections, so a poisoner gains nothing by opening several. One that
- * stalled (snubbed) holds up the others no longer. */
+ * connections, so a poisoner gains nothing by opening several. On a shared
+ * address, where every local client is, the host is one peer (banlist.h).
+ * One that stalled (snubbed), or that chokes us with nothing asked of it,
+ * sends no more and holds up the others no longer. */
 static int
 host_holds_unverified(const struct peer *p)
 {
     const struct torrent *t = p->t;
     for (const struct peer *q = t->peers; q; q = q->next) {
         if (q == p || q->state != PEER_ACTIVE || q->snubbed ||
+            (q->peer_choking && q->nreqs == 0) ||
             picker_peer_trust(t->picker, (void *)q) == PICKER_TRUST_FULL ||
-            !banlist_same_host((const struct sockaddr *)&q->sa,
-                               (const struct sockaddr *)&p->sa))
+            !banlist_same_peer((const struct sockaddr *)&q->sa, q->hs.peer_id,
+                               (const struct sockaddr *)&p->sa, p->hs.peer_id))
             continue;
         if (picker_peer_unverified(t->picker, (void *)q) > 0)
             return 1;
@@ -507,6 +510,12 @@ peer_wire_handshake(struct peer *p)
         return;
     if (torrent_is_banned(p->t, (struct sockaddr *)&p->sa)) {
         peer_close(p, "banned address");
+        return;
+    }
+    /* On a shared address the ban may name the peer id only (banlist.h). */
+    if (banlist_has_peer(ss->bans, (struct sockaddr *)&p->sa, p->hs.peer_id,
+                         session_now_ms(ss))) {
+        peer_close(p, "banned peer id");
         return;
     }
     if (drop_duplicate(p))

@@ -105,7 +105,8 @@ torrent_check_progress(const struct torrent *t)
 
 /* Bans are the session's and cover a host, whatever its port
  * (engine/banlist.h): a poisoner that comes back from a new source port, or
- * that joins another torrent of the session, is refused. */
+ * that joins another torrent of the session, is refused. On 127.0.0.1 and
+ * ::1 this sees the endpoint only; the handshake checks the peer id. */
 int
 torrent_is_banned(const struct torrent *t, const struct sockaddr *sa)
 {
@@ -127,24 +128,51 @@ struct piece_job {
     uint64_t seq; /* of a hash job: t->hash_seq when it was submitted */
 };
 
-/* Bans a host for the session: every connection from it on every torrent
- * closes, and it is neither dialed nor let in again while the ban lasts. */
+/* The peer id of p's handshake, or NULL before it. */
+static const uint8_t *
+peer_ident(const struct peer *p)
+{
+    return p->state == PEER_ACTIVE ? p->hs.peer_id : NULL;
+}
+
+/* The peer id of the connection at endpoint sa on any torrent, or NULL:
+ * on a shared address the ban names it, so the peer stays banned when it
+ * comes back from a new source port. */
+static const uint8_t *
+ident_at(const struct shoal_session *ss, const struct sockaddr *sa)
+{
+    for (const struct torrent *o = ss->torrents; o; o = o->next)
+        for (const struct peer *p = o->peers; p; p = p->next)
+            if (peer_ident(p) &&
+                sockaddr_same_endpoint((const struct sockaddr *)&p->sa, sa))
+                return peer_ident(p);
+    return NULL;
+}
+
+/* Bans a host (on a shared address, one peer: banlist.h) for the session:
+ * every connection from it on every torrent closes, and it is neither
+ * dialed nor let in again while the ban lasts. */
 static void
 ban_address(struct torrent *t, const struct sockaddr_storage *sa, const char *why)
 {
     struct shoal_session *ss = t->ss;
     const struct sockaddr *bad = (const struct sockaddr *)sa;
-    if (banlist_add(ss->bans, bad, session_now_ms(ss)) == 1)
+    uint8_t id_buf[20];
+    const uint8_t *id = ident_at(ss, bad);
+    if (id)
+        id = memcpy(id_buf, id, sizeof(id_buf)); /* its peer closes below */
+    if (banlist_add_peer(ss->bans, bad, id, session_now_ms(ss)) == 1)
         t->nbanned++;
     for (struct peer *p = ss->halfopen; p; p = p->next)
         if (p->state != PEER_DEAD &&
-            banlist_same_host((const struct sockaddr *)&p->sa, bad))
+            banlist_same_peer((const struct sockaddr *)&p->sa, NULL, bad, id))
             peer_close(p, "banned address");
     int connected = 0;
     for (struct torrent *o = ss->torrents; o; o = o->next) {
         for (struct peer *p = o->peers; p; p = p->next) {
             if (p->state == PEER_DEAD ||
-                !banlist_same_host((const struct sockaddr *)&p->sa, bad))
+                !banlist_same_peer((const struct sockaddr *)&p->sa, peer_ident(p), bad,
+                                   id))
                 continue;
             ban_peer(o, p, why);
             connected |= o == t;
@@ -210,8 +238,9 @@ read_back(struct torrent *t, uint32_t piece, enum readback_kind kind)
 }
 
 /* After a verdict changed trust levels in the picker: a peer put on parole
- * has its requests taken back cancelled on the wire, and its host is
- * remembered so a new connection from it starts on parole too; a peer that
+ * has its requests taken back cancelled on the wire, and its host (on a
+ * shared address its endpoint and peer id) is remembered so a new
+ * connection from it starts on parole too; a peer that
  * left parole is forgotten there. */
 static void
 sync_trust(struct torrent *t)
@@ -222,10 +251,10 @@ sync_trust(struct torrent *t)
             continue;
         const struct sockaddr *sa = (const struct sockaddr *)&p->sa;
         if (picker_peer_trust(t->picker, p) == PICKER_TRUST_PAROLE) {
-            banlist_add(t->suspects, sa, now);
+            banlist_add_peer(t->suspects, sa, p->hs.peer_id, now);
             peer_sync_requests(p);
         } else if (picker_peer_trust(t->picker, p) == PICKER_TRUST_FULL) {
-            banlist_del(t->suspects, sa);
+            banlist_del_peer(t->suspects, sa, p->hs.peer_id);
         }
     }
 }
@@ -234,7 +263,7 @@ int
 torrent_peer_trust_init(struct torrent *t, struct peer *p)
 {
     const struct sockaddr *sa = (const struct sockaddr *)&p->sa;
-    int parole = banlist_has(t->suspects, sa, session_now_ms(t->ss));
+    int parole = banlist_has_peer(t->suspects, sa, p->hs.peer_id, session_now_ms(t->ss));
     return picker_peer_set_trust(t->picker, p,
                                  parole ? PICKER_TRUST_PAROLE : PICKER_TRUST_NEW);
 }

@@ -59,7 +59,8 @@ struct torrent {
     uint64_t downloaded_before, uploaded_before; /* earlier runs, from resume */
     uint32_t hash_failures;
     uint32_t nbanned;         /* hosts this torrent's hash checks banned */
-    struct banlist *suspects; /* hosts on parole (picker.h), kept across reconnects */
+    struct banlist *suspects; /* hosts (peers on 127.0.0.1, ::1) on parole
+                                 (picker.h), kept across reconnects */
     uint8_t *io_failed;       /* per piece: a write of it failed */
     int dying;
     uint64_t state_since_ms;

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Poisoning seeders against a shoal leecher, run by test_poison.sh (mode
-"random") and test_poison_reject.sh (mode "reject").
+"random"), test_poison_reject.sh (mode "reject") and test_poison_shared.sh
+(mode "shared").
 
 A Python bad seeder on 127.0.0.2 (a host of its own: bans are by address)
 says it has every piece and unchokes whoever is interested.
@@ -10,6 +11,10 @@ says it has every piece and unchokes whoever is interested.
           asks for it again the same, and rejects every other request, so
           each piece it touches mixes its one bad block with good blocks
           from the honest seeder.
+  shared: as random, but on 127.0.0.1 next to the honest seeder, an
+          address every local client shares, where a ban names one peer
+          (its endpoint and peer id); every connection of the bad seeder
+          carries one peer id.
 Once the leecher has closed a connection to it, it keeps coming back from
 127.0.0.2 on new source ports to the leecher's listening port.
 
@@ -18,7 +23,8 @@ asks the bad one, serves the same torrent. `shoal get` with both as --peer
 must finish with byte-identical data, ban the bad seeder by address within
 two failed pieces (and fail no more than two pieces in all), never ban the
 honest seeder, never dial the bad one again, and refuse every one of its
-new connections. Every process is stopped by PID; every wait is bounded
+new connections (in mode shared: at the handshake, which names its peer
+id). Every process is stopped by PID; every wait is bounded
 (about 90 s in all).
 """
 import filecmp
@@ -66,12 +72,16 @@ class BadSeeder:
     again and again from new source ports. Records when the leecher dialed
     it, when it closed a connection, and how its own connections went."""
 
-    def __init__(self, torrent, data, mode):
+    def __init__(self, torrent, data, mode, host):
+        self.host = host
+        # One identity across reconnections in mode shared: its peer id is
+        # all that tells it apart from the other local peers.
+        self.peer_id = pt.random_peer_id() if mode == "shared" else None
         self.t = torrent
         self.data = data
         self.mode = mode
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.bind((BAD_HOST, 0))
+        self.lsock.bind((host, 0))
         self.lsock.listen(16)
         self.lsock.settimeout(0.2)
         self.port = self.lsock.getsockname()[1]
@@ -117,7 +127,7 @@ class BadSeeder:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.settimeout(2.0)
             try:
-                s.bind((BAD_HOST, 0))
+                s.bind((self.host, 0))
                 s.connect(("127.0.0.1", self.leecher_port))
             except OSError:
                 s.close()
@@ -128,8 +138,11 @@ class BadSeeder:
             self.threads.append(th)
             th.start()
 
+    def my_id(self):
+        return self.peer_id or pt.random_peer_id()
+
     def poisoned(self, index, begin, length):
-        if self.mode == "random":
+        if self.mode in ("random", "shared"):
             return os.urandom(length)
         off = index * self.t.piece_length + begin
         block = bytearray(self.data[off:off + length])
@@ -154,7 +167,7 @@ class BadSeeder:
         fast = self.mode == "reject"
         try:
             if outgoing:
-                p.send(pt.handshake(self.t.infohash, pt.random_peer_id(), fast=fast))
+                p.send(pt.handshake(self.t.infohash, self.my_id(), fast=fast))
                 try:
                     reserved, infohash, _ = p.read_handshake(2.0)
                 except (socket.timeout, pt.Closed):
@@ -167,7 +180,7 @@ class BadSeeder:
                     self.errors.append("handshake for another infohash")
                     return
                 fast = fast and bool(reserved[7] & 0x04)
-                p.send(pt.handshake(self.t.infohash, pt.random_peer_id(), fast=fast))
+                p.send(pt.handshake(self.t.infohash, self.my_id(), fast=fast))
             if self.mode == "reject" and not (reserved[7] & 0x04):
                 self.errors.append("the leecher does not speak the fast extension")
                 return
@@ -196,10 +209,21 @@ class BadSeeder:
             th.join(5.0)
 
 
-def banned_lines(text, host):
-    """Lines of the leecher's stderr that say an address of host was banned."""
-    return [x for x in text.splitlines()
-            if "banned" in x and (" %s:" % host) in x and "refused" not in x]
+def banned_lines(text, host, port=None, not_port=None):
+    """Lines of the leecher's stderr that say an address of host (of port
+    only, or of every port but not_port) was banned."""
+    pat = re.compile(r" %s:(\d+)" % re.escape(host))
+    out = []
+    for x in text.splitlines():
+        m = pat.search(x)
+        if not m or "banned" not in x or "refused" in x:
+            continue
+        if port is not None and int(m.group(1)) != port:
+            continue
+        if not_port is not None and int(m.group(1)) == not_port:
+            continue
+        out.append(x)
+    return out
 
 
 def failed_lines(text):
@@ -211,16 +235,17 @@ def failed_lines(text):
 
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "random"
-    if mode not in ("random", "reject"):
-        log("usage: poison.py [random|reject]")
+    if mode not in ("random", "reject", "shared"):
+        log("usage: poison.py [random|reject|shared]")
         return 2
+    bad_host = "127.0.0.1" if mode == "shared" else BAD_HOST
     try:
         probe = socket.socket()
-        probe.bind((BAD_HOST, 0))
+        probe.bind((bad_host, 0))
         probe.close()
     except OSError as e:
         log("SKIP: cannot bind %s (%s): the poisoner needs an address of its own" %
-            (BAD_HOST, e))
+            (bad_host, e))
         return 0
     work = tempfile.mkdtemp(prefix="shoal-poison.")
     procs = pt.Procs()
@@ -250,8 +275,8 @@ def main():
             record("honest seeder starts", False, "port %s, %r" % (good_port, state))
             log(pt.tail(seed_out + ".err"))
             return 1
-        bad = BadSeeder(t, data, mode)
-        bad_addr = "%s:%d" % (BAD_HOST, bad.port)
+        bad = BadSeeder(t, data, mode, bad_host)
+        bad_addr = "%s:%d" % (bad_host, bad.port)
         good_addr = "127.0.0.1:%d" % good_port
 
         out = os.path.join(work, "leech")
@@ -272,7 +297,7 @@ def main():
         while getter.poll() is None and time.monotonic() < t0 + GET_TIMEOUT:
             now = time.monotonic()
             text = pt.read_text(get_out + ".err")
-            if hopeless_at is None and banned_lines(text, "127.0.0.1"):
+            if hopeless_at is None and banned_lines(text, "127.0.0.1", port=good_port):
                 hopeless_at = now
                 log("      the leecher banned the honest seeder; it cannot finish")
             if finished_at is None and "download finished" in text:
@@ -307,8 +332,8 @@ def main():
                (fails, MAX_FAILED, tot.get("banned")),
                1 <= fails <= MAX_FAILED and tot.get("banned", 0) >= 1,
                "totals line: %r" % tot)
-        lines = banned_lines(err, BAD_HOST)
-        record("stderr names %s as banned" % BAD_HOST, bool(lines))
+        lines = banned_lines(err, bad_host, not_port=good_port)
+        record("stderr names %s as banned" % bad_host, bool(lines))
         if lines:
             log("      " + lines[0])
             text = err.splitlines()
@@ -316,11 +341,11 @@ def main():
             before = [i for i in failed_lines(err) if i < ban_at_line]
             record("banned after %d failed piece(s) (at most %d)" % (len(before), MAX_FAILED),
                    len(before) <= MAX_FAILED)
-        honest = banned_lines(err, "127.0.0.1")
+        honest = banned_lines(err, "127.0.0.1", port=good_port)
         record("the honest seeder is not banned", not honest, honest[0] if honest else "")
         record("the bad seeder sent poison (%d blocks, %d rejects)" %
                (bad.blocks, bad.rejects), bad.blocks > 0 and
-               (mode == "random" or bad.rejects > 0))
+               (mode != "reject" or bad.rejects > 0))
         record("the bad seeder saw no protocol trouble", not bad.errors, "; ".join(bad.errors))
 
         # The leecher closed the bad seeder's connection, then never let it
@@ -349,6 +374,11 @@ def main():
             record("the bad seeder came back from new ports %d times, refused each time" %
                    redials, redials >= 1 and not answered,
                    "%d of its connections got a handshake after the ban" % len(answered))
+            if mode == "shared":
+                # A new port passes the endpoint ban: its peer id is what
+                # refuses it.
+                by_id = err.count(": banned peer id")
+                record("its handshakes were refused by peer id (%d)" % by_id, by_id >= 1)
             # The checks above only mean something if the leecher ran past
             # its redial delay after the ban.
             record("the leecher ran %.1f s past the ban (redial after %.0f s)" %

@@ -609,17 +609,19 @@ test_reject_not_requested(void **state)
     expect_nothing_sent(f);
 }
 
-/* A peer from 127.0.0.1:port that handshakes for t with the fast extension
- * and says it has every piece; its end of the pair goes to *far. */
+/* A peer from ip:port (host order) with peer id id that handshakes for t
+ * with the fast extension and says it has every piece; its end of the pair
+ * goes to *far. */
 static struct peer *
-accept_seed(struct fx *f, struct torrent *t, uint16_t port, uint8_t res5,
-            struct bufferevent **far)
+accept_seed_from(struct fx *f, struct torrent *t, uint32_t ip, uint16_t port,
+                 const uint8_t *id, uint8_t res5, struct bufferevent **far)
 {
     struct bufferevent *pair[2];
     assert_int_equal(bufferevent_pair_new(f->ss->base, 0, pair), 0);
     struct sockaddr_storage sa;
     socklen_t len;
     addr_v4(&sa, &len);
+    ((struct sockaddr_in *)&sa)->sin_addr.s_addr = htonl(ip);
     ((struct sockaddr_in *)&sa)->sin_port = htons(port);
     struct peer *p = session_accept(f->ss, pair[0], (struct sockaddr *)&sa, len);
     assert_non_null(p);
@@ -627,14 +629,50 @@ accept_seed(struct fx *f, struct torrent *t, uint16_t port, uint8_t res5,
     bufferevent_enable(*far, EV_READ | EV_WRITE);
     uint8_t m[128];
     assert_int_equal(
-        bufferevent_write(*far, m, handshake(m, res5, FAST, t->m->infohash, remote_id)),
-        0);
+        bufferevent_write(*far, m, handshake(m, res5, FAST, t->m->infohash, id)), 0);
     pump(f);
     assert_int_equal(p->state, PEER_ACTIVE);
     assert_int_equal(bufferevent_write(*far, m, msg_simple(m, 14)), 0);
     pump(f);
     assert_int_equal(p->am_interested, 1);
     return p;
+}
+
+/* The same from 127.0.0.1 with remote_id. */
+static struct peer *
+accept_seed(struct fx *f, struct torrent *t, uint16_t port, uint8_t res5,
+            struct bufferevent **far)
+{
+    return accept_seed_from(f, t, 0x7f000001, port, remote_id, res5, far);
+}
+
+/* bad, unchoking us from the far end far, answers every request of its
+ * one piece with zeros; returns once it is closed. */
+static void
+send_bad_piece(struct fx *f, struct peer *bad, struct bufferevent *far)
+{
+    uint8_t m[64];
+    assert_int_equal(bufferevent_write(far, m, msg_simple(m, 1)), 0);
+    pump(f);
+    assert_true(bad->nreqs > 0);
+    static uint8_t blk[13 + PICKER_BLOCK_SIZE];
+    size_t n = bad->nreqs;
+    struct peer_req reqs[8];
+    assert_true(n <= 8);
+    memcpy(reqs, bad->reqs, n * sizeof(reqs[0]));
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(reqs[i].piece, reqs[0].piece);
+        put32(blk, 9 + reqs[i].length);
+        blk[4] = 7;
+        put32(blk + 5, reqs[i].piece);
+        put32(blk + 9, reqs[i].begin);
+        assert_int_equal(bufferevent_write(far, blk, 13 + reqs[i].length), 0);
+    }
+    uint64_t deadline = now_ms() + WAIT_MS;
+    while (bad->state != PEER_DEAD && now_ms() < deadline) {
+        pump(f);
+        usleep(1000);
+    }
 }
 
 static void
@@ -680,42 +718,24 @@ static void
 test_ban_covers_host_and_torrents(void **state)
 {
     struct fx *f = *state;
-    /* The same host on two torrents, from two source ports. */
+    /* The same host (not a shared address) on two torrents, from two
+     * source ports and with two peer ids. */
+    static const uint8_t other_id[20] = "-XX0001-other-id-000";
     struct bufferevent *far2;
-    f->p = accept_seed(f, f->t, 6881, 0, &f->far);
-    struct peer *bad = accept_seed(f, f->empty, 7000, 0, &far2);
+    f->p = accept_seed_from(f, f->t, 0x7f000002, 6881, other_id, 0, &f->far);
+    struct peer *bad =
+        accept_seed_from(f, f->empty, 0x7f000002, 7000, remote_id, 0, &far2);
     /* And a third connection that has not handshaked yet. */
     struct bufferevent *pair3[2];
     assert_int_equal(bufferevent_pair_new(f->ss->base, 0, pair3), 0);
     struct sockaddr_storage sa3;
     socklen_t len3;
     addr_v4(&sa3, &len3);
+    ((struct sockaddr_in *)&sa3)->sin_addr.s_addr = htonl(0x7f000002);
     ((struct sockaddr_in *)&sa3)->sin_port = htons(7002);
     struct peer *half = session_accept(f->ss, pair3[0], (struct sockaddr *)&sa3, len3);
     assert_non_null(half);
-    uint8_t m[64];
-    assert_int_equal(bufferevent_write(far2, m, msg_simple(m, 1)), 0);
-    pump(f);
-    assert_true(bad->nreqs > 0);
-    /* It answers every request of its one piece with zeros. */
-    static uint8_t blk[13 + PICKER_BLOCK_SIZE];
-    size_t n = bad->nreqs;
-    struct peer_req reqs[8];
-    assert_true(n <= 8);
-    memcpy(reqs, bad->reqs, n * sizeof(reqs[0]));
-    for (size_t i = 0; i < n; i++) {
-        assert_int_equal(reqs[i].piece, reqs[0].piece);
-        put32(blk, 9 + reqs[i].length);
-        blk[4] = 7;
-        put32(blk + 5, reqs[i].piece);
-        put32(blk + 9, reqs[i].begin);
-        assert_int_equal(bufferevent_write(far2, blk, 13 + reqs[i].length), 0);
-    }
-    uint64_t deadline = now_ms() + WAIT_MS;
-    while (bad->state != PEER_DEAD && now_ms() < deadline) {
-        pump(f);
-        usleep(1000);
-    }
+    send_bad_piece(f, bad, far2);
     /* Its one piece failed: banned, and so is the host everywhere. */
     assert_int_equal(f->empty->hash_failures, 1);
     assert_int_equal(f->empty->nbanned, 1);
@@ -731,10 +751,11 @@ test_ban_covers_host_and_torrents(void **state)
     struct sockaddr_storage sa;
     socklen_t len;
     addr_v4(&sa, &len);
+    ((struct sockaddr_in *)&sa)->sin_addr.s_addr = htonl(0x7f000002);
     ((struct sockaddr_in *)&sa)->sin_port = htons(9999);
     assert_true(torrent_is_banned(f->t, (struct sockaddr *)&sa));
     assert_int_equal(torrent_add_known(f->t, (struct sockaddr *)&sa, len), SHOAL_EBANNED);
-    ((struct sockaddr_in *)&sa)->sin_addr.s_addr = htonl(0x7f000002);
+    ((struct sockaddr_in *)&sa)->sin_addr.s_addr = htonl(0x7f000003);
     assert_false(torrent_is_banned(f->t, (struct sockaddr *)&sa));
     /* It comes back from yet another port: refused at accept, before a
      * peer is made of the connection (the transport is freed). */
@@ -743,13 +764,75 @@ test_ban_covers_host_and_torrents(void **state)
     f->far = NULL;
     struct bufferevent *pair[2];
     assert_int_equal(bufferevent_pair_new(f->ss->base, 0, pair), 0);
-    addr_v4(&sa, &len);
+    ((struct sockaddr_in *)&sa)->sin_addr.s_addr = htonl(0x7f000002);
     ((struct sockaddr_in *)&sa)->sin_port = htons(7001);
     int before = f->ss->npeers;
     f->p = session_accept(f->ss, pair[0], (struct sockaddr *)&sa, len);
     assert_null(f->p);
     assert_int_equal(f->ss->npeers, before);
     bufferevent_free(pair[1]);
+}
+
+/* On 127.0.0.1, every local client's address, a ban names the poisoner's
+ * endpoint and peer id: its connections (any port, any torrent) close, the
+ * honest local peer stays, and its next connection gets in only as far as
+ * the handshake that names it. */
+static void
+test_shared_address_ban_names_the_peer(void **state)
+{
+    struct fx *f = *state;
+    static const uint8_t honest_id[20] = "-XX0001-honest-seedr";
+    struct bufferevent *far2, *far3;
+    f->p = accept_seed_from(f, f->t, 0x7f000001, 6881, honest_id, 0, &f->far);
+    struct peer *bad =
+        accept_seed_from(f, f->empty, 0x7f000001, 7000, remote_id, 0, &far2);
+    struct peer *bad2 = accept_seed_from(f, f->t, 0x7f000001, 7003, remote_id, 0, &far3);
+    struct bufferevent *pair3[2];
+    assert_int_equal(bufferevent_pair_new(f->ss->base, 0, pair3), 0);
+    struct sockaddr_storage sa;
+    socklen_t len;
+    addr_v4(&sa, &len);
+    ((struct sockaddr_in *)&sa)->sin_port = htons(7002);
+    struct peer *half = session_accept(f->ss, pair3[0], (struct sockaddr *)&sa, len);
+    assert_non_null(half);
+    send_bad_piece(f, bad, far2);
+    assert_int_equal(f->empty->hash_failures, 1);
+    assert_int_equal(f->empty->nbanned, 1);
+    assert_string_equal(bad->dead_reason,
+                        "banned: sent a piece that failed its hash check");
+    /* Its other connection, same peer id on another torrent, goes too. */
+    assert_int_equal(bad2->state, PEER_DEAD);
+    assert_string_equal(bad2->dead_reason,
+                        "banned: sent a piece that failed its hash check");
+    /* The honest local peer and a stranger not yet handshaked stay. */
+    assert_int_equal(f->p->state, PEER_ACTIVE);
+    assert_int_not_equal(half->state, PEER_DEAD);
+    /* Its endpoint is refused; other ports of 127.0.0.1 are not. */
+    ((struct sockaddr_in *)&sa)->sin_port = htons(7000);
+    assert_true(torrent_is_banned(f->t, (struct sockaddr *)&sa));
+    assert_int_equal(torrent_add_known(f->t, (struct sockaddr *)&sa, len), SHOAL_EBANNED);
+    ((struct sockaddr_in *)&sa)->sin_port = htons(9999);
+    assert_false(torrent_is_banned(f->t, (struct sockaddr *)&sa));
+    /* It comes back from a new port with its peer id: refused at the
+     * handshake. */
+    struct bufferevent *pair[2];
+    assert_int_equal(bufferevent_pair_new(f->ss->base, 0, pair), 0);
+    ((struct sockaddr_in *)&sa)->sin_port = htons(7001);
+    struct peer *again = session_accept(f->ss, pair[0], (struct sockaddr *)&sa, len);
+    assert_non_null(again);
+    bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+    uint8_t m[128];
+    assert_int_equal(bufferevent_write(
+                         pair[1], m, handshake(m, 0, FAST, f->t->m->infohash, remote_id)),
+                     0);
+    pump(f);
+    assert_int_equal(again->state, PEER_DEAD);
+    assert_string_equal(again->dead_reason, "banned peer id");
+    assert_int_equal(f->p->state, PEER_ACTIVE);
+    bufferevent_free(pair[1]);
+    bufferevent_free(pair3[1]);
+    bufferevent_free(far2);
+    bufferevent_free(far3);
 }
 
 /* Each breaks the protocol; the reason is the codec's (wire.c). */
@@ -882,6 +965,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reject_not_requested, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject_refills_elsewhere, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_address_ban_names_the_peer, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_ban_covers_host_and_torrents, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_protocol_violations, setup, teardown),

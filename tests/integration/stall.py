@@ -18,9 +18,7 @@ In each, `shoal get` must finish within FINISH_S with byte-identical data,
 the staller still connected and having sent its one block. Every process is
 stopped by PID; every wait is bounded (about 40 s in all).
 """
-import filecmp
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -37,16 +35,11 @@ SIZE = 8 << 20
 FINISH_S = 30.0
 RELAY_DELAY_S = 3.0
 
-results = []
+checks = pt.Checks("stall")
 
 
 def log(text):
     print(text, flush=True)
-
-
-def record(name, ok, detail=""):
-    results.append((name, ok))
-    log(("ok    " if ok else "FAIL  ") + name + ("" if ok or not detail else ": " + detail))
 
 
 def relay(a, b):
@@ -157,16 +150,17 @@ def scenario(name, host, work, procs, torrent, t, data, good_port):
     lp.close()
     staller.th.join(5.0)
     got = os.path.join(out, "notes.bin")
-    record("%s: the staller sent one good block (%s) then choked" % (name, staller.sent_block),
-           staller.sent_block is not None, staller.error or "")
-    record("%s: the download finishes (%s)" % (name, "%.1f s" % took if rc == 0 else
-                                              "exit %s after %.1f s" % (rc, took)),
-           rc == 0)
-    record("%s: downloaded data is byte-identical" % name,
-           os.path.exists(got) and filecmp.cmp(got, os.path.join(work, "share", "notes.bin"),
-                                               shallow=False))
-    record("%s: the staller was still connected at the end" % name, alive)
-    if not all(ok for _, ok in results):
+    checks.check(staller.sent_block is not None,
+                 "%s: the staller sent one good block (%s) then choked%s" % (
+                     name, staller.sent_block,
+                     ": " + staller.error if staller.sent_block is None and staller.error
+                     else ""))
+    checks.check(rc == 0, "%s: the download finishes (%s)" % (
+        name, "%.1f s" % took if rc == 0 else "exit %s after %.1f s" % (rc, took)))
+    checks.check(pt.same_file(os.path.join(work, "share", "notes.bin"), got),
+                 "%s: downloaded data is byte-identical" % name)
+    checks.check(alive, "%s: the staller was still connected at the end" % name)
+    if checks.failures:
         log(pt.tail(get_out + ".err", 20))
 
 
@@ -191,7 +185,7 @@ def main():
         r = subprocess.run([pt.SHOAL, "create", src, "-o", torrent, "--piece-size", "256K"],
                            capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
-            record("shoal create", False, r.stderr.strip())
+            checks.check(False, "shoal create: " + r.stderr.strip())
             return 1
         t = pt.Torrent(torrent)
         seed_out = os.path.join(work, "seed")
@@ -199,7 +193,7 @@ def main():
                             "--port", "0", "-v"], seed_out)
         good_port = pt.shoal_port(seed_out)
         if not good_port:
-            record("honest seeder starts", False)
+            checks.check(False, "honest seeder starts")
             log(pt.tail(seed_out + ".err"))
             return 1
         scenario("shared", "127.0.0.1", work, procs, torrent, t, data, good_port)
@@ -207,14 +201,9 @@ def main():
         procs.stop(seed)
     finally:
         procs.stop_all()
-        failed = [n for n, ok in results if not ok]
-        if failed:
-            log("work folder kept: " + work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        checks.finish(work)
     log("stall: %.1f s" % (time.monotonic() - started))
-    log("%d passed, %d failed" % (len(results) - len(failed), len(failed)))
-    return 1 if failed else 0
+    return checks.exit_code()
 
 
 if __name__ == "__main__":

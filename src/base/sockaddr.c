@@ -180,6 +180,13 @@ sockaddr_ip_bytes(const struct sockaddr *sa, unsigned flags, uint8_t out[16])
     return 16;
 }
 
+size_t
+sockaddr_host_bytes(const struct sockaddr *sa, uint8_t out[16])
+{
+    size_t n = sockaddr_ip_bytes(sa, SOCKADDR_UNMAP_V4, out);
+    return n == 16 ? 8 : n;
+}
+
 uint16_t
 sockaddr_bound_port(int fd)
 {

@@ -87,6 +87,13 @@ int sockaddr_from_bytes(const uint8_t *ip, size_t iplen, uint16_t port,
  * into out. Returns its length: 4, 16, or 0 for another family. */
 size_t sockaddr_ip_bytes(const struct sockaddr *sa, unsigned flags, uint8_t out[16]);
 
+/* The part of sa's address that names one host, for limits and bans: the
+ * IPv4 address (an IPv4-mapped IPv6 address counts as IPv4), or the /64
+ * prefix of an IPv6 address, since a host is usually given a whole /64 and
+ * picks addresses in it freely. Writes it into out and returns its length:
+ * 4, 8, or 0 for another family. */
+size_t sockaddr_host_bytes(const struct sockaddr *sa, uint8_t out[16]);
+
 /* The local port a bound socket got (getsockname), or 0 when it cannot be
  * read. */
 uint16_t sockaddr_bound_port(int fd);

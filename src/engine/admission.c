@@ -18,20 +18,14 @@
 uint64_t
 admission_addr_key(const struct sockaddr *sa)
 {
-    uint8_t ip[16];
-    size_t n = sockaddr_ip_bytes(sa, SOCKADDR_UNMAP_V4, ip);
+    uint8_t host[16];
+    size_t n = sockaddr_host_bytes(sa, host);
     uint64_t k = 0;
-    if (n == 4) {
-        for (size_t i = 0; i < 4; i++)
-            k = k << 8 | ip[i];
+    for (size_t i = 0; i < n; i++)
+        k = k << 8 | host[i];
+    if (n == 4)
         return ADMISSION_V4_TAG | k;
-    }
-    if (n == 16) {
-        for (size_t i = 0; i < 8; i++)
-            k = k << 8 | ip[i];
-        return k;
-    }
-    return 0;
+    return k;
 }
 
 int

@@ -31,26 +31,24 @@ struct banlist {
 int
 banlist_key(const struct sockaddr *sa, struct ban_key *key)
 {
-    uint8_t ip[16];
-    size_t len = sockaddr_ip_bytes(sa, SOCKADDR_UNMAP_V4, ip);
     memset(key, 0, sizeof(*key));
-    if (len != 4 && len != 16)
-        return SHOAL_EINVAL;
     if (admission_addr_shared(sa)) {
         /* Every local client is here: only the port tells them apart. */
+        uint8_t ip[16];
+        size_t len = sockaddr_ip_bytes(sa, SOCKADDR_UNMAP_V4, ip);
         uint16_t port = sockaddr_port(sa);
         key->kind = BAN_ENDPOINT;
         memcpy(key->bytes, ip, len);
         key->bytes[16] = (uint8_t)(port >> 8);
         key->bytes[17] = (uint8_t)port;
-    } else if (len == 4) {
-        key->kind = BAN_HOST_V4;
-        memcpy(key->bytes, ip, 4);
-    } else {
-        /* A /64: hosts get a whole prefix and pick addresses in it freely. */
-        key->kind = BAN_HOST_V6;
-        memcpy(key->bytes, ip, 8);
+        return 0;
     }
+    uint8_t host[16];
+    size_t len = sockaddr_host_bytes(sa, host);
+    if (len == 0)
+        return SHOAL_EINVAL;
+    key->kind = len == 4 ? BAN_HOST_V4 : BAN_HOST_V6;
+    memcpy(key->bytes, host, len);
     return 0;
 }
 

@@ -211,12 +211,9 @@ addr_slot(const struct http_guard *g, const struct sockaddr *sa, uint32_t *slot)
 {
     if (!sa || (!g->cfg.cap_loopback && netguard_is_loopback(sa)))
         return 0;
-    uint8_t ip[16];
-    size_t n = sockaddr_ip_bytes(sa, SOCKADDR_UNMAP_V4, ip);
-    /* An IPv6 host has a /64 to pick addresses from: count it as one. */
-    if (n == 16)
-        n = 8;
-    *slot = (uint32_t)(siphash13(g->key[0], g->key[1], ip, n) % HTTP_GUARD_ADDR_SLOTS);
+    uint8_t host[16];
+    size_t n = sockaddr_host_bytes(sa, host);
+    *slot = (uint32_t)(siphash13(g->key[0], g->key[1], host, n) % HTTP_GUARD_ADDR_SLOTS);
     return 1;
 }
 

@@ -326,6 +326,25 @@ test_ip_bytes(void **state)
     assert_int_equal(sockaddr_ip_bytes(SA(unix_sa), 0, out), 0);
 }
 
+/* One host: an IPv4 address (mapped or not), or an IPv6 /64. */
+static void
+test_host_bytes(void **state)
+{
+    (void)state;
+    uint8_t out[16];
+    struct sockaddr_storage a = addr("::ffff:10.1.2.3", 80);
+    assert_int_equal(sockaddr_host_bytes(SA(a), out), 4);
+    assert_memory_equal(out, ((uint8_t[]){10, 1, 2, 3}), 4);
+    a = addr("2001:db8:0:5:aaaa::1", 80);
+    struct sockaddr_storage b = addr("2001:db8:0:5:bbbb::2", 81);
+    uint8_t other[16];
+    assert_int_equal(sockaddr_host_bytes(SA(a), out), 8);
+    assert_int_equal(sockaddr_host_bytes(SA(b), other), 8);
+    assert_memory_equal(out, other, 8);
+    struct sockaddr_storage unix_sa = {.ss_family = AF_UNIX};
+    assert_int_equal(sockaddr_host_bytes(SA(unix_sa), out), 0);
+}
+
 static void
 test_bound_port(void **state)
 {
@@ -351,7 +370,7 @@ main(void)
         cmocka_unit_test(test_format),     cmocka_unit_test(test_split),
         cmocka_unit_test(test_parse),      cmocka_unit_test(test_public_split),
         cmocka_unit_test(test_from_bytes), cmocka_unit_test(test_ip_bytes),
-        cmocka_unit_test(test_bound_port),
+        cmocka_unit_test(test_host_bytes), cmocka_unit_test(test_bound_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "swarm.h"
+#include "swarm_opts.h"
 
 enum { OPT_SEED = 1, OPT_EXIT, OPT_ONLY, OPT_SEQUENTIAL };
 
@@ -25,8 +26,7 @@ run_get(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct swarm_opts o;
-    memset(&o, 0, sizeof(o));
-    o.dir = ".";
+    swarm_opts_init(&o);
     o.exit_when_done = 1;
     int c;
     optind = 1;
@@ -64,11 +64,8 @@ run_get(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_usage(&cmd_get);
-    shoal_metainfo *m = NULL;
-    int rc = swarm_load("get", argv[optind], &m);
-    if (rc)
-        return rc;
-    return swarm_run("get", &o, m);
+    o.sources[o.nsources++] = argv[optind];
+    return swarm_main("get", &o);
 }
 
 const struct cmd_entry cmd_get = {

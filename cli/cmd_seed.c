@@ -9,6 +9,7 @@
 
 #include "cmd.h"
 #include "swarm.h"
+#include "swarm_opts.h"
 
 static int
 run_seed(int argc, char **argv)
@@ -20,9 +21,9 @@ run_seed(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct swarm_opts o;
-    memset(&o, 0, sizeof(o));
-    o.dir = ".";
+    swarm_opts_init(&o);
     o.seed_only = 1;
+    o.exit_when_done = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:hv", opts, NULL)) != -1) {
@@ -47,11 +48,8 @@ run_seed(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_usage(&cmd_seed);
-    shoal_metainfo *m = NULL;
-    int rc = swarm_load("seed", argv[optind], &m);
-    if (rc)
-        return rc;
-    return swarm_run("seed", &o, m);
+    o.sources[o.nsources++] = argv[optind];
+    return swarm_main("seed", &o);
 }
 
 const struct cmd_entry cmd_seed = {

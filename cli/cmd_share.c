@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "swarm.h"
+#include "swarm_opts.h"
 
 #define SHARE_MAX_TRACKERS 32
 
@@ -28,8 +29,9 @@ run_share(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct swarm_opts o;
-    memset(&o, 0, sizeof(o));
+    swarm_opts_init(&o);
     o.seed_only = 1;
+    o.exit_when_done = 0;
     const char *trackers[SHARE_MAX_TRACKERS + 1] = {NULL};
     int ntrackers = 0, private_flag = 0;
     const char *output = NULL;

@@ -5,7 +5,6 @@
 #include "swarm.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,66 +38,6 @@ on_signal(int sig)
     (void)sig;
     if (signal_target)
         shoal_session_stop(signal_target);
-}
-
-int
-swarm_option(const char *cmd, int c, const char *arg, struct swarm_opts *o)
-{
-    uint64_t v;
-    switch (c) {
-    case SWARM_OPT_PEER: {
-        char host[256];
-        uint16_t port;
-        if (shoal_parse_hostport(arg, 0, host, sizeof(host), &port) != 0) {
-            cli_error(cmd, "bad --peer '%s' (HOST:PORT or [IPV6]:PORT, port 1-65535)",
-                      arg);
-            return -1;
-        }
-        if (o->npeers >= SWARM_MAX_PEERS) {
-            cli_error(cmd, "at most %d --peer options", SWARM_MAX_PEERS);
-            return -1;
-        }
-        o->peers[o->npeers++] = arg;
-        return 1;
-    }
-    case SWARM_OPT_PORT:
-        if (cli_parse_size(arg, &v) != 0 || v > 65535 || strpbrk(arg, "kKmMgG")) {
-            cli_error(cmd, "bad port '%s' (0-65535; 0 = any free port)", arg);
-            return -1;
-        }
-        o->port = (int)v;
-        return 1;
-    case SWARM_OPT_MAX_UP:
-    case SWARM_OPT_MAX_DOWN:
-        if (cli_parse_size(arg, &v) != 0) {
-            cli_error(cmd, "bad rate '%s' (bytes per second, e.g. 500K or 10M)", arg);
-            return -1;
-        }
-        if (c == SWARM_OPT_MAX_UP)
-            o->max_up = v;
-        else
-            o->max_down = v;
-        return 1;
-    case SWARM_OPT_LOCAL_ONLY:
-        o->local_only = 1;
-        return 1;
-    case SWARM_OPT_RECHECK:
-        o->recheck = 1;
-        return 1;
-    case SWARM_OPT_VERBOSE:
-        o->verbose = 1;
-        return 1;
-    case SWARM_OPT_TRACKER:
-        if (o->ntrackers >= SWARM_MAX_PEERS) {
-            cli_error(cmd, "at most %d --tracker options", SWARM_MAX_PEERS);
-            return -1;
-        }
-        o->trackers[o->ntrackers++] = arg;
-        o->trackers[o->ntrackers] = NULL;
-        return 1;
-    default:
-        return 0;
-    }
 }
 
 int
@@ -362,4 +301,18 @@ swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
     if (o->exit_when_done && !done)
         return EXIT_FAIL;
     return EXIT_OK;
+}
+
+int
+swarm_main(const char *cmd, const struct swarm_opts *o)
+{
+    if (o->nsources != 1) {
+        cli_error(cmd, "one torrent at a time in this build");
+        return EXIT_USAGE;
+    }
+    shoal_metainfo *m = NULL;
+    int rc = swarm_load(cmd, o->sources[0], &m);
+    if (rc)
+        return rc;
+    return swarm_run(cmd, o, m);
 }

@@ -241,3 +241,18 @@ display_totals(struct display *d)
             st->pieces_have, st->piece_count, d->state, st->tracker_seeders,
             st->tracker_leechers, st->tracker_downloaded);
 }
+
+int
+display_log_open(struct display *d, const char *path)
+{
+    (void)d;
+    (void)path;
+    return 0;
+}
+
+void
+display_interrupted(struct display *d)
+{
+    end_line(d);
+    fprintf(stderr, "shoal %s: stopped; run the same command to resume\n", d->cmd);
+}

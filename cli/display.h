@@ -23,6 +23,13 @@ void display_add(struct display *d, shoal_session *ss, shoal_torrent *t,
 /* The session's event callback (user = the display). */
 void display_on_event(shoal_session *ss, const struct shoal_event *ev, void *user);
 
+/* Writes every event, timestamped, to the file at path too (--log FILE;
+ * appended to). Returns 0 or -errno. */
+int display_log_open(struct display *d, const char *path);
+
+/* Says that the run was stopped by a signal and how to go on. */
+void display_interrupted(struct display *d);
+
 /* 1 when the check of some torrent's existing data could not read it (the
  * session was stopped then; why was shown). */
 int display_check_failed(const struct display *d);

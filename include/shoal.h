@@ -343,8 +343,19 @@ SHOAL_EXPORT void shoal_session_set_event_cb(shoal_session *ss, shoal_event_cb c
 
 struct shoal_torrent_opts {
     const char *save_dir; /* where the files live; required */
-    const char
-        *resume_path; /* resume state file; NULL = <save_dir>/.shoal/<hash>.resume */
+    /* Resume state file (a program keeps it in its own state folder, never
+     * among the user's files); NULL = no resume state: every start hashes
+     * whatever data is there. */
+    const char *resume_path;
+    /* Suffix for files not yet complete (".part"): each is created as
+     * "<name><suffix>" and renamed to its name once all its pieces are
+     * verified. NULL or "" = files carry their final names throughout. */
+    const char *incomplete_ext;
+    /* A file of the program's own (beside the resume state) for the bytes of
+     * unselected files that share a piece with a selected one, so that an
+     * unselected file is never created. NULL = those bytes go into the
+     * unselected files themselves. */
+    const char *parts_path;
     int recheck;      /* hash everything, ignoring resume state */
     int sequential;   /* download pieces in order */
     int seed_only;    /* never create or extend files: seeding existing data */

@@ -270,7 +270,8 @@ struct shoal_settings {
     uint64_t max_down;     /* bytes/s, 0 = unlimited */
     unsigned disk_threads; /* 0 = one per core */
     int upload_slots;      /* regular unchoke slots per torrent */
-    int verbose;           /* 1: log peer-level events to stderr */
+    int verbose;           /* 1: log every event to stderr, unless an event
+                            * callback is set (it shows them instead) */
 };
 
 /* Fills *s with the defaults. */

@@ -76,7 +76,9 @@ session_emit(struct shoal_session *ss, enum shoal_event_type type, struct torren
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (ss->cfg.verbose && type != SHOAL_EV_TICK) {
+    /* A program that takes the events shows them itself: printing them
+     * here as well would show each twice. */
+    if (ss->cfg.verbose && !ss->cb && type != SHOAL_EV_TICK) {
         fprintf(stderr, "[%s] %s%s%s\n", t ? t->m->name : "session", p ? p->addr : "",
                 p ? ": " : "", msg);
     }

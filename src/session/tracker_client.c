@@ -678,6 +678,13 @@ udp_tick(struct tracker_xfer *x, uint64_t now)
         xfer_fail(x, "no answer from the UDP tracker");
         return;
     }
+    /* Giving up takes minutes (BEP 15's back-off): say at the first
+     * timeout that the tracker is silent, so the user is not left
+     * wondering. Scrapes only feed counts and stay in the log. */
+    if (x->attempt == 1)
+        emit(x->tt, x->scrape ? SHOAL_EV_LOG : SHOAL_EV_WARNING,
+             "tracker %s: no answer in %u s; still trying", xfer_url(x),
+             tracker_udp_timeout_s(0));
     udp_send_or_fail(x);
 }
 

@@ -16,7 +16,7 @@ swarm_opts_init(struct swarm_opts *o)
     o->dir = ".";
     o->port = 0;
     o->exit_when_done = 1;
-    o->incomplete_ext = 0;
+    o->incomplete_ext = 1;
 }
 
 int

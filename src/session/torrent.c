@@ -1184,14 +1184,15 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
     t->save_dir = xstrdup(opts->save_dir);
     t->io_failed = xcalloc(m->piece_count, 1);
     t->wanted = xcalloc(m->piece_count, 1);
-    t->file_missing = xcalloc(m->file_count ? m->file_count : 1, sizeof(*t->file_missing));
+    t->file_missing =
+        xcalloc(m->file_count ? m->file_count : 1, sizeof(*t->file_missing));
     t->file_finishing = xcalloc(m->file_count ? m->file_count : 1, 1);
     t->picker =
         picker_new(m->piece_count, m->piece_length, m->total_size, session_random(ss));
     t->sb = smartban_new(m->piece_length, m->total_size);
     t->suspects = banlist_new();
-    if (!t->save_dir || !t->io_failed || !t->wanted || !t->file_missing || !t->file_finishing ||
-        !t->picker || !t->sb || !t->suspects)
+    if (!t->save_dir || !t->io_failed || !t->wanted || !t->file_missing ||
+        !t->file_finishing || !t->picker || !t->sb || !t->suspects)
         goto fail;
     /* No default: nothing of the program's own goes into the save folder. */
     if (opts->resume_path && !(t->resume_path = xstrdup(opts->resume_path)))

@@ -15,6 +15,14 @@
  * storage over files its caller listed (storage_open_files, used to make a
  * torrent): it has no download folder, reads only, and opens each path as
  * given, since those paths come from the user and not from a torrent.
+ *
+ * A file not complete yet may carry a suffix (".part"); its name is decided
+ * once at open (final name first) and changes only in storage_finish_file(),
+ * under the mutex. Opens and stats that raced with that rename find nothing
+ * under the old name and look once more under the new one, so a reader
+ * never sees a renamed file as missing; descriptors already open stay
+ * valid. The parts file holds unselected files' bytes at their torrent
+ * offsets, through one descriptor kept open for the storage's life.
  */
 #include "engine/storage.h"
 

@@ -107,10 +107,16 @@ def run(work):
           "no .shoal folder in the download folder")
 
     # Interrupted midway, then finished.
-    p, out, dl = get(work, "all", torrent, port, ["--max-down", "150K"])
-    mid = pt.wait_for(lambda: os.path.exists(os.path.join(dl, "0.bin.part")) and
-                      os.path.getsize(os.path.join(dl, "0.bin.part")) > 0, 30)
-    check(mid, "the download writes into 0.bin.part")
+    p, out, dl = get(work, "all", torrent, port, ["--max-down", "100K"])
+    def started():
+        for n in listing(dl):
+            try:
+                if os.path.getsize(os.path.join(dl, n)) > 0:
+                    return True
+            except OSError:
+                pass  # renamed meanwhile
+        return False
+    check(pt.wait_for(started, 30), "the download has begun")
     names = listing(dl)
     check(names and all(n.endswith(".part") for n in names),
           "midway every file carries .part: %s" % names)

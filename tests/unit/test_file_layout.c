@@ -1,5 +1,5 @@
 /*
- * test_torrent_files.c — what a download leaves in its folder, through the
+ * test_file_layout.c — what a download leaves in its folder, through the
  * public API with sessions on loopback: files carry a ".part" suffix until
  * every piece over them is verified and then take their names; with a file
  * selection and a parts file, unselected files are never created, and the

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -800,8 +801,7 @@ exists(const char *path)
 struct reader {
     struct storage *s;
     const struct fixture *fx;
-    volatile int stop;
-    int reads, bad;
+    atomic_int stop, reads, bad;
 };
 
 static void *

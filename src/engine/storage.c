@@ -65,6 +65,7 @@ struct sfile {
      * unselected file without a parts file). */
     unsigned char in_parts;
     unsigned char partial;
+    unsigned char plain; /* never takes the suffix (mark_clashes) */
 };
 
 struct storage {
@@ -499,11 +500,65 @@ leaf_of(const char *path)
     return slash ? slash + 1 : path;
 }
 
-/* Whether a name leaves room for the incomplete suffix. */
+/* Whether file i may take the incomplete suffix: its name leaves room for
+ * it, and the suffixed name is not another file's of the torrent. */
 static int
-suffix_fits(const struct storage *s, const char *leaf)
+suffix_ok(const struct storage *s, size_t i)
 {
-    return s->ext && strlen(leaf) + strlen(s->ext) <= NAME_MAX;
+    const char *leaf = leaf_of(s->m->files[i].path);
+    return s->ext && !s->files[i].plain && strlen(leaf) + strlen(s->ext) <= NAME_MAX;
+}
+
+/* A path to look up among the files, sorted by path. */
+struct path_key {
+    const char *p;
+    size_t len;
+    const struct shoal_file *files;
+};
+
+static int
+by_path(const void *a, const void *b, void *files)
+{
+    const struct shoal_file *f = files;
+    return strcmp(f[*(const size_t *)a].path, f[*(const size_t *)b].path);
+}
+
+static int
+key_cmp(const void *k, const void *e)
+{
+    const struct path_key *key = k;
+    const char *path = key->files[*(const size_t *)e].path;
+    int c = strncmp(key->p, path, key->len);
+    if (c)
+        return c;
+    return path[key->len] ? -1 : 0;
+}
+
+/* A torrent may hold both "a" and "a.part": "a" then never takes the
+ * suffix, or its unfinished data would land in the other file. */
+static int
+mark_clashes(struct storage *s)
+{
+    const struct shoal_metainfo *m = s->m;
+    size_t n = m->file_count, el = strlen(s->ext);
+    size_t *order = xcalloc(n ? n : 1, sizeof(*order));
+    if (!order)
+        return SHOAL_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof(*order), by_path, (void *)m->files);
+    for (size_t i = 0; i < n; i++) {
+        const char *p = m->files[i].path;
+        size_t len = strlen(p);
+        if (len <= el || strcmp(p + len - el, s->ext) != 0)
+            continue;
+        struct path_key key = {p, len - el, m->files};
+        size_t *hit = bsearch(&key, order, n, sizeof(*order), key_cmp);
+        if (hit)
+            s->files[*hit].plain = 1;
+    }
+    xfree(order);
+    return 0;
 }
 
 enum found { FOUND_NONE, FOUND_FINAL, FOUND_PART };
@@ -526,7 +581,7 @@ find_file(struct storage *s, size_t i, enum found *out)
         *out = FOUND_FINAL;
     else if (errno != ENOENT && errno != ENOTDIR)
         rc = -errno;
-    else if (suffix_fits(s, leaf)) {
+    else if (suffix_ok(s, i)) {
         if (fstatat(dfd, disk_name(s, leaf, 1, buf), &st, AT_SYMLINK_NOFOLLOW) == 0)
             *out = FOUND_PART;
         else if (errno != ENOENT && errno != ENOTDIR)
@@ -632,7 +687,7 @@ place_files(struct storage *s, const struct storage_opts *o, uint8_t *missing)
         if (found == FOUND_PART)
             sf->part = 1;
         else if (found == FOUND_NONE)
-            sf->part = f->size > 0 && suffix_fits(s, leaf_of(f->path));
+            sf->part = f->size > 0 && suffix_ok(s, i);
         sf->partial = !want;
         missing[i] = want && found == FOUND_NONE && f->size > 0;
     }
@@ -691,6 +746,10 @@ storage_open_with(struct storage **out, const struct shoal_metainfo *m, const ch
     if (s->root < 0) {
         rc = -errno;
         why = "cannot open the download folder";
+        goto out;
+    }
+    if (s->ext && (rc = mark_clashes(s)) != 0) {
+        why = "out of memory opening the storage";
         goto out;
     }
     rc = place_files(s, o, missing);

@@ -74,8 +74,9 @@ struct storage_opts {
  *
  * Names: each file is looked for under its final name first, then under
  * "<name><incomplete_ext>"; the one found is used. A file not found is
- * created under the incomplete name (when a suffix is set, and the name has
- * room for it) and keeps it until storage_finish_file().
+ * created under the incomplete name (when a suffix is set, the name has
+ * room for it, and the suffixed name is not the name of another file of
+ * the torrent) and keeps it until storage_finish_file().
  *
  * Parts file: an unselected file that is not on disk when the storage opens
  * is never created; the bytes of it that a shared piece brings are stored

@@ -935,6 +935,42 @@ test_part_restart(void **state)
     free_fixture(fx);
 }
 
+/* A torrent holding both "a" and "a.part": "a" is written under its own
+ * name, never into the other file's; "a.part" takes the suffix itself. */
+static void
+test_part_clash(void **state)
+{
+    (void)state;
+    static const struct tfile clash[] = {
+        {"a", 700, 0}, {"a.part", 900, 0}, {"b", 500, 0}};
+    struct fixture *fx = make_fixture(clash, 3, PLEN, 0);
+    struct storage_opts o = {.incomplete_ext = ".part"};
+    struct storage *s = open_with(fx, &o);
+    assert_int_equal(storage_file_is_part(s, 0), 0);
+    assert_int_equal(storage_file_is_part(s, 1), 1);
+    assert_int_equal(storage_file_is_part(s, 2), 1);
+    write_all(s, fx, 300);
+    for (uint32_t p = 0; p < fx->m->piece_count; p++)
+        assert_int_equal(storage_verify_piece(s, p), 1);
+    off_t size;
+    assert_int_equal(file_size(at(fx, "t/a"), &size), 0);
+    assert_int_equal(size, 700);
+    assert_int_equal(file_size(at(fx, "t/a.part.part"), &size), 0);
+    assert_int_equal(size, 900);
+    uint8_t buf[64];
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(storage_finish_file(s, i, buf, sizeof(buf)), 0);
+    assert_int_equal(file_size(at(fx, "t/a.part"), &size), 0);
+    assert_int_equal(size, 900);
+    assert_true(exists(at(fx, "t/b")));
+    storage_close(s);
+    s = open_with(fx, &o);
+    for (uint32_t p = 0; p < fx->m->piece_count; p++)
+        assert_int_equal(storage_verify_piece(s, p), 1);
+    storage_close(s);
+    free_fixture(fx);
+}
+
 static void
 write_file(const char *path, const uint8_t *data, size_t n)
 {
@@ -1122,6 +1158,7 @@ main(void)
         cmocka_unit_test(test_finish_taken),
         cmocka_unit_test(test_parts_file),
         cmocka_unit_test(test_unselected_partial),
+        cmocka_unit_test(test_part_clash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,9 @@
 /* Open descriptors kept: enough for the files a swarm touches at once, far
  * below the usual limit of 1024 per process. */
 #define STORAGE_MAX_FDS 64
+/* Bytes compared per step when a finished file meets one of its final
+ * name (two halves of this). */
+#define STORAGE_COMPARE_CHUNK (128u * 1024)
 /* Bytes read per step when hashing: stays in L2 cache while it is hashed. */
 #define STORAGE_HASH_CHUNK (256u * 1024)
 /* iovec entries handed to one pwritev; the kernel takes up to IOV_MAX. */
@@ -82,7 +85,11 @@ struct storage {
      * no hashes, and the copy of the list it points into (else NULL). */
     struct shoal_metainfo layout;
     struct shoal_file *listed;
-    char *ext;        /* suffix of incomplete files, or NULL */
+    char *ext; /* suffix of incomplete files, or NULL */
+    /* Comparing a finished file with one already at its final name: rare,
+     * so one buffer, made at open, taken in turn. */
+    uint8_t *scratch;
+    pthread_mutex_t scratch_mu;
     char *parts_path; /* the parts file, or NULL */
     int parts_fd;     /* -1 until first used (under mu) */
     int parts_dirty;  /* written since the last fsync (under mu) */
@@ -482,6 +489,7 @@ storage_alloc(size_t nfiles, int flags)
     for (int k = 0; k < STORAGE_MAX_FDS; k++)
         s->slots[k].fd = -1;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->scratch_mu, NULL);
     s->files = xcalloc(nfiles ? nfiles : 1, sizeof(*s->files));
     if (!s->files) {
         storage_close(s);
@@ -719,11 +727,13 @@ storage_open_with(struct storage **out, const struct shoal_metainfo *m, const ch
     }
     s->m = m;
     /* Seeding uses final names only: the data is complete, or refused. */
-    if (!ro && o->incomplete_ext && o->incomplete_ext[0])
+    if (!ro && o->incomplete_ext && o->incomplete_ext[0]) {
         s->ext = xstrdup(o->incomplete_ext);
+        s->scratch = xmalloc(STORAGE_COMPARE_CHUNK);
+    }
     if (o->parts_path && o->parts_path[0])
         s->parts_path = xstrdup(o->parts_path);
-    if ((!ro && o->incomplete_ext && o->incomplete_ext[0] && !s->ext) ||
+    if ((!ro && o->incomplete_ext && o->incomplete_ext[0] && (!s->ext || !s->scratch)) ||
         (o->parts_path && o->parts_path[0] && !s->parts_path)) {
         rc = SHOAL_ENOMEM;
         why = "out of memory opening the storage";
@@ -854,6 +864,8 @@ storage_close(struct storage *s)
     if (s->parts_fd >= 0)
         close(s->parts_fd);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->scratch_mu);
+    xfree(s->scratch);
     xfree(s->ext);
     xfree(s->parts_path);
     xfree(s->files);
@@ -1428,12 +1440,16 @@ rename_noreplace(int dfd, const char *from, const char *to)
  * incomplete file, the incomplete file goes and the final one is used;
  * otherwise both stay, and -EEXIST says so. */
 static int
-adopt_final(int dfd, const char *part, const char *leaf, uint64_t size, uint8_t *buf,
-            size_t len)
+adopt_final(struct storage *s, int dfd, const char *part, const char *leaf, uint64_t size)
 {
     int a = openat(dfd, part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     int b = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    int rc = a < 0 || b < 0 ? -errno : same_bytes(a, b, size, buf, len / 2);
+    int rc = a < 0 || b < 0 ? -errno : 0;
+    if (!rc) {
+        pthread_mutex_lock(&s->scratch_mu);
+        rc = same_bytes(a, b, size, s->scratch, STORAGE_COMPARE_CHUNK / 2);
+        pthread_mutex_unlock(&s->scratch_mu);
+    }
     if (a >= 0)
         close(a);
     if (b >= 0)
@@ -1464,9 +1480,9 @@ forget_fd(struct storage *s, size_t i)
 }
 
 int
-storage_finish_file(struct storage *s, size_t i, uint8_t *buf, size_t len)
+storage_finish_file(struct storage *s, size_t i)
 {
-    if (i >= s->m->file_count || !buf || len < 2)
+    if (i >= s->m->file_count)
         return SHOAL_EINVAL;
     if (!name_is_part(s, i))
         return 0;
@@ -1485,7 +1501,7 @@ storage_finish_file(struct storage *s, size_t i, uint8_t *buf, size_t len)
     if (!rc)
         rc = rename_noreplace(dfd, part, leaf);
     if (rc == -EEXIST) {
-        rc = adopt_final(dfd, part, leaf, f->size, buf, len);
+        rc = adopt_final(s, dfd, part, leaf, f->size);
         adopted = rc == 0;
     }
     if (owned)

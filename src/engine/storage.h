@@ -232,14 +232,13 @@ size_t storage_file_at(const struct storage *s, uint64_t off);
  * symlink followed. Never replaces a file that has the final name already:
  * if that file holds exactly the bytes of the incomplete one, the
  * incomplete one is removed and the final one used; otherwise both stay and
- * -EEXIST is returned (the file keeps its incomplete name).
- * buf (len >= 2 bytes) is scratch space for that comparison. Descriptors
+ * -EEXIST is returned (the file keeps its incomplete name). Descriptors
  * open on the file stay valid, so reads in flight go on; later opens use
  * the final name. The caller guarantees that no write to file i is in
  * flight or follows (every piece over it is verified). Returns 0 (also when
  * the file has its final name already), or -errno. Blocking: disk workers.
  */
-int storage_finish_file(struct storage *s, size_t i, uint8_t *buf, size_t len);
+int storage_finish_file(struct storage *s, size_t i);
 
 /* Flushes every file written since the last flush to stable storage.
  * Returns 0 or the first -errno. */

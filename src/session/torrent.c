@@ -292,14 +292,9 @@ piece_failed(struct torrent *t, uint32_t piece)
 
 /* ------------------------------------------------------------------ final names */
 
-/* Scratch for comparing a complete file with one already at its final
- * name (storage_finish_file). */
-#define TORRENT_FINISH_BUF (128u * 1024)
-
 struct finish_job {
     struct torrent *t;
     size_t file;
-    uint8_t buf[TORRENT_FINISH_BUF];
 };
 
 /* On a disk worker: the rename may wait for the disk. */
@@ -307,7 +302,7 @@ static int
 finish_work(void *arg)
 {
     struct finish_job *job = arg;
-    return storage_finish_file(job->t->st, job->file, job->buf, sizeof(job->buf));
+    return storage_finish_file(job->t->st, job->file);
 }
 
 static void

@@ -852,9 +852,8 @@ test_part_names(void **state)
     assert_int_equal(pthread_create(&th, NULL, read_loop, &r), 0);
     while (r.reads < 3)
         usleep(1000);
-    uint8_t buf[4096];
     for (size_t i = 0; i < 6; i++)
-        assert_int_equal(storage_finish_file(s, i, buf, sizeof(buf)), 0);
+        assert_int_equal(storage_finish_file(s, i), 0);
     int seen = r.reads;
     while (r.reads < seen + 3)
         usleep(1000);
@@ -875,7 +874,7 @@ test_part_names(void **state)
         assert_true(after[i].mtime_ns == before[i].mtime_ns);
     }
     /* Done twice is nothing. */
-    assert_int_equal(storage_finish_file(s, 0, buf, sizeof(buf)), 0);
+    assert_int_equal(storage_finish_file(s, 0), 0);
     storage_close(s);
 
     /* Opened again, the files are found under their final names. */
@@ -957,9 +956,8 @@ test_part_clash(void **state)
     assert_int_equal(size, 700);
     assert_int_equal(file_size(at(fx, "t/a.part.part"), &size), 0);
     assert_int_equal(size, 900);
-    uint8_t buf[64];
     for (size_t i = 0; i < 3; i++)
-        assert_int_equal(storage_finish_file(s, i, buf, sizeof(buf)), 0);
+        assert_int_equal(storage_finish_file(s, i), 0);
     assert_int_equal(file_size(at(fx, "t/a.part"), &size), 0);
     assert_int_equal(size, 900);
     assert_true(exists(at(fx, "t/b")));
@@ -988,13 +986,12 @@ test_finish_taken(void **state)
     struct storage_opts o = {.incomplete_ext = ".part"};
     struct storage *s = open_with(fx, &o);
     write_all(s, fx, 4096);
-    uint8_t buf[64];
 
     /* Someone else's file took the name meanwhile: it is left alone. */
     uint8_t other[1000];
     memset(other, 'x', sizeof(other));
     write_file(at(fx, "t/a.bin"), other, sizeof(other));
-    assert_int_equal(storage_finish_file(s, 0, buf, sizeof(buf)), -EEXIST);
+    assert_int_equal(storage_finish_file(s, 0), -EEXIST);
     assert_true(exists(at(fx, "t/a.bin.part")));
     assert_int_equal(storage_file_is_part(s, 0), 1);
     uint8_t back[1000];
@@ -1007,7 +1004,7 @@ test_finish_taken(void **state)
 
     /* The same bytes under the final name: that file is used. */
     write_file(at(fx, "t/a.bin"), fx->data, 1000);
-    assert_int_equal(storage_finish_file(s, 0, buf, sizeof(buf)), 0);
+    assert_int_equal(storage_finish_file(s, 0), 0);
     assert_false(exists(at(fx, "t/a.bin.part")));
     assert_int_equal(storage_file_is_part(s, 0), 0);
     assert_int_equal(storage_verify_piece(s, 0), 1);
@@ -1015,7 +1012,7 @@ test_finish_taken(void **state)
     /* A symlink at the incomplete name is not renamed. */
     assert_int_equal(unlink(at(fx, "t/d.bin.part")), 0);
     assert_int_equal(symlink("/etc/passwd", at(fx, "t/d.bin.part")), 0);
-    assert_int_not_equal(storage_finish_file(s, 5, buf, sizeof(buf)), 0);
+    assert_int_not_equal(storage_finish_file(s, 5), 0);
     assert_false(exists(at(fx, "t/d.bin")));
     storage_close(s);
     free_fixture(fx);
@@ -1074,8 +1071,7 @@ test_parts_file(void **state)
     assert_memory_equal(back, fx->data + PLEN,
                         fx->total - PLEN < sizeof(back) ? fx->total - PLEN
                                                         : sizeof(back));
-    uint8_t buf[64];
-    assert_int_equal(storage_finish_file(s, 1, buf, sizeof(buf)), 0);
+    assert_int_equal(storage_finish_file(s, 1), 0);
     assert_int_equal(storage_fsync(s), 0);
     storage_close(s);
 

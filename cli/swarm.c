@@ -78,6 +78,7 @@ swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
 
     struct shoal_torrent_opts topts = {
         .save_dir = o->dir,
+        .incomplete_ext = o->incomplete_ext ? ".part" : NULL,
         .recheck = o->recheck,
         .sequential = o->sequential,
         .seed_only = o->seed_only,

@@ -19,7 +19,7 @@ swarm_opts_init(struct swarm_opts *o)
     o->dir = ".";
     o->port = 0;
     o->exit_when_done = 1;
-    o->incomplete_ext = 0;
+    o->incomplete_ext = 1;
 }
 
 /* A file list as --only takes it: "0,2,5-7". The library checks the

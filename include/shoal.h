@@ -237,7 +237,9 @@ SHOAL_EXPORT uint32_t shoal_create_auto_piece_length(uint64_t total_size);
  * err->why says what went wrong and, when a file could not be read or
  * changed while it was hashed, err->msg names it (shoal_perr_text() gives
  * the more specific of the two; err->off is unused). A file that changed
- * size gives -EAGAIN: trying again may succeed.
+ * size gives -EAGAIN: trying again may succeed. Inside a folder, files
+ * ending in ".part" (unfinished downloads) or ".parts" and folders named
+ * ".shoal" (state of older versions) are left out.
  */
 SHOAL_EXPORT int shoal_create_torrent(const struct shoal_create_opts *opts, uint8_t **out,
                                       size_t *outlen, struct shoal_perr *err);
@@ -345,17 +347,28 @@ SHOAL_EXPORT void shoal_session_set_event_cb(shoal_session *ss, shoal_event_cb c
 struct shoal_torrent_opts {
     const char *save_dir; /* where the files live; required */
     /* Resume state file (a program keeps it in its own state folder, never
-     * among the user's files); NULL = no resume state: every start hashes
-     * whatever data is there. */
+     * among the user's files); NULL = no resume state: nothing is read or
+     * written, and every start hashes whatever data is there. The library
+     * never writes anything of its own under save_dir. */
     const char *resume_path;
     /* Suffix for files not yet complete (".part"): each is created as
      * "<name><suffix>" and renamed to its name once all its pieces are
-     * verified. NULL or "" = files carry their final names throughout. */
+     * verified. NULL or "" = files carry their final names throughout.
+     * At start each file is looked for under its final name first, then
+     * under the suffixed one, and used where found. Empty files get their
+     * final names at once; seed_only torrents use final names only. The
+     * rename never replaces an existing file: if one has the final name
+     * already and holds the same bytes, it is used and the suffixed copy
+     * removed; otherwise both stay and SHOAL_EV_WARNING says so. */
     const char *incomplete_ext;
     /* A file of the program's own (beside the resume state) for the bytes of
      * unselected files that share a piece with a selected one, so that an
      * unselected file is never created. NULL = those bytes go into the
-     * unselected files themselves. */
+     * unselected files themselves, which then hold only those bytes (never
+     * extended to their full size). Bytes sit at their torrent offset (a
+     * sparse file), so a later selection cannot mix them up; a file
+     * selected later takes its bytes over, an unselected file already on
+     * disk keeps its own, and the file is removed once no file needs it. */
     const char *parts_path;
     int recheck;      /* hash everything, ignoring resume state */
     int sequential;   /* download pieces in order */

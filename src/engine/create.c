@@ -8,7 +8,10 @@
  * and disk pool (storage.h, disk.h) that check a torrent's data in a session,
  * so one piece of code opens a torrent's files and hashes its pieces. Engine
  * layer: it reads the files it is given and writes nothing anywhere; the
- * caller stores the result. Progress callbacks run on the calling thread
+ * caller stores the result. Inside a folder it leaves out what a download
+ * program keeps there (unfinished ".part" files, ".parts" files, an old
+ * ".shoal" state folder): a torrent made from a folder shoal downloads into
+ * holds the data only. Progress callbacks run on the calling thread
  * only, never on a worker.
  */
 #include <dirent.h>
@@ -53,6 +56,10 @@
 #define CREATE_PROGRESS_NS (100 * 1000 * 1000L)
 /* A path being scanned may not grow past this many bytes. */
 #define CREATE_MAX_PATH (64u * 1024)
+/* Names inside a folder that are a download program's, not data: skipped. */
+#define CREATE_PART_SUFFIX   ".part"  /* an unfinished download */
+#define CREATE_PARTS_SUFFIX  ".parts" /* bytes of files not selected */
+#define CREATE_OLD_STATE_DIR ".shoal" /* resume state of older versions */
 
 /* ------------------------------------------------------------------ scanning */
 
@@ -233,6 +240,25 @@ out:
     return rc;
 }
 
+/* 1 for an entry of a folder that is not the user's data but a download
+ * program's: a file still being downloaded ("<name>.part", the suffix
+ * shoal and qBittorrent give unfinished files), a parts file, or the state
+ * folder older shoal versions kept beside the data. */
+static int
+not_data(const char *name, mode_t mode)
+{
+    static const char *const suffixes[] = {CREATE_PART_SUFFIX, CREATE_PARTS_SUFFIX};
+    if (S_ISDIR(mode))
+        return strcmp(name, CREATE_OLD_STATE_DIR) == 0;
+    size_t n = strlen(name);
+    for (size_t k = 0; k < sizeof(suffixes) / sizeof(suffixes[0]); k++) {
+        size_t m = strlen(suffixes[k]);
+        if (n > m && strcmp(name + n - m, suffixes[k]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Adds the files under the folder at s->path (a folder `depth` levels below the
  * root) depth first, in sorted name order, which sorts the whole list by path
  * components. */
@@ -248,6 +274,8 @@ walk(struct scan *s, int depth)
     for (size_t i = 0; i < n; i++) {
         /* BEP 3 v1 lists regular files only; other kinds have no data. */
         if (!S_ISREG(d[i].mode) && !S_ISDIR(d[i].mode))
+            continue;
+        if (not_data(d[i].name, d[i].mode))
             continue;
         if (depth + 1 > SHOAL_MAX_PATH_DEPTH) {
             rc = fail(s, SHOAL_ETOOBIG, "folders nest too deep");

@@ -97,6 +97,20 @@ resume_matches(const struct resume_state *st, const struct storage_file_state *f
     return 1;
 }
 
+void
+resume_set_parts(struct resume_state *st, const struct storage_file_state *p)
+{
+    st->parts.size = p->exists ? p->size : 0;
+    st->parts.mtime_ns = p->exists ? p->mtime_ns : 0;
+}
+
+int
+resume_parts_match(const struct resume_state *st, const struct storage_file_state *p)
+{
+    struct resume_file now = {p->exists ? p->size : 0, p->exists ? p->mtime_ns : 0};
+    return st->parts.size == now.size && st->parts.mtime_ns == now.mtime_ns;
+}
+
 int
 resume_check(const struct resume_state *st, const struct shoal_metainfo *m,
              struct shoal_perr *err)
@@ -127,6 +141,17 @@ clamp64(uint64_t v)
     return v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
+static void
+put_file(struct benc_enc *e, const struct resume_file *f)
+{
+    benc_dict_begin(e);
+    benc_key(e, "mtime");
+    benc_put_int(e, f->mtime_ns);
+    benc_key(e, "size");
+    benc_put_int(e, (int64_t)f->size);
+    benc_end(e);
+}
+
 static int
 encode(const struct resume_state *st, uint8_t **out, size_t *len)
 {
@@ -137,19 +162,17 @@ encode(const struct resume_state *st, uint8_t **out, size_t *len)
     benc_put_int(&e, clamp64(st->downloaded));
     benc_key(&e, "files");
     benc_list_begin(&e);
-    for (size_t i = 0; i < st->file_count; i++) {
-        benc_dict_begin(&e);
-        benc_key(&e, "mtime");
-        benc_put_int(&e, st->files[i].mtime_ns);
-        benc_key(&e, "size");
-        benc_put_int(&e, (int64_t)st->files[i].size);
-        benc_end(&e);
-    }
+    for (size_t i = 0; i < st->file_count; i++)
+        put_file(&e, &st->files[i]);
     benc_end(&e);
     benc_key(&e, "have");
     benc_put_str(&e, st->have, have_len(st->piece_count));
     benc_key(&e, "infohash");
     benc_put_str(&e, st->infohash, SHOAL_INFOHASH_LEN);
+    if (st->parts.size || st->parts.mtime_ns) {
+        benc_key(&e, "parts");
+        put_file(&e, &st->parts);
+    }
     benc_key(&e, "pieces");
     benc_put_int(&e, st->piece_count);
     benc_key(&e, "uploaded");
@@ -174,6 +197,8 @@ resume_encode(const struct resume_state *st, uint8_t **out, size_t *len)
     for (size_t i = 0; i < st->file_count; i++)
         if (st->files[i].size > INT64_MAX)
             return SHOAL_EINVAL;
+    if (st->parts.size > INT64_MAX)
+        return SHOAL_EINVAL;
     return encode(st, out, len);
 }
 
@@ -225,6 +250,26 @@ get_int(const struct benc_doc *d, uint32_t dict, const char *key, int64_t min,
     return 0;
 }
 
+/* One file entry: d 5:mtime i..e 4:size i..e e. */
+static int
+parse_file(const struct benc_doc *d, uint32_t f, struct resume_file *out,
+           struct shoal_perr *err)
+{
+    int64_t size, mtime;
+    if (d->tok[f].type != BENC_DICT)
+        return bad(err, d, f, "resume state file entry is not a dictionary");
+    int rc = get_int(d, f, "size", 0, INT64_MAX, &size,
+                     "resume state file entry has no size or a negative one", err);
+    if (!rc)
+        rc = get_int(d, f, "mtime", INT64_MIN, INT64_MAX, &mtime,
+                     "resume state file entry has no mtime", err);
+    if (rc)
+        return rc;
+    out->size = (uint64_t)size;
+    out->mtime_ns = mtime;
+    return 0;
+}
+
 static int
 parse(const struct benc_doc *d, struct resume_state *out, struct shoal_perr *err)
 {
@@ -272,20 +317,13 @@ parse(const struct benc_doc *d, struct resume_state *out, struct shoal_perr *err
     out->downloaded = (uint64_t)down;
     uint32_t f = benc_first(files);
     for (size_t i = 0; i < out->file_count; i++, f = benc_next(d, f)) {
-        int64_t size, mtime;
-        if (d->tok[f].type != BENC_DICT)
-            return bad(err, d, f, "resume state file entry is not a dictionary");
-        rc = get_int(d, f, "size", 0, INT64_MAX, &size,
-                     "resume state file entry has no size or a negative one", err);
-        if (!rc)
-            rc = get_int(d, f, "mtime", INT64_MIN, INT64_MAX, &mtime,
-                         "resume state file entry has no mtime", err);
+        rc = parse_file(d, f, &out->files[i], err);
         if (rc)
             return rc;
-        out->files[i].size = (uint64_t)size;
-        out->files[i].mtime_ns = mtime;
     }
-    return 0;
+    /* Optional: states written without a parts file have none. */
+    uint32_t parts = benc_dict_get(d, 0, "parts");
+    return parts ? parse_file(d, parts, &out->parts, err) : 0;
 }
 
 /* What failed while reading the state file, in the words of its errors. */

@@ -6,7 +6,13 @@
  *
  *   d 10:downloaded i..e  5:files l d 5:mtime i<ns>e 4:size i..e e ... e
  *     4:have <(pieces + 7) / 8 bytes, MSB first>  8:infohash 20:...
+ *     5:parts d 5:mtime i<ns>e 4:size i..e e   (only when there is one)
  *     6:pieces i..e  8:uploaded i..e  7:version i1e e
+ *
+ * Files are recorded by index, not by name: a file renamed from its
+ * incomplete name to its final one keeps its size and mtime, so the state
+ * stays true across that rename. "parts" is the parts file (storage.h),
+ * which holds pieces' bytes as the data files do.
  *
  * How the session uses it: at start, resume_load() + resume_check() against
  * the torrent, then storage_check_files() and resume_matches(); when all
@@ -47,6 +53,7 @@ struct resume_state {
     uint8_t *have; /* (piece_count + 7) / 8 bytes, MSB first; spare bits 0 */
     size_t file_count;
     struct resume_file *files;
+    struct resume_file parts; /* the parts file; all 0 when there is none */
     uint64_t uploaded;
     uint64_t downloaded;
 };
@@ -106,5 +113,11 @@ int resume_check(const struct resume_state *st, const struct shoal_metainfo *m,
  * saved (size and mtime of every file, n == file_count), else 0. */
 int resume_matches(const struct resume_state *st, const struct storage_file_state *f,
                    size_t n);
+
+/* Copies the parts file's state (storage_check_parts) into st. */
+void resume_set_parts(struct resume_state *st, const struct storage_file_state *p);
+
+/* 1 when the parts file seen now equals the one saved, else 0. */
+int resume_parts_match(const struct resume_state *st, const struct storage_file_state *p);
 
 #endif

@@ -15,6 +15,14 @@
  * storage over files its caller listed (storage_open_files, used to make a
  * torrent): it has no download folder, reads only, and opens each path as
  * given, since those paths come from the user and not from a torrent.
+ *
+ * A file not complete yet may carry a suffix (".part"); its name is decided
+ * once at open (final name first) and changes only in storage_finish_file(),
+ * under the mutex. Opens and stats that raced with that rename find nothing
+ * under the old name and look once more under the new one, so a reader
+ * never sees a renamed file as missing; descriptors already open stay
+ * valid. The parts file holds unselected files' bytes at their torrent
+ * offsets, through one descriptor kept open for the storage's life.
  */
 #include "engine/storage.h"
 
@@ -22,6 +30,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,6 +42,9 @@
 /* Open descriptors kept: enough for the files a swarm touches at once, far
  * below the usual limit of 1024 per process. */
 #define STORAGE_MAX_FDS 64
+/* Bytes compared per step when a finished file meets one of its final
+ * name (two halves of this). */
+#define STORAGE_COMPARE_CHUNK (128u * 1024)
 /* Bytes read per step when hashing: stays in L2 cache while it is hashed. */
 #define STORAGE_HASH_CHUNK (256u * 1024)
 /* iovec entries handed to one pwritev; the kernel takes up to IOV_MAX. */
@@ -48,8 +60,15 @@ struct slot {
 
 /* Per-file state, under the mutex. */
 struct sfile {
-    int slot;  /* cache slot holding its descriptor, or -1 */
-    int dirty; /* written since the last fsync */
+    int slot;           /* cache slot holding its descriptor, or -1 */
+    int dirty;          /* written since the last fsync */
+    unsigned char part; /* named "<name><ext>" until storage_finish_file() */
+    /* Fixed at open: its bytes live in the parts file (an unselected file
+     * that was not on disk), or it is never extended to its full size (an
+     * unselected file without a parts file). */
+    unsigned char in_parts;
+    unsigned char partial;
+    unsigned char plain; /* never takes the suffix (mark_clashes) */
 };
 
 struct storage {
@@ -66,13 +85,26 @@ struct storage {
      * no hashes, and the copy of the list it points into (else NULL). */
     struct shoal_metainfo layout;
     struct shoal_file *listed;
+    char *ext; /* suffix of incomplete files, or NULL */
+    /* Comparing a finished file with one already at its final name: rare,
+     * so one buffer, made at open, taken in turn. */
+    uint8_t *scratch;
+    pthread_mutex_t scratch_mu;
+    char *parts_path; /* the parts file, or NULL */
+    int parts_fd;     /* -1 until first used (under mu) */
+    int parts_dirty;  /* written since the last fsync (under mu) */
+    size_t nparts;    /* files whose bytes live in the parts file */
 };
 
-/* A descriptor borrowed from the cache, or an uncached one (slot -1). */
+/* A descriptor borrowed from the cache, an uncached one (slot -1), or the
+ * parts file's (slot FREF_PARTS), with the position of the file's byte 0
+ * in it. */
 struct fref {
     int fd;
     int slot;
+    uint64_t base;
 };
+#define FREF_PARTS (-2)
 
 /* ------------------------------------------------------------------ paths */
 
@@ -148,17 +180,43 @@ open_parent(struct storage *s, const char *path, int create, const char **name,
     return dfd;
 }
 
+/* Whether file i carries its incomplete name now. */
+static int
+name_is_part(struct storage *s, size_t i)
+{
+    pthread_mutex_lock(&s->mu);
+    int part = s->files[i].part;
+    pthread_mutex_unlock(&s->mu);
+    return part;
+}
+
+/* The name of a file in its folder: `leaf`, or while it is incomplete
+ * leaf + suffix, built in buf. Names too long for a suffix never get one
+ * (storage_open_with), so this cannot overflow. */
+static const char *
+disk_name(const struct storage *s, const char *leaf, int part, char buf[NAME_MAX + 1])
+{
+    if (!part)
+        return leaf;
+    size_t a = strlen(leaf), b = strlen(s->ext);
+    memcpy(buf, leaf, a);
+    memcpy(buf + a, s->ext, b + 1);
+    return buf;
+}
+
 /*
- * Opens file i. In a writable storage the descriptor is read-write, so the
- * cache can serve both kinds of request; `create` (writes only) makes the
- * file and its folders when missing and extends it to its full size.
+ * Opens file i under the name it has when `part` says so. In a writable
+ * storage the descriptor is read-write, so the cache can serve both kinds
+ * of request; `create` (writes only) makes the file and its folders when
+ * missing and extends a selected file to its full size.
  */
 static int
-open_file(struct storage *s, size_t i, int create, int *out)
+open_named(struct storage *s, size_t i, int create, int part, int *out)
 {
     const struct shoal_file *f = &s->m->files[i];
     int ro = s->flags & STORAGE_READONLY;
     const char *name = f->path;
+    char buf[NAME_MAX + 1];
     int owned = 0, rc = 0, dfd = AT_FDCWD;
     int flags = O_CLOEXEC | O_NONBLOCK | (ro ? O_RDONLY : O_RDWR);
     if (!s->listed) {
@@ -166,6 +224,7 @@ open_file(struct storage *s, size_t i, int create, int *out)
         if (dfd < 0)
             return dfd;
         flags |= O_NOFOLLOW;
+        name = disk_name(s, name, part, buf);
     }
     if (create && !ro)
         flags |= O_CREAT;
@@ -190,7 +249,8 @@ open_file(struct storage *s, size_t i, int create, int *out)
         rc = STORAGE_ECHANGED;
         goto out;
     }
-    if (create && !ro && (uint64_t)st.st_size < f->size) {
+    /* An unselected file holds only what was written to it. */
+    if (create && !ro && !s->files[i].partial && (uint64_t)st.st_size < f->size) {
         int e = 0;
         if (s->flags & STORAGE_PREALLOCATE) {
             e = posix_fallocate(fd, 0, (off_t)f->size);
@@ -214,12 +274,82 @@ out:
     return rc;
 }
 
+/* Opens file i under its current name. A file renamed to its final name
+ * between the look at its name and the open is opened again under that
+ * name, so readers never see it missing. */
+static int
+open_file(struct storage *s, size_t i, int create, int *out)
+{
+    int part = name_is_part(s, i);
+    int rc = open_named(s, i, create, part, out);
+    if (rc == -ENOENT && name_is_part(s, i) != part)
+        rc = open_named(s, i, create, !part, out);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ fd cache */
+
+/* Opens the parts file; creating it (and its folder) when `create`. */
+static int
+open_parts(const struct storage *s, int create)
+{
+    int ro = s->flags & STORAGE_READONLY;
+    int flags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (ro ? O_RDONLY : O_RDWR);
+    if (create && !ro)
+        flags |= O_CREAT;
+    int fd = open(s->parts_path, flags, 0600);
+    if (fd < 0 && errno == ENOENT && create && !ro) {
+        /* Its folder is the program's own: made when missing. */
+        char *dir = xstrdup(s->parts_path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (!dir)
+            return SHOAL_ENOMEM;
+        if (slash && slash != dir) {
+            *slash = '\0';
+            mkdir_p(dir);
+        }
+        xfree(dir);
+        fd = open(s->parts_path, flags, 0600);
+    }
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -EINVAL;
+    }
+    return fd;
+}
+
+/* The parts file's descriptor, kept open once opened: it holds file i's
+ * bytes at their torrent offsets. A read before anything was written there
+ * finds nothing. */
+static int
+acquire_parts(struct storage *s, size_t i, int create, struct fref *r)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    if (s->parts_fd < 0) {
+        int fd = open_parts(s, create);
+        if (fd >= 0)
+            s->parts_fd = fd;
+        else
+            rc = fd == -ENOENT ? STORAGE_EMISSING : fd;
+    }
+    r->fd = s->parts_fd;
+    pthread_mutex_unlock(&s->mu);
+    r->slot = FREF_PARTS;
+    r->base = s->m->files[i].offset;
+    return rc;
+}
 
 static int
 acquire(struct storage *s, size_t i, int create, struct fref *r)
 {
     int fd = -1, spare = -1, victim_fd = -1;
+    if (s->files[i].in_parts)
+        return acquire_parts(s, i, create, r);
+    r->base = 0;
     pthread_mutex_lock(&s->mu);
     int sl = s->files[i].slot;
     if (sl >= 0) {
@@ -288,6 +418,8 @@ out:
 static void
 release(struct storage *s, struct fref *r)
 {
+    if (r->slot == FREF_PARTS)
+        return;
     if (r->slot < 0) {
         close(r->fd);
         return;
@@ -301,7 +433,10 @@ static void
 mark_dirty(struct storage *s, size_t i)
 {
     pthread_mutex_lock(&s->mu);
-    s->files[i].dirty = 1;
+    if (s->files[i].in_parts)
+        s->parts_dirty = 1;
+    else
+        s->files[i].dirty = 1;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -350,9 +485,11 @@ storage_alloc(size_t nfiles, int flags)
         return NULL;
     s->flags = flags;
     s->root = -1;
+    s->parts_fd = -1;
     for (int k = 0; k < STORAGE_MAX_FDS; k++)
         s->slots[k].fd = -1;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->scratch_mu, NULL);
     s->files = xcalloc(nfiles ? nfiles : 1, sizeof(*s->files));
     if (!s->files) {
         storage_close(s);
@@ -363,26 +500,252 @@ storage_alloc(size_t nfiles, int flags)
     return s;
 }
 
+/* The last component of a torrent path. */
+static const char *
+leaf_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Whether file i may take the incomplete suffix: its name leaves room for
+ * it, and the suffixed name is not another file's of the torrent. */
+static int
+suffix_ok(const struct storage *s, size_t i)
+{
+    const char *leaf = leaf_of(s->m->files[i].path);
+    return s->ext && !s->files[i].plain && strlen(leaf) + strlen(s->ext) <= NAME_MAX;
+}
+
+/* A path to look up among the files, sorted by path. */
+struct path_key {
+    const char *p;
+    size_t len;
+    const struct shoal_file *files;
+};
+
+static int
+by_path(const void *a, const void *b, void *files)
+{
+    const struct shoal_file *f = files;
+    return strcmp(f[*(const size_t *)a].path, f[*(const size_t *)b].path);
+}
+
+static int
+key_cmp(const void *k, const void *e)
+{
+    const struct path_key *key = k;
+    const char *path = key->files[*(const size_t *)e].path;
+    int c = strncmp(key->p, path, key->len);
+    if (c)
+        return c;
+    return path[key->len] ? -1 : 0;
+}
+
+/* A torrent may hold both "a" and "a.part": "a" then never takes the
+ * suffix, or its unfinished data would land in the other file. */
+static int
+mark_clashes(struct storage *s)
+{
+    const struct shoal_metainfo *m = s->m;
+    size_t n = m->file_count, el = strlen(s->ext);
+    size_t *order = xcalloc(n ? n : 1, sizeof(*order));
+    if (!order)
+        return SHOAL_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof(*order), by_path, (void *)m->files);
+    for (size_t i = 0; i < n; i++) {
+        const char *p = m->files[i].path;
+        size_t len = strlen(p);
+        if (len <= el || strcmp(p + len - el, s->ext) != 0)
+            continue;
+        struct path_key key = {p, len - el, m->files};
+        size_t *hit = bsearch(&key, order, n, sizeof(*order), key_cmp);
+        if (hit)
+            s->files[*hit].plain = 1;
+    }
+    xfree(order);
+    return 0;
+}
+
+enum found { FOUND_NONE, FOUND_FINAL, FOUND_PART };
+
+/* Looks for file i under its final name first, then under its incomplete
+ * one. Whatever sits at a name counts, even a folder or a symlink: opening
+ * it later refuses it, rather than writing beside it under the other name. */
+static int
+find_file(struct storage *s, size_t i, enum found *out)
+{
+    const char *leaf;
+    char buf[NAME_MAX + 1];
+    int owned = 0, rc = 0;
+    struct stat st;
+    *out = FOUND_NONE;
+    int dfd = open_parent(s, s->m->files[i].path, 0, &leaf, &owned);
+    if (dfd < 0)
+        return dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP ? 0 : dfd;
+    if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        *out = FOUND_FINAL;
+    else if (errno != ENOENT && errno != ENOTDIR)
+        rc = -errno;
+    else if (suffix_ok(s, i)) {
+        if (fstatat(dfd, disk_name(s, leaf, 1, buf), &st, AT_SYMLINK_NOFOLLOW) == 0)
+            *out = FOUND_PART;
+        else if (errno != ENOENT && errno != ENOTDIR)
+            rc = -errno;
+    }
+    if (owned)
+        close(dfd);
+    return rc;
+}
+
+/* 1 when n bytes are all zero. */
+static int
+all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (p[k])
+            return 0;
+    return 1;
+}
+
+/*
+ * File i is selected now and not on disk, but an earlier selection left it
+ * in the parts file: the bytes it has there, which can only be in its first
+ * and last pieces (the ones it shares with other files), move into the
+ * file, so that pieces verified then verify again. Holes of the parts file
+ * read as zeros and are not copied.
+ */
+static int
+take_from_parts(struct storage *s, size_t i, int pfd, uint8_t *buf)
+{
+    const struct shoal_file *f = &s->m->files[i];
+    uint64_t plen = s->m->piece_length, end = f->offset + f->size;
+    uint64_t first_end = (f->offset / plen + 1) * plen;
+    uint64_t last_start = (end - 1) / plen * plen;
+    uint64_t ranges[2][2] = {
+        {f->offset, first_end < end ? first_end : end},
+        {last_start > f->offset ? last_start : f->offset, end},
+    };
+    int nranges = ranges[1][0] >= ranges[0][1] ? 2 : 1;
+    for (int k = 0; k < nranges; k++) {
+        size_t n = (size_t)(ranges[k][1] - ranges[k][0]);
+        ssize_t got = pread(pfd, buf, n, (off_t)ranges[k][0]);
+        if (got <= 0)
+            continue;
+        if (all_zero(buf, (size_t)got))
+            continue;
+        int rc = storage_write(s, ranges[k][0], buf, (size_t)got);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Moves what the parts file holds of newly selected files into them
+ * (`missing` marks the selected files not on disk), and removes the parts
+ * file once no file keeps its bytes there. */
+static int
+settle_parts(struct storage *s, const uint8_t *missing)
+{
+    int pfd = open(s->parts_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (pfd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    int rc = 0;
+    uint8_t *buf = xmalloc(s->m->piece_length);
+    if (!buf)
+        rc = SHOAL_ENOMEM;
+    for (size_t i = 0; !rc && i < s->m->file_count; i++)
+        if (missing[i])
+            rc = take_from_parts(s, i, pfd, buf);
+    xfree(buf);
+    close(pfd);
+    if (!rc && s->nparts == 0 && unlink(s->parts_path) < 0 && errno != ENOENT)
+        rc = -errno;
+    return rc;
+}
+
+/*
+ * Decides, for every file, the name it has on disk now and where its bytes
+ * go: a file on disk keeps its data where it is (final name first); a
+ * missing one is made under its incomplete name, or, when it is not
+ * selected and there is a parts file, not made at all. Fills missing[i] for
+ * the selected files not on disk.
+ */
+static int
+place_files(struct storage *s, const struct storage_opts *o, uint8_t *missing)
+{
+    const struct shoal_metainfo *m = s->m;
+    for (size_t i = 0; i < m->file_count; i++) {
+        const struct shoal_file *f = &m->files[i];
+        struct sfile *sf = &s->files[i];
+        if (f->attr & (SHOAL_FILE_PAD | SHOAL_FILE_SYMLINK))
+            continue;
+        enum found found;
+        int rc = find_file(s, i, &found);
+        if (rc)
+            return rc;
+        int want = !o->wanted || o->wanted[i];
+        if (found == FOUND_NONE && !want && s->parts_path) {
+            sf->in_parts = 1;
+            s->nparts++;
+            continue;
+        }
+        if (found == FOUND_PART)
+            sf->part = 1;
+        else if (found == FOUND_NONE)
+            sf->part = f->size > 0 && suffix_ok(s, i);
+        sf->partial = !want;
+        missing[i] = want && found == FOUND_NONE && f->size > 0;
+    }
+    return 0;
+}
+
 int
-storage_open(struct storage **out, const struct shoal_metainfo *m, const char *dir,
-             int flags, struct shoal_perr *err)
+storage_open_with(struct storage **out, const struct shoal_metainfo *m, const char *dir,
+                  const struct storage_opts *o, struct shoal_perr *err)
 {
     struct storage *s = NULL;
+    uint8_t *missing = NULL;
     int rc = 0;
     const char *why = NULL;
 
     if (out)
         *out = NULL;
-    if (!out || !m || !dir || !dir[0] ||
-        (flags & ~(STORAGE_READONLY | STORAGE_PREALLOCATE))) {
+    if (!out || !m || !dir || !dir[0] || !o ||
+        (o->flags & ~(STORAGE_READONLY | STORAGE_PREALLOCATE))) {
         return open_fail(err, SHOAL_EINVAL, "no torrent or download folder");
     }
-    s = storage_alloc(m->file_count, flags);
-    if (!s)
+    int ro = o->flags & STORAGE_READONLY;
+    s = storage_alloc(m->file_count, o->flags);
+    missing = xcalloc(m->file_count ? m->file_count : 1, 1);
+    if (!s || !missing) {
+        storage_close(s);
+        xfree(missing);
         return open_fail(err, SHOAL_ENOMEM, "out of memory opening the storage");
+    }
     s->m = m;
+    /* Seeding uses final names only: the data is complete, or refused. */
+    if (!ro && o->incomplete_ext && o->incomplete_ext[0]) {
+        s->ext = xstrdup(o->incomplete_ext);
+        s->scratch = xmalloc(STORAGE_COMPARE_CHUNK);
+    }
+    if (o->parts_path && o->parts_path[0])
+        s->parts_path = xstrdup(o->parts_path);
+    if ((!ro && o->incomplete_ext && o->incomplete_ext[0] && (!s->ext || !s->scratch)) ||
+        (o->parts_path && o->parts_path[0] && !s->parts_path)) {
+        rc = SHOAL_ENOMEM;
+        why = "out of memory opening the storage";
+        goto out;
+    }
+    if (s->ext && strchr(s->ext, '/')) {
+        rc = SHOAL_EINVAL;
+        why = "the suffix of incomplete files contains a '/'";
+        goto out;
+    }
 
-    if (!(flags & STORAGE_READONLY)) {
+    if (!ro) {
         rc = mkdir_p(dir);
         if (rc) {
             why = "cannot create the download folder";
@@ -395,29 +758,56 @@ storage_open(struct storage **out, const struct shoal_metainfo *m, const char *d
         why = "cannot open the download folder";
         goto out;
     }
-    if (!(flags & STORAGE_READONLY)) {
-        /* Empty files get no writes, so they are made now. Symlink entries
-         * (BEP 47) are not made at all: their targets are not followed. */
-        for (size_t i = 0; i < m->file_count; i++) {
-            const struct shoal_file *f = &m->files[i];
-            if (f->size || (f->attr & (SHOAL_FILE_PAD | SHOAL_FILE_SYMLINK)))
-                continue;
-            int fd;
-            rc = open_file(s, i, 1, &fd);
-            if (rc) {
-                why = "cannot create an empty file of the torrent";
-                goto out;
-            }
-            close(fd);
+    if (s->ext && (rc = mark_clashes(s)) != 0) {
+        why = "out of memory opening the storage";
+        goto out;
+    }
+    rc = place_files(s, o, missing);
+    if (rc) {
+        why = "cannot look at the files of the torrent";
+        goto out;
+    }
+    if (ro)
+        goto out;
+    if (s->parts_path) {
+        rc = settle_parts(s, missing);
+        if (rc) {
+            why = "cannot move data out of the parts file";
+            goto out;
         }
     }
+    /* Empty files get no writes, so they are made now, under their final
+     * names. Symlink entries (BEP 47) are not made at all: their targets are
+     * not followed. */
+    for (size_t i = 0; i < m->file_count; i++) {
+        const struct shoal_file *f = &m->files[i];
+        if (f->size || (f->attr & (SHOAL_FILE_PAD | SHOAL_FILE_SYMLINK)) ||
+            s->files[i].in_parts)
+            continue;
+        int fd;
+        rc = open_file(s, i, 1, &fd);
+        if (rc) {
+            why = "cannot create an empty file of the torrent";
+            goto out;
+        }
+        close(fd);
+    }
 out:
+    xfree(missing);
     if (rc) {
         storage_close(s);
         return open_fail(err, rc, why);
     }
     *out = s;
     return 0;
+}
+
+int
+storage_open(struct storage **out, const struct shoal_metainfo *m, const char *dir,
+             int flags, struct shoal_perr *err)
+{
+    struct storage_opts o = {.flags = flags};
+    return storage_open_with(out, m, dir, &o, err);
 }
 
 int
@@ -471,7 +861,13 @@ storage_close(struct storage *s)
             close(s->slots[k].fd);
     if (s->root >= 0)
         close(s->root);
+    if (s->parts_fd >= 0)
+        close(s->parts_fd);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->scratch_mu);
+    xfree(s->scratch);
+    xfree(s->ext);
+    xfree(s->parts_path);
     xfree(s->files);
     xfree(s->listed);
     xfree(s);
@@ -529,7 +925,7 @@ read_span(struct storage *s, size_t i, uint64_t pos, uint8_t *out, size_t n)
         return rc == -ENOTDIR ? STORAGE_EMISSING : rc;
     size_t got = 0;
     while (got < n) {
-        ssize_t k = pread(r.fd, out + got, n - got, (off_t)(pos + got));
+        ssize_t k = pread(r.fd, out + got, n - got, (off_t)(r.base + pos + got));
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0) {
@@ -662,7 +1058,7 @@ write_span(struct storage *s, size_t i, uint64_t pos, struct iov_cursor *c, size
     while (n > 0) {
         size_t want;
         int k = cursor_peek(c, n, v, STORAGE_MAX_IOV, &want);
-        ssize_t w = pwritev(r.fd, v, k, (off_t)pos);
+        ssize_t w = pwritev(r.fd, v, k, (off_t)(r.base + pos));
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {
@@ -859,6 +1255,51 @@ storage_verify_piece(struct storage *s, uint32_t piece)
 
 /* ------------------------------------------------------------------ state */
 
+/* Fills *o from a stat of the regular file at `name` in dfd, following no
+ * symlink; a missing name leaves *o empty. */
+static int
+stat_state(int dfd, const char *name, int at, uint64_t want_size,
+           struct storage_file_state *o)
+{
+    struct stat st;
+    if (fstatat(dfd, name, &st, at) < 0)
+        return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+    if (!S_ISREG(st.st_mode))
+        return 0;
+    o->exists = 1;
+    o->size = (uint64_t)st.st_size;
+    o->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    o->size_ok = o->size == want_size;
+    return 0;
+}
+
+/* The state of file i under the name it has when `part` says so. */
+static int
+check_named(struct storage *s, size_t i, int part, struct storage_file_state *o)
+{
+    const struct shoal_file *f = &s->m->files[i];
+    const char *name = f->path;
+    char buf[NAME_MAX + 1];
+    int owned = 0, dfd = AT_FDCWD, at = 0;
+    memset(o, 0, sizeof(*o));
+    if (!s->listed) {
+        dfd = open_parent(s, f->path, 0, &name, &owned);
+        if (dfd < 0) {
+            /* A missing folder, or one that is a symlink or a file: the
+             * data is not where this storage would read it. */
+            if (dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP)
+                return 0;
+            return dfd;
+        }
+        at = AT_SYMLINK_NOFOLLOW;
+        name = disk_name(s, name, part, buf);
+    }
+    int rc = stat_state(dfd, name, at, f->size, o);
+    if (owned)
+        close(dfd);
+    return rc;
+}
+
 int
 storage_check_files(struct storage *s, struct storage_file_state *out)
 {
@@ -873,41 +1314,42 @@ storage_check_files(struct storage *s, struct storage_file_state *out)
             o->size_ok = 1;
             continue;
         }
-        const char *name = f->path;
-        int owned = 0, dfd = AT_FDCWD, at = 0;
-        if (!s->listed) {
-            dfd = open_parent(s, f->path, 0, &name, &owned);
-            if (dfd < 0) {
-                /* A missing folder, or one that is a symlink or a file: the
-                 * data is not where this storage would read it. */
-                if (dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP)
-                    continue;
-                return dfd;
-            }
-            at = AT_SYMLINK_NOFOLLOW;
-        }
-        struct stat st;
-        int rc = fstatat(dfd, name, &st, at) < 0 ? -errno : 0;
-        if (owned)
-            close(dfd);
-        if (rc == -ENOENT || rc == -ENOTDIR)
-            continue;
+        if (s->files[i].in_parts)
+            continue; /* never on disk: its bytes are in the parts file */
+        int part = name_is_part(s, i);
+        int rc = check_named(s, i, part, o);
+        if (!rc && !o->exists && name_is_part(s, i) != part)
+            rc = check_named(s, i, !part, o); /* renamed meanwhile */
         if (rc)
             return rc;
-        if (!S_ISREG(st.st_mode))
-            continue;
-        o->exists = 1;
-        o->size = (uint64_t)st.st_size;
-        o->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-        o->size_ok = o->size == f->size;
     }
     return 0;
+}
+
+int
+storage_check_parts(struct storage *s, struct storage_file_state *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!s->parts_path)
+        return 0;
+    return stat_state(AT_FDCWD, s->parts_path, AT_SYMLINK_NOFOLLOW, 0, out);
 }
 
 int
 storage_fsync(struct storage *s)
 {
     int first = 0;
+    /* The parts descriptor, once open, stays open until storage_close. */
+    pthread_mutex_lock(&s->mu);
+    int pfd = s->parts_dirty ? s->parts_fd : -1;
+    s->parts_dirty = 0;
+    pthread_mutex_unlock(&s->mu);
+    if (pfd >= 0 && fsync(pfd) < 0) {
+        first = -errno;
+        pthread_mutex_lock(&s->mu);
+        s->parts_dirty = 1;
+        pthread_mutex_unlock(&s->mu);
+    }
     for (size_t i = 0; i < s->m->file_count; i++) {
         pthread_mutex_lock(&s->mu);
         int dirty = s->files[i].dirty;
@@ -930,6 +1372,150 @@ storage_fsync(struct storage *s)
         }
     }
     return first;
+}
+
+/* ------------------------------------------------------------------ names */
+
+int
+storage_file_is_part(struct storage *s, size_t i)
+{
+    return i < s->m->file_count && name_is_part(s, i);
+}
+
+int
+storage_file_in_parts(const struct storage *s, size_t i)
+{
+    return i < s->m->file_count && s->files[i].in_parts;
+}
+
+size_t
+storage_file_at(const struct storage *s, uint64_t off)
+{
+    return file_at(s->m, off);
+}
+
+/* 1 when the regular files a and b hold the same `size` bytes, 0 when not,
+ * or -errno; buf holds 2 * half bytes. */
+static int
+same_bytes(int a, int b, uint64_t size, uint8_t *buf, size_t half)
+{
+    struct stat sa, sb;
+    if (fstat(a, &sa) < 0 || fstat(b, &sb) < 0)
+        return -errno;
+    if (!S_ISREG(sb.st_mode) || (uint64_t)sa.st_size != size ||
+        (uint64_t)sb.st_size != size)
+        return 0;
+    for (uint64_t off = 0; off < size;) {
+        size_t n = size - off < half ? (size_t)(size - off) : half;
+        ssize_t x = pread(a, buf, n, (off_t)off);
+        ssize_t y = pread(b, buf + half, n, (off_t)off);
+        if (x < 0 || y < 0)
+            return -errno;
+        if ((size_t)x != n || (size_t)y != n)
+            return 0;
+        if (memcmp(buf, buf + half, n) != 0)
+            return 0;
+        off += n;
+    }
+    return 1;
+}
+
+/* Renames `from` to `to` in dfd unless `to` exists (then -EEXIST). */
+static int
+rename_noreplace(int dfd, const char *from, const char *to)
+{
+    if (renameat2(dfd, from, dfd, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -errno;
+    /* A file system without RENAME_NOREPLACE: a hard link never replaces
+     * either; a crash between the two steps leaves both names, and the next
+     * start takes the final one. */
+    if (linkat(dfd, from, dfd, to, 0) < 0)
+        return -errno;
+    return unlinkat(dfd, from, 0) < 0 ? -errno : 0;
+}
+
+/* The final name is taken: when it holds exactly the data of the
+ * incomplete file, the incomplete file goes and the final one is used;
+ * otherwise both stay, and -EEXIST says so. */
+static int
+adopt_final(struct storage *s, int dfd, const char *part, const char *leaf, uint64_t size)
+{
+    int a = openat(dfd, part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int b = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int rc = a < 0 || b < 0 ? -errno : 0;
+    if (!rc) {
+        pthread_mutex_lock(&s->scratch_mu);
+        rc = same_bytes(a, b, size, s->scratch, STORAGE_COMPARE_CHUNK / 2);
+        pthread_mutex_unlock(&s->scratch_mu);
+    }
+    if (a >= 0)
+        close(a);
+    if (b >= 0)
+        close(b);
+    if (rc == 1)
+        rc = unlinkat(dfd, part, 0) < 0 ? -errno : 0;
+    else if (rc == 0 || rc == -ELOOP)
+        rc = -EEXIST;
+    return rc;
+}
+
+/* Drops file i's cached descriptor when no one uses it, so that the next
+ * open finds it under its new name. */
+static void
+forget_fd(struct storage *s, size_t i)
+{
+    int fd = -1;
+    pthread_mutex_lock(&s->mu);
+    int sl = s->files[i].slot;
+    if (sl >= 0 && s->slots[sl].refs == 0) {
+        fd = s->slots[sl].fd;
+        s->slots[sl].fd = -1;
+        s->files[i].slot = -1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (fd >= 0)
+        close(fd);
+}
+
+int
+storage_finish_file(struct storage *s, size_t i)
+{
+    if (i >= s->m->file_count)
+        return SHOAL_EINVAL;
+    if (!name_is_part(s, i))
+        return 0;
+    const struct shoal_file *f = &s->m->files[i];
+    const char *leaf;
+    char part[NAME_MAX + 1];
+    int owned = 0, adopted = 0;
+    int dfd = open_parent(s, f->path, 0, &leaf, &owned);
+    if (dfd < 0)
+        return dfd;
+    disk_name(s, leaf, 1, part);
+    struct stat st;
+    int rc = fstatat(dfd, part, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+    if (!rc && !S_ISREG(st.st_mode))
+        rc = -EINVAL; /* not the file this storage wrote */
+    if (!rc)
+        rc = rename_noreplace(dfd, part, leaf);
+    if (rc == -EEXIST) {
+        rc = adopt_final(s, dfd, part, leaf, f->size);
+        adopted = rc == 0;
+    }
+    if (owned)
+        close(dfd);
+    if (rc)
+        return rc;
+    /* A descriptor open on the old name reads the same file: reads in
+     * flight go on. New opens take the final name from now on. */
+    pthread_mutex_lock(&s->mu);
+    s->files[i].part = 0;
+    pthread_mutex_unlock(&s->mu);
+    if (adopted)
+        forget_fd(s, i); /* it points at the file just removed */
+    return 0;
 }
 
 /* ------------------------------------------------------------------ errors */

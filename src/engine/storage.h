@@ -48,15 +48,53 @@
 struct storage;
 struct shoal_metainfo;
 
+/* What storage_open_with() is told beyond the torrent and its folder. */
+struct storage_opts {
+    int flags; /* STORAGE_READONLY, STORAGE_PREALLOCATE */
+    /* Suffix of files not yet complete (".part"), NULL or "" for none;
+     * ignored with STORAGE_READONLY (seeding uses final names only). */
+    const char *incomplete_ext;
+    /* The parts file (a path of the program's own, not under `dir`), NULL
+     * for none. */
+    const char *parts_path;
+    /* Per file: 1 selected for download. NULL: every file. */
+    const uint8_t *wanted;
+};
+
 /*
  * Opens the torrent described by m under folder `dir`. Keeps a pointer to m,
- * which must outlive the storage. Without STORAGE_READONLY, `dir` itself is
- * created when missing (as with mkdir -p), empty files are created at once,
- * and other files are created on their first write, at their full size
- * (sparse, or reserved with STORAGE_PREALLOCATE). Nothing is read or hashed
- * here. Returns 0 and sets *out, or a negative code with err->why (err may
- * be NULL) saying which step failed.
+ * which must outlive the storage; copies what o points to. Nothing is read
+ * or hashed here.
+ *
+ * Without STORAGE_READONLY, `dir` itself is created when missing (as with
+ * mkdir -p), empty files are created at once under their final names, and
+ * other files on their first write: a selected file at its full size
+ * (sparse, or reserved with STORAGE_PREALLOCATE), an unselected one holding
+ * only the bytes written to it.
+ *
+ * Names: each file is looked for under its final name first, then under
+ * "<name><incomplete_ext>"; the one found is used. A file not found is
+ * created under the incomplete name (when a suffix is set, the name has
+ * room for it, and the suffixed name is not the name of another file of
+ * the torrent) and keeps it until storage_finish_file().
+ *
+ * Parts file: an unselected file that is not on disk when the storage opens
+ * is never created; the bytes of it that a shared piece brings are stored
+ * in the parts file at their torrent offset (a sparse file, so that the
+ * place of a byte never depends on the selection), and read from there. A
+ * selected file that is not on disk takes over what the parts file holds of
+ * it (from an earlier selection); a parts file that no file needs any more
+ * is removed. A file that is on disk keeps its bytes, selected or not.
+ *
+ * Returns 0 and sets *out, or a negative code with err->why (err may be
+ * NULL) saying which step failed.
  */
+int storage_open_with(struct storage **out, const struct shoal_metainfo *m,
+                      const char *dir, const struct storage_opts *o,
+                      struct shoal_perr *err);
+
+/* storage_open_with() with only flags: every file selected, final names,
+ * no parts file. */
 int storage_open(struct storage **out, const struct shoal_metainfo *m, const char *dir,
                  int flags, struct shoal_perr *err);
 
@@ -167,11 +205,40 @@ size_t storage_file_count(const struct storage *s);
 
 /*
  * Looks at every file of the torrent without opening or creating it: fills
- * out[0 .. storage_file_count()) in torrent order. Pad files are reported as
- * present with the right size and mtime 0. Returns 0, or -errno when a file
- * cannot be inspected for a reason other than being absent.
+ * out[0 .. storage_file_count()) in torrent order, each under the name it
+ * has now (incomplete or final). Pad files are reported as present with the
+ * right size and mtime 0; files kept in the parts file as absent. Returns 0,
+ * or -errno when a file cannot be inspected for a reason other than being
+ * absent.
  */
 int storage_check_files(struct storage *s, struct storage_file_state *out);
+
+/* The parts file as storage_check_files() would report a file (not there:
+ * all zero, also when the storage has none), for resume data. 0 or -errno. */
+int storage_check_parts(struct storage *s, struct storage_file_state *out);
+
+/* 1 while file i carries its incomplete name, else 0. Any thread. */
+int storage_file_is_part(struct storage *s, size_t i);
+
+/* 1 when file i's bytes live in the parts file (it is never on disk). */
+int storage_file_in_parts(const struct storage *s, size_t i);
+
+/* Index of the file holding torrent byte `off` (empty files are skipped;
+ * file count past the end). */
+size_t storage_file_at(const struct storage *s, uint64_t off);
+
+/*
+ * File i is complete: gives it its final name, in its folder, with no
+ * symlink followed. Never replaces a file that has the final name already:
+ * if that file holds exactly the bytes of the incomplete one, the
+ * incomplete one is removed and the final one used; otherwise both stay and
+ * -EEXIST is returned (the file keeps its incomplete name). Descriptors
+ * open on the file stay valid, so reads in flight go on; later opens use
+ * the final name. The caller guarantees that no write to file i is in
+ * flight or follows (every piece over it is verified). Returns 0 (also when
+ * the file has its final name already), or -errno. Blocking: disk workers.
+ */
+int storage_finish_file(struct storage *s, size_t i);
 
 /* Flushes every file written since the last flush to stable storage.
  * Returns 0 or the first -errno. */

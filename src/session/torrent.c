@@ -290,10 +290,106 @@ piece_failed(struct torrent *t, uint32_t piece)
     sync_trust(t);
 }
 
+/* ------------------------------------------------------------------ final names */
+
+struct finish_job {
+    struct torrent *t;
+    size_t file;
+};
+
+/* On a disk worker: the rename may wait for the disk. */
+static int
+finish_work(void *arg)
+{
+    struct finish_job *job = arg;
+    return storage_finish_file(job->t->st, job->file);
+}
+
+static void
+on_file_finished(void *user, int rc)
+{
+    struct finish_job *job = user;
+    struct torrent *t = job->t;
+    const char *path = t->m->files[job->file].path;
+    xfree(job);
+    if (t->dying || !rc)
+        return;
+    /* Not tried again in this run: the file stays whole under its
+     * incomplete name, and the next start tries once more. */
+    if (rc == -EEXIST)
+        session_emit(t->ss, SHOAL_EV_WARNING, t, NULL, 0,
+                     "%s is complete, but another file has that name: the download "
+                     "keeps its incomplete name",
+                     path);
+    else
+        session_emit(t->ss, SHOAL_EV_WARNING, t, NULL, 0,
+                     "cannot give %s its final name: %s", path, shoal_strerror(rc));
+}
+
+/* Every piece over file i is verified: it takes its final name. */
+static void
+finish_file(struct torrent *t, size_t i)
+{
+    if (t->file_finishing[i] || !storage_file_is_part(t->st, i))
+        return;
+    struct finish_job *job = xmalloc(sizeof(*job));
+    if (!job)
+        return; /* the next start renames it */
+    job->t = t;
+    job->file = i;
+    if (disk_submit_work(t->ss->disk, finish_work, job, on_file_finished, job) != 0) {
+        xfree(job);
+        return;
+    }
+    t->file_finishing[i] = 1;
+}
+
+static int
+has_data(const struct shoal_file *f)
+{
+    return f->size > 0 && !(f->attr & SHOAL_FILE_PAD);
+}
+
+/* Counts, per file, the pieces over it not verified yet, once the have
+ * bits are known; files with none left take their final names. */
+static void
+count_missing(struct torrent *t)
+{
+    const shoal_metainfo *m = t->m;
+    for (size_t i = 0; i < m->file_count; i++) {
+        const struct shoal_file *f = &m->files[i];
+        t->file_missing[i] = 0;
+        if (!has_data(f))
+            continue;
+        uint32_t first = (uint32_t)(f->offset / m->piece_length);
+        uint32_t last = (uint32_t)((f->offset + f->size - 1) / m->piece_length);
+        for (uint32_t p = first; p <= last; p++)
+            t->file_missing[i] += !picker_have(t->picker, p);
+        if (t->file_missing[i] == 0)
+            finish_file(t, i);
+    }
+}
+
+/* A piece was verified: the files it covers have one piece less to wait
+ * for. */
+static void
+piece_covers_files(struct torrent *t, uint32_t piece)
+{
+    const shoal_metainfo *m = t->m;
+    uint64_t start = (uint64_t)piece * m->piece_length;
+    uint64_t end = start + storage_piece_size(t->st, piece);
+    for (size_t i = storage_file_at(t->st, start);
+         i < m->file_count && m->files[i].offset < end; i++) {
+        if (has_data(&m->files[i]) && t->file_missing[i] > 0 && --t->file_missing[i] == 0)
+            finish_file(t, i);
+    }
+}
+
 static void
 piece_passed(struct torrent *t, uint32_t piece)
 {
     picker_piece_passed(t->picker, piece);
+    piece_covers_files(t, piece);
     if (smartban_is_suspect(t->sb, piece))
         read_back(t, piece, READBACK_GOOD);
     else
@@ -609,6 +705,7 @@ struct resume_save {
     uint64_t hash_seq; /* hash jobs numbered up to this were in flight, or
                         * done, when the file times were taken */
     struct storage_file_state *fs;
+    struct storage_file_state parts; /* the parts file, taken with them */
     uint8_t *data;
     size_t len;
 };
@@ -639,6 +736,7 @@ encode_resume(struct torrent *t, struct resume_save *sv)
     rs.uploaded = t->uploaded_before + t->uploaded;
     rs.downloaded = t->downloaded_before + t->downloaded;
     rc = resume_set_files(&rs, sv->fs, nfiles);
+    resume_set_parts(&rs, &sv->parts);
     if (!rc)
         rc = resume_encode(&rs, &sv->data, &sv->len);
     resume_cleanup(&rs);
@@ -713,6 +811,10 @@ finish_resume_save(struct torrent *t)
 static void
 request_resume_save(struct torrent *t)
 {
+    if (!t->resume_path) {
+        t->resume_dirty = 0; /* the owner keeps no state: nothing to save */
+        return;
+    }
     if (t->resume_busy) {
         t->resume_again = 1;
         return;
@@ -721,7 +823,8 @@ request_resume_save(struct torrent *t)
     struct resume_save *sv = xcalloc(1, sizeof(*sv));
     if (sv)
         sv->fs = xcalloc(nfiles ? nfiles : 1, sizeof(*sv->fs));
-    if (!sv || !sv->fs || storage_check_files(t->st, sv->fs) != 0) {
+    if (!sv || !sv->fs || storage_check_files(t->st, sv->fs) != 0 ||
+        storage_check_parts(t->st, &sv->parts) != 0) {
         free_resume_save(sv);
         t->resume_dirty = 1;
         return;
@@ -762,7 +865,9 @@ check_files_present(struct torrent *t)
     for (size_t i = 0; i < n; i++) {
         const struct shoal_file *f = &t->m->files[i];
         uint32_t first = (uint32_t)(f->offset / t->m->piece_length);
-        int had = f->size > 0 && picker_have(t->picker, first);
+        /* An unselected file holds at most the bytes of shared pieces,
+         * if it is on disk at all. */
+        int had = t->file_wanted[i] && f->size > 0 && picker_have(t->picker, first);
         if (had && !fs[i].size_ok) {
             torrent_set_state(t, SHOAL_TS_FILES_MISSING, "%s is %s", f->path,
                               fs[i].exists ? "shorter than it should be" : "missing");
@@ -779,14 +884,16 @@ load_resume(struct torrent *t)
 {
     struct resume_state rs;
     struct shoal_perr err;
+    struct storage_file_state parts;
     memset(&err, 0, sizeof(err));
-    if (resume_load(t->resume_path, &rs, &err) != 0)
+    if (!t->resume_path || resume_load(t->resume_path, &rs, &err) != 0)
         return 0;
     int ok = resume_check(&rs, t->m, &err) == 0;
     size_t nfiles = storage_file_count(t->st);
     struct storage_file_state *fs = xcalloc(nfiles ? nfiles : 1, sizeof(*fs));
     if (ok && fs && storage_check_files(t->st, fs) == 0 &&
-        resume_matches(&rs, fs, nfiles)) {
+        resume_matches(&rs, fs, nfiles) && storage_check_parts(t->st, &parts) == 0 &&
+        resume_parts_match(&rs, &parts)) {
         for (uint32_t i = 0; i < t->m->piece_count; i++)
             if (rs.have[i / 8] & (0x80 >> (i % 8)))
                 picker_set_have(t->picker, i);
@@ -816,6 +923,7 @@ torrent_ready(struct torrent *t)
     else
         torrent_set_state(t, complete ? SHOAL_TS_SEEDING : SHOAL_TS_DOWNLOADING, NULL);
     t->finished_sent = torrent_is_done(t);
+    count_missing(t);
     request_resume_save(t);
 }
 
@@ -827,7 +935,9 @@ nothing_on_disk(struct torrent *t)
 {
     size_t n = storage_file_count(t->st);
     struct storage_file_state *fs = xcalloc(n ? n : 1, sizeof(*fs));
-    int none = fs && storage_check_files(t->st, fs) == 0;
+    struct storage_file_state parts;
+    int none = fs && storage_check_files(t->st, fs) == 0 &&
+               storage_check_parts(t->st, &parts) == 0 && parts.size == 0;
     for (size_t i = 0; none && i < n; i++)
         if (!(t->m->files[i].attr & SHOAL_FILE_PAD) && fs[i].exists && fs[i].size > 0)
             none = 0;
@@ -978,30 +1088,31 @@ parse_only(const char *only, size_t nfiles, uint8_t *want, struct shoal_perr *er
     return 0;
 }
 
+/* The files the user selected, into t->file_wanted. */
 static int
-select_files(struct torrent *t, const char *only, struct shoal_perr *err)
+parse_selection(struct torrent *t, const char *only, struct shoal_perr *err)
+{
+    size_t n = t->m->file_count;
+    t->file_wanted = xcalloc(n ? n : 1, 1);
+    if (!t->file_wanted)
+        return SHOAL_ENOMEM;
+    if (!only) {
+        memset(t->file_wanted, 1, n);
+        return 0;
+    }
+    return parse_only(only, n, t->file_wanted, err);
+}
+
+/* The pieces of the selected files get downloaded; the rest are skipped. */
+static void
+select_files(struct torrent *t)
 {
     const shoal_metainfo *m = t->m;
-    uint8_t *want = xcalloc(m->file_count, 1);
-    t->wanted = xcalloc(m->piece_count, 1);
-    if (!want || !t->wanted) {
-        xfree(want);
-        return SHOAL_ENOMEM;
-    }
-    if (only) {
-        int rc = parse_only(only, m->file_count, want, err);
-        if (rc) {
-            xfree(want);
-            return rc;
-        }
-    } else {
-        memset(want, 1, m->file_count);
-    }
     picker_set_all_priority(t->picker, PICKER_PRIO_SKIP);
     t->total_wanted = 0;
     for (size_t i = 0; i < m->file_count; i++) {
         const struct shoal_file *f = &m->files[i];
-        if (!want[i] || f->size == 0 || (f->attr & SHOAL_FILE_PAD))
+        if (!t->file_wanted[i] || f->size == 0 || (f->attr & SHOAL_FILE_PAD))
             continue;
         uint32_t first = (uint32_t)(f->offset / m->piece_length);
         uint32_t last = (uint32_t)((f->offset + f->size - 1) / m->piece_length);
@@ -1011,8 +1122,6 @@ select_files(struct torrent *t, const char *only, struct shoal_perr *err)
     for (uint32_t i = 0; i < m->piece_count; i++)
         if (t->wanted[i])
             t->total_wanted += storage_piece_size(t->st, i);
-    xfree(want);
-    return 0;
 }
 
 /* ------------------------------------------------------------------ trackers */
@@ -1069,34 +1178,36 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
     t->state = SHOAL_TS_CHECKING;
     t->save_dir = xstrdup(opts->save_dir);
     t->io_failed = xcalloc(m->piece_count, 1);
+    t->wanted = xcalloc(m->piece_count, 1);
+    t->file_missing =
+        xcalloc(m->file_count ? m->file_count : 1, sizeof(*t->file_missing));
+    t->file_finishing = xcalloc(m->file_count ? m->file_count : 1, 1);
     t->picker =
         picker_new(m->piece_count, m->piece_length, m->total_size, session_random(ss));
     t->sb = smartban_new(m->piece_length, m->total_size);
     t->suspects = banlist_new();
-    if (!t->save_dir || !t->io_failed || !t->picker || !t->sb || !t->suspects)
+    if (!t->save_dir || !t->io_failed || !t->wanted || !t->file_missing ||
+        !t->file_finishing || !t->picker || !t->sb || !t->suspects)
         goto fail;
-    if (opts->resume_path) {
-        t->resume_path = xstrdup(opts->resume_path);
-    } else {
-        char hex[41], path[4096];
-        hex_encode(m->infohash, 20, hex);
-        snprintf(path, sizeof(path), "%s/.shoal", opts->save_dir);
-        mkdir(opts->save_dir, 0755);
-        mkdir(path, 0755);
-        snprintf(path, sizeof(path), "%s/.shoal/%s.resume", opts->save_dir, hex);
-        t->resume_path = xstrdup(path);
-    }
-    if (!t->resume_path)
+    /* No default: nothing of the program's own goes into the save folder. */
+    if (opts->resume_path && !(t->resume_path = xstrdup(opts->resume_path)))
         goto fail;
     t->seed_only = opts->seed_only;
-    rc = storage_open(&t->st, m, opts->save_dir, opts->seed_only ? STORAGE_READONLY : 0,
-                      err);
+    /* The selection is checked before anything is created. */
+    rc = parse_selection(t, opts->only, err);
+    if (rc)
+        goto fail;
+    struct storage_opts so = {
+        .flags = opts->seed_only ? STORAGE_READONLY : 0,
+        .incomplete_ext = opts->incomplete_ext,
+        .parts_path = opts->parts_path,
+        .wanted = t->file_wanted,
+    };
+    rc = storage_open_with(&t->st, m, opts->save_dir, &so, err);
     if (rc)
         goto fail;
     picker_set_sequential(t->picker, opts->sequential);
-    rc = select_files(t, opts->only, err);
-    if (rc)
-        goto fail;
+    select_files(t);
     setup_trackers(t, opts->trackers);
     if ((!opts->recheck && load_resume(t)) || nothing_on_disk(t))
         torrent_ready(t);
@@ -1196,6 +1307,9 @@ torrent_free(struct torrent *t)
     xfree(t->save_dir);
     xfree(t->resume_path);
     xfree(t->wanted);
+    xfree(t->file_wanted);
+    xfree(t->file_missing);
+    xfree(t->file_finishing);
     xfree(t->io_failed);
     xfree(t->known);
     xfree(t);

@@ -53,6 +53,10 @@ struct torrent {
     int npeers;
     uint8_t *wanted; /* per piece: 1 when selected for download */
     uint64_t total_wanted;
+    uint8_t *file_wanted;    /* per file: 1 when selected */
+    uint32_t *file_missing;  /* per file: pieces over it not verified yet */
+    uint8_t *file_finishing; /* per file: its rename to the final name is
+                                under way or done */
 
     struct rate down, up;
     uint64_t downloaded, uploaded;               /* payload bytes, this run */

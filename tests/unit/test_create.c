@@ -241,6 +241,50 @@ test_folder(void **state)
     shoal_free(out);
 }
 
+/* A folder shoal downloaded into: the torrent holds the data only, not the
+ * unfinished files, parts files or old state folder a download left. */
+static void
+test_skips_download_leftovers(void **state)
+{
+    (void)state;
+    uint8_t *out = NULL;
+    size_t len = 0;
+    struct shoal_perr err = {0};
+    make_dir("dl");
+    make_file("dl/song.flac", 5000, 1);
+    make_file("dl/video.mkv.part", 7000, 2);
+    make_file("dl/t.parts", 300, 3);
+    make_file("dl/.part", 10, 4); /* nothing before the suffix: a name */
+    make_dir("dl/.shoal");
+    make_file("dl/.shoal/0123.resume", 200, 5);
+    make_dir("dl/sub");
+    make_file("dl/sub/notes.part.txt", 40, 6);
+    make_file("dl/sub/b.part", 50, 7);
+    make_dir("dl/sub/x.part");
+    make_file("dl/sub/x.part/inner", 60, 8);
+    assert_int_equal(create("dl", 16 * KiB, 1, &out, &len, &err), 0);
+    shoal_metainfo *m = NULL;
+    assert_int_equal(shoal_metainfo_parse(out, len, &m, &err), 0);
+    static const char *const want[] = {".part", "song.flac", "sub/notes.part.txt",
+                                       "sub/x.part/inner"};
+    assert_int_equal(shoal_metainfo_file_count(m), 4);
+    for (size_t i = 0; i < 4; i++) {
+        const char *p = shoal_metainfo_file(m, i)->path;
+        const char *rel = strncmp(p, "dl/", 3) == 0 ? p + 3 : p;
+        assert_string_equal(rel, want[i]);
+    }
+    assert_int_equal(shoal_metainfo_total_size(m), 10 + 5000 + 40 + 60);
+    shoal_metainfo_free(m);
+    shoal_free(out);
+
+    /* A file named by the user is shared whatever its name. */
+    assert_int_equal(create("dl/video.mkv.part", 16 * KiB, 1, &out, &len, &err), 0);
+    assert_int_equal(shoal_metainfo_parse(out, len, &m, &err), 0);
+    assert_int_equal(shoal_metainfo_total_size(m), 7000);
+    shoal_metainfo_free(m);
+    shoal_free(out);
+}
+
 static void
 test_follow_symlinks(void **state)
 {
@@ -495,6 +539,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auto_piece_length),
         cmocka_unit_test(test_folder),
+        cmocka_unit_test(test_skips_download_leftovers),
         cmocka_unit_test(test_follow_symlinks),
         cmocka_unit_test(test_single_file),
         cmocka_unit_test(test_errors),

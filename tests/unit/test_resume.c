@@ -2,8 +2,8 @@
  * test_resume.c — resume state files: a save/load round trip, the checks
  * against a torrent and against the files on disk, a table of damaged and
  * truncated files each refused with its reason, the size cap, replacing the
- * file atomically (a stale ".tmp" never harms the saved state), and every
- * allocation failing in turn.
+ * file atomically (a stale ".tmp" never harms the saved state), the parts
+ * file's entry, and every allocation failing in turn.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -106,6 +106,8 @@ assert_same(const struct resume_state *a, const struct resume_state *b)
         assert_int_equal(a->files[i].size, b->files[i].size);
         assert_int_equal(a->files[i].mtime_ns, b->files[i].mtime_ns);
     }
+    assert_int_equal(a->parts.size, b->parts.size);
+    assert_int_equal(a->parts.mtime_ns, b->parts.mtime_ns);
     assert_int_equal(a->uploaded, b->uploaded);
     assert_int_equal(a->downloaded, b->downloaded);
 }
@@ -164,6 +166,59 @@ test_matches(void **state)
     assert_int_equal(resume_matches(&a, f, 3), 1);
     assert_int_equal(resume_set_files(&a, f, 2), SHOAL_EINVAL);
     resume_cleanup(&a);
+}
+
+/* The parts file's state is saved beside the files' and must match too;
+ * a state without one (older, or no parts file) loads as "none". */
+static void
+test_parts_state(void **state)
+{
+    (void)state;
+    struct resume_state a, b;
+    struct shoal_perr err = {0};
+    sample(&a);
+    struct storage_file_state p = {
+        .size = 4096, .mtime_ns = 1700000000000000001, .exists = 1};
+    resume_set_parts(&a, &p);
+    assert_int_equal(resume_save(path, &a), 0);
+    size_t len;
+    uint8_t *raw = read_whole(path, &len);
+    raw[len] = '\0';
+    assert_non_null(
+        strstr((char *)raw, "5:partsd5:mtimei1700000000000000001e4:sizei4096ee"));
+    free(raw);
+    assert_int_equal(resume_load(path, &b, &err), 0);
+    assert_same(&a, &b);
+    assert_int_equal(resume_parts_match(&b, &p), 1);
+    p.mtime_ns++;
+    assert_int_equal(resume_parts_match(&b, &p), 0);
+    /* The parts file went away: no match either. */
+    struct storage_file_state none = {0};
+    assert_int_equal(resume_parts_match(&b, &none), 0);
+    resume_cleanup(&b);
+    resume_cleanup(&a);
+
+    /* No parts file: no key written, and "none" matches. */
+    sample(&a);
+    assert_int_equal(resume_save(path, &a), 0);
+    raw = read_whole(path, &len);
+    raw[len] = '\0';
+    assert_null(strstr((char *)raw, "5:parts"));
+    free(raw);
+    assert_int_equal(resume_load(path, &b, &err), 0);
+    assert_int_equal(resume_parts_match(&b, &none), 1);
+    assert_int_equal(resume_parts_match(&b, &p), 0);
+    resume_cleanup(&b);
+    resume_cleanup(&a);
+
+    /* A damaged parts entry is refused with its reason. */
+    static const char bad[] = "d10:downloadedi0e5:filesle4:have1:\x80"
+                              "8:infohash20:aaaaaaaaaaaaaaaaaaaa5:partsd4:sizei1ee"
+                              "6:piecesi1e8:uploadedi0e7:versioni1ee";
+    write_file(path, bad, sizeof(bad) - 1);
+    assert_int_equal(resume_load(path, &b, &err), SHOAL_EPARSE);
+    assert_string_equal(err.why, "resume state file entry has no mtime");
+    resume_cleanup(&b);
 }
 
 static void
@@ -487,6 +542,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_matches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parts_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_torrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),

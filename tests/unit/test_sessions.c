@@ -217,8 +217,10 @@ test_free_mid_check(void **state)
     shoal_metainfo *ma = make_torrent(a);
     char hex[41];
     shoal_hex(shoal_metainfo_infohash(ma), 20, hex);
-    snprintf(resume, sizeof(resume), "%s/.shoal/%s.resume", dir, hex);
-    assert_int_equal(shoal_session_add(ss, ma, &opts, &mc.first, &err), 0);
+    snprintf(resume, sizeof(resume), "%s/check-%s.resume", workdir, hex);
+    struct shoal_torrent_opts first_opts = opts;
+    first_opts.resume_path = resume;
+    assert_int_equal(shoal_session_add(ss, ma, &first_opts, &mc.first, &err), 0);
     assert_int_equal(shoal_session_add(ss, make_torrent(b), &opts, &mc.second, &err), 0);
     assert_int_equal(shoal_session_post(ss, poll_check, &mc), 0);
     assert_int_equal(shoal_session_run(ss, 0), 0);
@@ -238,6 +240,10 @@ test_free_mid_check(void **state)
      * state is written from a check that did not end. */
     shoal_session_free(ss);
     assert_int_not_equal(access(resume, F_OK), 0);
+    /* Nothing of the program's own went into the data folder. */
+    char old[340];
+    snprintf(old, sizeof(old), "%s/.shoal", dir);
+    assert_int_not_equal(access(old, F_OK), 0);
 }
 
 int

@@ -12,8 +12,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -775,16 +777,384 @@ test_bad_args(void **state)
     free_fixture(fx);
 }
 
+/* ------------------------------------------------------------------ names */
+
+static struct storage *
+open_with(struct fixture *fx, const struct storage_opts *o)
+{
+    struct storage *s = NULL;
+    struct shoal_perr err = {0};
+    int rc = storage_open_with(&s, fx->m, fx->dir, o, &err);
+    if (rc)
+        fail_msg("storage_open_with: %s (%s)", shoal_perr_text(&err), shoal_strerror(rc));
+    return s;
+}
+
+static int
+exists(const char *path)
+{
+    off_t size;
+    return file_size(path, &size) == 0;
+}
+
+/* Reads the whole torrent over and over while another thread renames. */
+struct reader {
+    struct storage *s;
+    const struct fixture *fx;
+    atomic_int stop, reads, bad;
+};
+
+static void *
+read_loop(void *arg)
+{
+    struct reader *r = arg;
+    uint8_t *buf = malloc(r->fx->total);
+    while (buf && !r->stop) {
+        int rc = storage_read(r->s, 0, buf, r->fx->total);
+        if (rc || memcmp(buf, r->fx->data, r->fx->total) != 0)
+            r->bad++;
+        r->reads++;
+    }
+    free(buf);
+    return NULL;
+}
+
+static void
+test_part_names(void **state)
+{
+    (void)state;
+    struct fixture *fx = make_fixture(layout, 6, PLEN, 0);
+    struct storage_opts o = {.incomplete_ext = ".part"};
+    struct storage *s = open_with(fx, &o);
+    off_t size;
+
+    /* Empty files take their final names at once; the others are written
+     * under the incomplete ones; pad files are nowhere. */
+    assert_true(exists(at(fx, "t/sub/empty")));
+    assert_false(exists(at(fx, "t/sub/empty.part")));
+    write_all(s, fx, 333);
+    assert_int_equal(file_size(at(fx, "t/a.bin.part"), &size), 0);
+    assert_int_equal(size, 1000);
+    assert_true(exists(at(fx, "t/c/d/c.bin.part")));
+    assert_false(exists(at(fx, "t/a.bin")));
+    assert_false(exists(at(fx, "t/.pad/14.part")));
+    assert_int_equal(storage_file_is_part(s, 0), 1);
+    assert_int_equal(storage_file_is_part(s, 1), 0);
+
+    struct storage_file_state before[6], after[6];
+    assert_int_equal(storage_check_files(s, before), 0);
+    assert_true(before[0].exists && before[0].size_ok);
+
+    /* Renamed while another thread reads through cached descriptors and
+     * opens new ones: every read sees the whole torrent. */
+    struct reader r = {.s = s, .fx = fx};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, read_loop, &r), 0);
+    while (r.reads < 3)
+        usleep(1000);
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(storage_finish_file(s, i), 0);
+    int seen = r.reads;
+    while (r.reads < seen + 3)
+        usleep(1000);
+    r.stop = 1;
+    pthread_join(th, NULL);
+    assert_int_equal(r.bad, 0);
+
+    assert_true(exists(at(fx, "t/a.bin")));
+    assert_false(exists(at(fx, "t/a.bin.part")));
+    assert_true(exists(at(fx, "t/c/d/c.bin")));
+    assert_true(exists(at(fx, "t/d.bin")));
+    assert_false(exists(at(fx, "t/d.bin.part")));
+    assert_int_equal(storage_file_is_part(s, 0), 0);
+    /* A rename changes neither size nor mtime: resume state stays true. */
+    assert_int_equal(storage_check_files(s, after), 0);
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(after[i].size, before[i].size);
+        assert_true(after[i].mtime_ns == before[i].mtime_ns);
+    }
+    /* Done twice is nothing. */
+    assert_int_equal(storage_finish_file(s, 0), 0);
+    storage_close(s);
+
+    /* Opened again, the files are found under their final names. */
+    s = open_with(fx, &o);
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(storage_file_is_part(s, i), 0);
+    for (uint32_t p = 0; p < fx->m->piece_count; p++)
+        assert_int_equal(storage_verify_piece(s, p), 1);
+    storage_close(s);
+    free_fixture(fx);
+}
+
+static void
+test_part_restart(void **state)
+{
+    (void)state;
+    struct fixture *fx = make_fixture(layout, 6, PLEN, 0);
+    struct storage_opts o = {.incomplete_ext = ".part"};
+    struct storage *s = open_with(fx, &o);
+    /* Half the torrent, then a stop. */
+    assert_int_equal(storage_write(s, 0, fx->data, 2 * PLEN), 0);
+    storage_close(s);
+    assert_true(exists(at(fx, "t/c/d/c.bin.part")));
+
+    /* The next start finds the incomplete files and goes on with them. */
+    s = open_with(fx, &o);
+    assert_int_equal(storage_file_is_part(s, 0), 1);
+    assert_int_equal(storage_file_is_part(s, 4), 1);
+    assert_int_equal(storage_verify_piece(s, 0), 1);
+    assert_int_equal(storage_verify_piece(s, 1), 1);
+    assert_int_equal(
+        storage_write(s, 2 * PLEN, fx->data + 2 * PLEN, fx->total - 2 * PLEN), 0);
+    for (uint32_t p = 0; p < fx->m->piece_count; p++)
+        assert_int_equal(storage_verify_piece(s, p), 1);
+    assert_false(exists(at(fx, "t/c/d/c.bin")));
+    storage_close(s);
+
+    /* A final name beside an incomplete one wins (a rename that completed
+     * as a link before the incomplete name went). */
+    char from[512];
+    snprintf(from, sizeof(from), "%s", at(fx, "t/d.bin.part"));
+    assert_int_equal(link(from, at(fx, "t/d.bin")), 0);
+    s = open_with(fx, &o);
+    assert_int_equal(storage_file_is_part(s, 5), 0);
+    assert_int_equal(storage_file_is_part(s, 4), 1);
+    storage_close(s);
+
+    /* Seeding uses the final names only. */
+    o.flags = STORAGE_READONLY;
+    s = open_with(fx, &o);
+    assert_int_equal(storage_file_is_part(s, 4), 0);
+    uint8_t back[100];
+    assert_int_equal(storage_read(s, 3524, back, 100), 0); /* d.bin, final */
+    assert_memory_equal(back, fx->data + 3524, 100);
+    assert_int_equal(storage_verify_piece(s, 2), STORAGE_EMISSING); /* c.bin.part */
+    storage_close(s);
+    free_fixture(fx);
+}
+
+/* A torrent holding both "a" and "a.part": "a" is written under its own
+ * name, never into the other file's; "a.part" takes the suffix itself. */
+static void
+test_part_clash(void **state)
+{
+    (void)state;
+    static const struct tfile clash[] = {
+        {"a", 700, 0}, {"a.part", 900, 0}, {"b", 500, 0}};
+    struct fixture *fx = make_fixture(clash, 3, PLEN, 0);
+    struct storage_opts o = {.incomplete_ext = ".part"};
+    struct storage *s = open_with(fx, &o);
+    assert_int_equal(storage_file_is_part(s, 0), 0);
+    assert_int_equal(storage_file_is_part(s, 1), 1);
+    assert_int_equal(storage_file_is_part(s, 2), 1);
+    write_all(s, fx, 300);
+    for (uint32_t p = 0; p < fx->m->piece_count; p++)
+        assert_int_equal(storage_verify_piece(s, p), 1);
+    off_t size;
+    assert_int_equal(file_size(at(fx, "t/a"), &size), 0);
+    assert_int_equal(size, 700);
+    assert_int_equal(file_size(at(fx, "t/a.part.part"), &size), 0);
+    assert_int_equal(size, 900);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(storage_finish_file(s, i), 0);
+    assert_int_equal(file_size(at(fx, "t/a.part"), &size), 0);
+    assert_int_equal(size, 900);
+    assert_true(exists(at(fx, "t/b")));
+    storage_close(s);
+    s = open_with(fx, &o);
+    for (uint32_t p = 0; p < fx->m->piece_count; p++)
+        assert_int_equal(storage_verify_piece(s, p), 1);
+    storage_close(s);
+    free_fixture(fx);
+}
+
+static void
+write_file(const char *path, const uint8_t *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void
+test_finish_taken(void **state)
+{
+    (void)state;
+    struct fixture *fx = make_fixture(layout, 6, PLEN, 0);
+    struct storage_opts o = {.incomplete_ext = ".part"};
+    struct storage *s = open_with(fx, &o);
+    write_all(s, fx, 4096);
+
+    /* Someone else's file took the name meanwhile: it is left alone. */
+    uint8_t other[1000];
+    memset(other, 'x', sizeof(other));
+    write_file(at(fx, "t/a.bin"), other, sizeof(other));
+    assert_int_equal(storage_finish_file(s, 0), -EEXIST);
+    assert_true(exists(at(fx, "t/a.bin.part")));
+    assert_int_equal(storage_file_is_part(s, 0), 1);
+    uint8_t back[1000];
+    FILE *f = fopen(at(fx, "t/a.bin"), "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(back, 1, sizeof(back), f), sizeof(back));
+    fclose(f);
+    assert_memory_equal(back, other, sizeof(other));
+    assert_int_equal(storage_verify_piece(s, 0), 1); /* still served from .part */
+
+    /* The same bytes under the final name: that file is used. */
+    write_file(at(fx, "t/a.bin"), fx->data, 1000);
+    assert_int_equal(storage_finish_file(s, 0), 0);
+    assert_false(exists(at(fx, "t/a.bin.part")));
+    assert_int_equal(storage_file_is_part(s, 0), 0);
+    assert_int_equal(storage_verify_piece(s, 0), 1);
+
+    /* A symlink at the incomplete name is not renamed. */
+    assert_int_equal(unlink(at(fx, "t/d.bin.part")), 0);
+    assert_int_equal(symlink("/etc/passwd", at(fx, "t/d.bin.part")), 0);
+    assert_int_not_equal(storage_finish_file(s, 5), 0);
+    assert_false(exists(at(fx, "t/d.bin")));
+    storage_close(s);
+    free_fixture(fx);
+}
+
+/* Three files whose pieces span their boundaries: 0 [0, 1500), 1 [1500,
+ * 3500), 2 [3500, 4800); pieces of 1024: 1, 2 and 3 cover file 1, 1 and 3
+ * shared with files 0 and 2. */
+static const struct tfile three[] = {
+    {"f0", 1500, 0},
+    {"f1", 2000, 0},
+    {"f2", 1300, 0},
+};
+
+static void
+write_pieces(struct storage *s, const struct fixture *fx, uint32_t first, uint32_t last)
+{
+    for (uint32_t p = first; p <= last; p++) {
+        uint64_t off = (uint64_t)p * PLEN;
+        assert_int_equal(storage_write(s, off, fx->data + off, storage_piece_size(s, p)),
+                         0);
+    }
+}
+
+static void
+test_parts_file(void **state)
+{
+    (void)state;
+    struct fixture *fx = make_fixture(three, 3, PLEN, 0);
+    char parts[128];
+    snprintf(parts, sizeof(parts), "%s/state/t.parts", fx->dir);
+    uint8_t only1[3] = {0, 1, 0};
+    struct storage_opts o = {
+        .incomplete_ext = ".part", .parts_path = parts, .wanted = only1};
+    struct storage *s = open_with(fx, &o);
+    assert_int_equal(storage_file_in_parts(s, 0), 1);
+    assert_int_equal(storage_file_in_parts(s, 1), 0);
+    write_pieces(s, fx, 1, 3);
+    for (uint32_t p = 1; p <= 3; p++)
+        assert_int_equal(storage_verify_piece(s, p), 1);
+    assert_int_equal(storage_verify_piece(s, 0), 0); /* its bytes never came */
+    /* Only the selected file is in the download folder. */
+    assert_false(exists(at(fx, "t/f0")) || exists(at(fx, "t/f0.part")));
+    assert_false(exists(at(fx, "t/f2")) || exists(at(fx, "t/f2.part")));
+    assert_true(exists(at(fx, "t/f1.part")));
+    assert_true(exists(parts));
+    struct storage_file_state fs[3], ps;
+    assert_int_equal(storage_check_files(s, fs), 0);
+    assert_false(fs[0].exists || fs[2].exists);
+    assert_true(fs[1].exists && fs[1].size_ok);
+    assert_int_equal(storage_check_parts(s, &ps), 0);
+    assert_true(ps.exists && ps.mtime_ns != 0);
+    /* Served across the boundaries from both places. */
+    uint8_t back[3 * PLEN];
+    assert_int_equal(storage_read(s, PLEN, back, sizeof(back)), 0);
+    assert_memory_equal(back, fx->data + PLEN,
+                        fx->total - PLEN < sizeof(back) ? fx->total - PLEN
+                                                        : sizeof(back));
+    assert_int_equal(storage_finish_file(s, 1), 0);
+    assert_int_equal(storage_fsync(s), 0);
+    storage_close(s);
+
+    /* The same selection again: the pieces are where they were. */
+    s = open_with(fx, &o);
+    for (uint32_t p = 1; p <= 3; p++)
+        assert_int_equal(storage_verify_piece(s, p), 1);
+    storage_close(s);
+
+    /* File 0 selected too: it takes its bytes of piece 1 from the parts
+     * file, which stays for file 2. */
+    uint8_t first2[3] = {1, 1, 0};
+    o.wanted = first2;
+    s = open_with(fx, &o);
+    assert_int_equal(storage_file_in_parts(s, 0), 0);
+    assert_true(exists(at(fx, "t/f0.part")));
+    assert_true(exists(parts));
+    for (uint32_t p = 1; p <= 3; p++)
+        assert_int_equal(storage_verify_piece(s, p), 1);
+    write_pieces(s, fx, 0, 0);
+    assert_int_equal(storage_verify_piece(s, 0), 1);
+    storage_close(s);
+
+    /* Everything selected: nothing is left in the parts file, so it goes. */
+    o.wanted = NULL;
+    s = open_with(fx, &o);
+    assert_false(exists(parts));
+    for (uint32_t p = 0; p <= 3; p++)
+        assert_int_equal(storage_verify_piece(s, p), 1);
+    /* File 2 took its bytes of piece 3; the rest of it is still to come. */
+    assert_true(exists(at(fx, "t/f2.part")));
+    assert_int_equal(storage_verify_piece(s, 4), 0);
+    write_pieces(s, fx, 4, 4);
+    for (uint32_t p = 0; p < fx->m->piece_count; p++)
+        assert_int_equal(storage_verify_piece(s, p), 1);
+    storage_close(s);
+    free_fixture(fx);
+}
+
+static void
+test_unselected_partial(void **state)
+{
+    (void)state;
+    struct fixture *fx = make_fixture(three, 3, PLEN, 0);
+    uint8_t only1[3] = {0, 1, 0};
+    struct storage_opts o = {.wanted = only1};
+    struct storage *s = open_with(fx, &o);
+    write_pieces(s, fx, 1, 3);
+    for (uint32_t p = 1; p <= 3; p++)
+        assert_int_equal(storage_verify_piece(s, p), 1);
+    /* Without a parts file, unselected files hold what was written: file 2
+     * its first 596 bytes, not its 1300. */
+    off_t size;
+    assert_int_equal(file_size(at(fx, "t/f2"), &size), 0);
+    assert_int_equal(size, 4096 - 3500);
+    assert_int_equal(file_size(at(fx, "t/f1"), &size), 0);
+    assert_int_equal(size, 2000);
+    storage_close(s);
+    free_fixture(fx);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_writev),
-        cmocka_unit_test(test_pad),         cmocka_unit_test(test_missing),
-        cmocka_unit_test(test_check_files), cmocka_unit_test(test_symlinks),
-        cmocka_unit_test(test_single_file), cmocka_unit_test(test_many_files),
-        cmocka_unit_test(test_error_kinds), cmocka_unit_test(test_bad_args),
-        cmocka_unit_test(test_hash_runs),   cmocka_unit_test(test_listed_files),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_writev),
+        cmocka_unit_test(test_pad),
+        cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_check_files),
+        cmocka_unit_test(test_symlinks),
+        cmocka_unit_test(test_single_file),
+        cmocka_unit_test(test_many_files),
+        cmocka_unit_test(test_error_kinds),
+        cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_hash_runs),
+        cmocka_unit_test(test_listed_files),
+        cmocka_unit_test(test_part_names),
+        cmocka_unit_test(test_part_restart),
+        cmocka_unit_test(test_finish_taken),
+        cmocka_unit_test(test_parts_file),
+        cmocka_unit_test(test_unselected_partial),
+        cmocka_unit_test(test_part_clash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,8 +168,8 @@ on_progress(uint64_t done, uint64_t total, void *user)
     for (int i = 0; i < PROGRESS_BAR_WIDTH; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[PROGRESS_BAR_WIDTH] = '\0';
-    fprintf(stderr, "\rhashing [%s] %5.1f%%  %7.0f MB/s", bar, pct,
-            secs > 0 ? (double)done / secs / 1e6 : 0.0);
+    fprintf(stderr, "\rhashing [%s] %5.1f%%  %7.0f MiB/s", bar, pct,
+            secs > 0 ? (double)done / secs / 1048576.0 : 0.0);
     fflush(stderr);
     return 0;
 }
@@ -222,10 +222,10 @@ print_summary(const char *out, const uint8_t *data, size_t len, double secs)
         fprintf(stderr, "shoal create: warning: %s\n", shoal_metainfo_warning(m, i));
     uint32_t npieces = shoal_metainfo_piece_count(m);
     printf("wrote %s (%s): %s in %zu file%s, %" PRIu32 " piece%s of %s, made in %.2f s"
-           " (%.0f MB/s)\n",
+           " (%.0f MiB/s)\n",
            out, fsize, total, nfiles, nfiles == 1 ? "" : "s", npieces,
            npieces == 1 ? "" : "s", piece, secs,
-           secs > 0 ? (double)size / secs / 1e6 : 0.0);
+           secs > 0 ? (double)size / secs / 1048576.0 : 0.0);
     printf("infohash %s\n", hex);
     shoal_metainfo_free(m);
 }

@@ -420,7 +420,10 @@ http_start(struct http_client *c, const char *url, const struct http_opts *o,
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, o->connect_timeout_s);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "shoal/" SHOAL_VERSION);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    if (o->range)
+        curl_easy_setopt(e, CURLOPT_RANGE, o->range);
+    else
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);

@@ -22,6 +22,7 @@ struct resume_save;
 struct shoal_session;
 struct smartban;
 struct storage;
+struct webseeds;
 
 /* Bytes of block data waiting for the disk before we stop asking peers for
  * more (back-pressure: memory stays bounded when the disk is slow). */
@@ -75,6 +76,7 @@ struct torrent {
 
     /* Trackers: the announcer (in it) decides, tracker_client.c sends. */
     struct tracker_torrent tracker;
+    struct webseeds *ws; /* BEP 19 web seeds (webseed.h) */
 
     /* The full check: one torrent of the session at a time, a few pieces in
      * flight on the disk pool at background priority (torrent.c). */
@@ -149,6 +151,8 @@ void torrent_dial_now(struct torrent *t, uint64_t now);
 /* Called from peer_wire.c: */
 void torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t begin,
                       const uint8_t *data, size_t len);
+/* 1 while the torrent asks for data: downloading, and the disk keeps up. */
+int torrent_wants_data(const struct torrent *t);
 int torrent_is_banned(const struct torrent *t, const struct sockaddr *sa);
 /* Tells the picker how far a newly active peer is trusted: on parole when
  * its host is (it reconnected), else new. 0 or SHOAL_ENOMEM. */

@@ -1141,7 +1141,8 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
         goto fail;
     setup_trackers(t, opts->trackers);
     const struct webseed_owner wo = {t, webseed_can_fetch, webseed_block};
-    rc = webseeds_new(&ss->hooks, ss->http, t->picker, m, &wo, &t->ws);
+    rc = opts->seed_only ? 0
+                         : webseeds_new(&ss->hooks, ss->http, t->picker, m, &wo, &t->ws);
     if (rc)
         goto fail;
     if ((!opts->recheck && load_resume(t)) || nothing_on_disk(t))

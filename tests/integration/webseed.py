@@ -16,6 +16,9 @@ http.server does not do ranges; RangeServer does).
                         peer is there too: the web seed is dropped (no GET
                         after it), hash_failures is reported, and the file
                         is still byte-identical.
+    webseed.py norange  the server ignores Range and sends whole files (200);
+                        a seeding peer is there too: the web seed is dropped
+                        at its first reply, and the file is byte-identical.
     webseed.py errors   the server answers 404, then 503, then works: one
                         warning per change of reason (not per failure), and
                         the download completes from the web seed.
@@ -41,8 +44,9 @@ RANGE_RE = re.compile(r"^bytes=(\d+)-(\d+)$")
 
 class RangeServer(http.server.ThreadingHTTPServer):
     """Serves the files under root with single byte ranges. mode: "ok";
-    "corrupt" (the first ranged reply has a byte flipped); "status" (every
-    request gets self.status). Counts requests, in order."""
+    "corrupt" (the first ranged reply has a byte flipped); "norange" (whole
+    files, 200, whatever the Range); "status" (every request gets
+    self.status). Counts requests, in order."""
     daemon_threads = True
 
     def __init__(self, root):
@@ -92,7 +96,7 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
             return
         size = os.path.getsize(full)
         m = RANGE_RE.match(rng or "")
-        if not m:
+        if not m or srv.mode == "norange":
             with open(full, "rb") as f:
                 body = f.read()
             srv.note(path, rng, 200)
@@ -203,12 +207,13 @@ def start_seed(procs, work, torrent, folder, max_up):
     return p, stem
 
 
-def scenario_mixed(c, procs, work, corrupt):
+def scenario_mixed(c, procs, work, mode):
+    corrupt = mode != "ok"
     root = os.path.join(work, "www")
     data = os.path.join(root, "big.bin")
     write_random(data, 6 * 1024 * 1024)
     srv = start_server(root)
-    srv.mode = "corrupt" if corrupt else "ok"
+    srv.mode = mode
     port = srv.server_address[1]
     torrent = os.path.join(work, "t.torrent")
     if not create(data, torrent, "http://127.0.0.1:%d/big.bin" % port):
@@ -226,7 +231,7 @@ def scenario_mixed(c, procs, work, corrupt):
     if corrupt:
         # The GETs the server saw once the drop is printed (and the ones in
         # flight with it have had a moment to land): no more may follow.
-        if peer_tools.wait_for(lambda: "dropped: " in peer_tools.read_text(stem + ".err"),
+        if peer_tools.wait_for(lambda: " dropped: " in peer_tools.read_text(stem + ".err"),
                                30):
             time.sleep(0.2)
             at_drop = srv.count()
@@ -239,13 +244,19 @@ def scenario_mixed(c, procs, work, corrupt):
     procs.stop(seed)
     st = peer_tools.totals(peer_tools.read_text(seed_stem + ".err"))
     c.check(st.get("uploaded", 0) > 0, "the peer contributed: seeder %s" % st)
-    if corrupt:
+    if mode == "corrupt":
         c.check(srv.corrupted == 1, "the server corrupted one range")
         c.check(t.get("hash_failures", 0) >= 1, "hash_failures reported: %s" % t)
         dropped = [x for x in err.splitlines()
                    if "dropped: sent data that failed the hash check" in x]
         c.check(len(dropped) == 1, "the web seed is dropped once: %s" % dropped)
         c.check(t.get("banned", 0) == 0, "no peer was banned for the web seed's data")
+    if mode == "norange":
+        dropped = [x for x in err.splitlines()
+                   if "dropped: the server ignores Range requests (big.bin)" in x]
+        c.check(len(dropped) == 1, "the web seed is dropped once: %s" % dropped)
+        c.check(t.get("hash_failures", 1) == 0, "no hash failures: %s" % t)
+    if corrupt:
         n = srv.count()
         c.check(at_drop is not None and n == at_drop,
                 "no GET after the drop (%s then, %d in all)" % (at_drop, n))
@@ -309,9 +320,9 @@ def main():
         elif which == "multi":
             scenario_alone(c, procs, work, multi=True)
         elif which == "mixed":
-            scenario_mixed(c, procs, work, corrupt=False)
-        elif which == "corrupt":
-            scenario_mixed(c, procs, work, corrupt=True)
+            scenario_mixed(c, procs, work, "ok")
+        elif which in ("corrupt", "norange"):
+            scenario_mixed(c, procs, work, which)
         elif which == "errors":
             scenario_errors(c, procs, work)
         else:

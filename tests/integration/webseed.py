@@ -21,7 +21,8 @@ http.server does not do ranges; RangeServer does).
                         at its first reply, and the file is byte-identical.
     webseed.py errors   the server answers 404, then 503, then works: one
                         warning per change of reason (not per failure), and
-                        the download completes from the web seed.
+                        the download completes from the web seed; a second
+                        web seed off this machine is refused (local-only).
 
 Every process is started here and stopped by PID; every wait is bounded.
 """
@@ -130,10 +131,11 @@ def write_random(path, size):
         f.write(os.urandom(size))
 
 
-def create(data, torrent, webseed, piece_size="64K"):
-    r = subprocess.run([SHOAL, "create", data, "-o", torrent, "-w", webseed,
-                        "--piece-size", piece_size], capture_output=True, text=True)
-    return r.returncode == 0
+def create(data, torrent, webseed, piece_size="64K", more=()):
+    args = [SHOAL, "create", data, "-o", torrent, "-w", webseed, "--piece-size", piece_size]
+    for url in more:
+        args += ["-w", url]
+    return subprocess.run(args, capture_output=True, text=True).returncode == 0
 
 
 def get(procs, work, torrent, out, extra=()):
@@ -277,7 +279,10 @@ def scenario_errors(c, procs, work):
     srv.mode, srv.status = "status", 404
     port = srv.server_address[1]
     torrent = os.path.join(work, "t.torrent")
-    if not create(data, torrent, "http://127.0.0.1:%d/f.bin" % port, "16K"):
+    # A second web seed off this machine: local-only mode refuses it before
+    # any look-up or connection, and says so.
+    outside = "http://192.0.2.1/f.bin"
+    if not create(data, torrent, "http://127.0.0.1:%d/f.bin" % port, "16K", [outside]):
         print("SKIP: shoal create failed")
         return
     out = os.path.join(work, "out")
@@ -303,6 +308,9 @@ def scenario_errors(c, procs, work):
     c.check(len(w) == 2, "one warning per change of reason, not per failure "
             "(%d failed GETs): %s" % (fails, w))
     c.check(fails >= 2, "the failures were retried (%d failed GETs)" % fails)
+    refused = [x for x in err.splitlines() if outside in x]
+    c.check(len(refused) == 1 and "local-only" in refused[0],
+            "a web seed off this machine is refused in local-only mode: %s" % refused)
     if c.failures:
         print(peer_tools.tail(stem + ".err", 30))
     srv.shutdown()

@@ -448,19 +448,16 @@ torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t beg
     store_block(t, p, &p->sa, piece, begin, data, len);
 }
 
-int
-torrent_wants_data(const struct torrent *t)
-{
-    return t->state == SHOAL_TS_DOWNLOADING && !t->stopped && !t->dying &&
-           disk_pending_bytes(t->ss->disk) <= TORRENT_MAX_PENDING_WRITE;
-}
-
 /* ------------------------------------------------------------------ web seeds */
 
+/* A web seed may ask for more: the torrent downloads and the disk keeps up
+ * (the same back-pressure as peers'). */
 static int
 webseed_can_fetch(void *ctx)
 {
-    return torrent_wants_data(ctx);
+    const struct torrent *t = ctx;
+    return t->state == SHOAL_TS_DOWNLOADING && !t->stopped && !t->dying &&
+           disk_pending_bytes(t->ss->disk) <= TORRENT_MAX_PENDING_WRITE;
 }
 
 static void

@@ -151,8 +151,6 @@ void torrent_dial_now(struct torrent *t, uint64_t now);
 /* Called from peer_wire.c: */
 void torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t begin,
                       const uint8_t *data, size_t len);
-/* 1 while the torrent asks for data: downloading, and the disk keeps up. */
-int torrent_wants_data(const struct torrent *t);
 int torrent_is_banned(const struct torrent *t, const struct sockaddr *sa);
 /* Tells the picker how far a newly active peer is trusted: on parole when
  * its host is (it reconnected), else new. 0 or SHOAL_ENOMEM. */

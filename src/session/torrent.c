@@ -915,6 +915,7 @@ check_end(struct torrent *t)
             peer_update_interest(p);
             peer_fill_requests(p);
         }
+        webseeds_fill(t->ws);
         tracker_client_tick(&t->tracker, session_now_ms(t->ss));
     }
     start_next_check(t->ss);
@@ -1161,6 +1162,7 @@ torrent_start(struct torrent *t)
         start_next_check(t->ss);
     else
         tracker_client_tick(&t->tracker, session_now_ms(t->ss)); /* announce at once */
+    webseeds_fill(t->ws);
 }
 
 void

@@ -550,7 +550,7 @@ webseeds_new(const struct hooks *h, struct http_client *http, struct picker *pic
         w->n++;
     }
     if (m->webseed_count > cap)
-        emit(w, SHOAL_EV_LOG, "using the first %zu of %zu web seeds", cap,
+        emit(w, SHOAL_EV_LOG, "using %zu of the torrent's %zu web seeds", w->n,
              m->webseed_count);
     *out = w;
     return 0;

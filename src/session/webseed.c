@@ -38,9 +38,13 @@
 /* Requests to one web seed at once (also bounded by WEBSEED_MAX_INFLIGHT). */
 #define WEBSEED_PER_SEED 4
 /* One GET (redirects included) may take this long, and this long to
- * connect: 1 MiB in 60 s is a very slow server, not a dead one. */
-#define WEBSEED_TIMEOUT_S         60
+ * connect; one that moves less than WEBSEED_LOW_SPEED_BPS for
+ * WEBSEED_LOW_SPEED_S ends sooner: a slow server still gets its 1 MiB
+ * through, a stalled one holds its pieces from the peers for 30 s at most. */
+#define WEBSEED_TIMEOUT_S         600
 #define WEBSEED_CONNECT_TIMEOUT_S 15
+#define WEBSEED_LOW_SPEED_BPS     2048
+#define WEBSEED_LOW_SPEED_S       30
 /* Redirects followed per GET, each to a host the local-only guard allows. */
 #define WEBSEED_MAX_REDIRECTS 5
 /* After a failure a web seed waits this long, doubled for each failure in
@@ -297,6 +301,8 @@ start_segment(struct ws_job *j)
         .timeout_s = WEBSEED_TIMEOUT_S,
         .connect_timeout_s = WEBSEED_CONNECT_TIMEOUT_S,
         .max_redirects = WEBSEED_MAX_REDIRECTS,
+        .low_speed_bps = WEBSEED_LOW_SPEED_BPS,
+        .low_speed_time_s = WEBSEED_LOW_SPEED_S,
         .range = range,
     };
     rc = http_start(w->http, url, &o, on_reply, j, &j->req);

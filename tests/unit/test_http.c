@@ -3,7 +3,8 @@
  * server on loopback: a reply and its status come back, redirects are
  * followed only to loopback in local-only mode and only so many times, a
  * body past its cap fails the request, a refused host fails at once,
- * a ranged GET sends its Range and offers no content coding,
+ * a ranged GET sends its Range and offers no content coding, a stalled
+ * server is let go of at the low-speed limit,
  * cancelling or freeing runs the callback with SHOAL_ECANCELED exactly
  * once, timeout_s bounds a chain of redirects as a whole, and clients on
  * several threads at once share curl's one global
@@ -277,6 +278,21 @@ test_requests(void **state)
     assert_int_equal(http_url_allowed(c, "https://[::1]:8443/x"), 0);
     assert_int_equal(http_url_allowed(c, "http://localhost/x"), 0);
     assert_int_equal(http_url_allowed(c, "http://10.0.0.1/x"), SHOAL_ELOCALONLY);
+
+    /* A server that sends nothing is let go of at the low-speed limit, long
+     * before the whole request's time runs out. */
+    struct http_opts stall = opts;
+    stall.low_speed_bps = 1;
+    stall.low_speed_time_s = 1;
+    char surl[128];
+    snprintf(surl, sizeof(surl), "http://127.0.0.1:%d/slow", server_port);
+    memset(&s, 0, sizeof(s));
+    uint64_t t0 = mono_ms();
+    assert_int_equal(http_start(c, surl, &stall, record, &s, NULL), 0);
+    wait_for(base, &s);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.rc, -ETIMEDOUT);
+    assert_true(mono_ms() - t0 < 5000);
 
     /* Cancelled while the server sits on it: the callback runs inside
      * http_cancel(), once. */

@@ -821,7 +821,7 @@ static int
 at_limit(const struct pick *c)
 {
     return full(c) || c->pr->npieces >= c->limit ||
-           (c->trust != PICKER_TRUST_FULL && c->touched >= 1);
+           (picker_trust_one_piece(c->trust) && c->touched >= 1);
 }
 
 /* 1 when the peer holds data or requests in the piece. */
@@ -856,7 +856,7 @@ may_join(const struct pick *c, struct partial *r, const struct piece_peer *pp)
         return 0;
     if (r->owner)
         return r->owner == c->peer;
-    if (c->trust != PICKER_TRUST_PAROLE)
+    if (!picker_trust_owns(c->trust))
         return 1;
     /* On parole only a piece nobody works on can become its own: one that
      * holds nothing yet, or, when nothing else is left, others' blocks that
@@ -885,13 +885,13 @@ take(struct pick *c, uint32_t piece)
         return 0;
     if (r && !may_join(c, r, pp))
         return 0;
-    if (c->trust != PICKER_TRUST_FULL && !mine && c->touched >= 1)
+    if (picker_trust_one_piece(c->trust) && !mine && c->touched >= 1)
         return 0;
     if (!r && !(r = part_create(p, piece))) {
         c->err = SHOAL_ENOMEM;
         return 0;
     }
-    if (c->trust == PICKER_TRUST_PAROLE && r->owner != c->peer) {
+    if (picker_trust_owns(c->trust) && r->owner != c->peer) {
         for (uint32_t b = 0; b < r->nblocks; b++)
             if (r->blocks[b].flags & BF_RECEIVED)
                 picker_blk_unreceive(p, r, b);
@@ -1071,8 +1071,9 @@ static void
 pick_endgame(struct pick *c)
 {
     struct picker *p = c->p;
-    /* On parole a peer works on its own piece alone; duplicates would mix. */
-    if (c->trust == PICKER_TRUST_PAROLE)
+    /* On parole (or whole pieces) a peer works on its own pieces alone;
+     * duplicates would mix. */
+    if (picker_trust_owns(c->trust))
         return;
     for (uint8_t nwho = 1; nwho < PICKER_ENDGAME_REQUESTERS; nwho++) {
         for (uint32_t i = 0; i < p->nparts && !full(c); i++) {
@@ -1082,7 +1083,7 @@ pick_endgame(struct pick *c)
             struct piece_peer *pp = picker_piece_peer(r, c->peer);
             int mine = touching(pp);
             if ((pp && pp->rejected) ||
-                (c->trust != PICKER_TRUST_FULL && !mine && c->touched >= 1))
+                (picker_trust_one_piece(c->trust) && !mine && c->touched >= 1))
                 continue;
             for (uint32_t b = 0; b < r->nblocks && !full(c); b++) {
                 struct blk *k = &r->blocks[b];
@@ -1165,7 +1166,7 @@ picker_next_blocks(struct picker *p, void *peer, const struct bitfield *peer_has
     }
     if (!full(&c) && picker_in_endgame(p))
         pick_endgame(&c);
-    if (c.n == 0 && c.trust == PICKER_TRUST_PAROLE)
+    if (c.n == 0 && picker_trust_owns(c.trust))
         pick_claim(&c);
 
     int n = c.n;
@@ -1209,7 +1210,7 @@ picker_block_received(struct picker *p, void *peer, uint32_t piece, uint32_t beg
         return SHOAL_EINVAL;
     /* A piece on parole takes blocks from its owner only, and its owner
      * gives blocks to no other piece. */
-    if (r->owner != peer && (r->owner || picker_trust_of(p, peer) == PICKER_TRUST_PAROLE))
+    if (r->owner != peer && (r->owner || picker_trust_owns(picker_trust_of(p, peer))))
         return SHOAL_EINVAL;
     /* The only allocation comes first, so a failure changes nothing. */
     struct piece_peer *pp = piece_peer_get(r, peer);

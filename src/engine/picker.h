@@ -223,6 +223,12 @@ enum picker_trust {
      * time-out, gone) before the piece is whole, the whole piece is given
      * back, its blocks thrown away. */
     PICKER_TRUST_PAROLE,
+    /* A source that fetches whole pieces, such as a web seed (BEP 19): as
+     * PAROLE, each piece it starts is its own and takes blocks from it
+     * alone (so a bad piece names it), but it may work on several pieces
+     * at once, and verdicts never change its level. It gets no endgame
+     * duplicates, and nobody duplicates its blocks. */
+    PICKER_TRUST_WHOLE,
 };
 
 /*

@@ -164,4 +164,18 @@ uint32_t picker_touched(const struct picker *p, void *peer);
 /* The peer's trust level; PICKER_TRUST_FULL when it has none recorded. */
 enum picker_trust picker_trust_of(const struct picker *p, void *peer);
 
+/* Levels whose pieces are their own: blocks from nobody else (picker.h). */
+static inline int
+picker_trust_owns(enum picker_trust t)
+{
+    return t == PICKER_TRUST_PAROLE || t == PICKER_TRUST_WHOLE;
+}
+
+/* Levels held to data in one unverified piece at a time. */
+static inline int
+picker_trust_one_piece(enum picker_trust t)
+{
+    return t == PICKER_TRUST_NEW || t == PICKER_TRUST_PAROLE;
+}
+
 #endif

@@ -67,9 +67,9 @@ picker_peer_set_trust(struct picker *p, void *peer, enum picker_trust trust)
         if (trust != PICKER_TRUST_FULL)
             picker_map_put(&p->trust_map, picker_key(peer), (void *)(uintptr_t)trust);
     }
-    if (trust == PICKER_TRUST_PAROLE) {
+    if (picker_trust_owns(trust)) {
         take_back(p, peer);
-    } else if (old == PICKER_TRUST_PAROLE) {
+    } else if (picker_trust_owns(old)) {
         /* Off parole: its pieces may be shared again. */
         for (uint32_t i = 0; i < p->nparts; i++)
             if (p->parts[i]->owner == peer)
@@ -198,7 +198,8 @@ picker_piece_failed(struct picker *p, uint32_t piece)
      * failed piece is complete, so take_back() leaves it alone. */
     if (senders(r) > 1)
         for (uint32_t i = 0; i < r->npeers; i++)
-            if (r->peers[i].got && !r->peers[i].gone)
+            if (r->peers[i].got && !r->peers[i].gone &&
+                picker_trust_of(p, r->peers[i].key) != PICKER_TRUST_WHOLE)
                 picker_peer_set_trust(p, r->peers[i].key, PICKER_TRUST_PAROLE);
     picker_part_destroy(p, r);
 }

@@ -418,9 +418,16 @@ http_start(struct http_client *c, const char *url, const struct http_opts *o,
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_s > 0 ? o->timeout_s * 1000 : 0L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, o->connect_timeout_s);
+    if (o->low_speed_time_s > 0) {
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_bps);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->low_speed_time_s);
+    }
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "shoal/" SHOAL_VERSION);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    if (o->range)
+        curl_easy_setopt(e, CURLOPT_RANGE, o->range);
+    else
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);

@@ -27,6 +27,16 @@ struct http_opts {
     long timeout_s;         /* for the whole request, redirects included; 0: none */
     long connect_timeout_s; /* for each connection */
     int max_redirects;      /* followed, each checked by the local-only guard */
+    /* When low_speed_time_s > 0: a hop that moves fewer than
+     * low_speed_bps bytes a second for that long fails with -ETIMEDOUT,
+     * so a stalled server is let go of long before timeout_s. */
+    long low_speed_bps;
+    long low_speed_time_s;
+    /* NULL, or a byte range "FIRST-LAST" to ask for (RFC 9110 Range) on
+     * every hop; such a request asks for no content coding, since a range
+     * of a compressed reply is not a range of the file. The status says
+     * whether the server honoured it (206) or sent the whole thing (200). */
+    const char *range;
 };
 
 /*

@@ -38,6 +38,7 @@
 #include "engine/storage.h"
 #include "session/session.h"
 #include "session/tracker_client.h"
+#include "session/webseed.h"
 
 /* Choker rounds (BEP 3 practice: every 10 s, optimistic every 30 s). */
 #define TORRENT_CHOKE_INTERVAL_MS      10000
@@ -272,10 +273,17 @@ static void
 piece_failed(struct torrent *t, uint32_t piece)
 {
     struct sockaddr_storage single;
-    int one = smartban_piece_failed(t->sb, piece, &single);
     t->hash_failures++;
     session_emit(t->ss, SHOAL_EV_PIECE_FAILED, t, NULL, piece,
                  "piece %u failed its hash check; fetching it again", piece);
+    if (webseeds_piece_failed(t->ws, piece)) {
+        /* Its pieces are its own (PICKER_TRUST_WHOLE): the web seed alone
+         * sent it, and is dropped. */
+        smartban_forget(t->sb, piece);
+        picker_piece_failed(t->picker, piece);
+        return;
+    }
+    int one = smartban_piece_failed(t->sb, piece, &single);
     if (one == 1) {
         /* Every block came from one peer: it alone sent bad data. */
         ban_address(t, &single, "sent a piece that failed its hash check");
@@ -440,6 +448,7 @@ on_hash_done(void *user, int rc)
     }
     for (struct peer *p = t->peers; p; p = p->next)
         peer_fill_requests(p);
+    webseeds_fill(t->ws);
     resume_hash_landed(t, seq);
 }
 
@@ -466,26 +475,28 @@ on_write_done(void *user, int rc)
                           shoal_strerror(rc));
 }
 
-void
-torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t begin,
-                 const uint8_t *data, size_t len)
+/* A block from src, a peer (sa: its address, for smart ban) or a web seed
+ * (sa NULL): the picker records it, the disk writes it, and the last block
+ * of a piece has the piece hashed. */
+static void
+store_block(struct torrent *t, void *src, const struct sockaddr_storage *sa,
+            uint32_t piece, uint32_t begin, const uint8_t *data, size_t len)
 {
     uint64_t now = session_now_ms(t->ss);
-    p->downloaded += len;
     t->downloaded += len;
-    rate_add(&p->down, now, len);
     rate_add(&t->down, now, len);
 
-    int rc = picker_block_received(t->picker, p, piece, begin, (uint32_t)len);
+    int rc = picker_block_received(t->picker, src, piece, begin, (uint32_t)len);
     if (rc < 0)
         return; /* a duplicate from endgame, or already verified */
-    smartban_block(t->sb, piece, begin, &p->sa);
+    if (sa)
+        smartban_block(t->sb, piece, begin, sa);
 
     /* Endgame: whoever else was asked for this block can stop. */
     void *others[16];
     size_t n = picker_block_requesters(t->picker, piece, begin, others, 16);
     for (size_t i = 0; i < n && i < 16; i++)
-        if (others[i] != p)
+        if (others[i] != src && !webseeds_is_key(t->ws, others[i]))
             peer_cancel_block(others[i], piece, begin, (uint32_t)len);
 
     uint8_t *copy = xmalloc(len);
@@ -522,6 +533,34 @@ torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t beg
         return;
     }
     t->pending_hashes++;
+}
+
+void
+torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t begin,
+                 const uint8_t *data, size_t len)
+{
+    p->downloaded += len;
+    rate_add(&p->down, session_now_ms(t->ss), len);
+    store_block(t, p, &p->sa, piece, begin, data, len);
+}
+
+/* ------------------------------------------------------------------ web seeds */
+
+/* A web seed may ask for more: the torrent downloads and the disk keeps up
+ * (the same back-pressure as peers'). */
+static int
+webseed_can_fetch(void *ctx)
+{
+    const struct torrent *t = ctx;
+    return t->state == SHOAL_TS_DOWNLOADING && !t->stopped && !t->dying &&
+           disk_pending_bytes(t->ss->disk) <= TORRENT_MAX_PENDING_WRITE;
+}
+
+static void
+webseed_block(void *ctx, void *key, uint32_t piece, uint32_t begin, const uint8_t *data,
+              size_t len)
+{
+    store_block(ctx, key, NULL, piece, begin, data, len);
 }
 
 /* ------------------------------------------------------------------ peers */
@@ -986,6 +1025,7 @@ check_end(struct torrent *t)
             peer_update_interest(p);
             peer_fill_requests(p);
         }
+        webseeds_fill(t->ws);
         tracker_client_tick(&t->tracker, session_now_ms(t->ss));
     }
     start_next_check(t->ss);
@@ -1209,6 +1249,11 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
     picker_set_sequential(t->picker, opts->sequential);
     select_files(t);
     setup_trackers(t, opts->trackers);
+    const struct webseed_owner wo = {t, webseed_can_fetch, webseed_block};
+    rc = opts->seed_only ? 0
+                         : webseeds_new(&ss->hooks, ss->http, t->picker, m, &wo, &t->ws);
+    if (rc)
+        goto fail;
     if ((!opts->recheck && load_resume(t)) || nothing_on_disk(t))
         torrent_ready(t);
     else
@@ -1228,6 +1273,7 @@ torrent_start(struct torrent *t)
         start_next_check(t->ss);
     else
         tracker_client_tick(&t->tracker, session_now_ms(t->ss)); /* announce at once */
+    webseeds_fill(t->ws);
 }
 
 void
@@ -1236,6 +1282,7 @@ torrent_stop(struct torrent *t)
     if (t->stopped)
         return;
     t->stopped = 1;
+    webseeds_stop(t->ws);
     if (t->state == SHOAL_TS_CHECKING || t->check.err) {
         /* Pieces in flight finish and are ignored. The state file keeps
          * what it said before the check began: a check that did not end
@@ -1264,6 +1311,7 @@ torrent_tick(struct torrent *t, uint64_t now)
     if (!backlog)
         for (struct peer *p = t->peers; p; p = p->next)
             peer_fill_requests(p);
+    webseeds_fill(t->ws);
     dial_known(t, now);
     if (t->state == SHOAL_TS_CHECKING)
         return; /* no announce and no resume save before the check ends */
@@ -1295,6 +1343,7 @@ torrent_free(struct torrent *t)
         torrent_peer_detached(t, p);
         peer_free(p);
     }
+    webseeds_free(t->ws);
     smartban_free(t->sb);
     banlist_free(t->suspects);
     tracker_client_detach(&t->tracker);

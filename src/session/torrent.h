@@ -22,6 +22,7 @@ struct resume_save;
 struct shoal_session;
 struct smartban;
 struct storage;
+struct webseeds;
 
 /* Bytes of block data waiting for the disk before we stop asking peers for
  * more (back-pressure: memory stays bounded when the disk is slow). */
@@ -79,6 +80,7 @@ struct torrent {
 
     /* Trackers: the announcer (in it) decides, tracker_client.c sends. */
     struct tracker_torrent tracker;
+    struct webseeds *ws; /* BEP 19 web seeds (webseed.h) */
 
     /* The full check: one torrent of the session at a time, a few pieces in
      * flight on the disk pool at background priority (torrent.c). */

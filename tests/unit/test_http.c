@@ -3,6 +3,8 @@
  * server on loopback: a reply and its status come back, redirects are
  * followed only to loopback in local-only mode and only so many times, a
  * body past its cap fails the request, a refused host fails at once,
+ * a ranged GET sends its Range and offers no content coding, a stalled
+ * server is let go of at the low-speed limit,
  * cancelling or freeing runs the callback with SHOAL_ECANCELED exactly
  * once, timeout_s bounds a chain of redirects as a whole, and clients on
  * several threads at once share curl's one global
@@ -85,6 +87,16 @@ serve(void *arg)
             snprintf(hdr, sizeof(hdr), "Location: /lag%d\r\n", left - 1);
             reply(fd, "302 Found", hdr, "", 0);
         }
+    } else if (!strcmp(path, "/range")) {
+        /* Echoes the Range header, and whether a content coding was offered
+         * (a range of a compressed reply would not be a range of the file). */
+        char val[64] = "none", body[96];
+        const char *r = strstr(req, "\r\nRange: ");
+        if (r)
+            sscanf(r + 9, "%63[^\r]", val);
+        int len = snprintf(body, sizeof(body), "%s%s", val,
+                           strstr(req, "Accept-Encoding") ? " coded" : "");
+        reply(fd, r ? "206 Partial Content" : "200 OK", "", body, (size_t)len);
     } else if (!strcmp(path, "/slow")) {
         /* Never answers: waits for the client to hang up. */
         while (read(fd, req, sizeof(req)) > 0)
@@ -239,6 +251,21 @@ test_requests(void **state)
     assert_int_equal(s.rc, SHOAL_EPARSE);
     assert_string_equal(s.error, "more than 3 redirects");
 
+    /* A ranged GET says so, and asks for no content coding. */
+    struct http_opts ranged = opts;
+    ranged.range = "5-9";
+    char rurl[128];
+    snprintf(rurl, sizeof(rurl), "http://127.0.0.1:%d/range", server_port);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(http_start(c, rurl, &ranged, record, &s, NULL), 0);
+    wait_for(base, &s);
+    assert_int_equal(s.rc, 0);
+    assert_int_equal(s.status, 206);
+    assert_string_equal(s.body, "bytes=5-9");
+    get(base, c, "/range", &s);
+    assert_int_equal(s.status, 200);
+    assert_string_equal(s.body, "none coded");
+
     get(base, c, "/big", &s);
     assert_int_equal(s.rc, SHOAL_ETOOBIG);
     assert_string_equal(s.error, "reply larger than 1000 bytes");
@@ -251,6 +278,21 @@ test_requests(void **state)
     assert_int_equal(http_url_allowed(c, "https://[::1]:8443/x"), 0);
     assert_int_equal(http_url_allowed(c, "http://localhost/x"), 0);
     assert_int_equal(http_url_allowed(c, "http://10.0.0.1/x"), SHOAL_ELOCALONLY);
+
+    /* A server that sends nothing is let go of at the low-speed limit, long
+     * before the whole request's time runs out. */
+    struct http_opts stall = opts;
+    stall.low_speed_bps = 1;
+    stall.low_speed_time_s = 1;
+    char surl[128];
+    snprintf(surl, sizeof(surl), "http://127.0.0.1:%d/slow", server_port);
+    memset(&s, 0, sizeof(s));
+    uint64_t t0 = mono_ms();
+    assert_int_equal(http_start(c, surl, &stall, record, &s, NULL), 0);
+    wait_for(base, &s);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.rc, -ETIMEDOUT);
+    assert_true(mono_ms() - t0 < 5000);
 
     /* Cancelled while the server sits on it: the callback runs inside
      * http_cancel(), once. */

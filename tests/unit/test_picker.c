@@ -825,6 +825,62 @@ test_parole_cancel_and_gone(void **state)
     picker_free(p);
 }
 
+/* A source of whole pieces (a web seed): several pieces at once, each its
+ * own, never shared or duplicated, and no verdict changes its level. */
+static void
+test_trust_whole(void **state)
+{
+    (void)state;
+    struct picker *p = mk(8, 4 * BS, 11);
+    struct picker_block a[16], b[32], c[32];
+    void *who[4];
+    assert_int_equal(picker_peer_set_trust(p, A, PICKER_TRUST_WHOLE), 0);
+    /* The pieces it suggests, whole and in order: one run of bytes. */
+    const uint32_t sug[] = {2, 3, 4};
+    assert_int_equal(picker_next_blocks(p, A, NULL, sug, 3, a, 8), 8);
+    all_of_piece(a, 4, 2);
+    all_of_piece(a + 4, 4, 3);
+    /* A peer gets everything else and nothing of A's pieces, even in
+     * endgame; A gets no duplicates of the peer's blocks either. */
+    assert_int_equal(next(p, B, NULL, b, 32), 24);
+    for (int i = 0; i < 24; i++)
+        assert_true(b[i].piece != 2 && b[i].piece != 3);
+    assert_true(picker_in_endgame(p));
+    int n = next(p, C, NULL, c, 32);
+    assert_true(n > 0);
+    for (int i = 0; i < n; i++)
+        assert_true(c[i].piece != 2 && c[i].piece != 3);
+    assert_int_equal(next(p, A, NULL, a + 8, 8), 0);
+    /* Blocks do not cross between its pieces and the others'. */
+    assert_int_equal(picker_block_received(p, B, 2, 0, BS), SHOAL_EINVAL);
+    assert_int_equal(picker_block_received(p, A, b[0].piece, b[0].begin, BS),
+                     SHOAL_EINVAL);
+    /* A piece it sent passes: it stays what it is. */
+    receive_all(p, A, a, 4);
+    picker_piece_passed(p, 2);
+    assert_int_equal(picker_peer_trust(p, A), PICKER_TRUST_WHOLE);
+    /* A request it drops gives the whole piece back, the block it sent
+     * thrown away. */
+    assert_int_equal(picker_block_received(p, A, 3, 0, BS), 0);
+    picker_block_cancelled(p, A, 3, BS);
+    assert_int_equal(picker_piece_contributors(p, 3, who, 4), 0);
+    assert_int_equal(picker_block_requesters(p, 3, 2 * BS, who, 4), 0);
+    assert_int_equal(picker_peer_requests(p, A), 0);
+    /* Fetched again, by it alone; a failure names it alone and leaves its
+     * level as it is (the session drops it). */
+    const uint32_t again[] = {3};
+    assert_int_equal(picker_next_blocks(p, A, NULL, again, 1, a, 4), 4);
+    all_of_piece(a, 4, 3);
+    receive_all(p, A, a, 4);
+    assert_int_equal(picker_piece_contributors(p, 3, who, 4), 1);
+    assert_ptr_equal(who[0], A);
+    picker_piece_failed(p, 3);
+    assert_int_equal(picker_peer_trust(p, A), PICKER_TRUST_WHOLE);
+    picker_peer_gone(p, A);
+    assert_int_equal(picker_peer_trust(p, A), PICKER_TRUST_FULL);
+    picker_free(p);
+}
+
 static void
 test_reject_bars_the_piece(void **state)
 {
@@ -1366,6 +1422,7 @@ main(void)
         cmocka_unit_test(test_trust_new_holds_one_piece),
         cmocka_unit_test(test_parole_after_mixed_failure),
         cmocka_unit_test(test_parole_cancel_and_gone),
+        cmocka_unit_test(test_trust_whole),
         cmocka_unit_test(test_reject_bars_the_piece),
         cmocka_unit_test(test_simulation),
         cmocka_unit_test(test_trust_simulation),

@@ -28,6 +28,7 @@
 #include "base/alloc.h"
 #include "base/sockaddr.h"
 #include "base/util.h"
+#include "codec/fileselect.h"
 #include "codec/metainfo.h"
 #include "engine/banlist.h"
 #include "engine/choker.h"
@@ -948,36 +949,6 @@ check_begin(struct torrent *t)
 
 /* ------------------------------------------------------------------ selection */
 
-/* Parses "0,2,5-7" into wanted[file] flags. */
-static int
-parse_only(const char *only, size_t nfiles, uint8_t *want, struct shoal_perr *err)
-{
-    const char *s = only;
-    while (*s) {
-        const char *e = s;
-        while (*e && *e != ',')
-            e++;
-        const char *dash = memchr(s, '-', (size_t)(e - s));
-        uint64_t a, b;
-        int bad = dash ? parse_u64(s, (size_t)(dash - s), &a) ||
-                             parse_u64(dash + 1, (size_t)(e - dash - 1), &b)
-                       : parse_u64(s, (size_t)(e - s), &a);
-        if (!dash)
-            b = a;
-        if (bad || a > b || b >= nfiles) {
-            if (err) {
-                err->off = (size_t)(s - only);
-                err->why = "--only takes file indices like 0,2,5-7 within the torrent";
-            }
-            return SHOAL_EINVAL;
-        }
-        for (uint64_t i = a; i <= b; i++)
-            want[i] = 1;
-        s = *e ? e + 1 : e;
-    }
-    return 0;
-}
-
 static int
 select_files(struct torrent *t, const char *only, struct shoal_perr *err)
 {
@@ -989,7 +960,7 @@ select_files(struct torrent *t, const char *only, struct shoal_perr *err)
         return SHOAL_ENOMEM;
     }
     if (only) {
-        int rc = parse_only(only, m->file_count, want, err);
+        int rc = fileselect_parse(only, m->file_count, want, err);
         if (rc) {
             xfree(want);
             return rc;

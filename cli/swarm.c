@@ -110,6 +110,11 @@ load_source(const char *cmd, const char *path, int local_only, shoal_metainfo **
     }
     if (is_url(path))
         return fetch_source(cmd, path, local_only, out);
+    const char *scheme_end = strstr(path, "://");
+    if (scheme_end && !memchr(path, '/', (size_t)(scheme_end - path))) {
+        cli_error(cmd, "%s: only http:// and https:// URLs can be fetched", path);
+        return EXIT_USAGE;
+    }
     int rc = shoal_metainfo_load(path, out, &err);
     if (rc == SHOAL_EPARSE || rc == SHOAL_ETOOBIG) {
         cli_error(cmd, "%s: bad torrent: %s (at byte %zu)", path, shoal_perr_text(&err),

@@ -137,9 +137,14 @@ shoal_fetch_url(const char *url, int local_only, size_t max_len, uint8_t **out,
     uint64_t deadline = clock_now_ms() + FETCH_TIMEOUT_S * 1000u;
     for (int hop = 0;; hop++) {
         if (http_url_check(f.local_only, here) != 0) {
-            rc = perr_failf(err, 0, SHOAL_ELOCALONLY, "refused by local-only mode",
-                            "%.100s: local-only mode allows loopback addresses only",
-                            here);
+            if (hop == 0)
+                rc = perr_failf(err, 0, SHOAL_ELOCALONLY, "refused by local-only mode",
+                                "local-only mode allows loopback addresses only");
+            else
+                rc = perr_failf(err, 0, SHOAL_ELOCALONLY, "refused by local-only mode",
+                                "redirected to %.80s: local-only mode allows loopback "
+                                "addresses only",
+                                here);
             goto out;
         }
         uint64_t now = clock_now_ms();

@@ -6,7 +6,6 @@
  * crash never leaves half a torrent under the final name.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -25,26 +24,124 @@
 /* More threads than this is surely a typo. */
 #define MAX_THREADS 1024
 
+/* Trackers and web seeds one torrent may list from the command line. */
+#define MAX_URLS 256
+
 enum {
-    OPT_PIECE_SIZE = 256,
+    OPT_OUTPUT = 1,
+    OPT_TRACKER,
+    OPT_WEBSEED,
+    OPT_PRIVATE,
+    OPT_PIECE_SIZE,
+    OPT_COMMENT,
     OPT_SOURCE,
+    OPT_NO_DATE,
+    OPT_THREADS,
+    OPT_FOLLOW_SYMLINKS,
+    OPT_FORCE,
 };
 
-static const struct option longopts[] = {
-    {"output", required_argument, NULL, 'o'},
-    {"tracker", required_argument, NULL, 't'},
-    {"webseed", required_argument, NULL, 'w'},
-    {"private", no_argument, NULL, 'p'},
-    {"piece-size", required_argument, NULL, OPT_PIECE_SIZE},
-    {"comment", required_argument, NULL, 'c'},
-    {"source", required_argument, NULL, OPT_SOURCE},
-    {"no-date", no_argument, NULL, 'd'},
-    {"threads", required_argument, NULL, 'j'},
-    {"follow-symlinks", no_argument, NULL, 'L'},
-    {"force", no_argument, NULL, 'f'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+/* clang-format off */
+static const struct opt_def create_opts[] = {
+    {OPT_OUTPUT, "output", 'o', "FILE", "NAME.torrent in the current folder",
+     "write the torrent to FILE", 0},
+    {OPT_TRACKER, "tracker", 't', "URL", "none",
+     "add a tracker tier; commas separate the URLs of one tier (BEP 12)",
+     OPT_REPEAT | OPT_CONFIG},
+    {OPT_WEBSEED, "webseed", 'w', "URL", "none", "add a web seed (BEP 19)",
+     OPT_REPEAT | OPT_CONFIG},
+    {OPT_PRIVATE, "private", 'p', NULL, "off",
+     "private torrent: peers come from its trackers only (BEP 27)", OPT_CONFIG},
+    {OPT_PIECE_SIZE, "piece-size", 0, "N", "about 1000-2000 pieces, 16K to 16M",
+     "piece size: a power of two from 16K to 64M (K, M: KiB, MiB)", OPT_CONFIG},
+    {OPT_COMMENT, "comment", 'c', "TEXT", "none", "add a comment", 0},
+    {OPT_SOURCE, "source", 0, "TEXT", "none",
+     "add a source tag (changes the infohash)", OPT_CONFIG},
+    {OPT_NO_DATE, "no-date", 'd', NULL, "off",
+     "leave out the creation date (the same folder then always makes the same "
+     "torrent)", OPT_CONFIG},
+    {OPT_THREADS, "threads", 'j', "N", "0: one per core", "hashing threads",
+     OPT_CONFIG},
+    {OPT_FOLLOW_SYMLINKS, "follow-symlinks", 'L', NULL, "off",
+     "follow symbolic links (otherwise they are skipped)", OPT_CONFIG},
+    {OPT_FORCE, "force", 'f', NULL, "off", "replace an existing output file", 0},
+    {0},
 };
+/* clang-format on */
+
+struct create_ctx {
+    struct shoal_create_opts o;
+    const char *trackers[MAX_URLS + 1];
+    const char *webseeds[MAX_URLS + 1];
+    size_t ntrackers, nwebseeds;
+    const char *output;
+    int force, no_date;
+};
+
+/* The library checks each URL's form (and says what is wrong with it). */
+static int
+add_url(const char **list, size_t *n, const char *val, char *why, size_t whylen)
+{
+    if (*n >= MAX_URLS) {
+        snprintf(why, whylen, "at most %d of them", MAX_URLS);
+        return -1;
+    }
+    list[(*n)++] = val;
+    return 0;
+}
+
+static int
+set_create(void *ctx, int id, const char *val, char *why, size_t whylen)
+{
+    struct create_ctx *c = ctx;
+    uint64_t v;
+    int on = val[0] == '1';
+    switch (id) {
+    case OPT_OUTPUT:
+        c->output = val;
+        return 0;
+    case OPT_TRACKER:
+        return add_url(c->trackers, &c->ntrackers, val, why, whylen);
+    case OPT_WEBSEED:
+        return add_url(c->webseeds, &c->nwebseeds, val, why, whylen);
+    case OPT_PRIVATE:
+        c->o.private_flag = on;
+        return 0;
+    case OPT_PIECE_SIZE:
+        if (cli_parse_size(val, &v) != 0 || v == 0 || v > UINT32_MAX) {
+            snprintf(why, whylen, "expected bytes, or with K or M: 256K, 4M");
+            return -1;
+        }
+        c->o.piece_length = (uint32_t)v;
+        return 0;
+    case OPT_COMMENT:
+        c->o.comment = val;
+        return 0;
+    case OPT_SOURCE:
+        c->o.source = val;
+        return 0;
+    case OPT_NO_DATE:
+        c->no_date = on;
+        return 0;
+    case OPT_THREADS:
+        if (cli_parse_uint(val, 0, MAX_THREADS, &v) != 0) {
+            snprintf(why, whylen, "expected a thread count 0-%d (0: one per core)",
+                     MAX_THREADS);
+            return -1;
+        }
+        c->o.threads = (unsigned)v;
+        return 0;
+    case OPT_FOLLOW_SYMLINKS:
+        c->o.follow_symlinks = on;
+        return 0;
+    case OPT_FORCE:
+        c->force = on;
+        return 0;
+    default:
+        snprintf(why, whylen, "not an option of create");
+        return -1;
+    }
+}
 
 struct progress {
     int tty;
@@ -82,46 +179,6 @@ progress_clear(struct progress *p)
 {
     if (p->tty && p->drawn)
         fputs("\r\033[K", stderr);
-}
-
-/* Parses a piece size: bytes, or a number with a K, M or G suffix (binary
- * units, optionally followed by "iB" or "B"). Returns 0 or -1. */
-static int
-parse_piece_size(const char *s, uint32_t *out)
-{
-    uint64_t v;
-    if (cli_parse_size(s, &v) != 0 || v > UINT32_MAX)
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-/* The default output name: the last component of the path plus ".torrent",
- * in the current folder. */
-static int
-default_output(const char *path, char *out, size_t size)
-{
-    char real[PATH_MAX];
-    size_t len = strlen(path);
-    while (len > 1 && path[len - 1] == '/')
-        len--;
-    size_t start = len;
-    while (start > 0 && path[start - 1] != '/')
-        start--;
-    const char *name = path + start;
-    int nlen = (int)(len - start);
-    if (nlen == 0 || (nlen == 1 && name[0] == '.') ||
-        (nlen == 2 && name[0] == '.' && name[1] == '.')) {
-        if (!realpath(path, real))
-            return -1;
-        name = strrchr(real, '/');
-        name = name ? name + 1 : real;
-        nlen = (int)strlen(name);
-    }
-    if (nlen == 0)
-        return -1;
-    int n = snprintf(out, size, "%.*s.torrent", nlen, name);
-    return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
 /* Library errors about the input are the user's to fix (exit 2); the rest
@@ -174,151 +231,52 @@ print_summary(const char *out, const uint8_t *data, size_t len, double secs)
 }
 
 static int
-run(int argc, char **argv)
+run(void *ctx, int argc, char **argv)
 {
-    struct shoal_create_opts o;
+    struct create_ctx *c = ctx;
+    struct shoal_create_opts *o = &c->o;
     struct shoal_perr perr = {0};
     struct progress prog;
-    const char **trackers = NULL, **webseeds = NULL;
-    size_t ntrackers = 0, nwebseeds = 0;
-    const char *output = NULL;
+    const char *output = c->output;
     char outbuf[PATH_MAX];
     char creator[64];
     uint8_t *data = NULL;
     size_t len = 0;
-    int force = 0, no_date = 0, c, rc = EXIT_OK;
+    int rc = EXIT_OK;
     uint64_t done_ns;
     struct stat st;
 
-    memset(&o, 0, sizeof(o));
+    (void)argc;
     memset(&prog, 0, sizeof(prog));
-    trackers = calloc((size_t)argc + 1, sizeof(*trackers));
-    webseeds = calloc((size_t)argc + 1, sizeof(*webseeds));
-    if (!trackers || !webseeds) {
-        cli_error(cmd_create.name, "out of memory");
-        rc = EXIT_FAIL;
-        goto out;
-    }
-
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:t:w:pc:dj:Lfh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            output = optarg;
-            break;
-        case 't':
-            trackers[ntrackers++] = optarg;
-            break;
-        case 'w':
-            webseeds[nwebseeds++] = optarg;
-            break;
-        case 'p':
-            o.private_flag = 1;
-            break;
-        case OPT_PIECE_SIZE:
-            if (parse_piece_size(optarg, &o.piece_length) < 0 || o.piece_length == 0) {
-                cli_error(cmd_create.name,
-                          "bad piece size '%s' (bytes, or with K or M: 256K, 4M)",
-                          optarg);
-                rc = EXIT_USAGE;
-                goto out;
-            }
-            break;
-        case 'c':
-            o.comment = optarg;
-            break;
-        case OPT_SOURCE:
-            o.source = optarg;
-            break;
-        case 'd':
-            no_date = 1;
-            break;
-        case 'j': {
-            char *end;
-            errno = 0;
-            unsigned long n = strtoul(optarg, &end, 10);
-            if (optarg[0] < '0' || optarg[0] > '9' || *end || errno || n > MAX_THREADS) {
-                cli_error(cmd_create.name, "bad thread count '%s' (0 = one per core)",
-                          optarg);
-                rc = EXIT_USAGE;
-                goto out;
-            }
-            o.threads = (unsigned)n;
-            break;
-        }
-        case 'L':
-            o.follow_symlinks = 1;
-            break;
-        case 'f':
-            force = 1;
-            break;
-        case 'h':
-            printf("usage: shoal %s %s\n\n%s\n", cmd_create.name, cmd_create.usage,
-                   cmd_create.summary);
-            printf(
-                "\n"
-                "  -o, --output FILE       write FILE (default: NAME.torrent here)\n"
-                "  -t, --tracker URL       add a tracker tier; commas separate the\n"
-                "                          URLs of one tier\n"
-                "  -w, --webseed URL       add a web seed (BEP 19)\n"
-                "  -p, --private           private torrent: trackers only (BEP 27)\n"
-                "      --piece-size N      piece size: 16K to 64M, a power of two\n"
-                "                          (default: about 1000-2000 pieces)\n"
-                "  -c, --comment TEXT      add a comment\n"
-                "      --source TEXT       add a source tag (changes the infohash)\n"
-                "  -d, --no-date           leave out the creation date\n"
-                "  -j, --threads N         hashing threads (default: one per core)\n"
-                "  -L, --follow-symlinks   follow symbolic links (default: skip them)\n"
-                "  -f, --force             replace an existing output file\n");
-            rc = EXIT_OK;
-            goto out;
-        case ':':
-            cli_error(cmd_create.name, "option '%s' needs a value", argv[optind - 1]);
-            rc = cli_usage(&cmd_create);
-            goto out;
-        default:
-            cli_error(cmd_create.name, "unknown option '%s'", argv[optind - 1]);
-            rc = cli_usage(&cmd_create);
-            goto out;
-        }
-    }
-    if (optind + 1 != argc) {
-        rc = cli_usage(&cmd_create);
-        goto out;
-    }
-    o.path = argv[optind];
-    if (stat(o.path, &st) < 0) {
-        cli_error(cmd_create.name, "%s: %s", o.path, strerror(errno));
-        rc = EXIT_USAGE;
-        goto out;
+    o->path = argv[0];
+    if (stat(o->path, &st) < 0) {
+        cli_error(cmd_create.name, "%s: %s", o->path, strerror(errno));
+        return EXIT_USAGE;
     }
     if (!output) {
-        if (default_output(o.path, outbuf, sizeof(outbuf)) < 0) {
+        if (cli_torrent_name(o->path, outbuf, sizeof(outbuf)) < 0) {
             cli_error(cmd_create.name, "cannot name the output after '%s'; use -o FILE",
-                      o.path);
-            rc = EXIT_USAGE;
-            goto out;
+                      o->path);
+            return EXIT_USAGE;
         }
         output = outbuf;
     }
-    if (!force && lstat(output, &st) == 0) {
+    if (!c->force && lstat(output, &st) == 0) {
         cli_error(cmd_create.name, "%s exists (use --force to replace it)", output);
-        rc = EXIT_USAGE;
-        goto out;
+        return EXIT_USAGE;
     }
 
     snprintf(creator, sizeof(creator), "shoal/%s", shoal_version());
-    o.trackers = trackers;
-    o.webseeds = webseeds;
-    o.creator = creator;
-    o.creation_date = no_date ? -1 : (int64_t)time(NULL);
-    o.progress = on_progress;
-    o.user = &prog;
+    o->trackers = c->trackers;
+    o->webseeds = c->webseeds;
+    o->creator = creator;
+    o->creation_date = c->no_date ? -1 : (int64_t)time(NULL);
+    o->progress = on_progress;
+    o->user = &prog;
     prog.tty = cli_is_tty();
     prog.start_ns = shoal_now_ns();
 
-    int err = shoal_create_torrent(&o, &data, &len, &perr);
+    int err = shoal_create_torrent(o, &data, &len, &perr);
     done_ns = shoal_now_ns();
     progress_clear(&prog);
     if (err < 0) {
@@ -326,18 +284,18 @@ run(int argc, char **argv)
         const char *why =
             perr.msg[0] || perr.why ? shoal_perr_text(&perr) : shoal_strerror(err);
         if (err == -EAGAIN) /* files changed while hashing */
-            cli_error(cmd_create.name, "%s: %s; try again once it stops changing", o.path,
-                      why);
+            cli_error(cmd_create.name, "%s: %s; try again once it stops changing",
+                      o->path, why);
         else if (err > SHOAL_ELAST) /* an errno: say which */
-            cli_error(cmd_create.name, "%s: %s: %s", o.path, why, shoal_strerror(err));
+            cli_error(cmd_create.name, "%s: %s: %s", o->path, why, shoal_strerror(err));
         else
-            cli_error(cmd_create.name, "%s: %s", o.path, why);
+            cli_error(cmd_create.name, "%s: %s", o->path, why);
         rc = exit_code(err);
         goto out;
     }
     /* Without --force an existing file is never replaced, even one that
      * appeared while hashing. */
-    int wrc = shoal_write_file(output, data, len, force ? 0 : SHOAL_WRITE_NO_REPLACE);
+    int wrc = shoal_write_file(output, data, len, c->force ? 0 : SHOAL_WRITE_NO_REPLACE);
     if (wrc) {
         cli_error(cmd_create.name, "cannot write %s: %s", output, shoal_strerror(wrc));
         rc = wrc == -EEXIST ? EXIT_USAGE : EXIT_FAIL;
@@ -346,16 +304,20 @@ run(int argc, char **argv)
     print_summary(output, data, len, (double)(done_ns - prog.start_ns) / 1e9);
 out:
     shoal_free(data);
-    free(trackers);
-    free(webseeds);
     return rc;
 }
 
 const struct cmd_entry cmd_create = {
     .name = "create",
-    .usage = "PATH [-o FILE] [-t TRACKER]... [-w WEBSEED]... [--private] "
-             "[--piece-size N] [--comment TEXT] [--source TEXT] [--no-date] "
-             "[-j THREADS] [--follow-symlinks] [--force]",
+    .args = "PATH",
     .summary = "make a .torrent for a file or a folder",
+    .about = "Makes a .torrent for the file or folder PATH. Files are listed in sorted "
+             "order, so the same folder always gives the same torrent (with --no-date, "
+             "byte for byte). An existing output file is not replaced without --force.",
+    .opts = create_opts,
+    .min_args = 1,
+    .max_args = 1,
+    .ctx_size = sizeof(struct create_ctx),
+    .set = set_create,
     .run = run,
 };

@@ -1,8 +1,8 @@
 /*
- * cmd_get.c — `shoal get TORRENT [-o DIR] ...`: downloads a torrent from its
- * peers with a live progress line, then exits or keeps seeding. CLI layer.
+ * cmd_get.c — `shoal get SOURCE...`: downloads torrents (files, or http(s)
+ * URLs of one) from their peers with a live progress line, then exits or
+ * keeps seeding. CLI layer.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,70 +10,79 @@
 #include "swarm.h"
 #include "swarm_opts.h"
 
-enum { OPT_SEED = 1, OPT_EXIT, OPT_ONLY, OPT_SEQUENTIAL };
+/* clang-format off */
+static const struct opt_def get_opts[] = {
+    {SWARM_OPT_DIR, "dir", 'o', "DIR", "the current folder",
+     "save into DIR; a torrent of several files gets its own folder inside it",
+     OPT_CONFIG, "output"},
+    {SWARM_OPT_ONLY, "only", 0, "LIST", "every file",
+     "download only these files, numbered as shoal info shows them (from 0): "
+     "0,2,5-7", 0},
+    {SWARM_OPT_SEQUENTIAL, "sequential", 0, NULL, "off",
+     "fetch pieces in order (for playing while downloading) instead of rarest "
+     "first", OPT_CONFIG},
+    {SWARM_OPT_SEED, "seed", 0, NULL, "off",
+     "keep seeding when the download is complete, until stopped", OPT_CONFIG},
+    {SWARM_OPT_EXIT_WHEN_DONE, "exit-when-done", 0, NULL, "on",
+     "exit once every selected file is complete (the opposite of --seed)", OPT_CONFIG},
+    {SWARM_OPT_INCOMPLETE_EXT, "incomplete-ext", 0, NULL, "on",
+     "name unfinished files NAME.part and rename them when complete",
+     OPT_CONFIG | OPT_NEGATE},
+    {SWARM_OPT_ON_DONE, "on-done", 0, "CMD", "none",
+     "run CMD (a program, not a shell line) when a torrent completes, with the "
+     "torrent's name, folder and infohash in its environment", OPT_CONFIG},
+    SWARM_DEF_PEER,
+    SWARM_DEF_TRACKER,
+    SWARM_DEF_PORT,
+    SWARM_DEF_MAX_DOWN,
+    SWARM_DEF_MAX_UP,
+    SWARM_DEF_SEED_RATIO,
+    SWARM_DEF_SEED_TIME,
+    SWARM_DEF_STATE_DIR,
+    SWARM_DEF_RECHECK,
+    SWARM_DEF_LOCAL_ONLY,
+    SWARM_DEF_LOG,
+    SWARM_DEF_VERBOSE,
+    {0},
+};
+/* clang-format on */
+
+static void
+init_get(void *ctx)
+{
+    struct swarm_opts *o = ctx;
+    swarm_opts_init(o);
+    o->exit_when_done = 1;
+}
 
 static int
-run_get(int argc, char **argv)
+run_get(void *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"seed", no_argument, NULL, OPT_SEED},
-        {"exit-when-done", no_argument, NULL, OPT_EXIT},
-        {"only", required_argument, NULL, OPT_ONLY},
-        {"sequential", no_argument, NULL, OPT_SEQUENTIAL},
-        {"help", no_argument, NULL, 'h'},
-        SWARM_LONGOPTS,
-        {NULL, 0, NULL, 0},
-    };
-    struct swarm_opts o;
-    swarm_opts_init(&o);
-    o.exit_when_done = 1;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:hv", opts, NULL)) != -1) {
-        int r = swarm_option("get", c, optarg, &o);
-        if (r < 0)
+    struct swarm_opts *o = ctx;
+    for (int i = 0; i < argc; i++) {
+        if (!argv[i][0]) {
+            cli_error("get",
+                      "an empty SOURCE: expected a .torrent file or an http(s) URL");
             return EXIT_USAGE;
-        if (r > 0)
-            continue;
-        switch (c) {
-        case 'o':
-            o.dir = optarg;
-            break;
-        case OPT_SEED:
-            o.exit_when_done = 0;
-            break;
-        case OPT_EXIT:
-            o.exit_when_done = 1;
-            break;
-        case OPT_ONLY:
-            o.only = optarg;
-            break;
-        case OPT_SEQUENTIAL:
-            o.sequential = 1;
-            break;
-        case 'v':
-            o.verbose = 1;
-            break;
-        case 'h':
-            printf("usage: shoal get %s\n", cmd_get.usage);
-            return EXIT_OK;
-        default:
-            return cli_usage(&cmd_get);
         }
+        o->sources[o->nsources++] = argv[i];
     }
-    if (optind != argc - 1)
-        return cli_usage(&cmd_get);
-    o.sources[o.nsources++] = argv[optind];
-    return swarm_main("get", &o);
+    return swarm_main("get", o);
 }
 
 const struct cmd_entry cmd_get = {
     .name = "get",
-    .usage = "TORRENT [-o DIR] [--peer HOST:PORT]... [--tracker URL]... [--port N] "
-             "[--seed | --exit-when-done] "
-             "[--max-up RATE] [--max-down RATE] [--only LIST] [--sequential] [--recheck] "
-             "[--local-only] [-v]",
-    .summary = "download a torrent from its peers, then exit (or seed with --seed)",
+    .args = "SOURCE...",
+    .summary = "download torrents from their peers, then exit (or seed with --seed)",
+    .about = "Downloads each SOURCE (a .torrent file, or an http:// or https:// URL of "
+             "one) from its peers and web seeds, verifying every piece, then exits; "
+             "with --seed it goes on seeding. Resume state is kept in the state folder, "
+             "so running the same command again resumes.",
+    .opts = get_opts,
+    .min_args = 1,
+    .max_args = SWARM_MAX_SOURCES,
+    .ctx_size = sizeof(struct swarm_opts),
+    .init = init_get,
+    .set = swarm_opts_set_fn,
     .run = run_get,
 };

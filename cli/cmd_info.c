@@ -3,7 +3,6 @@
  * file or magnet link describes. CLI layer; uses only shoal.h.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +76,9 @@ torrent_json(const shoal_metainfo *m)
         json_t *jf = json_object();
         char attr[5];
         attr_letters(f->attr, attr);
+        /* The number --only takes: the file's place in the torrent, pad
+         * files counted, as the library counts them. */
+        json_object_set_new(jf, "index", json_integer((json_int_t)i));
         json_object_set_new(jf, "path", json_string(f->path));
         json_object_set_new(jf, "size", json_integer((json_int_t)f->size));
         json_object_set_new(jf, "offset", json_integer((json_int_t)f->offset));
@@ -127,12 +129,18 @@ torrent_json(const shoal_metainfo *m)
     return print_json(o);
 }
 
-/* Prints the file list as an indented tree; folders are shown once. */
+/* Prints the file list as an indented tree; folders are shown once. Each
+ * file line starts with its index, the number --only takes (pad files are
+ * counted: the library counts them too). */
 static void
 print_tree(const shoal_metainfo *m)
 {
     const char *prev = "";
-    for (size_t i = 0; i < shoal_metainfo_file_count(m); i++) {
+    size_t nfiles = shoal_metainfo_file_count(m);
+    int w = 1;
+    for (size_t n = nfiles > 0 ? nfiles - 1 : 0; n >= 10; n /= 10)
+        w++;
+    for (size_t i = 0; i < nfiles; i++) {
         const struct shoal_file *f = shoal_metainfo_file(m, i);
         /* Skip the folders this file shares with the one before it. */
         size_t common = 0, depth = 0;
@@ -144,18 +152,18 @@ print_tree(const shoal_metainfo *m)
         const char *p = f->path + common;
         const char *slash;
         while ((slash = strchr(p, '/')) != NULL) {
-            printf("  %*s%.*s/\n", (int)(2 * depth), "", (int)(slash - p), p);
+            printf("  %*s  %*s%.*s/\n", w, "", (int)(2 * depth), "", (int)(slash - p), p);
             depth++;
             p = slash + 1;
         }
         char size[32], attr[5];
         cli_human_size(f->size, size, sizeof(size));
         attr_letters(f->attr, attr);
-        printf("  %*s%s  (%s)%s%s%s%s\n", (int)(2 * depth), "", p, size,
+        printf("  %*zu  %*s%s  (%s)%s%s%s%s\n", w, i, (int)(2 * depth), "", p, size,
                attr[0] ? " [" : "", attr, attr[0] ? "]" : "",
                f->attr & SHOAL_FILE_PAD ? " padding" : "");
         if (f->symlink)
-            printf("  %*s  -> %s\n", (int)(2 * depth), "", f->symlink);
+            printf("  %*s  %*s  -> %s\n", w, "", (int)(2 * depth), "", f->symlink);
         prev = f->path;
     }
 }
@@ -212,7 +220,8 @@ torrent_text(const shoal_metainfo *m)
             printf("  %s:%d\n", host, port);
         }
     }
-    printf("files (%zu):\n", shoal_metainfo_file_count(m));
+    printf("files (%zu; the number is what --only takes):\n",
+           shoal_metainfo_file_count(m));
     print_tree(m);
     return EXIT_OK;
 }
@@ -231,9 +240,15 @@ magnet_json(const shoal_magnet *mg)
     char *uri = shoal_magnet_format(mg);
     json_object_set_new(o, "magnet", json_str_or_null(uri));
     shoal_free(uri);
+    /* The torrent's schema: a magnet's tr= parameters have no tiers, so
+     * each is a tier of its own, in the order given (BEP 9). */
     json_t *a = json_array();
-    for (size_t i = 0; i < shoal_magnet_tracker_count(mg); i++)
-        json_array_append_new(a, json_string(shoal_magnet_tracker(mg, i)));
+    for (size_t i = 0; i < shoal_magnet_tracker_count(mg); i++) {
+        json_t *t = json_object();
+        json_object_set_new(t, "url", json_string(shoal_magnet_tracker(mg, i)));
+        json_object_set_new(t, "tier", json_integer((json_int_t)i));
+        json_array_append_new(a, t);
+    }
     json_object_set_new(o, "trackers", a);
     a = json_array();
     for (size_t i = 0; i < shoal_magnet_webseed_count(mg); i++)
@@ -267,7 +282,7 @@ magnet_text(const shoal_magnet *mg)
     if (shoal_magnet_tracker_count(mg)) {
         printf("trackers:\n");
         for (size_t i = 0; i < shoal_magnet_tracker_count(mg); i++)
-            printf("  %s\n", shoal_magnet_tracker(mg, i));
+            printf("  tier %zu  %s\n", i, shoal_magnet_tracker(mg, i));
     }
     if (shoal_magnet_webseed_count(mg)) {
         printf("web seeds:\n");
@@ -296,28 +311,28 @@ magnet_text(const shoal_magnet *mg)
 
 /* ------------------------------------------------------------------ command */
 
+static const struct opt_def info_opts[] = {
+    {1, "json", 0, NULL, "off", "print one JSON object instead of text, for scripts",
+     OPT_CONFIG},
+    {0},
+};
+
 static int
-run_info(int argc, char **argv)
+set_info(void *ctx, int id, const char *val, char *why, size_t whylen)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'J'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'J')
-            json = 1;
-        else if (c == 'h') {
-            printf("usage: shoal info %s\n", cmd_info.usage);
-            return EXIT_OK;
-        } else
-            return cli_usage(&cmd_info);
-    }
-    if (optind != argc - 1)
-        return cli_usage(&cmd_info);
-    const char *arg = argv[optind];
+    (void)id;
+    (void)why;
+    (void)whylen;
+    *(int *)ctx = val[0] == '1';
+    return 0;
+}
+
+static int
+run_info(void *ctx, int argc, char **argv)
+{
+    int json = *(int *)ctx;
+    (void)argc;
+    const char *arg = argv[0];
     struct shoal_perr err;
     memset(&err, 0, sizeof(err));
 
@@ -355,7 +370,15 @@ run_info(int argc, char **argv)
 
 const struct cmd_entry cmd_info = {
     .name = "info",
-    .usage = "TORRENT|MAGNET [--json]",
+    .args = "TORRENT|MAGNET",
     .summary = "show what a torrent file or magnet link holds",
+    .about = "Shows what a torrent file or magnet link describes: name, infohash, "
+             "magnet link, size, pieces, trackers by tier, web seeds, and the files, "
+             "each with the number that get --only takes.",
+    .opts = info_opts,
+    .min_args = 1,
+    .max_args = 1,
+    .ctx_size = sizeof(int),
+    .set = set_info,
     .run = run_info,
 };

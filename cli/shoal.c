@@ -1,21 +1,43 @@
 /*
  * shoal.c — entry point of the shoal command-line tool: picks the
- * subcommand from the table and runs it. CLI layer; uses only shoal.h.
+ * subcommand from the table, reads its config file and command line into
+ * its context, and runs it; `shoal help` and `shoal -V`. CLI layer; uses
+ * only shoal.h.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "config.h"
 #include "shoal.h"
 
-static const struct cmd_entry *const commands[] = {
-    &cmd_create, &cmd_info, &cmd_get, &cmd_seed, &cmd_share, &cmd_tracker,
+const struct cmd_entry *const cli_commands[] = {
+    &cmd_create, &cmd_info, &cmd_get, &cmd_seed, &cmd_share, &cmd_tracker, &cmd_config,
 };
 
-#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+const size_t cli_ncommands = sizeof(cli_commands) / sizeof(cli_commands[0]);
+
+/* The config file the running command was given (shoal config shows it). */
+static const struct config *running_config;
+
+const struct config *
+cli_config(void)
+{
+    return running_config;
+}
+
+const struct cmd_entry *
+cli_command(const char *name)
+{
+    for (size_t i = 0; i < cli_ncommands; i++)
+        if (!strcmp(name, cli_commands[i]->name))
+            return cli_commands[i];
+    return NULL;
+}
 
 void
 cli_error(const char *cmd, const char *fmt, ...)
@@ -31,7 +53,8 @@ cli_error(const char *cmd, const char *fmt, ...)
 int
 cli_usage(const struct cmd_entry *cmd)
 {
-    fprintf(stderr, "usage: shoal %s %s\n", cmd->name, cmd->usage);
+    fprintf(stderr, "usage: shoal %s [OPTIONS]%s%s (try: shoal %s --help)\n", cmd->name,
+            cmd->args[0] ? " " : "", cmd->args, cmd->name);
     return EXIT_USAGE;
 }
 
@@ -41,15 +64,100 @@ cli_is_tty(void)
     return isatty(STDERR_FILENO);
 }
 
+/* Reads the config file (unless --no-config) into ctx, then the command
+ * line over it. Returns 0 or an exit code (the error was printed). */
+static int
+load_options(const struct cmd_entry *cmd, void *ctx, int argc, char **argv,
+             struct opt_args *a, struct config **cfg)
+{
+    char path[4096];
+    const char *file = a->config;
+    if (a->config && a->no_config) {
+        cli_error(cmd->name, "--config and --no-config exclude each other");
+        return EXIT_USAGE;
+    }
+    if (!a->no_config && !file && config_default_path(path, sizeof(path)) == 0)
+        file = path;
+    if (file) {
+        int rc = config_load(cmd->name, file, a->config != NULL, cfg);
+        if (rc)
+            return rc;
+        rc = config_apply(*cfg, cmd, ctx, cmd->name);
+        if (rc)
+            return rc;
+    }
+    int rc = opt_parse(cmd, ctx, argc, argv, a);
+    if (rc)
+        return rc;
+    if (a->argc < cmd->min_args || (cmd->max_args >= 0 && a->argc > cmd->max_args))
+        return cli_usage(cmd);
+    return 0;
+}
+
+int
+cli_run(const struct cmd_entry *cmd, int argc, char **argv)
+{
+    struct opt_args a;
+    opt_prescan(cmd, argc, argv, &a);
+    if (a.help) {
+        opt_print_help(cmd, stdout);
+        return EXIT_OK;
+    }
+    void *ctx = calloc(1, cmd->ctx_size ? cmd->ctx_size : 1);
+    if (!ctx) {
+        cli_error(cmd->name, "out of memory");
+        return EXIT_FAIL;
+    }
+    if (cmd->init)
+        cmd->init(ctx);
+    struct config *cfg = NULL;
+    int rc = load_options(cmd, ctx, argc, argv, &a, &cfg);
+    if (!rc) {
+        running_config = cfg;
+        rc = cmd->run(ctx, a.argc, a.argv);
+        running_config = NULL;
+    }
+    config_free(cfg);
+    free(ctx);
+    return rc;
+}
+
 static void
 print_help(FILE *out)
 {
-    fprintf(out, "shoal %s — a BitTorrent node\n\nusage: shoal COMMAND [ARGS]\n\n",
+    fprintf(out,
+            "shoal %s — a BitTorrent node\n\nusage: shoal COMMAND [OPTIONS] [ARGS]\n\n"
+            "commands:\n",
             shoal_version());
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-8s %s\n           %s %s\n", commands[i]->name,
-                commands[i]->summary, commands[i]->name, commands[i]->usage);
-    fprintf(out, "\nExit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n");
+    for (size_t i = 0; i < cli_ncommands; i++)
+        fprintf(out, "  %-8s %s\n", cli_commands[i]->name, cli_commands[i]->summary);
+    fprintf(out,
+            "\n`shoal help COMMAND` or `shoal COMMAND --help` shows a command's options;"
+            "\n`man shoal` all of them. `shoal -V` prints the version.\n"
+            "\nExit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input,"
+            "\n130 stopped by SIGINT or SIGTERM.\n");
+}
+
+/* `shoal help [COMMAND | --man]`. */
+static int
+run_help(int argc, char **argv)
+{
+    if (argc < 3) {
+        print_help(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[2], "--man")) {
+        opt_print_man(stdout);
+        return EXIT_OK;
+    }
+    const struct cmd_entry *cmd = cli_command(argv[2]);
+    if (!cmd || argc > 3) {
+        fprintf(stderr, "shoal help: no command called '%s' (try: shoal help)\n",
+                argv[2]);
+        return EXIT_USAGE;
+    }
+    opt_print_help(cmd, stdout);
+    return EXIT_OK;
 }
 
 /*
@@ -79,17 +187,15 @@ main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *name = argv[1];
-    if (!strcmp(name, "help") || !strcmp(name, "-h") || !strcmp(name, "--help")) {
-        print_help(stdout);
-        return EXIT_OK;
-    }
-    if (!strcmp(name, "version") || !strcmp(name, "--version")) {
+    if (!strcmp(name, "help") || !strcmp(name, "-h") || !strcmp(name, "--help"))
+        return run_help(argc, argv);
+    if (!strcmp(name, "version") || !strcmp(name, "--version") || !strcmp(name, "-V")) {
         printf("shoal %s\n", shoal_version());
         return EXIT_OK;
     }
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        if (!strcmp(name, commands[i]->name))
-            return commands[i]->run(argc - 1, argv + 1);
+    const struct cmd_entry *cmd = cli_command(name);
+    if (cmd)
+        return cli_run(cmd, argc - 1, argv + 1);
     fprintf(stderr, "shoal: unknown command '%s' (try: shoal help)\n", name);
     return EXIT_USAGE;
 }

@@ -1,40 +1,95 @@
 /*
- * swarm_opts.h — the command-line options of the session commands (get,
- * seed, share) and how they fill a struct swarm_opts. CLI layer.
+ * swarm_opts.h — the options of the session commands (get, seed, share):
+ * their entries for the commands' option tables, and how a value fills a
+ * struct swarm_opts. CLI layer.
  */
 #ifndef SHOAL_CLI_SWARM_OPTS_H
 #define SHOAL_CLI_SWARM_OPTS_H
 
-#include <getopt.h>
+#include <stddef.h>
 
+#include "options.h"
 #include "swarm.h"
 
-/* Long options every session command accepts, and their ids. */
+/* Ids of the session options (opt_def.id). A command that adds options of
+ * its own numbers them from SWARM_OPT_END on. */
 enum {
-    SWARM_OPT_PEER = 1000,
+    SWARM_OPT_DIR = 1,
+    SWARM_OPT_PEER,
+    SWARM_OPT_TRACKER,
     SWARM_OPT_PORT,
     SWARM_OPT_MAX_UP,
     SWARM_OPT_MAX_DOWN,
     SWARM_OPT_LOCAL_ONLY,
     SWARM_OPT_RECHECK,
     SWARM_OPT_VERBOSE,
-    SWARM_OPT_TRACKER,
+    SWARM_OPT_STATE_DIR,
+    SWARM_OPT_INCOMPLETE_EXT,
+    SWARM_OPT_SEED_RATIO,
+    SWARM_OPT_SEED_TIME,
+    SWARM_OPT_ON_DONE,
+    SWARM_OPT_LOG,
+    SWARM_OPT_ONLY,
+    SWARM_OPT_SEQUENTIAL,
+    SWARM_OPT_SEED,
+    SWARM_OPT_EXIT_WHEN_DONE,
+    SWARM_OPT_END
 };
 
+/* Table entries shared by the session commands (see struct opt_def). */
 /* clang-format off */
-#define SWARM_LONGOPTS                                              \
-    {"peer", required_argument, NULL, SWARM_OPT_PEER},              \
-    {"port", required_argument, NULL, SWARM_OPT_PORT},              \
-    {"max-up", required_argument, NULL, SWARM_OPT_MAX_UP},          \
-    {"max-down", required_argument, NULL, SWARM_OPT_MAX_DOWN},      \
-    {"local-only", no_argument, NULL, SWARM_OPT_LOCAL_ONLY},        \
-    {"recheck", no_argument, NULL, SWARM_OPT_RECHECK},              \
-    {"verbose", no_argument, NULL, SWARM_OPT_VERBOSE},              \
-    {"tracker", required_argument, NULL, SWARM_OPT_TRACKER}
+#define SWARM_DEF_PEER                                                              \
+    {SWARM_OPT_PEER, "peer", 0, "HOST:PORT", "none",                                \
+     "connect to this peer too; an IPv6 address is written [ADDR]:PORT",            \
+     OPT_REPEAT | OPT_CONFIG}
+#define SWARM_DEF_TRACKER                                                           \
+    {SWARM_OPT_TRACKER, "tracker", 0, "URL", "none",                                \
+     "announce to this tracker too, besides the torrent's own",                     \
+     OPT_REPEAT | OPT_CONFIG}
+#define SWARM_DEF_PORT                                                              \
+    {SWARM_OPT_PORT, "port", 0, "N", "6881, or a free port when 6881 is taken",     \
+     "listen for peers on port N (0: any free port); a port given here or in the "  \
+     "config file that is taken is an error", OPT_CONFIG}
+#define SWARM_DEF_MAX_UP                                                            \
+    {SWARM_OPT_MAX_UP, "max-up", 0, "RATE", "unlimited",                            \
+     "upload at most RATE bytes per second; K, M and G are KiB, MiB and GiB "       \
+     "(500K, 1.5M)", OPT_CONFIG}
+#define SWARM_DEF_MAX_DOWN                                                          \
+    {SWARM_OPT_MAX_DOWN, "max-down", 0, "RATE", "unlimited",                        \
+     "download at most RATE bytes per second; K, M and G are KiB, MiB and GiB "     \
+     "(500K, 1.5M)", OPT_CONFIG}
+#define SWARM_DEF_LOCAL_ONLY                                                        \
+    {SWARM_OPT_LOCAL_ONLY, "local-only", 0, NULL, "off",                            \
+     "talk to loopback addresses only (also SHOAL_LOCAL_ONLY=1)", OPT_CONFIG}
+#define SWARM_DEF_RECHECK                                                           \
+    {SWARM_OPT_RECHECK, "recheck", 0, NULL, "off",                                  \
+     "hash all the data on disk again, even when the resume state matches it", 0}
+#define SWARM_DEF_VERBOSE                                                           \
+    {SWARM_OPT_VERBOSE, "verbose", 'v', NULL, "off",                                \
+     "print each event (peers, trackers, pieces) once, with a timestamp", OPT_CONFIG}
+#define SWARM_DEF_STATE_DIR                                                         \
+    {SWARM_OPT_STATE_DIR, "state-dir", 0, "DIR",                                    \
+     "$XDG_STATE_HOME/shoal, or ~/.local/state/shoal",                              \
+     "keep resume state and locks in DIR instead of the user's state folder",       \
+     OPT_CONFIG}
+#define SWARM_DEF_SEED_RATIO                                                        \
+    {SWARM_OPT_SEED_RATIO, "seed-ratio", 0, "R", "never",                           \
+     "stop seeding once R times the torrent's size is uploaded (a positive "        \
+     "decimal: 1, 1.5)", OPT_CONFIG}
+#define SWARM_DEF_SEED_TIME                                                         \
+    {SWARM_OPT_SEED_TIME, "seed-time", 0, "DURATION", "never",                      \
+     "stop seeding after DURATION: seconds (90), or with units s, m, h, d "         \
+     "(30m, 2h, 1d, 1h30m)", OPT_CONFIG}
+#define SWARM_DEF_LOG                                                               \
+    {SWARM_OPT_LOG, "log", 0, "FILE", "none",                                       \
+     "append every event, with a timestamp, to FILE", OPT_CONFIG}
 /* clang-format on */
 
-/* Handles one of the SWARM_OPT_* options: 1 handled, 0 not ours, -1 bad
- * value (an error line is printed). */
-int swarm_option(const char *cmd, int c, const char *arg, struct swarm_opts *o);
+/* Applies session option id (see opt_set_fn). Returns 0, or -1 with why. */
+int swarm_opts_set(struct swarm_opts *o, int id, const char *val, char *why,
+                   size_t whylen);
+
+/* opt_set_fn for a context that is a struct swarm_opts. */
+int swarm_opts_set_fn(void *ctx, int id, const char *val, char *why, size_t whylen);
 
 #endif

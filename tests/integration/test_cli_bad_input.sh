@@ -64,7 +64,7 @@ MAGNETS
 PREFIX="" MAXLINES=2
 expect_fail 2 "usage: shoal info" "$SHOAL" info
 expect_fail 2 "usage: shoal info" "$SHOAL" info a b
-expect_fail 2 "usage: shoal info" "$SHOAL" info --bogus x.torrent
+expect_fail 2 "shoal info: unknown option '--bogus'" "$SHOAL" info --bogus x.torrent
 expect_fail 2 "unknown command" "$SHOAL" frobnicate
 
 # A path that names nothing is bad input; a file that cannot be read is a

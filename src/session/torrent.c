@@ -949,6 +949,17 @@ check_begin(struct torrent *t)
 
 /* ------------------------------------------------------------------ selection */
 
+/* Parses "0,2,5-7" into wanted[file] flags, by the rules programs check
+ * --only with before they add a torrent (shoal_metainfo_check_selection). */
+static int
+parse_only(const char *only, size_t nfiles, uint8_t *want, struct shoal_perr *err)
+{
+    int rc = fileselect_parse(only, nfiles, want, err);
+    if (rc)
+        return rc;
+    return 0;
+}
+
 static int
 select_files(struct torrent *t, const char *only, struct shoal_perr *err)
 {
@@ -960,7 +971,7 @@ select_files(struct torrent *t, const char *only, struct shoal_perr *err)
         return SHOAL_ENOMEM;
     }
     if (only) {
-        int rc = fileselect_parse(only, m->file_count, want, err);
+        int rc = parse_only(only, m->file_count, want, err);
         if (rc) {
             xfree(want);
             return rc;

@@ -455,6 +455,7 @@ check_limits(struct run *r, struct src *s)
         return;
     s->limit_hit = 1;
     note(r, line);
+    shoal_torrent_stop(s->t);
     if (--r->limits_left == 0)
         shoal_session_stop(r->ss);
 }

@@ -414,6 +414,7 @@ enum shoal_torrent_state {
     SHOAL_TS_READ_ONLY,     /* cannot write the download folder */
     SHOAL_TS_FILES_MISSING, /* seeding data was deleted or truncated */
     SHOAL_TS_ERROR,
+    SHOAL_TS_STOPPED, /* shoal_torrent_stop(): no peers, nothing sent or saved */
 };
 
 struct shoal_torrent_status {
@@ -447,6 +448,15 @@ struct shoal_torrent_status {
 
 SHOAL_EXPORT void shoal_torrent_status(const shoal_torrent *t,
                                        struct shoal_torrent_status *st);
+
+/*
+ * Stops t for good while the session goes on (a seeding goal reached, say):
+ * its peers are closed and no others are taken, its trackers hear
+ * `stopped`, its resume state is saved, and it stays in SHOAL_TS_STOPPED
+ * (its status still readable) until the session is freed. Emits
+ * SHOAL_EV_STATE_CHANGED. Stopping a stopped torrent does nothing.
+ */
+SHOAL_EXPORT void shoal_torrent_stop(shoal_torrent *t);
 
 /* One tracker of a torrent, as shoal_torrent_tracker() reports it. The
  * strings belong to the torrent and stay valid until the session runs again

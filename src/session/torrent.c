@@ -65,12 +65,14 @@ static const char *const state_names[] = {
     [SHOAL_TS_CHECKING] = "checking",   [SHOAL_TS_DOWNLOADING] = "downloading",
     [SHOAL_TS_SEEDING] = "seeding",     [SHOAL_TS_DISK_FULL] = "disk full",
     [SHOAL_TS_READ_ONLY] = "read-only", [SHOAL_TS_FILES_MISSING] = "files missing",
-    [SHOAL_TS_ERROR] = "error",
+    [SHOAL_TS_ERROR] = "error",         [SHOAL_TS_STOPPED] = "stopped",
 };
 
 void
 torrent_set_state(struct torrent *t, enum shoal_torrent_state st, const char *fmt, ...)
 {
+    if (t->state == SHOAL_TS_STOPPED)
+        return; /* for good: work still in flight changes nothing */
     if (fmt) {
         va_list ap;
         va_start(ap, fmt);
@@ -1120,6 +1122,11 @@ torrent_stop(struct torrent *t)
 void
 torrent_tick(struct torrent *t, uint64_t now)
 {
+    if (t->state == SHOAL_TS_STOPPED) {
+        /* Only the `stopped` announce is left to send. */
+        tracker_client_tick(&t->tracker, now);
+        return;
+    }
     for (struct peer *p = t->peers; p; p = p->next)
         peer_tick(p, now);
     if (now - t->last_choke_ms >= TORRENT_CHOKE_INTERVAL_MS) {
@@ -1216,6 +1223,22 @@ shoal_torrent_status(const shoal_torrent *pt, struct shoal_torrent_status *st)
     st->banned = (uint32_t)t->nbanned;
     announcer_best_counts(&t->tracker.announcer, &st->tracker_seeders,
                           &st->tracker_leechers, &st->tracker_downloaded);
+}
+
+void
+shoal_torrent_stop(shoal_torrent *pt)
+{
+    struct torrent *t = (struct torrent *)pt;
+    if (t->state == SHOAL_TS_STOPPED || t->stopped)
+        return;
+    for (struct peer *p = t->peers; p; p = p->next)
+        peer_close(p, "torrent stopped");
+    t->nknown = 0; /* nobody left to dial */
+    announcer_stop(&t->tracker.announcer);
+    torrent_stop(t);
+    torrent_set_state(t, SHOAL_TS_STOPPED, NULL);
+    tracker_client_tick(&t->tracker, session_now_ms(t->ss));
+    start_next_check(t->ss); /* its own check, if it ran, is over */
 }
 
 /* ------------------------------------------------------------------ tracker info */

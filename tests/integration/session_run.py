@@ -311,6 +311,48 @@ def case_limits(work):
           "--seed-ratio 1: the seeder stops by itself, exit 0, saying why "
           "(exit %s after %.1f s)" % (src, time.monotonic() - t0))
 
+    # Two torrents with --seed-ratio 1: each stops on its own; the run ends
+    # with the last.
+    make_files(os.path.join(work, "two"), [("a.bin", 300000), ("b.bin", 200000)], "two")
+    seeders, sports = [], []
+    for n in ("a", "b"):
+        create(work, os.path.join(work, "two", n + ".bin"), os.path.join(work, n + ".torrent"))
+        out = os.path.join(work, "two-seed-" + n)
+        seeders.append(start(["seed", n + ".torrent", "-d", "two", "--port", "0"], out, env,
+                             work))
+        sports.append(pt.shoal_port(out))
+        wait_verified(out)
+    node_out = os.path.join(work, "node")
+    node = start(["get", "a.torrent", "b.torrent", "-o", "node", "--port", "0",
+                  "--seed-ratio", "1", "--peer", "127.0.0.1:%d" % (sports[0] or 1),
+                  "--peer", "127.0.0.1:%d" % (sports[1] or 1)], node_out, env, work)
+    nport = pt.shoal_port(node_out)
+    got_both = pt.wait_for(lambda: all(
+        pt.same_file(os.path.join(work, "two", n), os.path.join(work, "node", n))
+        for n in ("a.bin", "b.bin")), 30)
+    for p in seeders:
+        procs.stop(p)
+    rc, _, _ = run(["get", "a.torrent", "-o", "leech-a", "--port", "0",
+                    "--peer", "127.0.0.1:%d" % (nport or 1)], env, work)
+    stopped_a = pt.wait_for(lambda: "a.bin: seed ratio 1.00 reached" in
+                            pt.read_text(node_out + ".err"), 10)
+    err = pt.read_text(node_out + ".err")
+    check(got_both and rc == 0 and stopped_a and "b.bin: seed ratio" not in err and
+          node.poll() is None,
+          "two torrents: a.bin stops at ratio 1 on its own, b.bin seeds on "
+          "(downloaded %s, leecher exit %d, node running %s)"
+          % (got_both, rc, node.poll() is None))
+    rc, _, _ = run(["get", "a.torrent", "-o", "leech-a2", "--port", "0", "--peer",
+                    "127.0.0.1:%d" % (nport or 1)], env, work, timeout=8)
+    check(rc != 0 and not os.path.exists(os.path.join(work, "leech-a2", "a.bin")),
+          "two torrents: the stopped a.bin serves nobody any more (exit %d)" % rc)
+    rc, _, _ = run(["get", "b.torrent", "-o", "leech-b", "--port", "0",
+                    "--peer", "127.0.0.1:%d" % (nport or 1)], env, work)
+    nrc = procs.wait(node, 20)
+    err = pt.read_text(node_out + ".err")
+    check(rc == 0 and nrc == 0 and "b.bin: seed ratio 1.00 reached" in err,
+          "two torrents: b.bin stops at ratio 1 too, and the run ends, exit %s" % nrc)
+
     # --seed-time: stops after the time even with nobody to serve.
     t0 = time.monotonic()
     rc, _, err = run(["seed", torrent, "-d", "s", "--port", "0", "--seed-time", "2s"],

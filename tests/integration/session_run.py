@@ -239,15 +239,24 @@ def case_port(work):
     make_files(os.path.join(work, "d"), [("p.bin", 50000)], "p")
     torrent = os.path.join(work, "p.torrent")
     create(work, os.path.join(work, "d", "p.bin"), torrent)
-    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        holder.bind(("127.0.0.1", 6881))
-        holder.listen(1)
-    except OSError as e:
-        # Another program holds it: it is taken all the same.
-        print("      6881 already taken (%s)" % e)
-        holder.close()
-        holder = None
+    # Other tests' shoal processes take 6881 (and fall back) now and then:
+    # wait, bounded, for a moment it is free, and hold it.
+    holder = None
+
+    def hold():
+        nonlocal holder
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", 6881))
+            s.listen(1)
+        except OSError:
+            s.close()
+            return False
+        holder = s
+        return True
+    if not pt.wait_for(hold, 30, step=0.2):
+        print("SKIP  the default port: 127.0.0.1:6881 stayed taken for 30 s")
+        return
     try:
         out = os.path.join(work, "fallback")
         p = start(["seed", torrent, "-d", "d"], out, env, work)
@@ -267,10 +276,7 @@ def case_port(work):
             print("SKIP  explicit --port taken: this build does not tell --port from "
                   "the default")
     finally:
-        if holder:
-            holder.close()
-    if holder is None:
-        return
+        holder.close()
     # Free again: the default is used (unless another test took it meanwhile,
     # which the fallback line would then say).
     out = os.path.join(work, "default")

@@ -405,9 +405,10 @@ def case_limits(work):
 
 class Handler(http.server.SimpleHTTPRequestHandler):
     def do_GET(self):
-        if self.path == "/moved":
+        to = {"/moved": "/t/u.torrent", "/away": "http://example.com/u.torrent"}
+        if self.path in to:
             self.send_response(302)
-            self.send_header("Location", "/t/u.torrent")
+            self.send_header("Location", to[self.path])
             self.end_headers()
             return
         super().do_GET()
@@ -444,8 +445,14 @@ def case_sources(work):
                                            os.path.join(dl, "u.bin")),
                   "get of an http URL (%s): identical (exit %d %s)"
                   % (name, rc, err.strip()[-200:] if rc else ""))
+        with open(os.path.join(srv_dir, "t", "huge.torrent"), "wb") as f:
+            f.truncate(10 * 1024 * 1024 + 1)
         for url, code, words in ((base + "/t/none.torrent", 2, "HTTP 404"),
+                                 (base + "/t/huge.torrent", 2,
+                                  "larger than %d bytes" % (10 * 1024 * 1024)),
                                  ("http://example.com/u.torrent", 2, "local-only"),
+                                 (base + "/away", 2,
+                                  "redirected to http://example.com/u.torrent: local-only"),
                                  ("ftp://127.0.0.1/u.torrent", 2, "only http:// and https://")):
             before = tree(work)
             rc, out, err = run(["get", url, "-o", "dl-bad", "--port", "0"], env, work)

@@ -113,8 +113,18 @@ ondone_run(struct ondone *od, const char *name, const char *dir, const char *has
         return -ENOMEM;
     }
     char *argv[] = {(char *)od->prog, NULL};
+    /* shoal ignores SIGPIPE, and an ignored signal stays ignored across
+     * exec: the program gets the default back, as from a shell. */
+    posix_spawnattr_t attr;
+    sigset_t dflt;
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGPIPE);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigdefault(&attr, &dflt);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
-    int rc = posix_spawn(&pid, od->prog, NULL, NULL, argv, env);
+    int rc = posix_spawn(&pid, od->prog, NULL, &attr, argv, env);
+    posix_spawnattr_destroy(&attr);
     free(env);
     if (rc != 0) {
         notef(od, "%s: cannot run --on-done %s: %s", name, od->prog, strerror(rc));

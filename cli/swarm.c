@@ -166,15 +166,28 @@ check_selection(struct run *r)
     return 0;
 }
 
+/* The folder, or the nearest part of its path that exists (get creates
+ * the rest), must be a folder. */
 static int
 check_dir(struct run *r)
 {
-    struct stat st;
-    if (stat(r->o->dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
-        cli_error(r->cmd, "%s is a file, not a folder", r->o->dir);
-        return EXIT_USAGE;
+    char p[STATE_PATH_MAX];
+    snprintf(p, sizeof(p), "%s", r->o->dir);
+    for (;;) {
+        struct stat st;
+        if (stat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                return 0;
+            cli_error(r->cmd, "%s is a file, not a folder", p);
+            return EXIT_USAGE;
+        }
+        char *slash = strrchr(p, '/');
+        while (slash && slash > p && slash[-1] == '/')
+            slash--;
+        if (!slash || slash == p)
+            return 0;
+        *slash = '\0';
     }
-    return 0;
 }
 
 static int

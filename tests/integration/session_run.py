@@ -208,6 +208,7 @@ def case_bad_options(work):
          "--only 9: the torrent has 3 files, numbered 0-2"),
         (["get", torrent, "-o", "out", "--only", "1,x"], 2, "expected file indices"),
         (["get", torrent, "-o", "big.torrent"], 2, "big.torrent is a file, not a folder"),
+        (["get", torrent, "-o", "big.torrent/sub"], 2, "big.torrent is a file, not a folder"),
         (["get", torrent, "-o", "out", "--peer", "tracker.example:6881"], 2, "local-only"),
         (["get", torrent, "-o", "out", "--peer", "10.0.0.1:6881"], 2, "local-only"),
         (["get", "nothing.torrent", "-o", "out"], 2, "nothing.torrent"),

@@ -49,6 +49,7 @@ struct run {
     int limits;      /* --seed-ratio or --seed-time given */
     int limits_left; /* torrents no seed limit has stopped yet */
     char real_dir[PATH_MAX];
+    char sdir[STATE_PATH_MAX]; /* the state folder */
     struct display *d;
     shoal_session *ss;
     struct ondone od;
@@ -166,19 +167,19 @@ check_selection(struct run *r)
     return 0;
 }
 
-/* The folder, or the nearest part of its path that exists (get creates
- * the rest), must be a folder. */
+/* path, or the nearest part of it that exists (the rest is created), must
+ * be a folder. what names the option for the message. */
 static int
-check_dir(struct run *r)
+check_folder(struct run *r, const char *path, const char *what)
 {
     char p[STATE_PATH_MAX];
-    snprintf(p, sizeof(p), "%s", r->o->dir);
+    snprintf(p, sizeof(p), "%s", path);
     for (;;) {
         struct stat st;
         if (stat(p, &st) == 0) {
             if (S_ISDIR(st.st_mode))
                 return 0;
-            cli_error(r->cmd, "%s is a file, not a folder", p);
+            cli_error(r->cmd, "%s%s is a file, not a folder", what, p);
             return EXIT_USAGE;
         }
         char *slash = strrchr(p, '/');
@@ -188,6 +189,20 @@ check_dir(struct run *r)
             return 0;
         *slash = '\0';
     }
+}
+
+static int
+check_dirs(struct run *r)
+{
+    int rc = check_folder(r, r->o->dir, "");
+    if (rc)
+        return rc;
+    if (state_dir_path(r->o->state_dir, r->sdir, sizeof(r->sdir)) != 0) {
+        cli_error(r->cmd, "no state folder: set XDG_STATE_HOME or HOME, or use "
+                          "--state-dir DIR");
+        return EXIT_USAGE;
+    }
+    return check_folder(r, r->sdir, "state folder: ");
 }
 
 static int
@@ -268,7 +283,7 @@ check_all(struct run *r)
     if (!rc)
         rc = check_selection(r);
     if (!rc)
-        rc = check_dir(r);
+        rc = check_dirs(r);
     if (!rc)
         rc = check_peers(r);
     if (!rc)
@@ -291,14 +306,8 @@ check_all(struct run *r)
 static int
 prepare_state(struct run *r)
 {
-    char sdir[STATE_PATH_MAX];
-    int rc = state_dir_path(r->o->state_dir, sdir, sizeof(sdir));
-    if (rc) {
-        cli_error(r->cmd, "no state folder: set XDG_STATE_HOME or HOME, or use "
-                          "--state-dir DIR");
-        return EXIT_USAGE;
-    }
-    rc = state_dir_create(sdir);
+    const char *sdir = r->sdir;
+    int rc = state_dir_create(sdir);
     if (rc) {
         cli_error(r->cmd, "cannot create the state folder %s: %s", sdir,
                   shoal_strerror(rc));

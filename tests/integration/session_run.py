@@ -186,6 +186,19 @@ def case_state(work):
     check(tree(share) == before, "nothing was written into the seeded folder (%s)"
           % sorted(tree(share) - before))
 
+    # --state-dir: the state goes there instead.
+    if new_options():
+        mine = os.path.join(work, "mystate")
+        before_state = tree(sdir)
+        rc, _, err = run(["seed", torrent, "-d", "share", "--port", "0", "--state-dir",
+                          "mystate", "--seed-time", "1"], env, work)
+        check(rc == 0 and os.path.exists(pt.state_file(share, ih, ".resume", mine)) and
+              tree(sdir) == before_state and tree(share) == before,
+              "--state-dir: the state goes there, nowhere else (exit %d, %s)"
+              % (rc, sorted(tree(mine))))
+    else:
+        print("SKIP  --state-dir: not parsed by this build")
+
     # create of the seeded folder makes the same torrent.
     again = os.path.join(work, "again.torrent")
     create(work, os.path.join(share, "album"), again)
@@ -218,6 +231,8 @@ def case_bad_options(work):
         cases += [
             (["get", torrent, "-o", "out", "--on-done", "no-such-program"], 2,
              "--on-done no-such-program"),
+            (["get", torrent, "-o", "out", "--state-dir", "big.torrent/state"], 2,
+             "state folder: big.torrent is a file, not a folder"),
             (["get", torrent, torrent, "-o", "out"], 2, "are the same torrent"),
             (["get", torrent, "nothing.torrent", "-o", "out"], 2, "nothing.torrent"),
         ]

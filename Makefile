@@ -11,6 +11,9 @@
 #   make fuzz     build the libFuzzer targets in build-fuzz/
 #   make format   reformat the sources; make format-check checks them
 #   make lint     ban unsafe libc calls and raw malloc in the library
+#   make install  build, then install the program and its man page under
+#                 PREFIX (default /usr/local): bin/shoal, share/man/man1/shoal.1;
+#                 DESTDIR, when set, is put in front of every path (packaging)
 
 BUILD     ?= build
 ASAN      ?= build-asan
@@ -18,10 +21,11 @@ TSAN      ?= build-tsan
 DEBUG     ?= build-debug
 FUZZ      ?= build-fuzz
 JOBS      ?= $(shell nproc)
+PREFIX    ?= /usr/local
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 export SHOAL_LOCAL_ONLY := 1
 
-.PHONY: all build test demo deps asan tsan debug fuzz format format-check lint clean
+.PHONY: all build test demo deps asan tsan debug fuzz format format-check lint clean install
 
 all: build
 
@@ -30,6 +34,10 @@ $(BUILD)/CMakeCache.txt:
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+# cmake --install reads DESTDIR from the environment.
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 deps:
 	sh scripts/install-deps.sh

@@ -89,7 +89,8 @@ run_config(void *ctx, int argc, char **argv)
             return rc;
     }
     if (!c)
-        printf("# config file: none (--no-config)\n");
+        printf("# config file: none (--no-config, or neither XDG_CONFIG_HOME nor HOME "
+               "is set)\n");
     else if (!c->text)
         printf("# config file: %s (not found: every setting is a default)\n", c->path);
     else

@@ -29,8 +29,9 @@ static const struct opt_def get_opts[] = {
      "name unfinished files NAME.part and rename them when complete",
      OPT_CONFIG | OPT_NEGATE},
     {SWARM_OPT_ON_DONE, "on-done", 0, "CMD", "none",
-     "run CMD (a program, not a shell line) when a torrent completes, with the "
-     "torrent's name, folder and infohash in its environment", OPT_CONFIG},
+     "run the program CMD (no shell) when a torrent completes, with "
+     "SHOAL_TORRENT_NAME, SHOAL_TORRENT_DIR and SHOAL_TORRENT_HASH in its "
+     "environment", OPT_CONFIG},
     SWARM_DEF_PEER,
     SWARM_DEF_TRACKER,
     SWARM_DEF_PORT,

@@ -220,7 +220,7 @@ torrent_text(const shoal_metainfo *m)
             printf("  %s:%d\n", host, port);
         }
     }
-    printf("files (%zu; the number is what --only takes):\n",
+    printf("files (%zu, numbered as get --only counts them):\n",
            shoal_metainfo_file_count(m));
     print_tree(m);
     return EXIT_OK;

@@ -83,8 +83,9 @@ read_file(const char *path, char **out, size_t *len)
         fclose(f);
         return -ENOMEM;
     }
+    errno = 0;
     size_t n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
-    int rc = ferror(f) ? -EIO : n > CONFIG_MAX_BYTES ? -EFBIG : 0;
+    int rc = ferror(f) ? (errno ? -errno : -EIO) : n > CONFIG_MAX_BYTES ? -EFBIG : 0;
     fclose(f);
     if (rc) {
         free(buf);

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -145,10 +146,17 @@ opt_prescan(const struct cmd_entry *cmd, int argc, char **argv, struct opt_args 
     static struct table t;
     memset(a, 0, sizeof(*a));
     table_build(&t, cmd);
+    /* getopt reorders what it scans, and after an error in a different
+     * order than a clean pass would: the second pass must see argv as the
+     * user wrote it, so this one scans a copy. */
+    char **copy = calloc((size_t)argc + 1, sizeof(*copy));
+    if (!copy)
+        return; /* the second pass still parses everything but the config */
+    memcpy(copy, argv, (size_t)argc * sizeof(*copy));
     opterr = 0;
     optind = 0; /* glibc: start afresh, whatever argv the last scan saw */
     int c, neg;
-    while ((c = next_opt(&t, argc, argv)) != -1) {
+    while ((c = next_opt(&t, argc, copy)) != -1) {
         int i = table_index(&t, c, &neg);
         if (i < 0)
             continue;
@@ -166,6 +174,7 @@ opt_prescan(const struct cmd_entry *cmd, int argc, char **argv, struct opt_args 
             break;
         }
     }
+    free(copy);
 }
 
 /* Says what is wrong with an option getopt did not accept. */

@@ -9,6 +9,7 @@ build-essential cmake ninja-build pkg-config
 libevent-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev
 libcmocka-dev clang libclang-rt-14-dev clang-format
 transmission-cli aria2 python3-libtorrent opentracker mktorrent
+man-db
 "
 
 missing=""

@@ -40,7 +40,10 @@ RUN_TIMEOUT = 60
 
 
 def env_for(work, name="state"):
-    return dict(os.environ, SHOAL_LOCAL_ONLY="1", XDG_STATE_HOME=os.path.join(work, name))
+    """Local-only, a state folder of this test's, and no config file (the
+    one CTest provides sets port = 0; the defaults are what is tested)."""
+    return dict(os.environ, SHOAL_LOCAL_ONLY="1", XDG_STATE_HOME=os.path.join(work, name),
+                XDG_CONFIG_HOME=os.path.join(work, "no-config"))
 
 
 def run(args, env, cwd, timeout=RUN_TIMEOUT):
@@ -83,7 +86,8 @@ def make_files(folder, sizes, seed):
 
 
 def create(work, path, torrent, piece="16K"):
-    rc, _, err = run(["create", path, "-o", torrent, "--piece-size", piece], os.environ, work)
+    rc, _, err = run(["create", path, "-o", torrent, "--piece-size", piece], env_for(work),
+                     work)
     if rc != 0:
         raise RuntimeError("shoal create %s: %s" % (path, err))
     return pt.Torrent(torrent) if not os.path.isdir(path) else None

@@ -407,6 +407,17 @@ def case_limits(work):
     os.makedirs(run_dir)
     rc, _, err = run(["get", htorrent, "-o", "../hl", "--port", "0", "--peer",
                       "127.0.0.1:%d" % (hport or 1), "--on-done", script], denv, run_dir)
+    # A program that cannot start (its interpreter is missing): said, not fatal.
+    broken = os.path.join(work, "broken.sh")
+    with open(broken, "w") as f:
+        f.write("#!/nonexistent/interpreter\n")
+    os.chmod(broken, 0o755)
+    brc, _, berr = run(["get", htorrent, "-o", "hl2", "--port", "0", "--peer",
+                        "127.0.0.1:%d" % (hport or 1), "--on-done", broken], denv, work)
+    check(brc == 0 and "cannot run --on-done %s" % broken in berr and
+          pt.same_file(os.path.join(hdir, hostile), os.path.join(work, "hl2", hostile)),
+          "--on-done that cannot start: said, and the download still exits 0 (exit %d)"
+          % brc)
     procs.stop(hseeder)
     want = b"\0".join(x.encode() for x in (
         hostile, os.path.realpath(os.path.join(work, "hl")), infohash(htorrent))) + b"\0"

@@ -252,6 +252,47 @@ def case_bad_options(work):
               % (" ".join(args[2:]), code, words, rc, sorted(created), err.strip()))
 
 
+def case_interrupt(work):
+    """Ctrl-C in the middle of a download: exit 130 with a word on how to go
+    on, totals last; the same command then resumes from the state folder."""
+    env = env_for(work)
+    make_files(os.path.join(work, "i"), [("i.bin", 2 * 1024 * 1024)], "interrupt")
+    torrent = os.path.join(work, "i.torrent")
+    create(work, os.path.join(work, "i", "i.bin"), torrent)
+    seed_out = os.path.join(work, "i-seed")
+    seeder = start(["seed", torrent, "-d", "i", "--port", "0", "--max-up", "400K"],
+                   seed_out, env, work)
+    port = pt.shoal_port(seed_out)
+    wait_verified(seed_out)
+    args = ["get", torrent, "-o", "i-dl", "--port", "0", "--peer", "127.0.0.1:%d" % (port or 1)]
+    out = os.path.join(work, "i-get")
+    getter = start(args, out, env, work)
+    pt.shoal_port(out)
+    time.sleep(2)
+    rc = procs.stop(getter, signal.SIGINT)
+    err = pt.read_text(out + ".err").strip().splitlines()
+    first = pt.totals("\n".join(err))
+    check(rc == pt.EXIT_INTERRUPTED and any("stopped; run the same command to resume" in x
+                                            for x in err) and
+          err and ": totals: " in err[-1],
+          "Ctrl-C: exit %d, says how to go on, totals last (exit %s)"
+          % (pt.EXIT_INTERRUPTED, rc))
+    procs.stop(seeder)
+    seeder = start(["seed", torrent, "-d", "i", "--port", "0"], seed_out + "2", env, work)
+    port = pt.shoal_port(seed_out + "2")
+    wait_verified(seed_out + "2")
+    args[-1] = "127.0.0.1:%d" % (port or 1)
+    rc, _, err = run(args, env, work)
+    second = pt.totals(err)
+    done = first.get("downloaded", 0)
+    check(rc == 0 and pt.same_file(os.path.join(work, "i", "i.bin"),
+                                   os.path.join(work, "i-dl", "i.bin")) and
+          0 < done and second.get("downloaded", 1 << 30) <= 2 * 1024 * 1024 - done + 65536,
+          "the same command resumes: %s bytes before Ctrl-C, %s after (exit %d)"
+          % (done, second.get("downloaded"), rc))
+    procs.stop(seeder)
+
+
 # ------------------------------------------------------------------ port
 
 def case_port(work):
@@ -518,7 +559,7 @@ def case_sources(work):
 
 
 CASES = {
-    "state": [case_state, case_bad_options],
+    "state": [case_state, case_bad_options, case_interrupt],
     "port": [case_port],
     "limits": [case_limits],
     "sources": [case_sources],

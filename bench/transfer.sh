@@ -41,6 +41,10 @@ LEECH_DIR=$DIR/leech
 LOG=$DIR/log
 DATA=$SEED_DIR/data.bin
 TORRENT=$DIR/data.torrent
+# shoal's resume state stays with the bench, never in the user's state
+# folder: the seeder's is kept between runs, the leecher's starts afresh.
+SEED_STATE=$DIR/seed-state
+LEECH_STATE=$DIR/leech-state
 
 case $SIZE_MIB in '' | *[!0-9]* | 0) echo "usage: $0 [SIZE_MIB]" >&2; exit 2 ;; esac
 case $RUNS in '' | *[!0-9]* | 0) echo "transfer.sh: RUNS must be a positive number" >&2; exit 2 ;; esac
@@ -57,7 +61,7 @@ mkdir -p "$SEED_DIR" "$LOG"
 # Random data, made once and kept for later runs of the same size.
 if [ ! -f "$DATA" ] || [ "$(stat -c %s "$DATA")" != "$bytes" ]; then
     echo "making $DATA ($SIZE_MIB MiB of random data)"
-    rm -rf "$SEED_DIR/.shoal"
+    rm -rf "$SEED_STATE"
     head -c "$bytes" /dev/urandom > "$DATA.tmp"
     mv "$DATA.tmp" "$DATA"
 fi
@@ -133,7 +137,8 @@ start_seeder() {
     out=$LOG/$pair-$run-seed.out
     err=$LOG/$pair-$run-seed.err
     if [ "$pair" = shoal ]; then
-        "$SHOAL" seed "$TORRENT" -d "$SEED_DIR" --port 0 > "$out" 2> "$err" &
+        XDG_STATE_HOME=$SEED_STATE "$SHOAL" seed "$TORRENT" -d "$SEED_DIR" --port 0 \
+            > "$out" 2> "$err" &
     else
         "$PYTHON" "$LT_PEER" seed "$TORRENT" "$SEED_DIR" --timeout $((2 * TIMEOUT + 60)) \
             > "$out" 2> "$err" &
@@ -165,12 +170,13 @@ run_pair() {
     out=$LOG/$pair-$run-leech.out
     err=$LOG/$pair-$run-leech.err
     tfile=$LOG/$pair-$run-leech.time
-    rm -rf "$LEECH_DIR"
+    rm -rf "$LEECH_DIR" "$LEECH_STATE"
     mkdir -p "$LEECH_DIR"
     start_seeder "$pair" "$run"
     local cmd
     if [ "$pair" = shoal ]; then
-        cmd=("$SHOAL" get "$TORRENT" -o "$LEECH_DIR" --peer "127.0.0.1:$SEEDER_PORT"
+        cmd=(env XDG_STATE_HOME="$LEECH_STATE" "$SHOAL" get "$TORRENT" -o "$LEECH_DIR"
+            --peer "127.0.0.1:$SEEDER_PORT"
             --exit-when-done)
     else
         cmd=("$PYTHON" "$LT_PEER" leech "$TORRENT" "$LEECH_DIR"

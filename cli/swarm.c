@@ -1,33 +1,106 @@
 /*
- * swarm.c — runs a session for the get, seed and share commands: loads
- * the sources, checks the options against them, runs the session, and
- * stops it cleanly on a signal. CLI layer.
+ * swarm.c — runs a session for the get, seed and share commands. CLI layer.
+ *
+ * The order is the point: every source is loaded and every option checked
+ * (the file selection, the folder, the peers, the data a seeder must have,
+ * the --on-done program, the log file) before anything is created or any
+ * port opened, so that a mistake costs nothing. Only then the state folder,
+ * the lock on each torrent's state, the session and its port, and the
+ * torrents. Nothing of shoal's goes into the download folder.
  */
 #include "swarm.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "display.h"
+#include "ondone.h"
+#include "state.h"
 
-/* The session a signal should stop: one per process, set by swarm_run. */
+/* One torrent of the run. */
+struct src {
+    shoal_metainfo *m; /* ours until the session takes it */
+    shoal_torrent *t;
+    const char *label; /* the source as given */
+    char name[256];
+    char hex[SHOAL_INFOHASH_LEN * 2 + 1];
+    char stem[STATE_PATH_MAX];
+    int lock_fd;
+    int ran_on_done;
+    int limit_hit;             /* a seed limit stopped it */
+    uint64_t seeding_since_ns; /* when it was first seen seeding; 0 before */
+};
+
+struct run {
+    const char *cmd;
+    const struct swarm_opts *o;
+    struct src src[SWARM_MAX_SOURCES];
+    int n;
+    int exit_when_done;
+    int limits;      /* --seed-ratio or --seed-time given */
+    int limits_left; /* torrents no seed limit has stopped yet */
+    char real_dir[PATH_MAX];
+    char sdir[STATE_PATH_MAX]; /* the state folder */
+    struct display *d;
+    shoal_session *ss;
+    struct ondone od;
+};
+
+/* The session a signal should stop: one per process, set while it runs. */
 static shoal_session *signal_target;
+static volatile sig_atomic_t interrupted;
 
 static void
 on_signal(int sig)
 {
     (void)sig;
+    interrupted = 1;
     if (signal_target)
         shoal_session_stop(signal_target);
 }
 
-int
-swarm_load(const char *cmd, const char *path, shoal_metainfo **out)
+static int
+is_url(const char *s)
+{
+    return !strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8);
+}
+
+/* ------------------------------------------------------------------ sources */
+
+static int
+fetch_source(const char *cmd, const char *url, int local_only, shoal_metainfo **out)
+{
+    struct shoal_perr err;
+    memset(&err, 0, sizeof(err));
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = shoal_fetch_url(url, local_only, SHOAL_MAX_TORRENT_FILE, &data, &len, &err);
+    if (rc) {
+        cli_error(cmd, "%s: %s", url, shoal_perr_text(&err));
+        return rc == -EIO || rc == SHOAL_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
+    }
+    memset(&err, 0, sizeof(err));
+    rc = shoal_metainfo_parse(data, len, out, &err);
+    shoal_free(data);
+    if (rc) {
+        cli_error(cmd, "%s: bad torrent: %s (at byte %zu)", url, shoal_perr_text(&err),
+                  err.off);
+        return rc == SHOAL_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int
+load_source(const char *cmd, const char *path, int local_only, shoal_metainfo **out)
 {
     struct shoal_perr err;
     memset(&err, 0, sizeof(err));
@@ -36,9 +109,17 @@ swarm_load(const char *cmd, const char *path, shoal_metainfo **out)
                        "not have yet; use a .torrent file");
         return EXIT_USAGE;
     }
+    if (is_url(path))
+        return fetch_source(cmd, path, local_only, out);
+    const char *scheme_end = strstr(path, "://");
+    if (scheme_end && !memchr(path, '/', (size_t)(scheme_end - path))) {
+        cli_error(cmd, "%s: only http:// and https:// URLs can be fetched", path);
+        return EXIT_USAGE;
+    }
     int rc = shoal_metainfo_load(path, out, &err);
     if (rc == SHOAL_EPARSE || rc == SHOAL_ETOOBIG) {
-        cli_error(cmd, "bad torrent: %s (at byte %zu)", shoal_perr_text(&err), err.off);
+        cli_error(cmd, "%s: bad torrent: %s (at byte %zu)", path, shoal_perr_text(&err),
+                  err.off);
         return EXIT_USAGE;
     }
     if (rc) {
@@ -49,8 +130,227 @@ swarm_load(const char *cmd, const char *path, shoal_metainfo **out)
 }
 
 int
-swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
+swarm_load(const char *cmd, const char *path, shoal_metainfo **out)
 {
+    return load_source(cmd, path, 0, out);
+}
+
+/* ------------------------------------------------------------------ checks */
+
+static int
+check_duplicates(struct run *r)
+{
+    for (int i = 0; i < r->n; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(r->src[i].hex, r->src[j].hex)) {
+                cli_error(r->cmd, "%s and %s are the same torrent", r->src[j].label,
+                          r->src[i].label);
+                return EXIT_USAGE;
+            }
+    return 0;
+}
+
+static int
+check_selection(struct run *r)
+{
+    if (!r->o->only)
+        return 0;
+    for (int i = 0; i < r->n; i++) {
+        struct shoal_perr err;
+        memset(&err, 0, sizeof(err));
+        if (shoal_metainfo_check_selection(r->src[i].m, r->o->only, &err) != 0) {
+            cli_error(r->cmd, "--only %s: %s%s%s", r->o->only, shoal_perr_text(&err),
+                      r->n > 1 ? " in " : "", r->n > 1 ? r->src[i].name : "");
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+/* path, or the nearest part of it that exists (the rest is created), must
+ * be a folder. what names the option for the message. */
+static int
+check_folder(struct run *r, const char *path, const char *what)
+{
+    char p[STATE_PATH_MAX];
+    snprintf(p, sizeof(p), "%s", path);
+    for (;;) {
+        struct stat st;
+        if (stat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                return 0;
+            cli_error(r->cmd, "%s%s is a file, not a folder", what, p);
+            return EXIT_USAGE;
+        }
+        char *slash = strrchr(p, '/');
+        while (slash && slash > p && slash[-1] == '/')
+            slash--;
+        if (!slash || slash == p)
+            return 0;
+        *slash = '\0';
+    }
+}
+
+static int
+check_dirs(struct run *r)
+{
+    int rc = check_folder(r, r->o->dir, "");
+    if (rc)
+        return rc;
+    if (state_dir_path(r->o->state_dir, r->sdir, sizeof(r->sdir)) != 0) {
+        cli_error(r->cmd, "no state folder: set XDG_STATE_HOME or HOME, or use "
+                          "--state-dir DIR");
+        return EXIT_USAGE;
+    }
+    return check_folder(r, r->sdir, "state folder: ");
+}
+
+static int
+check_peers(struct run *r)
+{
+    for (int i = 0; i < r->o->npeers; i++) {
+        struct shoal_perr err;
+        memset(&err, 0, sizeof(err));
+        int rc = shoal_peer_check(r->o->peers[i], r->o->local_only, &err);
+        if (rc) {
+            cli_error(r->cmd, "--peer %s: %s", r->o->peers[i], shoal_perr_text(&err));
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+/* A seeder serves what is there: each file must be there, whole, before
+ * anything is created; the first one that is not is named. */
+static int
+check_data(struct run *r)
+{
+    if (!r->o->seed_only)
+        return 0;
+    for (int i = 0; i < r->n; i++) {
+        const shoal_metainfo *m = r->src[i].m;
+        size_t nf = shoal_metainfo_file_count(m);
+        for (size_t k = 0; k < nf; k++) {
+            const struct shoal_file *f = shoal_metainfo_file(m, k);
+            if (f->attr & (SHOAL_FILE_PAD | SHOAL_FILE_SYMLINK))
+                continue;
+            char path[STATE_PATH_MAX];
+            snprintf(path, sizeof(path), "%s/%s", r->o->dir, f->path);
+            struct stat st;
+            char found[96];
+            if (stat(path, &st) != 0)
+                snprintf(found, sizeof(found), "%s", strerror(errno));
+            else if (!S_ISREG(st.st_mode))
+                snprintf(found, sizeof(found), "not a file");
+            else if ((uint64_t)st.st_size < f->size)
+                snprintf(found, sizeof(found), "%" PRIu64 " of %" PRIu64 " bytes",
+                         (uint64_t)st.st_size, f->size);
+            else
+                continue;
+            cli_error(r->cmd, "%s: the data is not there: expected %s (%s)%s%s%s",
+                      r->src[i].label, path, found,
+                      shoal_metainfo_is_multifile(m) ? "; the folder given must hold '"
+                                                     : "",
+                      shoal_metainfo_is_multifile(m) ? shoal_metainfo_name(m) : "",
+                      shoal_metainfo_is_multifile(m) ? "'" : "");
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+static int
+check_on_done(struct run *r)
+{
+    const char *prog = r->o->on_done;
+    if (!prog)
+        return 0;
+    struct stat st;
+    if (stat(prog, &st) != 0 || !S_ISREG(st.st_mode) || access(prog, X_OK) != 0) {
+        cli_error(r->cmd,
+                  "--on-done %s: not an executable file (a program's path; it is "
+                  "run without a shell)",
+                  prog);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int
+check_all(struct run *r)
+{
+    int rc = check_duplicates(r);
+    if (!rc)
+        rc = check_selection(r);
+    if (!rc)
+        rc = check_dirs(r);
+    if (!rc)
+        rc = check_peers(r);
+    if (!rc)
+        rc = check_data(r);
+    if (!rc)
+        rc = check_on_done(r);
+    if (!rc && r->o->log_path) {
+        int lrc = display_log_open(r->d, r->o->log_path);
+        if (lrc) {
+            cli_error(r->cmd, "--log %s: %s", r->o->log_path, shoal_strerror(lrc));
+            rc = EXIT_USAGE;
+        }
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ state */
+
+/* The state folder, the download folder, and the lock on each torrent. */
+static int
+prepare_state(struct run *r)
+{
+    const char *sdir = r->sdir;
+    int rc = state_dir_create(sdir);
+    if (rc) {
+        cli_error(r->cmd, "cannot create the state folder %s: %s", sdir,
+                  shoal_strerror(rc));
+        return EXIT_FAIL;
+    }
+    if (!r->o->seed_only && (rc = state_mkdirs(r->o->dir, 0755)) != 0) {
+        cli_error(r->cmd, "cannot create %s: %s", r->o->dir, shoal_strerror(rc));
+        return EXIT_FAIL;
+    }
+    if (!realpath(r->o->dir, r->real_dir)) {
+        cli_error(r->cmd, "%s: %s", r->o->dir, strerror(errno));
+        return EXIT_FAIL;
+    }
+    for (int i = 0; i < r->n; i++) {
+        struct src *s = &r->src[i];
+        if (state_stem(sdir, shoal_metainfo_infohash(s->m), r->real_dir, s->stem,
+                       sizeof(s->stem) - 8) != 0) {
+            cli_error(r->cmd, "state folder path too long: %s", sdir);
+            return EXIT_FAIL;
+        }
+        s->lock_fd = state_lock(s->stem);
+        if (s->lock_fd == -EWOULDBLOCK) {
+            cli_error(r->cmd,
+                      "%s: another shoal is using the folder %s (%s) for this torrent; "
+                      "stop it first (lock %s.lock)",
+                      s->name, r->o->dir, r->real_dir, s->stem);
+            return EXIT_FAIL;
+        }
+        if (s->lock_fd < 0) {
+            cli_error(r->cmd, "cannot lock %s.lock: %s", s->stem,
+                      shoal_strerror(s->lock_fd));
+            return EXIT_FAIL;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ session */
+
+static int
+start_session(struct run *r)
+{
+    const struct swarm_opts *o = r->o;
     struct shoal_settings set;
     shoal_settings_init(&set);
     set.port = o->port;
@@ -58,57 +358,164 @@ swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
     set.max_up = o->max_up;
     set.max_down = o->max_down;
     set.verbose = o->verbose;
-    shoal_session *ss = NULL;
-    int rc = shoal_session_new(&set, &ss);
+    int rc = shoal_session_new(&set, &r->ss);
+    if (rc == -EADDRINUSE && !o->port_set && o->port != 0) {
+        /* The default port is a convenience: another client (or another
+         * shoal) may hold it, and any port serves as well. */
+        set.port = 0;
+        rc = shoal_session_new(&set, &r->ss);
+        if (!rc)
+            fprintf(stderr, "shoal %s: port %d is in use; listening on %d instead\n",
+                    r->cmd, o->port, shoal_session_port(r->ss));
+    }
+    if (rc == -EADDRINUSE || rc == -EACCES) {
+        cli_error(r->cmd, "cannot listen on port %d: %s", set.port, shoal_strerror(rc));
+        return EXIT_FAIL;
+    }
     if (rc) {
-        cli_error(cmd, "cannot start the session: %s", shoal_strerror(rc));
-        shoal_metainfo_free(m);
+        cli_error(r->cmd, "cannot start the session: %s", shoal_strerror(rc));
         return EXIT_FAIL;
     }
-    struct display *d = display_new(cmd, o->verbose);
-    if (!d) {
-        cli_error(cmd, "out of memory");
-        shoal_metainfo_free(m);
-        shoal_session_free(ss);
-        return EXIT_FAIL;
-    }
-    shoal_session_set_event_cb(ss, display_on_event, d);
-    printf("listening on port %d\n", shoal_session_port(ss));
+    printf("listening on port %d\n", shoal_session_port(r->ss));
     fflush(stdout);
+    return 0;
+}
 
-    struct shoal_torrent_opts topts = {
-        .save_dir = o->dir,
-        .incomplete_ext = o->incomplete_ext ? ".part" : NULL,
-        .recheck = o->recheck,
-        .sequential = o->sequential,
-        .seed_only = o->seed_only,
-        .only = o->only,
-        .trackers = o->trackers,
-    };
-    struct shoal_perr err;
-    shoal_torrent *t = NULL;
-    char name[256];
-    snprintf(name, sizeof(name), "%s", shoal_metainfo_name(m));
-    rc = shoal_session_add(ss, m, &topts, &t, &err);
-    if (rc) {
-        cli_error(cmd, "%s: %s", name, shoal_perr_text(&err));
-        shoal_metainfo_free(m);
-        shoal_session_free(ss);
-        display_free(d);
-        return rc == SHOAL_EINVAL ? EXIT_USAGE : EXIT_FAIL;
-    }
-    for (int i = 0; i < o->npeers; i++) {
-        rc = shoal_torrent_add_peer(t, o->peers[i]);
+static int
+add_torrents(struct run *r)
+{
+    const struct swarm_opts *o = r->o;
+    for (int i = 0; i < r->n; i++) {
+        struct src *s = &r->src[i];
+        char resume[STATE_PATH_MAX], parts[STATE_PATH_MAX];
+        snprintf(resume, sizeof(resume), "%s.resume", s->stem);
+        snprintf(parts, sizeof(parts), "%s.parts", s->stem);
+        struct shoal_torrent_opts topts = {
+            .save_dir = o->dir,
+            .resume_path = resume,
+            .parts_path = parts,
+            .incomplete_ext = o->incomplete_ext && !o->seed_only ? ".part" : NULL,
+            .recheck = o->recheck,
+            .sequential = o->sequential,
+            .seed_only = o->seed_only,
+            .only = o->only,
+            .trackers = o->trackers,
+        };
+        struct shoal_perr err;
+        memset(&err, 0, sizeof(err));
+        int rc = shoal_session_add(r->ss, s->m, &topts, &s->t, &err);
         if (rc) {
-            cli_error(cmd, "--peer %s: %s", o->peers[i], shoal_strerror(rc));
-            shoal_session_free(ss);
-            display_free(d);
-            return EXIT_USAGE;
+            cli_error(r->cmd, "%s: %s", s->name, shoal_perr_text(&err));
+            return rc == SHOAL_EINVAL ? EXIT_USAGE : EXIT_FAIL;
         }
+        s->m = NULL; /* the session's now */
+        for (int k = 0; k < o->npeers; k++) {
+            rc = shoal_torrent_add_peer(s->t, o->peers[k]);
+            if (rc) {
+                cli_error(r->cmd, "--peer %s: %s", o->peers[k], shoal_strerror(rc));
+                return EXIT_USAGE;
+            }
+        }
+        display_add(r->d, r->ss, s->t, s->name);
     }
-    display_add(d, ss, t, name);
+    return 0;
+}
 
-    signal_target = ss;
+/* A line of the run's own (a seed limit, the --on-done program), shown
+ * like the session's warnings so it ends the live line and reaches the log. */
+static void
+note(void *user, const char *line)
+{
+    struct run *r = user;
+    if (r->ss) {
+        struct shoal_event ev = {.type = SHOAL_EV_WARNING, .message = line};
+        display_on_event(r->ss, &ev, r->d);
+    } else {
+        fprintf(stderr, "shoal %s: %s\n", r->cmd, line);
+    }
+}
+
+static struct src *
+find_src(struct run *r, const shoal_torrent *t)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->src[i].t == t)
+            return &r->src[i];
+    return NULL;
+}
+
+/* Stops seeding a torrent whose --seed-ratio or --seed-time is reached;
+ * the run ends when no torrent is left. */
+static void
+check_limits(struct run *r, struct src *s)
+{
+    const struct swarm_opts *o = r->o;
+    if (!r->limits || s->limit_hit)
+        return;
+    struct shoal_torrent_status st;
+    shoal_torrent_status(s->t, &st);
+    if (st.state != SHOAL_TS_SEEDING)
+        return;
+    uint64_t now = shoal_now_ns();
+    if (!s->seeding_since_ns)
+        s->seeding_since_ns = now;
+    double ratio = st.total_wanted ? (double)st.uploaded / (double)st.total_wanted : 0;
+    uint64_t secs = (now - s->seeding_since_ns) / 1000000000u;
+    char line[400], up[32], size[32];
+    cli_human_size(st.uploaded, up, sizeof(up));
+    cli_human_size(st.total_wanted, size, sizeof(size));
+    if (o->seed_ratio > 0 && ratio >= o->seed_ratio)
+        snprintf(line, sizeof(line),
+                 "%s: seed ratio %.2f reached (uploaded %s of %s); stopped seeding",
+                 s->name, o->seed_ratio, up, size);
+    else if (o->seed_time_s > 0 && secs >= o->seed_time_s)
+        snprintf(line, sizeof(line),
+                 "%s: seeded for %" PRIu64
+                 " s (--seed-time), ratio %.2f; stopped seeding",
+                 s->name, secs, ratio);
+    else
+        return;
+    s->limit_hit = 1;
+    note(r, line);
+    shoal_torrent_stop(s->t);
+    if (--r->limits_left == 0)
+        shoal_session_stop(r->ss);
+}
+
+static void
+on_event(shoal_session *ss, const struct shoal_event *ev, void *user)
+{
+    struct run *r = user;
+    display_on_event(ss, ev, r->d);
+    struct src *s = ev->torrent ? find_src(r, ev->torrent) : NULL;
+    if (!s)
+        return;
+    if (ev->type == SHOAL_EV_FINISHED && r->o->on_done && !s->ran_on_done) {
+        s->ran_on_done = 1;
+        ondone_run(&r->od, s->name, r->real_dir, s->hex);
+    } else if (ev->type == SHOAL_EV_TICK) {
+        ondone_reap(&r->od);
+        check_limits(r, s);
+    }
+}
+
+static int
+all_done(const struct run *r)
+{
+    for (int i = 0; i < r->n; i++) {
+        struct shoal_torrent_status st;
+        shoal_torrent_status(r->src[i].t, &st);
+        if (st.have_wanted != st.total_wanted)
+            return 0;
+    }
+    return 1;
+}
+
+/* Runs the loop and ends the run: the exit code. */
+static int
+run_loop(struct run *r)
+{
+    signal_target = r->ss;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -116,40 +523,138 @@ swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    rc = shoal_session_run(ss, o->exit_when_done);
-    display_end(d);
-    struct shoal_torrent_status st;
-    shoal_torrent_status(t, &st);
-    int done = st.have_wanted == st.total_wanted;
+    int rc = interrupted ? 0 : shoal_session_run(r->ss, r->exit_when_done);
+    display_end(r->d);
+    int done = all_done(r);
     signal_target = NULL;
-    shoal_session_set_event_cb(ss, NULL, NULL);
-    shoal_session_free(ss);
+    shoal_session_set_event_cb(r->ss, NULL, NULL);
+    shoal_session_free(r->ss);
+    r->ss = NULL;
+    ondone_reap(&r->od);
+    if (r->od.running > 0) {
+        note(r, "waiting for the --on-done commands still running");
+        ondone_wait(&r->od);
+    }
     int code = EXIT_OK;
     if (rc) {
-        cli_error(cmd, "session failed: %s", shoal_strerror(rc));
+        cli_error(r->cmd, "session failed: %s", shoal_strerror(rc));
         code = EXIT_FAIL;
-    } else if (display_check_failed(d)) {
+    } else if (interrupted) {
+        display_interrupted(r->d);
+        code = EXIT_INTERRUPTED;
+    } else if (display_check_failed(r->d)) {
         /* Why was said when the state changed. */
-        cli_error(cmd, "%s: cannot check the existing data", name);
+        cli_error(r->cmd, "cannot check the existing data");
         code = EXIT_FAIL;
-    } else if (o->exit_when_done && !done) {
+    } else if (r->exit_when_done && !done) {
         code = EXIT_FAIL;
     }
-    display_totals(d);
-    display_free(d);
+    display_totals(r->d);
+    return code;
+}
+
+/* ------------------------------------------------------------------ runs */
+
+static void
+run_free(struct run *r)
+{
+    if (r->ss)
+        shoal_session_free(r->ss);
+    for (int i = 0; i < r->n; i++) {
+        shoal_metainfo_free(r->src[i].m);
+        state_unlock(r->src[i].lock_fd);
+    }
+    display_free(r->d);
+    free(r);
+}
+
+static void
+add_src(struct run *r, const char *label, shoal_metainfo *m)
+{
+    struct src *s = &r->src[r->n++];
+    s->m = m;
+    s->label = label;
+    s->lock_fd = -1;
+    snprintf(s->name, sizeof(s->name), "%s", shoal_metainfo_name(m));
+    shoal_hex(shoal_metainfo_infohash(m), SHOAL_INFOHASH_LEN, s->hex);
+}
+
+static struct run *
+run_new(const char *cmd, const struct swarm_opts *o)
+{
+    struct run *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->cmd = cmd;
+    r->o = o;
+    r->d = display_new(cmd, o->verbose);
+    if (!r->d) {
+        free(r);
+        return NULL;
+    }
+    r->limits = o->seed_ratio > 0 || o->seed_time_s > 0;
+    /* A seed limit says how long to seed after the download: it implies
+     * seeding on. */
+    r->exit_when_done = o->exit_when_done && !r->limits;
+    ondone_init(&r->od, o->on_done, note, r);
+    return r;
+}
+
+/* Everything after the sources are loaded. */
+static int
+run_all(struct run *r)
+{
+    int rc = check_all(r);
+    if (!rc)
+        rc = prepare_state(r);
+    if (!rc)
+        rc = start_session(r);
+    if (rc)
+        return rc;
+    r->limits_left = r->n;
+    shoal_session_set_event_cb(r->ss, on_event, r);
+    rc = add_torrents(r);
+    if (rc)
+        return rc;
+    return run_loop(r);
+}
+
+int
+swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
+{
+    struct run *r = run_new(cmd, o);
+    if (!r) {
+        cli_error(cmd, "out of memory");
+        shoal_metainfo_free(m);
+        return EXIT_FAIL;
+    }
+    add_src(r, shoal_metainfo_name(m), m);
+    int code = run_all(r);
+    run_free(r);
     return code;
 }
 
 int
 swarm_main(const char *cmd, const struct swarm_opts *o)
 {
-    if (o->nsources != 1) {
-        cli_error(cmd, "one torrent at a time in this build");
+    if (o->nsources < 1 || o->nsources > SWARM_MAX_SOURCES) {
+        cli_error(cmd, "give 1 to %d torrents", SWARM_MAX_SOURCES);
         return EXIT_USAGE;
     }
-    shoal_metainfo *m = NULL;
-    int rc = swarm_load(cmd, o->sources[0], &m);
-    if (rc)
-        return rc;
-    return swarm_run(cmd, o, m);
+    struct run *r = run_new(cmd, o);
+    if (!r) {
+        cli_error(cmd, "out of memory");
+        return EXIT_FAIL;
+    }
+    int code = 0;
+    for (int i = 0; i < o->nsources && !code; i++) {
+        shoal_metainfo *m = NULL;
+        code = load_source(cmd, o->sources[i], o->local_only, &m);
+        if (!code)
+            add_src(r, o->sources[i], m);
+    }
+    if (!code)
+        code = run_all(r);
+    run_free(r);
+    return code;
 }

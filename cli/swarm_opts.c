@@ -17,7 +17,7 @@ swarm_opts_init(struct swarm_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->dir = ".";
-    o->port = 0;
+    o->port = SWARM_DEFAULT_PORT;
     o->exit_when_done = 1;
     o->incomplete_ext = 1;
 }

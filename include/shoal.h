@@ -167,6 +167,16 @@ SHOAL_EXPORT int64_t shoal_metainfo_creation_date(const shoal_metainfo *m);
 SHOAL_EXPORT size_t shoal_metainfo_warning_count(const shoal_metainfo *m);
 SHOAL_EXPORT const char *shoal_metainfo_warning(const shoal_metainfo *m, size_t i);
 
+/*
+ * Checks a file selection ("0,2,5-7": indices and inclusive ranges, numbered
+ * as shoal_metainfo_file() numbers files) against m, with the rules
+ * shoal_torrent_opts.only is read by. Returns 0, or SHOAL_EINVAL with
+ * err->off at the offending item and shoal_perr_text(err) saying what is
+ * allowed ("the torrent has 3 files, numbered 0-2").
+ */
+SHOAL_EXPORT int shoal_metainfo_check_selection(const shoal_metainfo *m, const char *only,
+                                                struct shoal_perr *err);
+
 /* A magnet link for the torrent (infohash, name, trackers, web seeds).
  * Returns a new string the caller frees with shoal_free(), or NULL when out
  * of memory. */
@@ -418,6 +428,7 @@ enum shoal_torrent_state {
     SHOAL_TS_READ_ONLY,     /* cannot write the download folder */
     SHOAL_TS_FILES_MISSING, /* seeding data was deleted or truncated */
     SHOAL_TS_ERROR,
+    SHOAL_TS_STOPPED, /* shoal_torrent_stop(): no peers, nothing sent or saved */
 };
 
 struct shoal_torrent_status {
@@ -451,6 +462,15 @@ struct shoal_torrent_status {
 
 SHOAL_EXPORT void shoal_torrent_status(const shoal_torrent *t,
                                        struct shoal_torrent_status *st);
+
+/*
+ * Stops t for good while the session goes on (a seeding goal reached, say):
+ * its peers are closed and no others are taken, its trackers hear
+ * `stopped`, its resume state is saved, and it stays in SHOAL_TS_STOPPED
+ * (its status still readable) until the session is freed. Emits
+ * SHOAL_EV_STATE_CHANGED. Stopping a stopped torrent does nothing.
+ */
+SHOAL_EXPORT void shoal_torrent_stop(shoal_torrent *t);
 
 /* One tracker of a torrent, as shoal_torrent_tracker() reports it. The
  * strings belong to the torrent and stay valid until the session runs again
@@ -528,6 +548,33 @@ SHOAL_EXPORT void shoal_tracker_free(shoal_tracker *tr);
  */
 SHOAL_EXPORT int shoal_parse_hostport(const char *s, unsigned flags, char *host,
                                       size_t hostlen, uint16_t *port);
+
+/*
+ * Fetches an http:// or https:// URL into memory, blocking (for a program
+ * before its session starts: a .torrent named by URL). At most 5 redirects
+ * are followed, each to http or https only; connecting and the whole
+ * transfer have time limits. With local_only (or SHOAL_LOCAL_ONLY=1 in the
+ * environment) every host, redirects included, must be a loopback address
+ * or "localhost" before it is looked up. A body over max_len bytes is
+ * refused. On success *out (free with shoal_free()) and *outlen hold the
+ * body of the 200 answer. Returns 0; SHOAL_EINVAL (not an http(s) URL),
+ * SHOAL_ELOCALONLY, SHOAL_ETOOBIG, -ENOENT (HTTP 404 or 410), -EIO (any
+ * other failure) or SHOAL_ENOMEM; err->msg then says what happened ("HTTP
+ * 500", curl's reason).
+ */
+SHOAL_EXPORT int shoal_fetch_url(const char *url, int local_only, size_t max_len,
+                                 uint8_t **out, size_t *outlen, struct shoal_perr *err);
+
+/*
+ * Checks a peer address ("host:port", "[v6]:port") as
+ * shoal_torrent_add_peer() would use it, blocking (for a program before
+ * its session starts): the form, local-only mode (local_only, or
+ * SHOAL_LOCAL_ONLY=1 in the environment), and that a name resolves.
+ * Returns 0; SHOAL_EINVAL (malformed), SHOAL_ELOCALONLY, or -ENOENT (the
+ * name does not resolve); err->msg then says why.
+ */
+SHOAL_EXPORT int shoal_peer_check(const char *hostport, int local_only,
+                                  struct shoal_perr *err);
 
 /* shoal_write_file flag: refuse (-EEXIST) to replace an existing file, even
  * one that appears while writing. */

@@ -31,7 +31,7 @@ on_peers(void *ctx, const uint8_t ih[20], enum peer_source src,
 {
     struct shoal_session *ss = ctx;
     struct torrent *t = session_find_torrent(ss, ih);
-    if (!t || !source_allowed(t, src))
+    if (!t || t->state == SHOAL_TS_STOPPED || !source_allowed(t, src))
         return;
     for (size_t i = 0; i < n; i++) {
         const struct sockaddr *sa = (const struct sockaddr *)&peers[i];

@@ -106,9 +106,9 @@ open_socket(void *user, curlsocktype purpose, struct curl_sockaddr *addr)
  * DNS.)
  */
 int
-http_url_allowed(const struct http_client *c, const char *url)
+http_url_check(int local_only, const char *url)
 {
-    if (!c->local_only)
+    if (!local_only)
         return 0;
     int rc = SHOAL_ELOCALONLY;
     char *host = NULL;
@@ -129,6 +129,19 @@ out:
     curl_free(host);
     curl_url_cleanup(u);
     return rc;
+}
+
+int
+http_url_allowed(const struct http_client *c, const char *url)
+{
+    return http_url_check(c->local_only, url);
+}
+
+int
+http_global_init(void)
+{
+    pthread_once(&curl_once, curl_init_once);
+    return curl_ready ? 0 : SHOAL_ENOMEM;
 }
 
 static void

@@ -85,6 +85,13 @@ int http_start(struct http_client *c, const char *url, const struct http_opts *o
  * checks this itself; callers may ask first to fail early. */
 int http_url_allowed(const struct http_client *c, const char *url);
 
+/* The same check for a caller without a client. */
+int http_url_check(int local_only, const char *url);
+
+/* Runs curl_global_init() once per process (any thread, any number of
+ * times). Returns 0, or SHOAL_ENOMEM when curl could not start. */
+int http_global_init(void);
+
 /* Ends r now: its callback runs before this returns, with
  * SHOAL_ECANCELED. r is invalid afterwards. */
 void http_cancel(struct http_request *r);

@@ -495,6 +495,10 @@ peer_wire_handshake(struct peer *p)
     }
     if (!p->t) {
         struct torrent *t = session_find_torrent(ss, p->hs.infohash);
+        if (t && t->state == SHOAL_TS_STOPPED) {
+            peer_close(p, "handshake for a stopped torrent");
+            return;
+        }
         if (!t) {
             char hex[41];
             hex_encode(p->hs.infohash, 20, hex);

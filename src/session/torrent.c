@@ -28,6 +28,7 @@
 #include "base/alloc.h"
 #include "base/sockaddr.h"
 #include "base/util.h"
+#include "codec/fileselect.h"
 #include "codec/metainfo.h"
 #include "engine/banlist.h"
 #include "engine/choker.h"
@@ -65,12 +66,14 @@ static const char *const state_names[] = {
     [SHOAL_TS_CHECKING] = "checking",   [SHOAL_TS_DOWNLOADING] = "downloading",
     [SHOAL_TS_SEEDING] = "seeding",     [SHOAL_TS_DISK_FULL] = "disk full",
     [SHOAL_TS_READ_ONLY] = "read-only", [SHOAL_TS_FILES_MISSING] = "files missing",
-    [SHOAL_TS_ERROR] = "error",
+    [SHOAL_TS_ERROR] = "error",         [SHOAL_TS_STOPPED] = "stopped",
 };
 
 void
 torrent_set_state(struct torrent *t, enum shoal_torrent_state st, const char *fmt, ...)
 {
+    if (t->state == SHOAL_TS_STOPPED)
+        return; /* for good: work still in flight changes nothing */
     if (fmt) {
         va_list ap;
         va_start(ap, fmt);
@@ -1098,33 +1101,14 @@ check_begin(struct torrent *t)
 
 /* ------------------------------------------------------------------ selection */
 
-/* Parses "0,2,5-7" into wanted[file] flags. */
+/* Parses "0,2,5-7" into wanted[file] flags, by the rules programs check
+ * --only with before they add a torrent (shoal_metainfo_check_selection). */
 static int
 parse_only(const char *only, size_t nfiles, uint8_t *want, struct shoal_perr *err)
 {
-    const char *s = only;
-    while (*s) {
-        const char *e = s;
-        while (*e && *e != ',')
-            e++;
-        const char *dash = memchr(s, '-', (size_t)(e - s));
-        uint64_t a, b;
-        int bad = dash ? parse_u64(s, (size_t)(dash - s), &a) ||
-                             parse_u64(dash + 1, (size_t)(e - dash - 1), &b)
-                       : parse_u64(s, (size_t)(e - s), &a);
-        if (!dash)
-            b = a;
-        if (bad || a > b || b >= nfiles) {
-            if (err) {
-                err->off = (size_t)(s - only);
-                err->why = "--only takes file indices like 0,2,5-7 within the torrent";
-            }
-            return SHOAL_EINVAL;
-        }
-        for (uint64_t i = a; i <= b; i++)
-            want[i] = 1;
-        s = *e ? e + 1 : e;
-    }
+    int rc = fileselect_parse(only, nfiles, want, err);
+    if (rc)
+        return rc;
     return 0;
 }
 
@@ -1296,6 +1280,11 @@ torrent_stop(struct torrent *t)
 void
 torrent_tick(struct torrent *t, uint64_t now)
 {
+    if (t->state == SHOAL_TS_STOPPED) {
+        /* Only the `stopped` announce is left to send. */
+        tracker_client_tick(&t->tracker, now);
+        return;
+    }
     for (struct peer *p = t->peers; p; p = p->next)
         peer_tick(p, now);
     if (now - t->last_choke_ms >= TORRENT_CHOKE_INTERVAL_MS) {
@@ -1397,6 +1386,22 @@ shoal_torrent_status(const shoal_torrent *pt, struct shoal_torrent_status *st)
     st->banned = (uint32_t)t->nbanned;
     announcer_best_counts(&t->tracker.announcer, &st->tracker_seeders,
                           &st->tracker_leechers, &st->tracker_downloaded);
+}
+
+void
+shoal_torrent_stop(shoal_torrent *pt)
+{
+    struct torrent *t = (struct torrent *)pt;
+    if (t->state == SHOAL_TS_STOPPED || t->stopped)
+        return;
+    for (struct peer *p = t->peers; p; p = p->next)
+        peer_close(p, "torrent stopped");
+    t->nknown = 0; /* nobody left to dial */
+    announcer_stop(&t->tracker.announcer);
+    torrent_stop(t);
+    torrent_set_state(t, SHOAL_TS_STOPPED, NULL);
+    tracker_client_tick(&t->tracker, session_now_ms(t->ss));
+    start_next_check(t->ss); /* its own check, if it ran, is over */
 }
 
 /* ------------------------------------------------------------------ tracker info */

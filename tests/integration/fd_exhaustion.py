@@ -231,7 +231,8 @@ def main():
         print(pt.tail(tr_out + ".err", 5), flush=True)
         print(pt.tail(tight_out + ".err", 5), flush=True)
         print(pt.tail(seed_out + ".err", 5), flush=True)
-        check(procs.stop(seeder) == 0, "the seeder exits 0 on SIGTERM")
+        check(procs.stop(seeder) == pt.EXIT_INTERRUPTED, "the seeder exits %d on SIGTERM"
+              % pt.EXIT_INTERRUPTED)
         check(procs.stop(tracker) == 0, "the tracker exits 0 on SIGTERM")
         check(procs.stop(tight) == 0, "the second tracker exits 0 on SIGTERM")
     finally:

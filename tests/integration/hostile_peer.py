@@ -477,7 +477,8 @@ def main():
 
             rc = procs.stop(seeder)
             tot = pt.totals(pt.read_text(seed_out + ".err"))
-            record("seeder exits 0 on SIGTERM", rc == 0, "exit %s" % rc)
+            record("seeder exits %d on SIGTERM" % pt.EXIT_INTERRUPTED, rc == pt.EXIT_INTERRUPTED,
+                   "exit %s" % rc)
             # Blocks nobody asked for are dropped, never counted or stored.
             record("seeder took no payload from hostile peers (downloaded=%s)" %
                    tot.get("downloaded"), tot.get("downloaded") == 0 and

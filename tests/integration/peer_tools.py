@@ -18,6 +18,8 @@ import subprocess
 import time
 
 SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
+# What get, seed and share exit with after SIGINT or SIGTERM (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 
 PROTOCOL = b"\x13BitTorrent protocol"
 HANDSHAKE_LEN = 68
@@ -473,6 +475,30 @@ def shoal_port(out, timeout=10.0):
         return None
     wait_for(lambda: line() is not None, timeout)
     return line()
+
+
+def state_dir(env=None):
+    """shoal's state folder for processes started with env (default: this
+    process's environment): $XDG_STATE_HOME/shoal or ~/.local/state/shoal."""
+    env = os.environ if env is None else env
+    x = env.get("XDG_STATE_HOME", "")
+    base = x if x.startswith("/") else os.path.join(env.get("HOME", "/"), ".local", "state")
+    return os.path.join(base, "shoal")
+
+
+def folder_key(folder):
+    """The 16 hex digits shoal names a download folder by in its state
+    files: 64-bit FNV-1a of the folder's real path."""
+    h = 0xcbf29ce484222325
+    for b in os.path.realpath(folder).encode():
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return "%016x" % h
+
+
+def state_file(folder, hexhash, ext=".resume", sdir=None):
+    """The path of a torrent's state file (ext .resume, .parts or .lock)
+    for download folder `folder`, in sdir (default: state_dir())."""
+    return os.path.join(sdir or state_dir(), "%s-%s%s" % (hexhash, folder_key(folder), ext))
 
 
 def tracker_ports(out, timeout=10.0):

@@ -285,7 +285,7 @@ def main():
         t0 = time.monotonic()
         # --seed: it stays up after the download, so that however late the
         # ban comes, the test sees it refuse the bad seeder past its redial
-        # delay; the test stops it (SIGTERM) and expects exit 0.
+        # delay; the test stops it (SIGTERM) and expects exit 130.
         getter = procs.start([pt.SHOAL, "get", torrent, "-o", out, "--port", "0",
                               "--peer", bad_addr, "--peer", good_addr, "--seed", "-v"],
                              get_out)
@@ -320,9 +320,10 @@ def main():
         err = pt.read_text(get_out + ".err")
         got = os.path.join(out, "poison.bin")
         same = os.path.exists(got) and filecmp.cmp(got, src, shallow=False)
-        record("leecher finishes the download (%s) and exits 0" %
-               ("%.1f s" % (finished_at - t0) if finished_at else "no"),
-               finished_at is not None and rc == 0,
+        record("leecher finishes the download (%s) and exits %d on SIGTERM" %
+               ("%.1f s" % (finished_at - t0) if finished_at else "no",
+                pt.EXIT_INTERRUPTED),
+               finished_at is not None and rc == pt.EXIT_INTERRUPTED,
                "exit %s%s" % (rc, ", stopped by the test" if hopeless_at else ""))
         record("downloaded data is byte-identical", same)
 

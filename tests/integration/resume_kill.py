@@ -117,13 +117,16 @@ def claimed(have, i):
 
 
 def on_disk(path):
-    """(size, mtime_ns, bytes) of a file now; (0, 0, b"") when missing."""
-    try:
-        st = os.stat(path)
-        with open(path, "rb") as f:
-            return st.st_size, st.st_mtime_ns, f.read()
-    except FileNotFoundError:
-        return 0, 0, b""
+    """(size, mtime_ns, bytes) of a file now, under its name or, while it is
+    incomplete, its ".part" name; (0, 0, b"") when missing."""
+    for p in (path, path + ".part"):
+        try:
+            st = os.stat(p)
+            with open(p, "rb") as f:
+                return st.st_size, st.st_mtime_ns, f.read()
+        except FileNotFoundError:
+            pass
+    return 0, 0, b""
 
 
 def start_seeder(work, seed, torrent, rate, name):
@@ -137,7 +140,7 @@ def kill_after_save(work, torrent, port, hexhash, name):
     millisecond or so of the first state file that claims a piece. Returns
     the leecher's arguments, or None."""
     out = os.path.join(work, name)
-    state_path = os.path.join(out, ".shoal", hexhash + ".resume")
+    state_path = peer_tools.state_file(out, hexhash)
     args = [SHOAL, "get", torrent, "-o", out, "--peer", "127.0.0.1:%d" % port]
     p = procs.start(args, os.path.join(work, name + "-first"))
     t0 = time.monotonic()
@@ -165,7 +168,7 @@ def inspect(work, name, hexhash, files, hashes):
     """Checks the state file of work/name against the data on disk, and
     returns (pieces whole on disk, files unchanged since the state)."""
     out = os.path.join(work, name)
-    have, recorded = load_state(os.path.join(out, ".shoal", hexhash + ".resume"))
+    have, recorded = load_state(peer_tools.state_file(out, hexhash))
     check(len(recorded) == NFILES, "%s: the state records every file" % name)
     nclaimed = sum(claimed(have, i) for i in range(NFILES))
     bad_claims, unclaimed, unchanged, whole = [], [], 0, 0

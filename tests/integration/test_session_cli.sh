@@ -101,11 +101,13 @@ else
 fi
 kill "$mseeder"
 
-# SIGTERM: the seeder exits 0 and prints its totals.
+# SIGTERM: the seeder says how to go on, exits 130 (as after Ctrl-C) and
+# prints its totals last.
 kill -TERM "$seeder"
 wait "$seeder"
 rc=$?
-if [ $rc = 0 ] && grep -q "totals: downloaded=0 uploaded=" seed.err; then
+if [ $rc = 130 ] && grep -q "stopped; run the same command to resume" seed.err &&
+    tail -1 seed.err | grep -q "totals: downloaded=0 uploaded="; then
     ok "seeder stops cleanly on SIGTERM"
 else
     bad "seeder on SIGTERM: exit $rc"

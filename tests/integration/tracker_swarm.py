@@ -279,8 +279,9 @@ def broken_trackers(work):
     check(getter.returncode == 0 and same,
           "broken trackers: the torrent goes on, a download from the seeder finished "
           "(exit %s)" % getter.returncode)
-    check(seeder.poll() is None and procs.stop(seeder) == 0,
-          "broken trackers: the seeder ran on and exits 0 on SIGTERM")
+    check(seeder.poll() is None and procs.stop(seeder) == peer_tools.EXIT_INTERRUPTED,
+          "broken trackers: the seeder ran on and exits %d on SIGTERM"
+          % peer_tools.EXIT_INTERRUPTED)
     if not all_seen():
         print(peer_tools.tail(out + ".err", 40))
     httpd.shutdown()
@@ -385,8 +386,21 @@ def dns_inside(work):
     procs.wait(named, 60)
     same = peer_tools.same_file(data, os.path.join(named_out, "data.bin"))
     check(named.returncode == 0 and same,
-          "dns: a getter dialed a peer given by name, looked up on the loop (exit %s)"
+          "dns: a getter dialed a peer given by name, looked up by the session's "
+          "resolver (exit %s)"
           % named.returncode)
+    # A peer name that does not exist: refused before any port is opened or
+    # anything created, naming it.
+    nx_out = os.path.join(work, "dns-nx")
+    nxp = start_plain([SHOAL, "get", plain, "-o", nx_out, "--peer",
+                       "nothing.shoal.test:%d" % seed_port], nx_out)
+    procs.wait(nxp, 60)
+    nx_err = peer_tools.read_text(nx_out + ".err")
+    check(nxp.returncode == 2 and "nothing.shoal.test does not resolve" in nx_err and
+          "listening on port" not in peer_tools.read_text(nx_out + ".out") and
+          not os.path.exists(nx_out),
+          "dns: --peer with a name that does not exist: exit 2 naming it, nothing "
+          "created (exit %s: %s)" % (nxp.returncode, nx_err.strip()))
     peer_tools.wait_for(lambda: "slow.shoal.test" in seen and "nothing.shoal.test" in seen, 10)
     err = peer_tools.read_text(seed_out + ".err")
     check("tracker %s: scrape: cannot resolve the tracker's name" % nx in err,
@@ -398,8 +412,9 @@ def dns_inside(work):
     check("tracker %s: scrape:" % slow not in err,
           "dns: the look-up of slow.shoal.test is still waiting for its answer")
     rc = procs.stop(seeder)
-    check(rc == 0, "dns: the seeder stops cleanly with a look-up in flight (exit %s)" % rc)
-    if not ok or rc != 0:
+    check(rc == peer_tools.EXIT_INTERRUPTED,
+          "dns: the seeder stops cleanly with a look-up in flight (exit %s)" % rc)
+    if not ok or rc != peer_tools.EXIT_INTERRUPTED:
         print(peer_tools.tail(seed_out + ".err", 30))
 
 

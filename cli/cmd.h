@@ -8,7 +8,7 @@
  * (the positional arguments). The CLI uses only include/shoal.h.
  *
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input,
- * 130 stopped by a signal.
+ * 128 + the signal when stopped by one (130 after Ctrl-C, 143 after SIGTERM).
  */
 #ifndef SHOAL_CLI_CMD_H
 #define SHOAL_CLI_CMD_H

@@ -485,9 +485,12 @@ display_on_event(shoal_session *ss, const struct shoal_event *ev, void *user)
 {
     struct display *d = user;
     struct shown *s = ev->torrent ? find_shown(d, ev->torrent) : NULL;
-    /* Events of a torrent that is being added: display_add reports its
-     * state as soon as the add returns. */
-    if (ev->torrent && !s)
+    /* A torrent that is being added: display_add reports its state as soon
+     * as the add returns, and it has no line yet; its other events (a
+     * tracker refused at once, say) are shown as they come. */
+    if (ev->torrent && !s &&
+        (ev->type == SHOAL_EV_STATE_CHANGED || ev->type == SHOAL_EV_TICK ||
+         ev->type == SHOAL_EV_FINISHED))
         return;
     switch (ev->type) {
     case SHOAL_EV_TICK:
@@ -523,11 +526,14 @@ display_on_event(shoal_session *ss, const struct shoal_event *ev, void *user)
         say(d, d->verbose, s, "%s", ev->message);
         break;
     case SHOAL_EV_PEER_CONNECTED:
-        say(d, d->verbose, s, "%s: connected", ev->peer ? ev->peer : "?");
-        break;
     case SHOAL_EV_PEER_DISCONNECTED:
-        say(d, d->verbose, s, "%s: disconnected%s%s", ev->peer ? ev->peer : "?",
-            ev->message && ev->message[0] ? ": " : "", ev->message ? ev->message : "");
+        /* "ADDR: outgoing", "ADDR: bad handshake: ...": the peer and what
+         * happened, in the words scripts already look for. */
+        say(d, d->verbose, s, "%s: %s", ev->peer ? ev->peer : "?",
+            ev->message ? ev->message : "");
+        break;
+    case SHOAL_EV_PIECE_VERIFIED:
+        say(d, d->verbose, s, "%s", ev->message);
         break;
     default:
         break;

@@ -135,7 +135,7 @@ print_help(FILE *out)
             "\n`shoal help COMMAND` or `shoal COMMAND --help` shows a command's options;"
             "\n`man shoal` all of them. `shoal -V` prints the version.\n"
             "\nExit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input,"
-            "\n130 stopped by SIGINT or SIGTERM.\n");
+            "\n130 stopped by Ctrl-C (SIGINT), 143 by SIGTERM.\n");
 }
 
 /* `shoal help [COMMAND | --man]`. */

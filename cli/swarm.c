@@ -62,8 +62,7 @@ static volatile sig_atomic_t interrupted;
 static void
 on_signal(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    interrupted = sig;
     if (signal_target)
         shoal_session_stop(signal_target);
 }
@@ -357,7 +356,9 @@ start_session(struct run *r)
     set.local_only = o->local_only;
     set.max_up = o->max_up;
     set.max_down = o->max_down;
-    set.verbose = o->verbose;
+    /* The display shows the events, -v or not; the library printing them
+     * as well would show each twice. */
+    set.verbose = 0;
     int rc = shoal_session_new(&set, &r->ss);
     if (rc == -EADDRINUSE && !o->port_set && o->port != 0) {
         /* The default port is a convenience: another client (or another
@@ -541,7 +542,9 @@ run_loop(struct run *r)
         code = EXIT_FAIL;
     } else if (interrupted) {
         display_interrupted(r->d);
-        code = EXIT_INTERRUPTED;
+        /* 128 + the signal, as shells report it: 130 after Ctrl-C, 143
+         * after SIGTERM. */
+        code = 128 + interrupted;
     } else if (display_check_failed(r->d)) {
         /* Why was said when the state changed. */
         cli_error(r->cmd, "cannot check the existing data");

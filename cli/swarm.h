@@ -20,7 +20,8 @@
  * --port was given, any free port is used instead, with a message. */
 #define SWARM_DEFAULT_PORT 6881
 
-/* Exit code after SIGINT or SIGTERM: 128 + SIGINT, as shells expect. */
+/* Exit code after Ctrl-C: 128 + SIGINT, as shells expect (after SIGTERM
+ * it is 128 + SIGTERM, 143). */
 #define EXIT_INTERRUPTED 130
 
 struct swarm_opts {

@@ -463,8 +463,8 @@ def main():
             per_address(checks, port, t, seed_stem + ".err")
 
         rc = procs.stop(seeder)
-        checks.check(rc == pt.EXIT_INTERRUPTED, "seeder exits %d on SIGTERM (exit %s)"
-                     % (pt.EXIT_INTERRUPTED, rc))
+        checks.check(rc == pt.EXIT_TERMINATED, "seeder exits %d on SIGTERM (exit %s)"
+                     % (pt.EXIT_TERMINATED, rc))
     finally:
         procs.stop_all()
         checks.finish(work)

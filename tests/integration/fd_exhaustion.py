@@ -231,8 +231,8 @@ def main():
         print(pt.tail(tr_out + ".err", 5), flush=True)
         print(pt.tail(tight_out + ".err", 5), flush=True)
         print(pt.tail(seed_out + ".err", 5), flush=True)
-        check(procs.stop(seeder) == pt.EXIT_INTERRUPTED, "the seeder exits %d on SIGTERM"
-              % pt.EXIT_INTERRUPTED)
+        check(procs.stop(seeder) == pt.EXIT_TERMINATED, "the seeder exits %d on SIGTERM"
+              % pt.EXIT_TERMINATED)
         check(procs.stop(tracker) == 0, "the tracker exits 0 on SIGTERM")
         check(procs.stop(tight) == 0, "the second tracker exits 0 on SIGTERM")
     finally:

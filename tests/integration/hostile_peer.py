@@ -477,7 +477,7 @@ def main():
 
             rc = procs.stop(seeder)
             tot = pt.totals(pt.read_text(seed_out + ".err"))
-            record("seeder exits %d on SIGTERM" % pt.EXIT_INTERRUPTED, rc == pt.EXIT_INTERRUPTED,
+            record("seeder exits %d on SIGTERM" % pt.EXIT_TERMINATED, rc == pt.EXIT_TERMINATED,
                    "exit %s" % rc)
             # Blocks nobody asked for are dropped, never counted or stored.
             record("seeder took no payload from hostile peers (downloaded=%s)" %

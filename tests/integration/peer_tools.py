@@ -18,8 +18,10 @@ import subprocess
 import time
 
 SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
-# What get, seed and share exit with after SIGINT or SIGTERM (128 + SIGINT).
+# What get, seed and share exit with after a signal: 128 + the signal, as
+# shells report it (SIGINT, Ctrl-C: 130; SIGTERM: 143).
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 PROTOCOL = b"\x13BitTorrent protocol"
 HANDSHAKE_LEN = 68

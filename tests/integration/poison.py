@@ -285,7 +285,7 @@ def main():
         t0 = time.monotonic()
         # --seed: it stays up after the download, so that however late the
         # ban comes, the test sees it refuse the bad seeder past its redial
-        # delay; the test stops it (SIGTERM) and expects exit 130.
+        # delay; the test stops it (SIGTERM) and expects exit 143.
         getter = procs.start([pt.SHOAL, "get", torrent, "-o", out, "--port", "0",
                               "--peer", bad_addr, "--peer", good_addr, "--seed", "-v"],
                              get_out)
@@ -300,7 +300,7 @@ def main():
             if hopeless_at is None and banned_lines(text, "127.0.0.1", port=good_port):
                 hopeless_at = now
                 log("      the leecher banned the honest seeder; it cannot finish")
-            if finished_at is None and "download finished" in text:
+            if finished_at is None and "finished: " in text:
                 finished_at = now
             with bad.lock:
                 first_close = min(bad.closed) if bad.closed else None
@@ -322,8 +322,8 @@ def main():
         same = os.path.exists(got) and filecmp.cmp(got, src, shallow=False)
         record("leecher finishes the download (%s) and exits %d on SIGTERM" %
                ("%.1f s" % (finished_at - t0) if finished_at else "no",
-                pt.EXIT_INTERRUPTED),
-               finished_at is not None and rc == pt.EXIT_INTERRUPTED,
+                pt.EXIT_TERMINATED),
+               finished_at is not None and rc == pt.EXIT_TERMINATED,
                "exit %s%s" % (rc, ", stopped by the test" if hopeless_at else ""))
         record("downloaded data is byte-identical", same)
 

@@ -14,9 +14,7 @@ sources  a .torrent named by an http URL (with a redirect; a 404 and a
          get.
 
 Every process runs with SHOAL_LOCAL_ONLY=1 and its own XDG_STATE_HOME in the
-work folder; all traffic is on 127.0.0.1. Cases that need options another
-part of the command line adds (--seed-ratio, --on-done, --state-dir, several
-torrents) print SKIP while `shoal get --help` does not list them.
+work folder; all traffic is on 127.0.0.1.
 """
 import hashlib
 import http.server
@@ -110,13 +108,6 @@ def torrent_files(torrent):
     return sorted("/".join(c.decode() for c in f[b"path"]) for f in info[b"files"])
 
 
-def new_options():
-    """1 when this build parses the options the limit and source cases use."""
-    p = subprocess.run([SHOAL, "get", "--help"], capture_output=True, timeout=10)
-    text = (p.stdout + p.stderr).decode(errors="replace")
-    return all(o in text for o in ("--seed-ratio", "--on-done", "--state-dir"))
-
-
 def wait_verified(out, timeout=30):
     return pt.shoal_state(out, timeout)
 
@@ -183,26 +174,22 @@ def case_state(work):
           "the copy's resume state is in the state folder under its own key")
 
     rc = procs.stop(seeder)
-    check(rc == pt.EXIT_INTERRUPTED, "the seeder exits %d on SIGTERM (exit %s)"
-          % (pt.EXIT_INTERRUPTED, rc))
+    check(rc == pt.EXIT_TERMINATED, "the seeder exits %d on SIGTERM (exit %s)"
+          % (pt.EXIT_TERMINATED, rc))
     check(os.path.exists(pt.state_file(share, ih, ".resume", sdir)),
           "the seeder's resume state is in the state folder")
     check(tree(share) == before, "nothing was written into the seeded folder (%s)"
           % sorted(tree(share) - before))
 
     # --state-dir: the state goes there instead.
-    if new_options():
-        mine = os.path.join(work, "mystate")
-        before_state = tree(sdir)
-        rc, _, err = run(["seed", torrent, "-d", "share", "--port", "0", "--state-dir",
-                          "mystate", "--seed-time", "1"], env, work)
-        check(rc == 0 and os.path.exists(pt.state_file(share, ih, ".resume", mine)) and
-              tree(sdir) == before_state and tree(share) == before,
-              "--state-dir: the state goes there, nowhere else (exit %d, %s)"
-              % (rc, sorted(tree(mine))))
-    else:
-        print("SKIP  --state-dir: not parsed by this build")
-
+    mine = os.path.join(work, "mystate")
+    before_state = tree(sdir)
+    rc, _, err = run(["seed", torrent, "-d", "share", "--port", "0", "--state-dir",
+                      "mystate", "--seed-time", "1"], env, work)
+    check(rc == 0 and os.path.exists(pt.state_file(share, ih, ".resume", mine)) and
+          tree(sdir) == before_state and tree(share) == before,
+          "--state-dir: the state goes there, nowhere else (exit %d, %s)"
+          % (rc, sorted(tree(mine))))
     # create of the seeded folder makes the same torrent.
     again = os.path.join(work, "again.torrent")
     create(work, os.path.join(share, "album"), again)
@@ -231,17 +218,16 @@ def case_bad_options(work):
         (["get", "nothing.torrent", "-o", "out"], 2, "nothing.torrent"),
         (["seed", torrent, "-d", "out"], 2, "expected out/m/a.bin"),
     ]
-    if new_options():
-        cases += [
-            (["get", torrent, "-o", "out", "--on-done", "no-such-program"], 2,
-             "--on-done no-such-program"),
-            (["get", torrent, "-o", "out", "--state-dir", "big.torrent/state"], 2,
-             "state folder: big.torrent is a file, not a folder"),
-            (["get", torrent, torrent, "-o", "out"], 2, "are the same torrent"),
-            (["get", torrent, "nothing.torrent", "-o", "out"], 2, "nothing.torrent"),
-        ]
-    else:
-        print("SKIP  --on-done and several torrents: not parsed by this build")
+    cases += [
+        (["get", torrent, "-o", "out", "--on-done", "no-such-program"], 2,
+         "--on-done no-such-program"),
+        (["get", torrent, "-o", "out", "--state-dir", "big.torrent/state"], 2,
+         "state folder: big.torrent is a file, not a folder"),
+        (["get", torrent, torrent, "-o", "out"], 2, "are the same torrent"),
+        (["get", torrent, "nothing.torrent", "-o", "out"], 2, "nothing.torrent"),
+        (["get", torrent, "-o", "out", "--log", "no/such/folder/log.txt"], 2,
+         "--log no/such/folder/log.txt"),
+    ]
     for args, code, words in cases:
         before = tree(work)
         rc, out, err = run(args, env, work)
@@ -327,15 +313,11 @@ def case_port(work):
               "port 6881 is in use; listening on %d instead" % (port or 0) in err,
               "6881 taken: the seeder says so and listens on %s" % port)
         procs.stop(p)
-        if new_options():
-            rc, sout, err = run(["seed", torrent, "-d", "d", "--port", "6881"], env, work)
-            check(rc == 1 and "port 6881" in err and "in use" in err and
-                  "listening on port" not in sout,
-                  "an explicit --port 6881 that is taken: exit 1 naming it (exit %d: %s)"
-                  % (rc, err.strip()))
-        else:
-            print("SKIP  explicit --port taken: this build does not tell --port from "
-                  "the default")
+        rc, sout, err = run(["seed", torrent, "-d", "d", "--port", "6881"], env, work)
+        check(rc == 1 and "port 6881" in err and "in use" in err and
+              "listening on port" not in sout,
+              "an explicit --port 6881 that is taken: exit 1 naming it (exit %d: %s)"
+              % (rc, err.strip()))
     finally:
         holder.close()
     # Free again (other tests listen on port 0): the default is used.
@@ -350,9 +332,6 @@ def case_port(work):
 # ------------------------------------------------------------------ limits
 
 def case_limits(work):
-    if not new_options():
-        print("SKIP  --seed-ratio, --seed-time, --on-done: not parsed by this build")
-        return
     env = env_for(work)
     make_files(os.path.join(work, "s"), [("r.bin", 600000)], "ratio")
     torrent = os.path.join(work, "r.torrent")
@@ -535,9 +514,6 @@ def case_sources(work):
         httpd.shutdown()
         procs.stop(seeder)
 
-    if not new_options():
-        print("SKIP  two torrents in one get: not parsed by this build")
-        return
     make_files(os.path.join(work, "two"), [("a.bin", 200000), ("b.bin", 250000)], "two")
     seeds = []
     for n in ("a", "b"):

@@ -101,12 +101,12 @@ else
 fi
 kill "$mseeder"
 
-# SIGTERM: the seeder says how to go on, exits 130 (as after Ctrl-C) and
+# SIGTERM: the seeder says how to go on, exits 143 (128 + SIGTERM) and
 # prints its totals last.
 kill -TERM "$seeder"
 wait "$seeder"
 rc=$?
-if [ $rc = 130 ] && grep -q "stopped; run the same command to resume" seed.err &&
+if [ $rc = 143 ] && grep -q "stopped; run the same command to resume" seed.err &&
     tail -1 seed.err | grep -q "totals: downloaded=0 uploaded="; then
     ok "seeder stops cleanly on SIGTERM"
 else

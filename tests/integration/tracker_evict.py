@@ -148,8 +148,8 @@ def main():
         want = socket.inet_aton("127.0.0.1") + struct.pack(">H", sport or 0)
         check(reply.get(b"complete") == 1 and peers == want,
               "a leecher's announce gets the seeder's address (%r)" % reply)
-        check(procs.stop(seeder) == peer_tools.EXIT_INTERRUPTED,
-              "the seeder exits %d on SIGTERM" % peer_tools.EXIT_INTERRUPTED)
+        check(procs.stop(seeder) == peer_tools.EXIT_TERMINATED,
+              "the seeder exits %d on SIGTERM" % peer_tools.EXIT_TERMINATED)
     finally:
         procs.stop_all()
         checks.finish(work)

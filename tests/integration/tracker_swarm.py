@@ -279,9 +279,9 @@ def broken_trackers(work):
     check(getter.returncode == 0 and same,
           "broken trackers: the torrent goes on, a download from the seeder finished "
           "(exit %s)" % getter.returncode)
-    check(seeder.poll() is None and procs.stop(seeder) == peer_tools.EXIT_INTERRUPTED,
+    check(seeder.poll() is None and procs.stop(seeder) == peer_tools.EXIT_TERMINATED,
           "broken trackers: the seeder ran on and exits %d on SIGTERM"
-          % peer_tools.EXIT_INTERRUPTED)
+          % peer_tools.EXIT_TERMINATED)
     if not all_seen():
         print(peer_tools.tail(out + ".err", 40))
     httpd.shutdown()
@@ -412,9 +412,9 @@ def dns_inside(work):
     check("tracker %s: scrape:" % slow not in err,
           "dns: the look-up of slow.shoal.test is still waiting for its answer")
     rc = procs.stop(seeder)
-    check(rc == peer_tools.EXIT_INTERRUPTED,
+    check(rc == peer_tools.EXIT_TERMINATED,
           "dns: the seeder stops cleanly with a look-up in flight (exit %s)" % rc)
-    if not ok or rc != peer_tools.EXIT_INTERRUPTED:
+    if not ok or rc != peer_tools.EXIT_TERMINATED:
         print(peer_tools.tail(seed_out + ".err", 30))
 
 

@@ -120,8 +120,8 @@ def main():
         err = peer_tools.read_text(out + ".err")
         check("no answer from the UDP tracker" not in err and "refused" not in err,
               "the seeder saw no failed announce")
-        check(seeder.poll() is None and procs.stop(seeder) == peer_tools.EXIT_INTERRUPTED,
-              "the seeder ran on and exits %d on SIGTERM" % peer_tools.EXIT_INTERRUPTED)
+        check(seeder.poll() is None and procs.stop(seeder) == peer_tools.EXIT_TERMINATED,
+              "the seeder ran on and exits %d on SIGTERM" % peer_tools.EXIT_TERMINATED)
     finally:
         procs.stop_all()
         tr.sock.close()

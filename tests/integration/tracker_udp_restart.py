@@ -86,8 +86,8 @@ def main():
             with tr.lock:
                 return ("scrape", "answered") in tr.log
         peer_tools.wait_for(scraped, 20, 0.1)
-        check(seeder.poll() is None and procs.stop(seeder) == peer_tools.EXIT_INTERRUPTED,
-              "the seeder ran on and exits %d on SIGTERM" % peer_tools.EXIT_INTERRUPTED)
+        check(seeder.poll() is None and procs.stop(seeder) == peer_tools.EXIT_TERMINATED,
+              "the seeder ran on and exits %d on SIGTERM" % peer_tools.EXIT_TERMINATED)
         with tr.lock:
             log = list(tr.log)
         print("      tracker saw: " + ", ".join("%s %s" % e for e in log))

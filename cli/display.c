@@ -134,6 +134,7 @@ struct line_view {
     uint64_t done, total;
     uint64_t down, up;
     int peers, seeds;
+    int web_seeds;
     int seeding; /* everything wanted is there */
 };
 
@@ -153,19 +154,22 @@ format_line(const struct line_view *v, int width, char *out, size_t len)
     fmt_eta(v->total - v->done, v->down, eta, sizeof(eta));
     char pct[16];
     snprintf(pct, sizeof(pct), "%5.1f%%", v->pct);
-    char peers[48];
+    char peers[32], webs[40] = "";
     snprintf(peers, sizeof(peers), "%d peer%s", v->peers, v->peers == 1 ? "" : "s");
+    if (v->web_seeds > 0)
+        snprintf(webs, sizeof(webs), " + %d web seed%s", v->web_seeds,
+                 v->web_seeds == 1 ? "" : "s");
     char form[4][256];
     snprintf(form[0], sizeof(form[0]),
-             "%-11s %s  %s  down %s/s  up %s/s  %s (%d seed%s)  ETA %s", v->state, pct,
-             bytes, down, up, peers, v->seeds, v->seeds == 1 ? "" : "s", eta);
+             "%-11s %s  %s  down %s/s  up %s/s  %s (%d seed%s)%s  ETA %s", v->state, pct,
+             bytes, down, up, peers, v->seeds, v->seeds == 1 ? "" : "s", webs, eta);
     /* A seeder's figure is what it sends, a downloader's what it gets. */
     if (v->seeding)
-        snprintf(form[1], sizeof(form[1]), "%s %s  %s  up %s/s  %s", v->state, pct, bytes,
-                 up, peers);
+        snprintf(form[1], sizeof(form[1]), "%s %s  %s  up %s/s  %s%s", v->state, pct,
+                 bytes, up, peers, webs);
     else
-        snprintf(form[1], sizeof(form[1]), "%s %s  %s  down %s/s  %s  ETA %s", v->state,
-                 pct, bytes, down, peers, eta);
+        snprintf(form[1], sizeof(form[1]), "%s %s  %s  down %s/s  %s%s  ETA %s", v->state,
+                 pct, bytes, down, peers, webs, eta);
     snprintf(form[2], sizeof(form[2]), "%s %s %s ETA %s", v->state, pct, bytes, eta);
     snprintf(form[3], sizeof(form[3]), "%s %s", v->state, pct);
     for (size_t i = 0; i < 4; i++) {
@@ -192,6 +196,7 @@ view_of(const struct shoal_torrent_status *st, struct line_view *v)
     v->up = st->up_rate;
     v->peers = st->peers;
     v->seeds = st->seeds;
+    v->web_seeds = st->web_seeds;
     v->seeding = st->state == SHOAL_TS_SEEDING;
 }
 
@@ -298,6 +303,7 @@ draw_live(struct display *d)
         sum.up += v.up;
         sum.peers += v.peers;
         sum.seeds += v.seeds;
+        sum.web_seeds += v.web_seeds;
         active += !v.seeding;
         if (d->nshown == 1)
             sum.pct = v.pct;

@@ -445,6 +445,7 @@ struct shoal_torrent_status {
     uint64_t up_rate;
     int peers;
     int seeds;
+    int web_seeds; /* web seeds (BEP 19) with a request in flight */
     uint32_t hash_failures;
     uint32_t banned;
     /* The swarm as its trackers count it, from announce replies and scrapes

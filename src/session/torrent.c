@@ -1382,6 +1382,7 @@ shoal_torrent_status(const shoal_torrent *pt, struct shoal_torrent_status *st)
         if (p->has_all)
             st->seeds++;
     }
+    st->web_seeds = webseeds_active(t->ws);
     st->hash_failures = t->hash_failures;
     st->banned = (uint32_t)t->nbanned;
     announcer_best_counts(&t->tracker.announcer, &st->tracker_seeders,

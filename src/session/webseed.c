@@ -503,6 +503,15 @@ webseeds_usable(const struct webseeds *w)
     return n;
 }
 
+int
+webseeds_active(const struct webseeds *w)
+{
+    int n = 0;
+    for (size_t i = 0; w && i < w->n; i++)
+        n += w->seeds[i].jobs > 0;
+    return n;
+}
+
 /* ------------------------------------------------------------------ lifecycle */
 
 int

@@ -76,5 +76,7 @@ int webseeds_piece_failed(struct webseeds *w, uint32_t piece);
 int webseeds_is_key(const struct webseeds *w, const void *key);
 /* Web seeds not dropped. */
 size_t webseeds_usable(const struct webseeds *w);
+/* Web seeds with a request in flight (w may be NULL). */
+int webseeds_active(const struct webseeds *w);
 
 #endif

@@ -389,7 +389,7 @@ all_done(const struct shoal_session *ss)
     if (!ss->torrents)
         return 0;
     for (const struct torrent *t = ss->torrents; t; t = t->next)
-        if (!torrent_is_done(t) || t->pending_writes > 0)
+        if (!torrent_is_done(t) || t->pending_writes > 0 || t->renames_pending > 0)
             return 0;
     return 1;
 }

@@ -308,6 +308,15 @@ struct finish_job {
     size_t file;
 };
 
+/* Says the torrent is complete: once every piece is verified and every
+ * file has its final name. */
+static void
+emit_finished(struct torrent *t)
+{
+    t->finished_held = 0;
+    session_emit(t->ss, SHOAL_EV_FINISHED, t, NULL, 0, "download finished");
+}
+
 /* On a disk worker: the rename may wait for the disk. */
 static int
 finish_work(void *arg)
@@ -323,7 +332,12 @@ on_file_finished(void *user, int rc)
     struct torrent *t = job->t;
     const char *path = t->m->files[job->file].path;
     xfree(job);
-    if (t->dying || !rc)
+    t->renames_pending--;
+    if (t->dying)
+        return;
+    if (t->renames_pending == 0 && t->finished_held)
+        emit_finished(t);
+    if (!rc)
         return;
     /* Not tried again in this run: the file stays whole under its
      * incomplete name, and the next start tries once more. */
@@ -353,7 +367,9 @@ finish_file(struct torrent *t, size_t i)
         return;
     }
     t->file_finishing[i] = 1;
+    t->renames_pending++;
 }
+
 
 static int
 has_data(const struct shoal_file *f)
@@ -415,7 +431,10 @@ piece_passed(struct torrent *t, uint32_t piece)
         t->finished_sent = 1;
         torrent_set_state(t, SHOAL_TS_SEEDING, NULL);
         announcer_completed(&t->tracker.announcer);
-        session_emit(t->ss, SHOAL_EV_FINISHED, t, NULL, 0, "download finished");
+        if (t->renames_pending > 0)
+            t->finished_held = 1;
+        else
+            emit_finished(t);
         for (struct peer *p = t->peers; p; p = p->next)
             peer_update_interest(p);
     }

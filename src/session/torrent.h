@@ -58,6 +58,10 @@ struct torrent {
     uint32_t *file_missing;  /* per file: pieces over it not verified yet */
     uint8_t *file_finishing; /* per file: its rename to the final name is
                                 under way or done */
+    int renames_pending;     /* renames to final names on the disk threads */
+    int finished_held;       /* complete, but SHOAL_EV_FINISHED waits for the
+                                renames: a program run "on done" must find
+                                the files under their final names */
 
     struct rate down, up;
     uint64_t downloaded, uploaded;               /* payload bytes, this run */

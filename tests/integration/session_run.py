@@ -449,6 +449,31 @@ def case_limits(work):
     pwned = [p for p in tree(work) | tree(run_dir) if os.path.basename(p).startswith("pwned")]
     check(not pwned, "--on-done: nothing in the name ran (%s)" % pwned)
 
+    # --on-done runs once every file has its final name: 200 files, each
+    # renamed from NAME.part on a disk thread, all done before the program
+    # looks.
+    mdir = os.path.join(work, "many", "album")
+    make_files(mdir, [("%03d.bin" % i, 3000 + i) for i in range(200)], "many")
+    mtorrent = os.path.join(work, "many.torrent")
+    create(work, mdir, mtorrent)
+    mseed_out = os.path.join(work, "many-seed")
+    mseeder = start(["seed", mtorrent, "-d", "many", "--port", "0"], mseed_out, env, work)
+    mport = pt.shoal_port(mseed_out)
+    wait_verified(mseed_out)
+    lister = os.path.join(work, "list.sh")
+    listing = os.path.join(work, "list.out")
+    with open(lister, "w") as f:
+        f.write("#!/bin/sh\nls \"$SHOAL_TORRENT_DIR/$SHOAL_TORRENT_NAME\" > \"%s\"\n"
+                % listing)
+    os.chmod(lister, 0o755)
+    mrc, _, merr = run(["get", mtorrent, "-o", "ml", "--port", "0", "--peer",
+                        "127.0.0.1:%d" % (mport or 1), "--on-done", lister], env, work)
+    procs.stop(mseeder)
+    names = pt.read_text(listing).split()
+    check(mrc == 0 and len(names) == 200 and not [n for n in names if n.endswith(".part")],
+          "--on-done: the program sees every file under its final name (exit %d, %d names, "
+          "%d still .part)" % (mrc, len(names), len([n for n in names if n.endswith(".part")])))
+
 
 # ------------------------------------------------------------------ sources
 

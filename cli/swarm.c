@@ -136,16 +136,40 @@ swarm_load(const char *cmd, const char *path, shoal_metainfo **out)
 
 /* ------------------------------------------------------------------ checks */
 
+/* What a torrent puts directly in the download folder: the file of a
+ * single-file torrent, the folder of a multi-file one (its first path
+ * component either way). */
+static void
+top_entry(const shoal_metainfo *m, char *out, size_t len)
+{
+    const char *path = shoal_metainfo_file_count(m) ? shoal_metainfo_file(m, 0)->path
+                                                    : shoal_metainfo_name(m);
+    size_t n = strcspn(path, "/");
+    snprintf(out, len, "%.*s", (int)n, path);
+}
+
 static int
 check_duplicates(struct run *r)
 {
     for (int i = 0; i < r->n; i++)
-        for (int j = 0; j < i; j++)
+        for (int j = 0; j < i; j++) {
             if (!strcmp(r->src[i].hex, r->src[j].hex)) {
                 cli_error(r->cmd, "%s and %s are the same torrent", r->src[j].label,
                           r->src[i].label);
                 return EXIT_USAGE;
             }
+            /* Two torrents that put the same file or folder in the download
+             * folder would overwrite each other's data. */
+            char a[512], b[512];
+            top_entry(r->src[i].m, a, sizeof(a));
+            top_entry(r->src[j].m, b, sizeof(b));
+            if (!strcmp(a, b)) {
+                cli_error(r->cmd, "%s and %s both write %s/%s; download them into "
+                                  "different folders",
+                          r->src[j].label, r->src[i].label, r->o->dir, a);
+                return EXIT_USAGE;
+            }
+        }
     return 0;
 }
 

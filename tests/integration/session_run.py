@@ -207,6 +207,11 @@ def case_bad_options(work):
     create(work, os.path.join(work, "m"), torrent)
     with open(os.path.join(work, "big.torrent"), "wb") as f:
         f.write(b"not a folder")
+    # Two different torrents that both hold a folder "m": one would
+    # overwrite the other's files.
+    make_files(os.path.join(work, "other", "m"), [("a.bin", 1000)], "other")
+    twin = os.path.join(work, "twin.torrent")
+    create(work, os.path.join(work, "other", "m"), twin)
     cases = [
         (["get", torrent, "-o", "out", "--only", "9"], 2,
          "--only 9: the torrent has 3 files, numbered 0-2"),
@@ -227,6 +232,7 @@ def case_bad_options(work):
         (["get", torrent, "nothing.torrent", "-o", "out"], 2, "nothing.torrent"),
         (["get", torrent, "-o", "out", "--log", "no/such/folder/log.txt"], 2,
          "--log no/such/folder/log.txt"),
+        (["get", torrent, twin, "-o", "out"], 2, "both write out/m"),
     ]
     for args, code, words in cases:
         before = tree(work)

@@ -1498,21 +1498,30 @@ storage_finish_file(struct storage *s, size_t i)
     int rc = fstatat(dfd, part, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
     if (!rc && !S_ISREG(st.st_mode))
         rc = -EINVAL; /* not the file this storage wrote */
-    if (!rc)
+    if (!rc) {
+        /* The name and the flag change together: an open that finds the
+         * old name gone looks at the flag again (open_file) and must see
+         * the new one. A descriptor open on the old name reads the same
+         * file, so reads in flight go on. */
+        pthread_mutex_lock(&s->mu);
         rc = rename_noreplace(dfd, part, leaf);
+        if (!rc)
+            s->files[i].part = 0;
+        pthread_mutex_unlock(&s->mu);
+    }
     if (rc == -EEXIST) {
         rc = adopt_final(s, dfd, part, leaf, f->size);
         adopted = rc == 0;
+        if (adopted) {
+            pthread_mutex_lock(&s->mu);
+            s->files[i].part = 0;
+            pthread_mutex_unlock(&s->mu);
+        }
     }
     if (owned)
         close(dfd);
     if (rc)
         return rc;
-    /* A descriptor open on the old name reads the same file: reads in
-     * flight go on. New opens take the final name from now on. */
-    pthread_mutex_lock(&s->mu);
-    s->files[i].part = 0;
-    pthread_mutex_unlock(&s->mu);
     if (adopted)
         forget_fd(s, i); /* it points at the file just removed */
     return 0;

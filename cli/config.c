@@ -212,6 +212,13 @@ config_load(const char *cmd, const char *path, int must_exist, struct config **o
         config_free(c);
         return rc == -ENOENT || rc == -EFBIG || rc == -EISDIR ? EXIT_USAGE : EXIT_FAIL;
     }
+    /* A NUL would end the line-by-line parse early, leaving the rest of the
+     * file unread and unchecked. */
+    if (memchr(c->text, '\0', len)) {
+        cli_error(cmd, "%s: not a text file (it holds a NUL byte)", path);
+        config_free(c);
+        return EXIT_USAGE;
+    }
     size_t lines = 1;
     for (size_t i = 0; i < len; i++)
         lines += c->text[i] == '\n';

@@ -89,6 +89,11 @@ load_options(const struct cmd_entry *cmd, void *ctx, int argc, char **argv,
     int rc = opt_parse(cmd, ctx, argc, argv, a);
     if (rc)
         return rc;
+    if (cmd->max_args > 1 && a->argc > cmd->max_args) {
+        cli_error(cmd->name, "at most %d arguments at once (got %d)", cmd->max_args,
+                  a->argc);
+        return EXIT_USAGE;
+    }
     if (a->argc < cmd->min_args || (cmd->max_args >= 0 && a->argc > cmd->max_args))
         return cli_usage(cmd);
     return 0;

@@ -164,8 +164,9 @@ check_duplicates(struct run *r)
             top_entry(r->src[i].m, a, sizeof(a));
             top_entry(r->src[j].m, b, sizeof(b));
             if (!strcmp(a, b)) {
-                cli_error(r->cmd, "%s and %s both write %s/%s; download them into "
-                                  "different folders",
+                cli_error(r->cmd,
+                          "%s and %s both write %s/%s; download them into "
+                          "different folders",
                           r->src[j].label, r->src[i].label, r->o->dir, a);
                 return EXIT_USAGE;
             }
@@ -261,8 +262,13 @@ check_data(struct run *r)
             snprintf(path, sizeof(path), "%s/%s", r->o->dir, f->path);
             struct stat st;
             char found[96];
-            if (stat(path, &st) != 0)
+            /* lstat: the seeder opens no symlink inside the folder (a link
+             * planted there must not send it elsewhere), so one here is as
+             * good as missing. */
+            if (lstat(path, &st) != 0)
                 snprintf(found, sizeof(found), "%s", strerror(errno));
+            else if (S_ISLNK(st.st_mode))
+                snprintf(found, sizeof(found), "a symlink, which is not followed");
             else if (!S_ISREG(st.st_mode))
                 snprintf(found, sizeof(found), "not a file");
             else if ((uint64_t)st.st_size < f->size)

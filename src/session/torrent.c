@@ -370,7 +370,6 @@ finish_file(struct torrent *t, size_t i)
     t->renames_pending++;
 }
 
-
 static int
 has_data(const struct shoal_file *f)
 {

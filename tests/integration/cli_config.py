@@ -198,6 +198,12 @@ def body(work, procs):
                      "%r -> shoal %s exits 2 with %s:%d and '%s' (got %d: %s)" % (
                          text, args[0], os.path.basename(cfg), line, want, r.returncode,
                          r.stderr.strip()))
+    # A NUL byte would hide the lines after it from the checks.
+    write(cfg, "port = 7000\0\nbogus = 1\n")
+    r = run(["config"], env, work)
+    checks.check(r.returncode == 2 and "not a text file" in r.stderr,
+                 "a config file holding a NUL byte is refused, not read up to it "
+                 "(got %d: %s)" % (r.returncode, r.stderr.strip()))
     # ... and --no-config runs regardless of it.
     r = run(["info", torrent, "--no-config"], env, work)
     checks.check(r.returncode == 0, "--no-config ignores a broken config file")

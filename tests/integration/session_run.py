@@ -212,6 +212,10 @@ def case_bad_options(work):
     make_files(os.path.join(work, "other", "m"), [("a.bin", 1000)], "other")
     twin = os.path.join(work, "twin.torrent")
     create(work, os.path.join(work, "other", "m"), twin)
+    # A seeder follows no symlink inside its folder: one there is no data.
+    os.makedirs(os.path.join(work, "linked", "m"))
+    for n in ("a.bin", "b.bin", "c.bin"):
+        os.symlink(os.path.join(work, "m", n), os.path.join(work, "linked", "m", n))
     cases = [
         (["get", torrent, "-o", "out", "--only", "9"], 2,
          "--only 9: the torrent has 3 files, numbered 0-2"),
@@ -233,6 +237,7 @@ def case_bad_options(work):
         (["get", torrent, "-o", "out", "--log", "no/such/folder/log.txt"], 2,
          "--log no/such/folder/log.txt"),
         (["get", torrent, twin, "-o", "out"], 2, "both write out/m"),
+        (["seed", torrent, "-d", "linked"], 2, "expected linked/m/a.bin (a symlink"),
     ]
     for args, code, words in cases:
         before = tree(work)

@@ -38,63 +38,7 @@
 
 #include "base/alloc.h"
 #include "codec/metainfo.h"
-
-/* Open descriptors kept: enough for the files a swarm touches at once, far
- * below the usual limit of 1024 per process. */
-#define STORAGE_MAX_FDS 64
-/* Bytes compared per step when a finished file meets one of its final
- * name (two halves of this). */
-#define STORAGE_COMPARE_CHUNK (128u * 1024)
-/* Bytes read per step when hashing: stays in L2 cache while it is hashed. */
-#define STORAGE_HASH_CHUNK (256u * 1024)
-/* iovec entries handed to one pwritev; the kernel takes up to IOV_MAX. */
-#define STORAGE_MAX_IOV 64
-
-/* A cached descriptor. */
-struct slot {
-    int fd;        /* -1 when the slot is free */
-    size_t file;   /* index of the file it belongs to */
-    unsigned refs; /* threads using it now; evicted only at 0 */
-    uint64_t used; /* tick of the last use, for LRU */
-};
-
-/* Per-file state, under the mutex. */
-struct sfile {
-    int slot;           /* cache slot holding its descriptor, or -1 */
-    int dirty;          /* written since the last fsync */
-    unsigned char part; /* named "<name><ext>" until storage_finish_file() */
-    /* Fixed at open: its bytes live in the parts file (an unselected file
-     * that was not on disk), or it is never extended to its full size (an
-     * unselected file without a parts file). */
-    unsigned char in_parts;
-    unsigned char partial;
-    unsigned char plain; /* never takes the suffix (mark_clashes) */
-};
-
-struct storage {
-    const struct shoal_metainfo *m; /* the torrent, or &layout */
-    int flags;
-    int root; /* the download folder; -1 for listed files */
-    pthread_mutex_t mu;
-    struct sfile *files;
-    struct slot slots[STORAGE_MAX_FDS];
-    uint64_t tick;
-    int first_err;         /* first failed read or write (under mu) */
-    size_t first_err_file; /* ... and the file it failed on */
-    /* storage_open_files: the files and pieces of the caller's list, with
-     * no hashes, and the copy of the list it points into (else NULL). */
-    struct shoal_metainfo layout;
-    struct shoal_file *listed;
-    char *ext; /* suffix of incomplete files, or NULL */
-    /* Comparing a finished file with one already at its final name: rare,
-     * so one buffer, made at open, taken in turn. */
-    uint8_t *scratch;
-    pthread_mutex_t scratch_mu;
-    char *parts_path; /* the parts file, or NULL */
-    int parts_fd;     /* -1 until first used (under mu) */
-    int parts_dirty;  /* written since the last fsync (under mu) */
-    size_t nparts;    /* files whose bytes live in the parts file */
-};
+#include "engine/storage_internal.h"
 
 /* A descriptor borrowed from the cache, an uncached one (slot -1), or the
  * parts file's (slot FREF_PARTS), with the position of the file's byte 0
@@ -105,6 +49,11 @@ struct fref {
     uint64_t base;
 };
 #define FREF_PARTS (-2)
+
+/* Bytes read per step when hashing: stays in L2 cache while it is hashed. */
+#define STORAGE_HASH_CHUNK (256u * 1024)
+/* iovec entries handed to one pwritev; the kernel takes up to IOV_MAX. */
+#define STORAGE_MAX_IOV 64
 
 /* ------------------------------------------------------------------ paths */
 
@@ -141,9 +90,9 @@ mkdir_p(const char *dir)
  * root itself when path has one component: *owned tells whether the caller
  * must close it) and points *name at the last component; or -errno.
  */
-static int
-open_parent(struct storage *s, const char *path, int create, const char **name,
-            int *owned)
+int
+storage_open_parent(struct storage *s, const char *path, int create, const char **name,
+                    int *owned)
 {
     int dfd = s->root;
     const char *p = path;
@@ -181,8 +130,8 @@ open_parent(struct storage *s, const char *path, int create, const char **name,
 }
 
 /* Whether file i carries its incomplete name now. */
-static int
-name_is_part(struct storage *s, size_t i)
+int
+storage_name_is_part(struct storage *s, size_t i)
 {
     pthread_mutex_lock(&s->mu);
     int part = s->files[i].part;
@@ -193,8 +142,9 @@ name_is_part(struct storage *s, size_t i)
 /* The name of a file in its folder: `leaf`, or while it is incomplete
  * leaf + suffix, built in buf. Names too long for a suffix never get one
  * (storage_open_with), so this cannot overflow. */
-static const char *
-disk_name(const struct storage *s, const char *leaf, int part, char buf[NAME_MAX + 1])
+const char *
+storage_disk_name(const struct storage *s, const char *leaf, int part,
+                  char buf[NAME_MAX + 1])
 {
     if (!part)
         return leaf;
@@ -220,11 +170,11 @@ open_named(struct storage *s, size_t i, int create, int part, int *out)
     int owned = 0, rc = 0, dfd = AT_FDCWD;
     int flags = O_CLOEXEC | O_NONBLOCK | (ro ? O_RDONLY : O_RDWR);
     if (!s->listed) {
-        dfd = open_parent(s, f->path, create && !ro, &name, &owned);
+        dfd = storage_open_parent(s, f->path, create && !ro, &name, &owned);
         if (dfd < 0)
             return dfd;
         flags |= O_NOFOLLOW;
-        name = disk_name(s, name, part, buf);
+        name = storage_disk_name(s, name, part, buf);
     }
     if (create && !ro)
         flags |= O_CREAT;
@@ -280,9 +230,9 @@ out:
 static int
 open_file(struct storage *s, size_t i, int create, int *out)
 {
-    int part = name_is_part(s, i);
+    int part = storage_name_is_part(s, i);
     int rc = open_named(s, i, create, part, out);
-    if (rc == -ENOENT && name_is_part(s, i) != part)
+    if (rc == -ENOENT && storage_name_is_part(s, i) != part)
         rc = open_named(s, i, create, !part, out);
     return rc;
 }
@@ -582,7 +532,7 @@ find_file(struct storage *s, size_t i, enum found *out)
     int owned = 0, rc = 0;
     struct stat st;
     *out = FOUND_NONE;
-    int dfd = open_parent(s, s->m->files[i].path, 0, &leaf, &owned);
+    int dfd = storage_open_parent(s, s->m->files[i].path, 0, &leaf, &owned);
     if (dfd < 0)
         return dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP ? 0 : dfd;
     if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -590,7 +540,8 @@ find_file(struct storage *s, size_t i, enum found *out)
     else if (errno != ENOENT && errno != ENOTDIR)
         rc = -errno;
     else if (suffix_ok(s, i)) {
-        if (fstatat(dfd, disk_name(s, leaf, 1, buf), &st, AT_SYMLINK_NOFOLLOW) == 0)
+        if (fstatat(dfd, storage_disk_name(s, leaf, 1, buf), &st, AT_SYMLINK_NOFOLLOW) ==
+            0)
             *out = FOUND_PART;
         else if (errno != ENOENT && errno != ENOTDIR)
             rc = -errno;
@@ -1283,7 +1234,7 @@ check_named(struct storage *s, size_t i, int part, struct storage_file_state *o)
     int owned = 0, dfd = AT_FDCWD, at = 0;
     memset(o, 0, sizeof(*o));
     if (!s->listed) {
-        dfd = open_parent(s, f->path, 0, &name, &owned);
+        dfd = storage_open_parent(s, f->path, 0, &name, &owned);
         if (dfd < 0) {
             /* A missing folder, or one that is a symlink or a file: the
              * data is not where this storage would read it. */
@@ -1292,7 +1243,7 @@ check_named(struct storage *s, size_t i, int part, struct storage_file_state *o)
             return dfd;
         }
         at = AT_SYMLINK_NOFOLLOW;
-        name = disk_name(s, name, part, buf);
+        name = storage_disk_name(s, name, part, buf);
     }
     int rc = stat_state(dfd, name, at, f->size, o);
     if (owned)
@@ -1316,9 +1267,9 @@ storage_check_files(struct storage *s, struct storage_file_state *out)
         }
         if (s->files[i].in_parts)
             continue; /* never on disk: its bytes are in the parts file */
-        int part = name_is_part(s, i);
+        int part = storage_name_is_part(s, i);
         int rc = check_named(s, i, part, o);
-        if (!rc && !o->exists && name_is_part(s, i) != part)
+        if (!rc && !o->exists && storage_name_is_part(s, i) != part)
             rc = check_named(s, i, !part, o); /* renamed meanwhile */
         if (rc)
             return rc;
@@ -1379,7 +1330,7 @@ storage_fsync(struct storage *s)
 int
 storage_file_is_part(struct storage *s, size_t i)
 {
-    return i < s->m->file_count && name_is_part(s, i);
+    return i < s->m->file_count && storage_name_is_part(s, i);
 }
 
 int
@@ -1392,139 +1343,6 @@ size_t
 storage_file_at(const struct storage *s, uint64_t off)
 {
     return file_at(s->m, off);
-}
-
-/* 1 when the regular files a and b hold the same `size` bytes, 0 when not,
- * or -errno; buf holds 2 * half bytes. */
-static int
-same_bytes(int a, int b, uint64_t size, uint8_t *buf, size_t half)
-{
-    struct stat sa, sb;
-    if (fstat(a, &sa) < 0 || fstat(b, &sb) < 0)
-        return -errno;
-    if (!S_ISREG(sb.st_mode) || (uint64_t)sa.st_size != size ||
-        (uint64_t)sb.st_size != size)
-        return 0;
-    for (uint64_t off = 0; off < size;) {
-        size_t n = size - off < half ? (size_t)(size - off) : half;
-        ssize_t x = pread(a, buf, n, (off_t)off);
-        ssize_t y = pread(b, buf + half, n, (off_t)off);
-        if (x < 0 || y < 0)
-            return -errno;
-        if ((size_t)x != n || (size_t)y != n)
-            return 0;
-        if (memcmp(buf, buf + half, n) != 0)
-            return 0;
-        off += n;
-    }
-    return 1;
-}
-
-/* Renames `from` to `to` in dfd unless `to` exists (then -EEXIST). */
-static int
-rename_noreplace(int dfd, const char *from, const char *to)
-{
-    if (renameat2(dfd, from, dfd, to, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return -errno;
-    /* A file system without RENAME_NOREPLACE: a hard link never replaces
-     * either; a crash between the two steps leaves both names, and the next
-     * start takes the final one. */
-    if (linkat(dfd, from, dfd, to, 0) < 0)
-        return -errno;
-    return unlinkat(dfd, from, 0) < 0 ? -errno : 0;
-}
-
-/* The final name is taken: when it holds exactly the data of the
- * incomplete file, the incomplete file goes and the final one is used;
- * otherwise both stay, and -EEXIST says so. */
-static int
-adopt_final(struct storage *s, int dfd, const char *part, const char *leaf, uint64_t size)
-{
-    int a = openat(dfd, part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    int b = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    int rc = a < 0 || b < 0 ? -errno : 0;
-    if (!rc) {
-        pthread_mutex_lock(&s->scratch_mu);
-        rc = same_bytes(a, b, size, s->scratch, STORAGE_COMPARE_CHUNK / 2);
-        pthread_mutex_unlock(&s->scratch_mu);
-    }
-    if (a >= 0)
-        close(a);
-    if (b >= 0)
-        close(b);
-    if (rc == 1)
-        rc = unlinkat(dfd, part, 0) < 0 ? -errno : 0;
-    else if (rc == 0 || rc == -ELOOP)
-        rc = -EEXIST;
-    return rc;
-}
-
-/* Drops file i's cached descriptor when no one uses it, so that the next
- * open finds it under its new name. */
-static void
-forget_fd(struct storage *s, size_t i)
-{
-    int fd = -1;
-    pthread_mutex_lock(&s->mu);
-    int sl = s->files[i].slot;
-    if (sl >= 0 && s->slots[sl].refs == 0) {
-        fd = s->slots[sl].fd;
-        s->slots[sl].fd = -1;
-        s->files[i].slot = -1;
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (fd >= 0)
-        close(fd);
-}
-
-int
-storage_finish_file(struct storage *s, size_t i)
-{
-    if (i >= s->m->file_count)
-        return SHOAL_EINVAL;
-    if (!name_is_part(s, i))
-        return 0;
-    const struct shoal_file *f = &s->m->files[i];
-    const char *leaf;
-    char part[NAME_MAX + 1];
-    int owned = 0, adopted = 0;
-    int dfd = open_parent(s, f->path, 0, &leaf, &owned);
-    if (dfd < 0)
-        return dfd;
-    disk_name(s, leaf, 1, part);
-    struct stat st;
-    int rc = fstatat(dfd, part, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-    if (!rc && !S_ISREG(st.st_mode))
-        rc = -EINVAL; /* not the file this storage wrote */
-    if (!rc) {
-        /* The name and the flag change together: an open that finds the
-         * old name gone looks at the flag again (open_file) and must see
-         * the new one. A descriptor open on the old name reads the same
-         * file, so reads in flight go on. */
-        pthread_mutex_lock(&s->mu);
-        rc = rename_noreplace(dfd, part, leaf);
-        if (!rc)
-            s->files[i].part = 0;
-        pthread_mutex_unlock(&s->mu);
-    }
-    if (rc == -EEXIST) {
-        rc = adopt_final(s, dfd, part, leaf, f->size);
-        adopted = rc == 0;
-        if (adopted) {
-            pthread_mutex_lock(&s->mu);
-            s->files[i].part = 0;
-            pthread_mutex_unlock(&s->mu);
-        }
-    }
-    if (owned)
-        close(dfd);
-    if (rc)
-        return rc;
-    if (adopted)
-        forget_fd(s, i); /* it points at the file just removed */
-    return 0;
 }
 
 /* ------------------------------------------------------------------ errors */

@@ -32,6 +32,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -300,6 +301,32 @@ class Runner:
             self.end_block()
 
 
+PORT_IN_EXAMPLE = re.compile(r"(?::|--port |http\.server )(\d{4,5})\b")
+
+
+def busy_ports(blocks):
+    """The fixed ports the examples use that something already holds: the
+    examples cannot work as written then (another shoal, say)."""
+    ports = {6881, 6969}    # the defaults, used without being written
+    for _, block in blocks:
+        ports.update(int(p) for p in PORT_IN_EXAMPLE.findall(block))
+    busy = []
+    for port in sorted(ports):
+        for family, host, kind in ((socket.AF_INET, "127.0.0.1", socket.SOCK_STREAM),
+                                   (socket.AF_INET, "127.0.0.1", socket.SOCK_DGRAM),
+                                   (socket.AF_INET6, "::1", socket.SOCK_STREAM)):
+            s = socket.socket(family, kind)
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind((host, port))
+            except OSError:
+                busy.append("%s %s:%d" % ("udp" if kind == socket.SOCK_DGRAM else "tcp",
+                                          host, port))
+            finally:
+                s.close()
+    return busy
+
+
 def read(path):
     with open(path, "rb") as f:
         return f.read().decode("utf-8", "replace")
@@ -318,6 +345,10 @@ def main():
     if len(blocks) < 8:
         print("FAIL: only %d ```sh blocks found in %s" % (len(blocks), README))
         return 1
+    busy = busy_ports(blocks)
+    if busy:
+        print("SKIP: ports the examples use are taken: %s" % ", ".join(busy))
+        return 0
     t0 = time.monotonic()
     failed = 0
     root = tempfile.mkdtemp(prefix="shoal-readme.")

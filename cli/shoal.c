@@ -143,11 +143,13 @@ print_help(FILE *out)
             "\n130 stopped by Ctrl-C (SIGINT), 143 by SIGTERM.\n");
 }
 
-/* `shoal help [COMMAND | --man]`. */
+/* `shoal help [COMMAND | --man]`; `shoal help --help` is the same as
+ * `shoal help`, as `CMD --help` is for every other command. */
 static int
 run_help(int argc, char **argv)
 {
-    if (argc < 3) {
+    if (argc < 3 ||
+        (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))) {
         print_help(stdout);
         return EXIT_OK;
     }

@@ -6,13 +6,17 @@
 # the tracker, and download at once from all of them, each showing its
 # progress line. Then every copy is compared with the original, and the
 # tracker's counters are shown. Also shows `shoal info`.
-# Everything happens under a fresh temporary folder with SHOAL_LOCAL_ONLY=1.
+# Everything happens under a fresh temporary folder with SHOAL_LOCAL_ONLY=1,
+# the resume state included.
 set -eu
 SHOAL=${1:-build/shoal}
 case "$SHOAL" in /*) ;; *) SHOAL="$PWD/$SHOAL" ;; esac
 export SHOAL_LOCAL_ONLY=1
 
 work=$(mktemp -d /tmp/shoal-demo.XXXXXX)
+# The nodes' resume state stays in the demo's folder (and goes with it), and
+# the user's config file does not change what the demo shows.
+export XDG_STATE_HOME="$work/state" XDG_CONFIG_HOME="$work/config"
 pids=""
 cleanup() {
     for p in $pids; do kill "$p" 2>/dev/null || true; done

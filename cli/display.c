@@ -324,6 +324,27 @@ draw_live(struct display *d)
     d->line_open = 1;
 }
 
+/* "  tracker: 12 seeders, 3 leechers, 40 downloaded", leaving out what no
+ * tracker has said (a count of -1); "" when none said anything. */
+static void
+swarm_counts(const struct shoal_torrent_status *st, char *out, size_t len)
+{
+    const int64_t v[3] = {st->tracker_seeders, st->tracker_leechers,
+                          st->tracker_downloaded};
+    static const char *const what[3] = {"seeders", "leechers", "downloaded"};
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < 3 && n < len; i++) {
+        if (v[i] < 0)
+            continue;
+        int w = snprintf(out + n, len - n, "%s %" PRId64 " %s",
+                         n ? "," : "  tracker:", v[i], what[i]);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+}
+
 /* A plain line for one torrent when it is due: with the swarm as the
  * trackers count it, since a plain line may be as long as it likes. */
 static void
@@ -342,11 +363,7 @@ draw_plain(struct display *d, struct shown *s, int force)
     char line[512];
     format_line(&v, (int)sizeof(line) - 1, line, sizeof(line));
     char swarm[128] = "";
-    if (st.tracker_seeders >= 0 || st.tracker_leechers >= 0)
-        snprintf(swarm, sizeof(swarm),
-                 "  tracker: %" PRId64 " seeders, %" PRId64 " leechers, %" PRId64
-                 " downloaded",
-                 st.tracker_seeders, st.tracker_leechers, st.tracker_downloaded);
+    swarm_counts(&st, swarm, sizeof(swarm));
     if (d->nshown > 1)
         fprintf(stderr, "%s: %s%s\n", s->name, line, swarm);
     else

@@ -468,9 +468,9 @@ opt_print_man(FILE *out)
     fputs("\n.SH EXIT STATUS\n", out);
     roff(out, "0 on success; 1 on a failure at run time (I/O, the network); 2 on bad "
               "usage or bad input (an unknown option, a bad value, a malformed torrent, "
-              "a path that does not exist); 130 when stopped by Ctrl-C (SIGINT) and 143 "
-              "by SIGTERM (128 + the "
-              "signal, as shells report it).");
+              "a path that does not exist). get, seed and share exit 130 when stopped by "
+              "Ctrl-C (SIGINT) and 143 by SIGTERM (128 + the signal, as shells report "
+              "it); the tracker exits 0 when stopped.");
     fputs("\n.SH ENVIRONMENT\n.TP\n.B XDG_CONFIG_HOME\n", out);
     roff(out, "where the config file is looked for (shoal/config); "
               "~/.config when unset.");

@@ -136,11 +136,13 @@ print_help(FILE *out)
             shoal_version());
     for (size_t i = 0; i < cli_ncommands; i++)
         fprintf(out, "  %-8s %s\n", cli_commands[i]->name, cli_commands[i]->summary);
-    fprintf(out,
-            "\n`shoal help COMMAND` or `shoal COMMAND --help` shows a command's options;"
-            "\n`man shoal` all of them. `shoal -V` prints the version.\n"
-            "\nExit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input,"
-            "\n130 stopped by Ctrl-C (SIGINT), 143 by SIGTERM.\n");
+    fprintf(
+        out,
+        "\n`shoal help COMMAND` or `shoal COMMAND --help` shows a command's options;"
+        "\n`man shoal` all of them. `shoal -V` prints the version.\n"
+        "\nExit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input,"
+        "\nget, seed and share exit 130 when stopped by Ctrl-C (SIGINT), 143 by SIGTERM;"
+        "\nthe tracker exits 0 when stopped.\n");
 }
 
 /* `shoal help [COMMAND | --man]`; `shoal help --help` is the same as

@@ -415,7 +415,8 @@ on_reply(void *arg, const struct http_result *r)
 int
 webseed_job_blocks(uint32_t piece_length, uint64_t rate)
 {
-    uint64_t bytes = (uint64_t)rate * WEBSEED_JOB_SECONDS;
+    const uint64_t most = (uint64_t)WEBSEED_JOB_BLOCKS * PICKER_BLOCK_SIZE;
+    uint64_t bytes = rate >= most ? most : rate * WEBSEED_JOB_SECONDS;
     if (!rate)
         bytes = piece_length < WEBSEED_JOB_FIRST ? piece_length : WEBSEED_JOB_FIRST;
     uint64_t n = (bytes + PICKER_BLOCK_SIZE - 1) / PICKER_BLOCK_SIZE;

@@ -237,7 +237,8 @@ enum picker_trust {
      * PAROLE, each piece it starts is its own and takes blocks from it
      * alone (so a bad piece names it), but it may work on several pieces
      * at once, and verdicts never change its level. It gets no endgame
-     * duplicates, and nobody duplicates its blocks. */
+     * duplicates, and nobody duplicates its blocks; a peer left idle by
+     * its pieces marks them (picker_piece_awaited()) for it to give back. */
     PICKER_TRUST_WHOLE,
 };
 

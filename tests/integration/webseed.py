@@ -401,10 +401,16 @@ def scenario_trickle(c, procs, work, with_peer):
     c.check(t.get("hash_failures", 1) == 0, "no hash failures: %s" % t)
     c.check(srv.count(206) > 0, "the web seed was asked (%d GETs)" % srv.count(206))
     if with_peer:
+        c.check(any("leaves its unfinished pieces to idle peers" in x
+                    for x in err.splitlines()),
+                "the web seed gave the pieces it held back to the idle peer")
         c.check(took < 30, "a 4 MiB download with a seeding peer beside a 4 KB/s "
                 "web seed takes %.1f s (must be well under 30 s)" % took)
         procs.stop(seed)
     print("download took %.1f s, %d GETs" % (took, srv.count()))
+    for line in err.splitlines():
+        if "web seed" in line:
+            print(line)
     if c.failures:
         print(peer_tools.tail(stem + ".err", 30))
     srv.closing = True

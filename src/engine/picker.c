@@ -1129,6 +1129,28 @@ pick_claim(struct pick *c)
     c->claim = 0;
 }
 
+/* The peer got nothing and has nothing outstanding: it is idle for want of
+ * pieces. Marks the unfinished pieces it has that a source of whole pieces
+ * keeps from it, so that source can give them back. */
+static void
+mark_awaited(struct pick *c)
+{
+    struct picker *p = c->p;
+    if (c->n || c->err || c->pr->nreq || c->trust == PICKER_TRUST_WHOLE ||
+        (picker_trust_one_piece(c->trust) && c->touched >= 1))
+        return;
+    for (uint32_t i = 0; i < p->nparts; i++) {
+        struct partial *r = p->parts[i];
+        if (!r->owner || r->awaited || r->nreceived == r->nblocks ||
+            !wanted(p, r->piece) || !peer_has(c, r->piece) ||
+            picker_trust_of(p, r->owner) != PICKER_TRUST_WHOLE)
+            continue;
+        const struct piece_peer *pp = picker_piece_peer(r, c->peer);
+        if (!pp || !pp->rejected)
+            r->awaited = 1;
+    }
+}
+
 int
 picker_next_blocks(struct picker *p, void *peer, const struct bitfield *peer_has,
                    const uint32_t *suggested, size_t nsuggested, struct picker_block *out,
@@ -1168,6 +1190,7 @@ picker_next_blocks(struct picker *p, void *peer, const struct bitfield *peer_has
         pick_endgame(&c);
     if (c.n == 0 && picker_trust_owns(c.trust))
         pick_claim(&c);
+    mark_awaited(&c);
 
     int n = c.n;
     peer_release_if_idle(p, c.pr);
@@ -1180,6 +1203,13 @@ int
 picker_in_endgame(const struct picker *p)
 {
     return p->want_missing > 0 && p->want_partial == p->want_missing && p->want_free == 0;
+}
+
+int
+picker_piece_awaited(const struct picker *p, uint32_t piece)
+{
+    const struct partial *r = piece < p->npieces ? picker_part_find(p, piece) : NULL;
+    return r && r->awaited;
 }
 
 /* ------------------------------------------------------------------ arrivals */

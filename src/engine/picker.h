@@ -157,6 +157,16 @@ int picker_next_blocks(struct picker *p, void *peer, const struct bitfield *peer
 int picker_in_endgame(const struct picker *p);
 
 /*
+ * 1 when a peer that had nothing outstanding asked picker_next_blocks() in
+ * vain and has the piece, which a PICKER_TRUST_WHOLE source holds
+ * unfinished: that source stands in an idle peer's way, and should give the
+ * piece back (picker_block_cancelled() of a block it has outstanding gives
+ * back the whole piece, which is then fetched whole from peers). The mark
+ * lasts as long as that hold on the piece.
+ */
+int picker_piece_awaited(const struct picker *p, uint32_t piece);
+
+/*
  * Records a block that arrived from `peer`. Returns 1 when it completed the
  * piece (every block received: hash it, then call picker_piece_passed() or
  * picker_piece_failed()), 0 when the piece still misses blocks, SHOAL_EINVAL
@@ -227,7 +237,8 @@ enum picker_trust {
      * PAROLE, each piece it starts is its own and takes blocks from it
      * alone (so a bad piece names it), but it may work on several pieces
      * at once, and verdicts never change its level. It gets no endgame
-     * duplicates, and nobody duplicates its blocks. */
+     * duplicates, and nobody duplicates its blocks; a peer left idle by
+     * its pieces marks them (picker_piece_awaited()) for it to give back. */
     PICKER_TRUST_WHOLE,
 };
 

@@ -74,6 +74,9 @@ struct partial {
     uint32_t npeers;
     uint32_t cappeers;
     void *owner; /* the peer on parole whose piece this is, or NULL */
+    /* An idle peer wanted this piece while a PICKER_TRUST_WHOLE owner held
+     * it unfinished (picker_piece_awaited()). */
+    uint8_t awaited;
     struct piece_peer *peers;
     struct blk blocks[];
 };

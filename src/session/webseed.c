@@ -32,9 +32,19 @@
 #include "session/hooks.h"
 #include "session/http.h"
 
-/* Blocks per request: 1 MiB, so a buffer is small and a slow server
- * finishes one well inside its time limit. */
+/* Blocks per request at most: 1 MiB, so a buffer is small and a slow
+ * server finishes one well inside its time limit. */
 #define WEBSEED_JOB_BLOCKS 64
+/* A web seed not yet measured asks for one piece, or this much of a larger
+ * one; then for what it sends in WEBSEED_JOB_SECONDS at the rate it showed,
+ * so a slow server holds few pieces and a fast one gets long runs. */
+#define WEBSEED_JOB_FIRST   (256 * 1024)
+#define WEBSEED_JOB_SECONDS 3
+/* A job that an idle peer waits for is given back unless it should be done
+ * within this long; then the web seeds start nothing for WEBSEED_HOLD_MS,
+ * which covers a tick, so that the peers take those pieces first. */
+#define WEBSEED_YIELD_GRACE_MS 1000
+#define WEBSEED_HOLD_MS        2000
 /* Requests to one web seed at once (also bounded by WEBSEED_MAX_INFLIGHT). */
 #define WEBSEED_PER_SEED 4
 /* One GET (redirects included) may take this long, and this long to
@@ -55,15 +65,29 @@
 #define WEBSEED_WHY_LEN  256
 #define WEBSEED_LINE_LEN 600
 
+/* What went wrong with a web seed, as far as its warnings go: a failure
+ * of the same kind and code as the last one is not reported again, however
+ * its words differ (a size, a file). */
+enum ws_fail {
+    WS_OK,
+    WS_FAIL_STATUS,   /* an HTTP error status; code: the status */
+    WS_FAIL_TRANSFER, /* no usable reply; code: the SHOAL_E* */
+    WS_FAIL_LENGTH,   /* a reply of the wrong size */
+    WS_FAIL_URL,      /* no URL could be made; code: the SHOAL_E* */
+};
+
 struct webseed {
     struct webseeds *w;
     char *url;
-    int dropped;               /* sent bad data or cannot serve ranges: not used again */
-    unsigned fails;            /* failures in a row */
-    uint64_t retry_ms;         /* no new request before then */
-    uint32_t cursor;           /* the piece to suggest next */
-    int jobs;                  /* requests in flight */
-    char why[WEBSEED_WHY_LEN]; /* the failure last reported, "" while working */
+    int dropped;       /* sent bad data or cannot serve ranges: not used again */
+    unsigned fails;    /* failures in a row */
+    uint64_t retry_ms; /* no new request before then */
+    uint32_t cursor;   /* the piece to suggest next */
+    int jobs;          /* requests in flight */
+    uint64_t rate;     /* bytes a second one GET moves, 0 until measured */
+    int yielded;       /* has given pieces back to idle peers */
+    enum ws_fail fail; /* the failure last reported, WS_OK while working */
+    long fail_code;
 };
 
 struct ws_job {
@@ -78,6 +102,7 @@ struct ws_job {
     uint64_t run_off, run_len;
     uint64_t got;               /* bytes of the run in buf */
     struct webseed_segment seg; /* what the GET in flight asks for */
+    uint64_t seg_ms;            /* when that GET started */
     uint8_t *buf;
 };
 
@@ -92,6 +117,7 @@ struct webseeds {
     struct ws_job *jobs;
     int njobs;
     int stopped;
+    uint64_t hold_ms; /* no new request before then: peers go first */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -166,9 +192,10 @@ static void drop_seed(struct webseed *s, const char *fmt, ...)
 
 /* A failure that may pass: the web seed waits, twice as long after each
  * failure in a row. The reason (why; detail only adds where) goes up once
- * per change, not once per failure. */
+ * per change of kind and code, not once per failure. */
 static void
-back_off(struct webseed *s, const char *why, const char *detail)
+back_off(struct webseed *s, enum ws_fail kind, long code, const char *why,
+         const char *detail)
 {
     struct webseeds *w = s->w;
     uint64_t now = now_ms(w);
@@ -180,8 +207,9 @@ back_off(struct webseed *s, const char *why, const char *detail)
         s->fails++;
         s->retry_ms = now + delay;
     }
-    if (strcmp(s->why, why) != 0) {
-        snprintf(s->why, sizeof(s->why), "%s", why);
+    if (s->fail != kind || s->fail_code != code) {
+        s->fail = kind;
+        s->fail_code = code;
         emit(w, SHOAL_EV_WARNING,
              "web seed %.200s: %s%s%s%s; trying again in %" PRIu64 " s", s->url, why,
              detail[0] ? " (" : "", detail, detail[0] ? ")" : "",
@@ -192,16 +220,18 @@ back_off(struct webseed *s, const char *why, const char *detail)
 static void
 worked(struct webseed *s)
 {
-    if (s->why[0])
+    if (s->fail != WS_OK)
         emit(s->w, SHOAL_EV_LOG, "web seed %.200s: working again", s->url);
-    s->why[0] = '\0';
+    s->fail = WS_OK;
+    s->fail_code = 0;
     s->fails = 0;
 }
 
 /* Ends j for a reason of the server's: its blocks go back, and the web
  * seed is dropped (permanent) or waits. detail names the file, when one. */
 static void
-job_failed(struct ws_job *j, int permanent, const char *why, const char *detail)
+job_failed(struct ws_job *j, int permanent, enum ws_fail kind, long code, const char *why,
+           const char *detail)
 {
     struct webseed *s = j->s;
     struct webseeds *w = j->w;
@@ -210,7 +240,7 @@ job_failed(struct ws_job *j, int permanent, const char *why, const char *detail)
         drop_seed(s, "%s%s%s%s", why, detail[0] ? " (" : "", detail,
                   detail[0] ? ")" : "");
     else
-        back_off(s, why, detail);
+        back_off(s, kind, code, why, detail);
     webseeds_fill(w);
 }
 
@@ -247,7 +277,7 @@ run_done(struct ws_job *j)
                           j->buf + (block_off(w, b) - j->run_off), b->length);
     }
     if (j->run_first < j->nblocks) {
-        if (begin_run(j) != 0) {
+        if (w->stopped || begin_run(j) != 0) {
             job_release(j);
             return;
         }
@@ -290,7 +320,7 @@ start_segment(struct ws_job *j)
         char why[WEBSEED_WHY_LEN];
         snprintf(why, sizeof(why), "cannot make the URL of file %zu: %s", j->seg.file,
                  shoal_strerror(rc));
-        job_failed(j, rc != SHOAL_ENOMEM, why, "");
+        job_failed(j, rc != SHOAL_ENOMEM, WS_FAIL_URL, rc, why, "");
         return;
     }
     char range[48];
@@ -305,12 +335,13 @@ start_segment(struct ws_job *j)
         .low_speed_time_s = WEBSEED_LOW_SPEED_S,
         .range = range,
     };
+    j->seg_ms = now_ms(w);
     rc = http_start(w->http, url, &o, on_reply, j, &j->req);
     xfree(url);
     if (rc) {
         char why[WEBSEED_WHY_LEN];
         snprintf(why, sizeof(why), "%s", shoal_strerror(rc));
-        job_failed(j, rc == SHOAL_ELOCALONLY, why, "");
+        job_failed(j, rc == SHOAL_ELOCALONLY, WS_FAIL_TRANSFER, rc, why, "");
     }
 }
 
@@ -319,6 +350,14 @@ static int
 whole_file(const struct ws_job *j)
 {
     return j->seg.file_off == 0 && j->seg.len == j->w->m->files[j->seg.file].size;
+}
+
+/* One GET moved len bytes in ms: the web seed's rate follows, smoothed. */
+static void
+measure(struct webseed *s, uint64_t len, uint64_t ms)
+{
+    uint64_t sample = len * 1000 / (ms ? ms : 1);
+    s->rate = s->rate ? (s->rate * 3 + sample) / 4 : sample;
 }
 
 static void
@@ -337,29 +376,53 @@ on_reply(void *arg, const struct http_result *r)
     }
     char why[WEBSEED_WHY_LEN];
     const char *path = w->m->files[j->seg.file].path;
-    if (r->status == 200 && !whole_file(j)) {
-        /* Cut off at the range's size: the server sends whole files. */
-        job_failed(j, 1, "the server ignores Range requests", path);
+    if (r->rc == SHOAL_ELOCALONLY) {
+        /* A redirect off this machine: it will say the same next time. */
+        job_failed(j, 1, WS_FAIL_TRANSFER, r->rc, r->error ? r->error : "", path);
         return;
     }
-    if (r->status != 0 && r->status != 200 && r->status != 206) {
+    if (r->status == 200 && !whole_file(j)) {
+        /* Cut off at the range's size: the server sends whole files. */
+        job_failed(j, 1, WS_FAIL_STATUS, 200, "the server ignores Range requests", path);
+        return;
+    }
+    /* An error status says more than what went wrong reading its body (too
+     * long for the range, cut short); a failed redirect's status says less
+     * than its reason. */
+    int http_error =
+        r->status >= 400 || (r->rc == 0 && r->status != 200 && r->status != 206);
+    if (http_error) {
         snprintf(why, sizeof(why), "HTTP %ld", r->status);
-        job_failed(j, 0, why, path);
+        job_failed(j, 0, WS_FAIL_STATUS, r->status, why, path);
         return;
     }
     if (r->rc != 0) {
-        job_failed(j, r->rc == SHOAL_ELOCALONLY, r->error, path);
+        job_failed(j, 0, WS_FAIL_TRANSFER, r->rc, r->error ? r->error : "", path);
         return;
     }
     if (r->len != j->seg.len) {
         snprintf(why, sizeof(why), "%zu bytes for a range of %" PRIu64, r->len,
                  j->seg.len);
-        job_failed(j, 0, why, path);
+        job_failed(j, 0, WS_FAIL_LENGTH, 0, why, path);
         return;
     }
+    measure(j->s, r->len, now_ms(w) - j->seg_ms);
     memcpy(j->buf + j->got, r->body, r->len);
     j->got += r->len;
     start_segment(j);
+}
+
+int
+webseed_job_blocks(uint32_t piece_length, uint64_t rate)
+{
+    const uint64_t most = (uint64_t)WEBSEED_JOB_BLOCKS * PICKER_BLOCK_SIZE;
+    uint64_t bytes = rate >= most ? most : rate * WEBSEED_JOB_SECONDS;
+    if (!rate)
+        bytes = piece_length < WEBSEED_JOB_FIRST ? piece_length : WEBSEED_JOB_FIRST;
+    uint64_t n = (bytes + PICKER_BLOCK_SIZE - 1) / PICKER_BLOCK_SIZE;
+    if (n < 1)
+        n = 1;
+    return n > WEBSEED_JOB_BLOCKS ? WEBSEED_JOB_BLOCKS : (int)n;
 }
 
 /* Asks the picker for blocks for s and starts fetching them. Returns 1 when
@@ -369,10 +432,11 @@ start_job(struct webseed *s)
 {
     struct webseeds *w = s->w;
     uint32_t npieces = w->m->piece_count;
+    int max = webseed_job_blocks(w->m->piece_length, s->rate);
     /* The pieces after its last one, so that its runs stay long. */
     uint32_t bpp = (w->m->piece_length + PICKER_BLOCK_SIZE - 1) / PICKER_BLOCK_SIZE;
     uint32_t sug[WEBSEED_JOB_BLOCKS + 1];
-    uint32_t nsug = WEBSEED_JOB_BLOCKS / bpp + 1;
+    uint32_t nsug = (uint32_t)max / bpp + 1;
     if (nsug > npieces)
         nsug = npieces;
     for (uint32_t i = 0; i < nsug; i++)
@@ -382,8 +446,7 @@ start_job(struct webseed *s)
         return 0;
     j->w = w;
     j->s = s;
-    int n =
-        picker_next_blocks(w->picker, s, NULL, sug, nsug, j->blocks, WEBSEED_JOB_BLOCKS);
+    int n = picker_next_blocks(w->picker, s, NULL, sug, nsug, j->blocks, max);
     if (n <= 0) {
         xfree(j);
         return 0;
@@ -450,12 +513,63 @@ next_seed(struct webseeds *w, uint64_t now)
     return best;
 }
 
+/* 1 when an idle peer waits for a piece of j not yet handed over, and j
+ * will not be done with it soon. */
+static int
+in_the_way(const struct ws_job *j)
+{
+    const struct webseeds *w = j->w;
+    int awaited = 0;
+    uint64_t left = 0;
+    for (int i = j->run_first; i < j->nblocks; i++) {
+        awaited |= picker_piece_awaited(w->picker, j->blocks[i].piece);
+        left += j->blocks[i].length;
+    }
+    if (!awaited)
+        return 0;
+    left -= j->got;
+    uint64_t rate = j->s->rate;
+    return !rate || left * 1000 / rate > WEBSEED_YIELD_GRACE_MS;
+}
+
+/* Cancels the jobs idle peers wait for: their pieces go back to the picker
+ * whole, to be fetched whole from the peers (the web seed's blocks of them
+ * are thrown away, so a failure still names one source). Then the web seeds
+ * hold back for a while, so that the peers get those pieces first; a piece
+ * no peer took is the web seeds' again after that. Returns 1 when it gave
+ * any back. */
+static int
+yield_to_peers(struct webseeds *w, uint64_t now)
+{
+    int gave = 0;
+    for (;;) {
+        struct ws_job *j = w->jobs;
+        while (j && (!j->req || j->cancelling || !in_the_way(j)))
+            j = j->next;
+        if (!j)
+            break;
+        if (!j->s->yielded)
+            emit(w, SHOAL_EV_LOG,
+                 "web seed %.200s: leaves its unfinished pieces to idle peers",
+                 j->s->url);
+        j->s->yielded = 1;
+        j->cancelling = 1;
+        http_cancel(j->req); /* on_reply() releases and frees it */
+        gave = 1;
+    }
+    if (gave)
+        w->hold_ms = now + WEBSEED_HOLD_MS;
+    return gave;
+}
+
 void
 webseeds_fill(struct webseeds *w)
 {
-    if (!w || w->stopped || w->n == 0 || !w->owner.can_fetch(w->owner.ctx))
+    if (!w || w->stopped || w->n == 0)
         return;
     uint64_t now = now_ms(w);
+    if (yield_to_peers(w, now) || now < w->hold_ms || !w->owner.can_fetch(w->owner.ctx))
+        return;
     while (w->njobs < WEBSEED_MAX_INFLIGHT && !w->stopped) {
         struct webseed *s = next_seed(w, now);
         if (!s || !start_job(s))
@@ -571,11 +685,28 @@ webseeds_new(const struct hooks *h, struct http_client *http, struct picker *pic
     return 0;
 }
 
+/* Cancels every request in flight; their blocks go back to the picker. */
+static void
+cancel_requests(struct webseeds *w)
+{
+    for (;;) {
+        struct ws_job *j = w->jobs;
+        while (j && (!j->req || j->cancelling))
+            j = j->next;
+        if (!j)
+            break;
+        j->cancelling = 1;
+        http_cancel(j->req); /* on_reply() releases and frees it */
+    }
+}
+
 void
 webseeds_stop(struct webseeds *w)
 {
-    if (w)
-        w->stopped = 1;
+    if (!w)
+        return;
+    w->stopped = 1;
+    cancel_requests(w);
 }
 
 void
@@ -584,15 +715,10 @@ webseeds_free(struct webseeds *w)
     if (!w)
         return;
     w->stopped = 1;
-    while (w->jobs) {
-        struct ws_job *j = w->jobs;
-        if (j->req) {
-            j->cancelling = 1;
-            http_cancel(j->req);
-        } else {
-            job_release(j);
-        }
-    }
+    cancel_requests(w);
+    /* Any left are handing a run over (on_block() is running). */
+    while (w->jobs)
+        job_release(w->jobs);
     for (size_t i = 0; i < w->n; i++)
         xfree(w->seeds[i].url);
     xfree(w->seeds);

@@ -6,7 +6,11 @@
  * Each web seed is one source for the piece picker, with the trust level
  * PICKER_TRUST_WHOLE: the pieces it starts are its own, so a web seed and
  * a peer never fetch the same block, and a piece that fails its hash check
- * names the web seed that sent it. Such a web seed is dropped for the rest
+ * names the web seed that sent it. A request asks for a few seconds' worth
+ * at the rate the web seed has shown, and when peers that could supply a
+ * piece it holds have nothing else to do, it gives that piece back to them:
+ * a slow web seed never holds up the peers, and one that is the only
+ * source still finishes. Such a web seed is dropped for the rest
  * of the run; HTTP failures (an error status, a refused connection, a time
  * out) only make it wait, longer after each failure in a row. At most
  * WEBSEED_MAX_INFLIGHT requests run per torrent.
@@ -59,12 +63,21 @@ int webseeds_new(const struct hooks *h, struct http_client *http, struct picker 
 /* Cancels the requests in flight, giving their blocks back to the picker
  * (which must still exist), and frees w. NULL does nothing. */
 void webseeds_free(struct webseeds *w);
-/* No request starts after this; those in flight run to their end. */
+/* Cancels the requests in flight, giving their blocks back to the
+ * picker; no request starts after this, and no block is handed over. */
 void webseeds_stop(struct webseeds *w);
-/* Starts requests while slots are free, a web seed is not waiting out a
- * failure, the owner can fetch and the picker has blocks for it. Call it
- * when blocks may have been given back: a piece failed, or a tick. */
+/* Gives back the pieces idle peers wait for (picker_piece_awaited()) that
+ * a web seed will not finish soon, then starts requests while slots are
+ * free, a web seed is not waiting out a failure, the owner can fetch and
+ * the picker has blocks for it. Call it after the peers have asked for
+ * blocks, when blocks may have been given back (a piece failed), and on
+ * every tick. */
 void webseeds_fill(struct webseeds *w);
+/* Blocks one request asks for, for a web seed whose GETs move `rate` bytes
+ * a second (0: not measured yet): a few seconds' worth, at least one block
+ * and at most 1 MiB; before it is measured, one piece, or 256 KiB of a
+ * larger one. Pure. */
+int webseed_job_blocks(uint32_t piece_length, uint64_t rate);
 /*
  * Piece `piece` failed its hash check: when a web seed sent blocks of it,
  * that web seed is dropped (its requests cancelled, picker_peer_gone()),

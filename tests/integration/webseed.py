@@ -23,6 +23,20 @@ http.server does not do ranges; RangeServer does).
                         warning per change of reason (not per failure), and
                         the download completes from the web seed; a second
                         web seed off this machine is refused (local-only).
+    webseed.py trickle  the server sends 4 KB/s per request; a seeding peer
+                        is there too: the download finishes in well under
+                        30 s, byte-identical (the web seed gives the pieces
+                        it holds back to the idle peer).
+    webseed.py slow     the same trickling server alone: it still completes
+                        the download, byte-identical.
+    webseed.py redirect the server redirects every GET to 10.0.0.1, which
+                        local-only mode refuses: the web seed is dropped
+                        once with that reason, never retried, and the
+                        download completes from a seeding peer.
+    webseed.py long     the server sends more than each range asked for, so
+                        each failure names a different size: one warning,
+                        not one per size; then it works and the download
+                        completes from it.
 
 Every process is started here and stopped by PID; every wait is bounded.
 """
@@ -47,7 +61,9 @@ class RangeServer(http.server.ThreadingHTTPServer):
     """Serves the files under root with single byte ranges. mode: "ok";
     "corrupt" (the first ranged reply has a byte flipped); "norange" (whole
     files, 200, whatever the Range); "status" (every request gets
-    self.status). Counts requests, in order."""
+    self.status); "trickle" (each ranged reply sent at self.rate bytes a
+    second); "redirect" (302 to the same path on 10.0.0.1); "long" (each
+    ranged reply has 1000 bytes too many). Counts requests, in order."""
     daemon_threads = True
 
     def __init__(self, root):
@@ -58,6 +74,8 @@ class RangeServer(http.server.ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.log = []  # (path, range header, status)
         self.corrupted = 0
+        self.rate = 4096
+        self.closing = False
 
     def note(self, path, rng, status):
         with self.lock:
@@ -90,6 +108,10 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
             srv.note(path, rng, srv.status)
             self.reply(srv.status, b"not today")
             return
+        if srv.mode == "redirect":
+            srv.note(path, rng, 302)
+            self.reply(302, b"", [("Location", "http://10.0.0.1" + self.path)])
+            return
         full = os.path.realpath(os.path.join(srv.root, path.lstrip("/")))
         if not full.startswith(os.path.realpath(srv.root) + os.sep) or not os.path.isfile(full):
             srv.note(path, rng, 404)
@@ -115,8 +137,34 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
             if srv.mode == "corrupt" and srv.corrupted == 0:
                 body[len(body) // 2] ^= 0xFF
                 srv.corrupted = 1
+        if srv.mode == "long":
+            body += b"x" * 1000
         srv.note(path, rng, 206)
-        self.reply(206, bytes(body), [("Content-Range", "bytes %d-%d/%d" % (a, b, size))])
+        headers = [("Content-Range", "bytes %d-%d/%d" % (a, b, size))]
+        if srv.mode == "trickle":
+            self.trickle(bytes(body), headers)
+        else:
+            self.reply(206, bytes(body), headers)
+
+    def trickle(self, body, headers):
+        """Sends body at the server's rate, in 1 KiB steps, until the
+        client hangs up or the server closes."""
+        self.send_response(206)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        step = 1024
+        try:
+            for i in range(0, len(body), step):
+                if self.server.closing:
+                    break
+                self.wfile.write(body[i:i + step])
+                self.wfile.flush()
+                time.sleep(step / self.server.rate)
+        except OSError:
+            pass
+        self.close_connection = True
 
 
 def start_server(root):
@@ -316,6 +364,140 @@ def scenario_errors(c, procs, work):
     srv.shutdown()
 
 
+def scenario_trickle(c, procs, work, with_peer):
+    """A web seed sending 4 KB/s per request: with a seeding peer the
+    download must not wait for it; alone it must still finish."""
+    root = os.path.join(work, "www")
+    data = os.path.join(root, "slow.bin")
+    size = 4 * 1024 * 1024 + 4321 if with_peer else 6 * 16384 + 100
+    write_random(data, size)
+    srv = start_server(root)
+    srv.mode = "trickle"
+    port = srv.server_address[1]
+    torrent = os.path.join(work, "t.torrent")
+    if not create(data, torrent, "http://127.0.0.1:%d/slow.bin" % port, "16K"):
+        print("SKIP: shoal create failed")
+        return
+    extra = []
+    seed = None
+    if with_peer:
+        seed, seed_stem = start_seed(procs, work, torrent, root, "1000M")
+        seed_port = peer_tools.shoal_port(seed_stem)
+        if seed_port is None:
+            print("SKIP: the seeder did not start")
+            print(peer_tools.tail(seed_stem + ".err"))
+            return
+        extra = ["--peer", "127.0.0.1:%d" % seed_port]
+    out = os.path.join(work, "out")
+    t0 = time.monotonic()
+    p, stem = get(procs, work, torrent, out, extra + ["-v"])
+    rc = procs.wait(p, 90)
+    took = time.monotonic() - t0
+    err = peer_tools.read_text(stem + ".err")
+    c.check(rc == 0, "get exits 0 (rc=%s)" % rc)
+    c.check(peer_tools.same_file(data, os.path.join(out, "slow.bin")),
+            "the file is byte-identical")
+    t = peer_tools.totals(err)
+    c.check(t.get("hash_failures", 1) == 0, "no hash failures: %s" % t)
+    c.check(srv.count(206) > 0, "the web seed was asked (%d GETs)" % srv.count(206))
+    if with_peer:
+        c.check(any("leaves its unfinished pieces to idle peers" in x
+                    for x in err.splitlines()),
+                "the web seed gave the pieces it held back to the idle peer")
+        c.check(took < 30, "a 4 MiB download with a seeding peer beside a 4 KB/s "
+                "web seed takes %.1f s (must be well under 30 s)" % took)
+        procs.stop(seed)
+    print("download took %.1f s, %d GETs" % (took, srv.count()))
+    for line in err.splitlines():
+        if "web seed" in line:
+            print(line)
+    if c.failures:
+        print(peer_tools.tail(stem + ".err", 30))
+    srv.closing = True
+    srv.shutdown()
+
+
+def scenario_redirect(c, procs, work):
+    root = os.path.join(work, "www")
+    data = os.path.join(root, "r.bin")
+    write_random(data, 1024 * 1024 + 99)
+    srv = start_server(root)
+    srv.mode = "redirect"
+    port = srv.server_address[1]
+    url = "http://127.0.0.1:%d/r.bin" % port
+    torrent = os.path.join(work, "t.torrent")
+    if not create(data, torrent, url, "16K"):
+        print("SKIP: shoal create failed")
+        return
+    seed, seed_stem = start_seed(procs, work, torrent, root, "300K")
+    seed_port = peer_tools.shoal_port(seed_stem)
+    if seed_port is None:
+        print("SKIP: the seeder did not start")
+        print(peer_tools.tail(seed_stem + ".err"))
+        return
+    out = os.path.join(work, "out")
+    p, stem = get(procs, work, torrent, out, ["--peer", "127.0.0.1:%d" % seed_port])
+    rc = procs.wait(p, 60)
+    err = peer_tools.read_text(stem + ".err")
+    procs.stop(seed)
+    c.check(rc == 0, "get exits 0 from the peer (rc=%s)" % rc)
+    c.check(peer_tools.same_file(data, os.path.join(out, "r.bin")),
+            "the file is byte-identical")
+    lines = [x for x in err.splitlines() if url in x]
+    c.check(len(lines) == 1 and " dropped: redirect to http://10.0.0.1/r.bin" in lines[0]
+            and "local-only" in lines[0],
+            "one line drops the web seed with the refused redirect: %s" % lines)
+    c.check(not any("HTTP 302" in x or "trying again" in x for x in lines),
+            "no retry of a refused redirect: %s" % lines)
+    # Up to one request per slot may be in flight when the first refusal
+    # comes back; none after it.
+    c.check(1 <= srv.count() <= 4, "the server saw %d GETs (1 to 4)" % srv.count())
+    if c.failures:
+        print(peer_tools.tail(stem + ".err", 30))
+    srv.shutdown()
+
+
+def scenario_long(c, procs, work):
+    root = os.path.join(work, "www")
+    data = os.path.join(root, "base", "set")
+    # Files whose sizes do not line up with the 32 KiB pieces: the GETs of
+    # successive pieces ask for ranges of different sizes.
+    for i, size in enumerate([5000, 23000, 41000, 9000, 60000, 17000, 33000, 2000]):
+        write_random(os.path.join(data, "f%d.bin" % i), size)
+    srv = start_server(root)
+    srv.mode = "long"
+    port = srv.server_address[1]
+    torrent = os.path.join(work, "t.torrent")
+    if not create(data, torrent, "http://127.0.0.1:%d/base" % port, "32K"):
+        print("SKIP: shoal create failed")
+        return
+    out = os.path.join(work, "out")
+    p, stem = get(procs, work, torrent, out)
+
+    def sizes():
+        with srv.lock:
+            return set(x[1] for x in srv.log)
+
+    def warnings():
+        return [x for x in peer_tools.read_text(stem + ".err").splitlines()
+                if "web seed" in x and "reply larger than" in x]
+
+    # Several failures (each waits longer), each with another range size.
+    ok = peer_tools.wait_for(lambda: srv.count() >= 6 and len(sizes()) >= 3, 45)
+    c.check(ok, "failing GETs asked for ranges of several sizes: %d GETs, %s"
+            % (srv.count(), sorted(sizes(), key=str)))
+    time.sleep(0.3)
+    w = warnings()
+    srv.mode = "ok"
+    rc = procs.wait(p, 60)
+    c.check(rc == 0, "get exits 0 once the server works (rc=%s)" % rc)
+    c.check(same_tree(data, os.path.join(out, "set")), "every file is byte-identical")
+    c.check(len(w) == 1, "one warning for replies too long, whatever their size: %s" % w)
+    if c.failures:
+        print(peer_tools.tail(stem + ".err", 30))
+    srv.shutdown()
+
+
 def main():
     which = sys.argv[1] if len(sys.argv) > 1 else "single"
     c = peer_tools.Checks("webseed " + which)
@@ -333,6 +515,12 @@ def main():
             scenario_mixed(c, procs, work, which)
         elif which == "errors":
             scenario_errors(c, procs, work)
+        elif which in ("trickle", "slow"):
+            scenario_trickle(c, procs, work, with_peer=which == "trickle")
+        elif which == "redirect":
+            scenario_redirect(c, procs, work)
+        elif which == "long":
+            scenario_long(c, procs, work)
         else:
             print("unknown scenario " + which)
             return 2

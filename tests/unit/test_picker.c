@@ -881,6 +881,55 @@ test_trust_whole(void **state)
     picker_free(p);
 }
 
+/* A peer left idle while a web seed holds pieces it has marks those
+ * pieces; the web seed gives them back and the peer fetches them whole. */
+static void
+test_trust_whole_awaited(void **state)
+{
+    (void)state;
+    struct picker *p = mk(6, 2 * BS, 5);
+    struct picker_block a[8], b[16], c[16];
+    void *who[4];
+    assert_int_equal(picker_peer_set_trust(p, A, PICKER_TRUST_WHOLE), 0);
+    const uint32_t sug[] = {0, 1, 2};
+    assert_int_equal(picker_next_blocks(p, A, NULL, sug, 3, a, 6), 6);
+    all_of_piece(a, 2, 0);
+    /* Piece 0 is whole and being hashed: never awaited. */
+    receive_all(p, A, a, 2);
+    /* A peer with work to do waits for nothing. */
+    assert_int_equal(next(p, B, NULL, b, 16), 6);
+    assert_int_equal(next(p, B, NULL, b + 6, 16), 0);
+    for (uint32_t i = 0; i < 6; i++)
+        assert_int_equal(picker_piece_awaited(p, i), 0);
+    /* Idle: everything it could fetch is the web seed's. A peer without
+     * piece 1, idle too, marks only what it has. */
+    receive_all(p, B, b, 6);
+    struct bitfield some;
+    const int list[] = {2, 3, 4, 5, -1};
+    bf_of(&some, 6, list);
+    assert_int_equal(next(p, C, &some, c, 16), 0);
+    assert_int_equal(picker_piece_awaited(p, 1), 0);
+    assert_int_equal(picker_piece_awaited(p, 2), 1);
+    assert_int_equal(next(p, B, NULL, b, 16), 0);
+    assert_int_equal(picker_piece_awaited(p, 0), 0);
+    assert_int_equal(picker_piece_awaited(p, 1), 1);
+    assert_int_equal(picker_piece_awaited(p, 2), 1);
+    /* The web seed never marks its own pieces. */
+    assert_int_equal(next(p, A, NULL, a, 8), 0);
+    /* It gives piece 1 back after sending half of it: the half is thrown
+     * away and the peer fetches the piece whole, alone. */
+    assert_int_equal(picker_block_received(p, A, 1, 0, BS), 0);
+    picker_block_cancelled(p, A, 1, BS);
+    assert_int_equal(picker_piece_awaited(p, 1), 0);
+    assert_int_equal(next(p, B, NULL, b, 16), 2);
+    all_of_piece(b, 2, 1);
+    receive_all(p, B, b, 2);
+    assert_int_equal(picker_piece_contributors(p, 1, who, 4), 1);
+    assert_ptr_equal(who[0], B);
+    bitfield_cleanup(&some);
+    picker_free(p);
+}
+
 static void
 test_reject_bars_the_piece(void **state)
 {
@@ -1423,6 +1472,7 @@ main(void)
         cmocka_unit_test(test_parole_after_mixed_failure),
         cmocka_unit_test(test_parole_cancel_and_gone),
         cmocka_unit_test(test_trust_whole),
+        cmocka_unit_test(test_trust_whole_awaited),
         cmocka_unit_test(test_reject_bars_the_piece),
         cmocka_unit_test(test_simulation),
         cmocka_unit_test(test_trust_simulation),

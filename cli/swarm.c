@@ -418,7 +418,8 @@ add_torrents(struct run *r)
     const struct swarm_opts *o = r->o;
     for (int i = 0; i < r->n; i++) {
         struct src *s = &r->src[i];
-        char resume[STATE_PATH_MAX], parts[STATE_PATH_MAX];
+        /* Room for the stem and either suffix, so neither is ever cut. */
+        char resume[STATE_PATH_MAX + 8], parts[STATE_PATH_MAX + 8];
         snprintf(resume, sizeof(resume), "%s.resume", s->stem);
         snprintf(parts, sizeof(parts), "%s.parts", s->stem);
         struct shoal_torrent_opts topts = {

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "cmd.h"
+#include "shoal.h"
 
 void
 cli_human_size(uint64_t n, char *out, size_t len)
@@ -170,25 +171,9 @@ cli_parse_bool(const char *s)
 int
 cli_torrent_name(const char *path, char *out, size_t size)
 {
-    char real[PATH_MAX];
-    size_t len = strlen(path);
-    while (len > 1 && path[len - 1] == '/')
-        len--;
-    size_t start = len;
-    while (start > 0 && path[start - 1] != '/')
-        start--;
-    const char *name = path + start;
-    int nlen = (int)(len - start);
-    if (nlen == 0 || (nlen == 1 && name[0] == '.') ||
-        (nlen == 2 && name[0] == '.' && name[1] == '.')) {
-        if (!realpath(path, real))
-            return -1;
-        name = strrchr(real, '/');
-        name = name ? name + 1 : real;
-        nlen = (int)strlen(name);
-    }
-    if (nlen == 0)
+    char name[PATH_MAX];
+    if (shoal_create_name(path, name, sizeof(name)) != 0)
         return -1;
-    int n = snprintf(out, size, "%.*s.torrent", nlen, name);
+    int n = snprintf(out, size, "%s.torrent", name);
     return n > 0 && (size_t)n < size ? 0 : -1;
 }

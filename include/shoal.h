@@ -237,6 +237,12 @@ struct shoal_create_opts {
     void *user;
 };
 
+/* The name shoal_create_torrent gives a torrent of `path`: its last
+ * component, or that of its real path when it ends in "." or "..". Writes
+ * it NUL-terminated into out[0..size). Returns 0, -errno when the real path
+ * cannot be found, or SHOAL_EINVAL when the name is empty or does not fit. */
+SHOAL_EXPORT int shoal_create_name(const char *path, char *out, size_t size);
+
 /* The piece length shoal_create_torrent picks for a total size. */
 SHOAL_EXPORT uint32_t shoal_create_auto_piece_length(uint64_t total_size);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "base/sockaddr.h"
 #include "shoal.h"
@@ -49,4 +50,13 @@ netguard_env_local_only(void)
 {
     const char *v = getenv("SHOAL_LOCAL_ONLY");
     return v && v[0] && strcmp(v, "0") != 0;
+}
+
+int
+netguard_socket(int local_only, const struct sockaddr *sa, int family, int type,
+                int protocol)
+{
+    if (netguard_check_addr(local_only, sa) != 0)
+        return -1;
+    return socket(family, type | SOCK_CLOEXEC, protocol);
 }

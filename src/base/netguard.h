@@ -20,6 +20,12 @@ int netguard_is_loopback(const struct sockaddr *sa);
  * it. */
 int netguard_check_addr(int local_only, const struct sockaddr *sa);
 
+/* A socket for a connection to sa (family, type, protocol as socket(2)
+ * takes them; SOCK_CLOEXEC is added), or -1 when local_only forbids sa:
+ * what curl's open-socket callbacks of the HTTP clients return. */
+int netguard_socket(int local_only, const struct sockaddr *sa, int family, int type,
+                    int protocol);
+
 /* 0 when a name may be looked up: in local-only mode only numeric loopback
  * literals and "localhost" pass, since a DNS query itself leaves the host. */
 int netguard_check_name(int local_only, const char *host);

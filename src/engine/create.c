@@ -348,10 +348,10 @@ scan_path(struct scan *s, const char *path, int *multi)
     return 0;
 }
 
-/* The torrent's name: the last component of the path, or of its real path when
- * the path ends in "." or "..". Copies at most size-1 bytes into out. */
-static int
-root_name(const char *path, char *out, size_t size)
+/* The name: the last component of the path, or of its real path when the
+ * path ends in "." or ".." (shoal.h). */
+int
+shoal_create_name(const char *path, char *out, size_t size)
 {
     char real[PATH_MAX];
     size_t len = strlen(path);
@@ -826,7 +826,7 @@ shoal_create_torrent(const struct shoal_create_opts *opts, uint8_t **out, size_t
     rc = check_urls(opts, &ntrackers, &nwebseeds, &why);
     if (rc)
         goto out;
-    rc = root_name(opts->path, name, sizeof(name));
+    rc = shoal_create_name(opts->path, name, sizeof(name));
     if (rc) {
         why = "cannot name the torrent after the path";
         goto out;

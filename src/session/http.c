@@ -93,9 +93,8 @@ open_socket(void *user, curlsocktype purpose, struct curl_sockaddr *addr)
 {
     struct http_client *c = user;
     (void)purpose;
-    if (netguard_check_addr(c->local_only, &addr->addr) != 0)
-        return CURL_SOCKET_BAD;
-    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    return netguard_socket(c->local_only, &addr->addr, addr->family, addr->socktype,
+                           addr->protocol);
 }
 
 /*

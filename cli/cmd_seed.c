@@ -26,6 +26,7 @@ static const struct opt_def seed_opts[] = {
     SWARM_DEF_RECHECK,
     SWARM_DEF_LOCAL_ONLY,
     SWARM_DEF_LOG,
+    SWARM_DEF_DISCOVERY,
     SWARM_DEF_VERBOSE,
     {0},
 };

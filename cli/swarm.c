@@ -386,6 +386,11 @@ start_session(struct run *r)
     set.local_only = o->local_only;
     set.max_up = o->max_up;
     set.max_down = o->max_down;
+    set.dht = o->dht;
+    set.dht_port = o->dht_port;
+    set.dht_bootstrap = o->ndht_bootstrap ? o->dht_bootstrap : NULL;
+    set.pex = o->pex;
+    set.lsd = o->lsd;
     /* The display shows the events, -v or not; the library printing them
      * as well would show each twice. */
     set.verbose = 0;

@@ -52,6 +52,11 @@ struct swarm_opts {
     uint64_t seed_time_s;  /* --seed-time DURATION: stop after it; 0 = never */
     const char *on_done;   /* --on-done CMD: run (no shell) when a torrent completes */
     const char *log_path;  /* --log FILE: the events, timestamped */
+
+    int dht, pex, lsd; /* --no-dht, --no-pex, --no-lsd turn them off */
+    int dht_port;      /* --dht-port N; 0 = the TCP port's number */
+    const char *dht_bootstrap[SWARM_MAX_PEERS + 1]; /* NULL-terminated */
+    int ndht_bootstrap;
 };
 
 /* Fills *o with the defaults (before the config file and the command line

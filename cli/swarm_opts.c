@@ -20,6 +20,9 @@ swarm_opts_init(struct swarm_opts *o)
     o->port = SWARM_DEFAULT_PORT;
     o->exit_when_done = 1;
     o->incomplete_ext = 1;
+    o->dht = 1;
+    o->pex = 1;
+    o->lsd = 1;
 }
 
 /* A file list as --only takes it: "0,2,5-7". The library checks the
@@ -154,6 +157,34 @@ swarm_opts_set(struct swarm_opts *o, int id, const char *val, char *why, size_t 
     case SWARM_OPT_EXIT_WHEN_DONE:
         o->exit_when_done = on;
         return 0;
+    case SWARM_OPT_DHT:
+        o->dht = on;
+        return 0;
+    case SWARM_OPT_PEX:
+        o->pex = on;
+        return 0;
+    case SWARM_OPT_LSD:
+        o->lsd = on;
+        return 0;
+    case SWARM_OPT_DHT_PORT:
+        if (cli_parse_uint(val, 0, 65535, &v) != 0)
+            return fail(why, whylen,
+                        "expected a port 0-65535 (0: the TCP port's number)");
+        o->dht_port = (int)v;
+        return 0;
+    case SWARM_OPT_DHT_BOOTSTRAP: {
+        char host[256];
+        uint16_t port;
+        if (shoal_parse_hostport(val, 0, host, sizeof(host), &port) != 0)
+            return fail(why, whylen, "expected HOST:PORT or [IPV6]:PORT, port 1-65535");
+        if (o->ndht_bootstrap >= SWARM_MAX_PEERS) {
+            snprintf(why, whylen, "at most %d bootstrap nodes", SWARM_MAX_PEERS);
+            return -1;
+        }
+        o->dht_bootstrap[o->ndht_bootstrap++] = val;
+        o->dht_bootstrap[o->ndht_bootstrap] = NULL;
+        return 0;
+    }
     default:
         return fail(why, whylen, "not an option of this command");
     }

@@ -33,6 +33,11 @@ enum {
     SWARM_OPT_SEQUENTIAL,
     SWARM_OPT_SEED,
     SWARM_OPT_EXIT_WHEN_DONE,
+    SWARM_OPT_DHT,
+    SWARM_OPT_DHT_PORT,
+    SWARM_OPT_DHT_BOOTSTRAP,
+    SWARM_OPT_PEX,
+    SWARM_OPT_LSD,
     SWARM_OPT_END
 };
 
@@ -83,6 +88,23 @@ enum {
 #define SWARM_DEF_LOG                                                               \
     {SWARM_OPT_LOG, "log", 0, "FILE", "none",                                       \
      "append every event, with a timestamp, to FILE", OPT_CONFIG}
+/* The trackerless options, every session command has all five. */
+#define SWARM_DEF_DISCOVERY                                                         \
+    {SWARM_OPT_DHT, "dht", 0, NULL, "on",                                           \
+     "find peers through the DHT (never for a private torrent)",                    \
+     OPT_CONFIG | OPT_NEGATE},                                                      \
+    {SWARM_OPT_DHT_PORT, "dht-port", 0, "N", "the TCP port's number",               \
+     "run the DHT (and uTP, UDP trackers) on UDP port N", OPT_CONFIG},             \
+    {SWARM_OPT_DHT_BOOTSTRAP, "dht-bootstrap", 0, "HOST:PORT",                      \
+     "the public routers (none with --local-only)",                                 \
+     "join the DHT through this node; given once or more, it replaces the "         \
+     "default routers", OPT_REPEAT | OPT_CONFIG},                                   \
+    {SWARM_OPT_PEX, "pex", 0, NULL, "on",                                           \
+     "swap peer lists with peers (BEP 11; never for a private torrent)",            \
+     OPT_CONFIG | OPT_NEGATE},                                                      \
+    {SWARM_OPT_LSD, "lsd", 0, NULL, "on, off with --local-only",                    \
+     "find peers on the local network by multicast (BEP 14; never for a private "   \
+     "torrent)", OPT_CONFIG | OPT_NEGATE}
 /* clang-format on */
 
 /* Applies session option id (see opt_set_fn). Returns 0, or -1 with why. */

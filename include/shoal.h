@@ -290,6 +290,27 @@ struct shoal_settings {
     int upload_slots;      /* regular unchoke slots per torrent */
     int verbose;           /* 1: log every event to stderr, unless an event
                             * callback is set (it shows them instead) */
+
+    /* Trackerless discovery. shoal_settings_init() turns dht, pex and lsd
+     * on; a private torrent (BEP 27) never uses any of them. */
+    int dht;      /* run a DHT node (BEP 5, 32, 42, 43, 51) */
+    int dht_port; /* UDP port of the DHT, UDP trackers and uTP; 0 = the TCP
+                   * port's number (another when that one is taken) */
+    /* Nodes to bootstrap from, "host:port" or "[v6]:port", NULL-terminated;
+     * NULL = the well-known public routers (none in local-only mode). */
+    const char *const *dht_bootstrap;
+    /* File the routing table is loaded from at start and saved to at exit,
+     * so that a restart needs no bootstrap node; NULL = none. */
+    const char *dht_state_path;
+    int dht_read_only; /* BEP 43: query others, answer no queries */
+    int pex;           /* peer exchange (BEP 11, ut_pex) */
+    int lsd;           /* local service discovery (BEP 14); never in
+                        * local-only mode, since multicast leaves loopback */
+    /* LSD groups and port; NULL/0 = 239.192.152.143, ff15::efc0:988f, 6771
+     * (settings so that tests can run it in network namespaces). */
+    const char *lsd_group4;
+    const char *lsd_group6;
+    int lsd_port;
 };
 
 /* Fills *s with the defaults. */
@@ -434,7 +455,9 @@ enum shoal_torrent_state {
     SHOAL_TS_READ_ONLY,     /* cannot write the download folder */
     SHOAL_TS_FILES_MISSING, /* seeding data was deleted or truncated */
     SHOAL_TS_ERROR,
-    SHOAL_TS_STOPPED, /* shoal_torrent_stop(): no peers, nothing sent or saved */
+    SHOAL_TS_STOPPED,  /* shoal_torrent_stop(): no peers, nothing sent or saved */
+    SHOAL_TS_METADATA, /* added from a magnet: the info dictionary is being
+                        * fetched from peers (BEP 9); no files exist yet */
 };
 
 struct shoal_torrent_status {

@@ -552,6 +552,9 @@ shoal_settings_init(struct shoal_settings *s)
     s->max_peers = SESSION_DEFAULT_MAX_PEERS;
     s->max_peers_per_torrent = SESSION_DEFAULT_MAX_PEERS_PER_TORRENT;
     s->upload_slots = SESSION_DEFAULT_UPLOAD_SLOTS;
+    s->dht = 1;
+    s->pex = 1;
+    s->lsd = 1;
 }
 
 static int

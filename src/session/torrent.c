@@ -63,10 +63,15 @@
 #define TORRENT_CHECK_JOBS_PER_THREAD 4u
 
 static const char *const state_names[] = {
-    [SHOAL_TS_CHECKING] = "checking",   [SHOAL_TS_DOWNLOADING] = "downloading",
-    [SHOAL_TS_SEEDING] = "seeding",     [SHOAL_TS_DISK_FULL] = "disk full",
-    [SHOAL_TS_READ_ONLY] = "read-only", [SHOAL_TS_FILES_MISSING] = "files missing",
-    [SHOAL_TS_ERROR] = "error",         [SHOAL_TS_STOPPED] = "stopped",
+    [SHOAL_TS_CHECKING] = "checking",
+    [SHOAL_TS_DOWNLOADING] = "downloading",
+    [SHOAL_TS_SEEDING] = "seeding",
+    [SHOAL_TS_DISK_FULL] = "disk full",
+    [SHOAL_TS_READ_ONLY] = "read-only",
+    [SHOAL_TS_FILES_MISSING] = "files missing",
+    [SHOAL_TS_ERROR] = "error",
+    [SHOAL_TS_STOPPED] = "stopped",
+    [SHOAL_TS_METADATA] = "fetching metadata",
 };
 
 void

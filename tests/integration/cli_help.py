@@ -29,7 +29,8 @@ BUILD = os.path.dirname(os.path.abspath(pt.SHOAL))
 checks = pt.Checks("cli_help")
 COMMON = {"help", "config", "no-config"}
 SESSION = {"peer", "port", "max-up", "max-down", "seed-ratio", "seed-time", "state-dir",
-           "recheck", "local-only", "log", "verbose"}
+           "recheck", "local-only", "log", "verbose", "dht", "no-dht", "dht-port",
+           "dht-bootstrap", "pex", "no-pex", "lsd", "no-lsd"}
 EXPECTED = {
     "create": {"output", "tracker", "webseed", "private", "piece-size", "comment",
                "source", "no-date", "threads", "follow-symlinks", "force"},

@@ -505,6 +505,24 @@ dht_table_refresh(struct dht_table *t, int64_t now_ms, uint8_t (*targets)[DHT_ID
     return k;
 }
 
+/* Inserts entry candidate nd into the sorted prefix out[0..*n) of at most
+ * k entries. */
+static void
+keep_closest(const uint8_t target[DHT_ID_LEN], const struct tnode *nd, int replacement,
+             int64_t now_ms, struct dht_table_entry *out, size_t *n, size_t k)
+{
+    size_t pos = *n;
+    while (pos > 0 && dht_id_cmp_dist(target, nd->id, out[pos - 1].id) < 0)
+        pos--;
+    if (pos >= k)
+        return;
+    size_t last = *n < k ? *n : k - 1;
+    memmove(&out[pos + 1], &out[pos], (last - pos) * sizeof(out[0]));
+    to_entry(nd, replacement, now_ms, &out[pos]);
+    if (*n < k)
+        (*n)++;
+}
+
 size_t
 dht_table_closest(const struct dht_table *t, const uint8_t target[DHT_ID_LEN],
                   unsigned flags, int64_t now_ms, struct dht_table_entry *out, size_t k)
@@ -513,22 +531,14 @@ dht_table_closest(const struct dht_table *t, const uint8_t target[DHT_ID_LEN],
     for (size_t i = 0; i < t->nb; i++) {
         const struct bucket *b = &t->b[i];
         for (size_t j = 0; j < b->n; j++) {
-            const struct tnode *nd = &b->nodes[j];
-            int q = quality(nd, now_ms);
+            int q = quality(&b->nodes[j], now_ms);
             if (q == DHT_BAD || ((flags & DHT_CLOSEST_GOOD) && q != DHT_GOOD))
                 continue;
-            /* Insertion into the sorted prefix out[0..n). */
-            size_t pos = n;
-            while (pos > 0 && dht_id_cmp_dist(target, nd->id, out[pos - 1].id) < 0)
-                pos--;
-            if (pos >= k)
-                continue;
-            size_t last = n < k ? n : k - 1;
-            memmove(&out[pos + 1], &out[pos], (last - pos) * sizeof(out[0]));
-            to_entry(nd, 0, now_ms, &out[pos]);
-            if (n < k)
-                n++;
+            keep_closest(target, &b->nodes[j], 0, now_ms, out, &n, k);
         }
+        for (size_t j = 0; j < b->nrepl; j++)
+            if (quality(&b->repl[j], now_ms) == DHT_GOOD)
+                keep_closest(target, &b->repl[j], 1, now_ms, out, &n, k);
     }
     return n;
 }

@@ -4,10 +4,10 @@
  * quality over time (good, questionable, bad), bad nodes replaced at once,
  * questionable ones pinged and replaced when they fail, nodes that only
  * queried us kept unverified, saved nodes loaded and pinged, closest-k
- * against brute force, bucket refresh targets in range, the hard cap under
- * a flood (random ids, and ids crafted to force every split), refusals
- * (own id, port 0, other family, BEP 42 for public addresses only), one
- * node per public IP, and an id that moves or an endpoint that changes id.
+ * (bucket members and good replacements) against brute force, bucket refresh targets in
+ * range, the hard cap under a flood (random ids, and ids crafted to force every split),
+ * refusals (own id, port 0, other family, BEP 42 for public addresses only), one node per
+ * public IP, and an id that moves or an endpoint that changes id.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -350,11 +350,17 @@ test_closest_brute_force(void **state)
     static struct dht_table_entry all[DHT_TABLE_MAX_NODES];
     size_t total = dht_table_dump(t, 5000, all, DHT_TABLE_MAX_NODES);
     assert_true(total <= DHT_TABLE_MAX_NODES);
-    /* Keep bucket members that are not bad: what closest may return. */
-    size_t n = 0;
-    for (size_t i = 0; i < total; i++)
-        if (!all[i].replacement && all[i].quality != DHT_BAD)
+    /* What closest may return: bucket members that are not bad, and good
+     * replacements. */
+    size_t n = 0, nrepl = 0;
+    for (size_t i = 0; i < total; i++) {
+        int member = !all[i].replacement && all[i].quality != DHT_BAD;
+        int repl = all[i].replacement && all[i].quality == DHT_GOOD;
+        nrepl += repl;
+        if (member || repl)
             all[n++] = all[i];
+    }
+    assert_true(nrepl > 0);
     assert_true(n > 50);
     for (int round = 0; round < 200; round++) {
         uint8_t target[20];

@@ -297,14 +297,22 @@ teardown(void **state)
     return 0;
 }
 
+static int
+cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static void
 test_find_node_converges(void **state)
 {
     (void)state;
     struct fnet *n = the_net;
     uint64_t rng = 1;
-    uint32_t max_rt = 0, total_q = 0;
-    for (int round = 0; round < 50; round++) {
+    enum { ROUNDS = 100 };
+    uint32_t rt[ROUNDS], q[ROUNDS];
+    for (int round = 0; round < ROUNDS; round++) {
         uint8_t target[20];
         random_id(&rng, target);
         size_t from = (size_t)(rng_next(&rng) % n->n);
@@ -322,16 +330,19 @@ test_find_node_converges(void **state)
         assert_int_equal(st.failures, 0);
         assert_true(st.queries <= DHT_LOOKUP_MAX_QUERIES);
         assert_true(st.finished_ms > 0);
-        if (st.round_trips > max_rt)
-            max_rt = st.round_trips;
-        total_q += st.queries;
+        rt[round] = st.round_trips;
+        q[round] = st.queries;
         dht_lookup_free(l);
     }
-    /* log2(1000) is about 10: a lookup needs a handful of rounds. */
+    qsort(rt, ROUNDS, sizeof(rt[0]), cmp_u32);
+    qsort(q, ROUNDS, sizeof(q[0]), cmp_u32);
     print_message(
-        "find_node over %d nodes: %.1f queries per lookup, at most %u round trips\n", NN,
-        total_q / 50.0, max_rt);
-    assert_true(max_rt <= 6);
+        "find_node over %d nodes: queries median %u p95 %u, round trips median %u "
+        "p95 %u (log2 N = 10)\n",
+        NN, q[ROUNDS / 2], q[ROUNDS * 95 / 100], rt[ROUNDS / 2], rt[ROUNDS * 95 / 100]);
+    /* The issue's goal, log2(N) / 2 round trips at the median, holds with
+     * room to spare when every node's table is complete. */
+    assert_true(rt[ROUNDS / 2] <= 5);
 }
 
 static void
@@ -395,7 +406,7 @@ test_get_peers(void **state)
     for (size_t i = 0; i < 8; i++)
         n->holds[close[i]] = 1;
     struct dht_lookup *l = dht_lookup_new(DHT_LOOKUP_GET_PEERS, target, 4, 0);
-    seed_from(n, l, 500, target);
+    seed_from(n, l, n->n / 2, target);
     struct run r;
     run_lookup(n, l, &r);
     check_found(n, l, target);

@@ -110,6 +110,11 @@ struct dht_lookup *dht_lookup_new(int kind, const uint8_t target[DHT_ID_LEN], in
                                   int64_t now_ms);
 void dht_lookup_free(struct dht_lookup *l);
 
+/* Our own node id: a node named with it is never a candidate (other nodes
+ * know us, and a query to ourselves would only time out). Call it before
+ * adding seeds. */
+void dht_lookup_set_self(struct dht_lookup *l, const uint8_t self[DHT_ID_LEN]);
+
 /*
  * Adds a seed: a node of the table (id given) or a bootstrap address (id
  * NULL: such nodes sort after every node of known id until their reply

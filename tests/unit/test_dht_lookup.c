@@ -697,6 +697,39 @@ test_samples(void **state)
 }
 
 static void
+test_self_is_never_a_candidate(void **state)
+{
+    (void)state;
+    uint8_t target[20] = {0}, self[20], other[20];
+    memset(self, 0x01, 20);
+    memset(other, 0x02, 20);
+    struct dht_lookup *l = dht_lookup_new(DHT_LOOKUP_FIND_NODE, target, 4, 0);
+    dht_lookup_set_self(l, self);
+    struct dht_addr a = node_addr(1), b = node_addr(2), c = node_addr(3);
+    assert_int_equal(dht_lookup_add(l, self, &a), 0);
+    assert_int_equal(dht_lookup_add(l, other, &b), 1);
+    struct dht_lookup_action acts[4];
+    int64_t wake;
+    assert_int_equal(dht_lookup_step(l, 0, acts, 4, &wake), 1);
+    /* The reply names us (closest of all to the target) and nobody else. */
+    uint8_t nodes[KRPC_NODE4_LEN];
+    krpc_put_node(nodes, self, c.ip, 4, c.port);
+    struct krpc_msg m;
+    krpc_response_init(&m, (const uint8_t *)"aa", 2, other);
+    m.nodes.p = nodes;
+    m.nodes.len = sizeof(nodes);
+    m.has |= KRPC_HAS_NODES;
+    assert_int_equal(dht_lookup_reply(l, acts[0].qid, &b, &m, 5), 0);
+    assert_int_equal(dht_lookup_step(l, 5, acts, 4, &wake), 0);
+    assert_true(dht_lookup_done(l));
+    struct dht_lookup_stats st;
+    dht_lookup_stats(l, &st);
+    assert_int_equal(st.candidates, 1);
+    assert_int_equal(st.queries, 1);
+    dht_lookup_free(l);
+}
+
+static void
 test_bad_arguments(void **state)
 {
     (void)state;
@@ -730,6 +763,7 @@ main(void)
         cmocka_unit_test(test_hostile_replies),
         cmocka_unit_test(test_endless_chain_hits_query_cap),
         cmocka_unit_test(test_samples),
+        cmocka_unit_test(test_self_is_never_a_candidate),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -475,10 +475,11 @@ dht_lookup_peers(const struct dht_lookup *l, size_t *n)
     return l->peers;
 }
 
-const uint8_t (*dht_lookup_samples(const struct dht_lookup *l, size_t *n))[DHT_ID_LEN]
+const uint8_t *
+dht_lookup_samples(const struct dht_lookup *l, size_t *n)
 {
     *n = l->nsamples;
-    return (const uint8_t(*)[DHT_ID_LEN])l->samples;
+    return (const uint8_t *)l->samples;
 }
 
 size_t

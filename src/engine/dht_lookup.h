@@ -165,8 +165,9 @@ const uint8_t *dht_lookup_target(const struct dht_lookup *l);
  * [old n, new n) after each reply. */
 const struct dht_addr *dht_lookup_peers(const struct dht_lookup *l, size_t *n);
 
-/* The collected BEP 51 samples, *n of them (same lifetime rule as peers). */
-const uint8_t (*dht_lookup_samples(const struct dht_lookup *l, size_t *n))[DHT_ID_LEN];
+/* The collected BEP 51 samples: *n infohashes of DHT_ID_LEN bytes each,
+ * one after the other (same lifetime rule as peers). */
+const uint8_t *dht_lookup_samples(const struct dht_lookup *l, size_t *n);
 
 /* Up to max of the candidates that replied, closest to the target first,
  * with their tokens (token_len 0 when they gave none). Returns how many. */

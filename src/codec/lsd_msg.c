@@ -43,6 +43,15 @@ name_is(const uint8_t *s, size_t n, const char *name)
 }
 
 static int
+printable_n(const uint8_t *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int
 parse_port(const uint8_t *s, size_t n, uint16_t *port)
 {
     uint64_t v;
@@ -100,7 +109,8 @@ lsd_msg_parse(const uint8_t *p, size_t n, struct lsd_msg *out, struct shoal_perr
             }
             out->nih++;
         } else if (name_is(line, nlen, "cookie")) {
-            if (vlen <= LSD_MAX_COOKIE) {
+            /* One we could not have sent is not ours: not kept. */
+            if (vlen <= LSD_MAX_COOKIE && printable_n(val, vlen)) {
                 memcpy(out->cookie, val, vlen);
                 out->cookie[vlen] = '\0';
             }
@@ -116,10 +126,7 @@ lsd_msg_parse(const uint8_t *p, size_t n, struct lsd_msg *out, struct shoal_perr
 static int
 printable(const char *s)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return 0;
-    return 1;
+    return printable_n((const uint8_t *)s, strlen(s));
 }
 
 int

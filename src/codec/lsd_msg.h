@@ -25,7 +25,8 @@
 /* A longer datagram is refused unread, and ours stay within it: it fits
  * one Ethernet frame with room for the IPv6 and UDP headers. */
 #define LSD_MAX_MSG 1400
-/* Infohashes read from one announce, at most; the rest are counted. */
+/* Infohashes read from one announce, at most (more than LSD_MAX_MSG bytes
+ * can hold); any past it would be counted in skipped. */
 #define LSD_MAX_INFOHASHES 32
 /* A cookie longer than this is not ours, so it is not kept. */
 #define LSD_MAX_COOKIE 32
@@ -35,7 +36,7 @@ struct lsd_msg {
     uint8_t ih[LSD_MAX_INFOHASHES][20];
     size_t nih;
     size_t skipped; /* infohash lines past the cap or not 40 hex digits */
-    char cookie[LSD_MAX_COOKIE + 1]; /* "" when absent or too long */
+    char cookie[LSD_MAX_COOKIE + 1]; /* "" when absent, too long or not printable */
 };
 
 /*

@@ -6,8 +6,12 @@
 # made here, with nothing else in them: no route to any real network. The
 # nodes run without local-only mode (which turns LSD off). First, a
 # listener in the second namespace checks that nothing is multicast by a
-# node in local-only mode or for a private torrent. Prints SKIP and why
-# where namespaces cannot be made. Everything is removed on the way out.
+# node in local-only mode or for a private torrent, and that the seeder's
+# announces, IPv4 and IPv6, are BEP 14's. Last, a peer in the second
+# namespace (not on loopback) sends the seeder a ut_pex message naming
+# loopback addresses and one ordinary address: only the ordinary one is
+# taken. Prints SKIP and why where namespaces cannot be made. Everything is
+# removed on the way out.
 set -u
 SHOAL=${SHOAL_BIN:-build/shoal}
 PY=/usr/bin/python3
@@ -75,25 +79,30 @@ head -c 300000 /dev/urandom >"$work/p/private.bin"
         exit 1
     }
 
-# A listener on the group in the second namespace: prints each announce.
+# A listener on both groups in the second namespace: prints each announce.
 listen() {
     in_ns "$ns2" "$PY" -c '
-import socket, struct, sys, time
+import select, socket, struct, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 s.bind(("", 6771))
 s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
              struct.pack("4s4s", socket.inet_aton("239.192.152.143"), socket.inet_aton("0.0.0.0")))
+s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s6.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s6.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s6.bind(("", 6771))
+s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+              socket.inet_pton(socket.AF_INET6, "ff15::efc0:988f") + struct.pack("@I", 0))
 end = time.time() + float(sys.argv[1])
 print("listening", flush=True)
 while time.time() < end:
-    s.settimeout(max(0.05, end - time.time()))
-    try:
-        data, addr = s.recvfrom(2048)
-    except socket.timeout:
-        break
-    print("from %s: %r" % (addr[0], data), flush=True)
+    r, _, _ = select.select([s, s6], [], [], max(0.05, end - time.time()))
+    for sock in r:
+        data, addr = sock.recvfrom(2048)
+        print("from %s: %r" % (addr[0], data), flush=True)
 ' "$1"
 }
 
@@ -118,7 +127,7 @@ pids=()
 listen 8 >"$work/listen2.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do grep -q listening "$work/listen2.out" && break; sleep 0.1; done
-in_ns "$ns1" "$SHOAL" seed "$work/lsd.torrent" -d "$work/a" --port 0 --no-dht --no-pex -v \
+in_ns "$ns1" "$SHOAL" seed "$work/lsd.torrent" -d "$work/a" --port 0 --no-dht -v \
     >"$work/seed.out" 2>"$work/seed.err" &
 pids+=($!)
 for _ in $(seq 100); do grep -q "listening on port" "$work/seed.out" && break; sleep 0.1; done
@@ -137,8 +146,20 @@ ih=$("$SHOAL" info "$work/lsd.torrent" --json | "$PY" -c 'import json,sys; print
 wait "${pids[0]}"
 grep -qi "from 10.201.7.1: b'BT-SEARCH \* HTTP/1.1\\\\r\\\\nHost: 239.192.152.143:6771\\\\r\\\\nPort: [0-9]*\\\\r\\\\nInfohash: $ih\\\\r\\\\ncookie: [0-9a-f]*\\\\r\\\\n\\\\r\\\\n\\\\r\\\\n'" "$work/listen2.out"
 check $? "the seeder's announce is BEP 14's, with its infohash ($ih) and a cookie"
+grep -qi "from fe80::[0-9a-f:]*%\?[a-z0-9]*: b'BT-SEARCH \* HTTP/1.1\\\\r\\\\nHost: \[ff15::efc0:988f\]:6771\\\\r\\\\nPort: [0-9]*\\\\r\\\\nInfohash: $ih" "$work/listen2.out"
+check $? "and it announces on the IPv6 group too, from its link-local address"
+
+# 3. A ut_pex message from a peer that is not on loopback naming loopback.
+sport=$(sed -n 's/^listening on port //p' "$work/seed.out" | head -n 1)
+in_ns "$ns2" "$PY" "$(dirname "$0")/pex_remote.py" 10.201.7.1 "$sport" "$work/lsd.torrent" \
+    >"$work/remote.out" 2>&1
+grep -q sent "$work/remote.out"
+check $? "a peer at 10.201.7.2 sends the seeder a ut_pex message"
+for _ in $(seq 50); do grep -q "pex: .* from 10.201.7.2:" "$work/seed.err" && break; sleep 0.1; done
+grep -q "pex: 1 peers from 10.201.7.2:[0-9]* (3 refused)" "$work/seed.err"
+check $? "of 127.0.0.1, 127.9.9.9, ::1 and 10.201.7.99 only the last is taken from it"
 if [ "$failed" != 0 ]; then
-    for f in listen1.out listen2.out seed.err get.err local.err private.err; do
+    for f in listen1.out listen2.out seed.err get.err local.err private.err remote.out; do
         echo "--- $f"
         tail -n 20 "$work/$f"
     done

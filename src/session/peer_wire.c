@@ -26,6 +26,7 @@
 #include "engine/disk.h"
 #include "engine/picker.h"
 #include "engine/storage.h"
+#include "session/pex.h"
 #include "session/session.h"
 
 /* Client name sent in the extension handshake. */
@@ -397,6 +398,7 @@ send_extended_handshake(struct peer *p)
     snprintf(ours.client, sizeof(ours.client), "%s", PEER_CLIENT_NAME);
     ours.reqq = PEER_REQQ;
     ours.listen_port = (uint16_t)p->ss->port;
+    ours.ut_pex = p->t->pex ? EXT_ID_UT_PEX : 0;
     ours.yourip_len = sockaddr_ip_bytes((const struct sockaddr *)&p->sa,
                                         SOCKADDR_UNMAP_V4, ours.yourip);
     struct buf b;
@@ -701,6 +703,8 @@ peer_wire_message(struct peer *p, const struct wire_msg *m, uint64_t now)
             }
             if (p->incoming && p->ext.listen_port)
                 remember_listen_port(p);
+        } else if (m->ext_id == EXT_ID_UT_PEX && t->pex) {
+            pex_on_message(t->pex, p, m->data, m->data_len, now);
         }
         return;
     default:

@@ -30,6 +30,7 @@
 #include "engine/picker.h"
 #include "session/dns.h"
 #include "session/http.h"
+#include "session/lsd.h"
 #include "session/tracker_client.h"
 #include "session/transport.h"
 #include "session/udp.h"
@@ -576,6 +577,24 @@ setup_rate_limit(struct shoal_session *ss)
     return ss->rl ? 0 : SHOAL_ENOMEM;
 }
 
+/* Local service discovery (BEP 14), when it is on. Never in local-only
+ * mode: multicast leaves loopback. A network without multicast is no
+ * reason to fail: the session goes on without it. */
+static void
+start_lsd(struct shoal_session *ss)
+{
+    if (!ss->cfg.lsd || ss->local_only || !ss->port)
+        return;
+    struct lsd_cfg lc = {.group4 = ss->cfg.lsd_group4,
+                         .group6 = ss->cfg.lsd_group6,
+                         .port = (uint16_t)ss->cfg.lsd_port,
+                         .listen_port = (uint16_t)ss->port};
+    int rc = lsd_new(ss->base, &ss->hooks, &lc, &ss->lsd);
+    if (rc)
+        session_emit(ss, SHOAL_EV_WARNING, NULL, NULL, 0,
+                     "local service discovery is off: %s", shoal_strerror(rc));
+}
+
 int
 shoal_session_new(const struct shoal_settings *s, shoal_session **out)
 {
@@ -660,6 +679,7 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
     }
     if (rc)
         goto fail;
+    start_lsd(ss);
     *out = ss;
     return 0;
 fail:
@@ -730,6 +750,8 @@ shoal_session_free(shoal_session *ss)
     ss->http = NULL;
     udp_mux_free(ss->udp);
     ss->udp = NULL;
+    lsd_free(ss->lsd);
+    ss->lsd = NULL;
     /* Last, the disk: checks stop and the last resume saves start; then
      * every disk job runs to its callback while the torrents still exist
      * (the callbacks refer to them), and nothing runs the loop after this
@@ -838,6 +860,9 @@ shoal_session_add(shoal_session *ss, shoal_metainfo *m,
     /* Its check starts (or queues), or, when it is ready, it announces at
      * once rather than at the next tick. */
     torrent_start(t);
+    /* BEP 27: a private torrent is not announced on the local network. */
+    if (ss->lsd && !m->private_flag)
+        lsd_add(ss->lsd, m->infohash);
     return 0;
 }
 

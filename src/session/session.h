@@ -28,6 +28,7 @@ struct banlist;
 struct disk;
 struct dns_resolver;
 struct http_client;
+struct lsd;
 struct tracker_client;
 struct udp_mux;
 
@@ -72,6 +73,7 @@ struct shoal_session {
     struct udp_mux *udp;            /* the UDP sockets: DHT, trackers, uTP */
     struct hooks hooks;             /* how modules below report up (hooks.h) */
     struct tracker_client *tracker; /* announces and scrapes (tracker_client.h) */
+    struct lsd *lsd;                /* local service discovery (lsd.h); NULL: off */
     struct banlist *bans; /* refused hosts, for every torrent (engine/banlist.h) */
     struct torrent *torrents;
     struct peer *halfopen; /* accepted, handshake not read yet */

@@ -37,6 +37,7 @@
 #include "engine/resume.h"
 #include "engine/smartban.h"
 #include "engine/storage.h"
+#include "session/pex.h"
 #include "session/session.h"
 #include "session/tracker_client.h"
 #include "session/webseed.h"
@@ -1261,6 +1262,10 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
                          : webseeds_new(&ss->hooks, ss->http, t->picker, m, &wo, &t->ws);
     if (rc)
         goto fail;
+    /* BEP 27: a private torrent exchanges no peers. */
+    if (ss->cfg.pex && !m->private_flag &&
+        !(t->pex = pex_new(&ss->hooks, m->infohash, (uint16_t)ss->port)))
+        goto fail;
     if ((!opts->recheck && load_resume(t)) || nothing_on_disk(t))
         torrent_ready(t);
     else
@@ -1325,6 +1330,8 @@ torrent_tick(struct torrent *t, uint64_t now)
             peer_fill_requests(p);
     webseeds_fill(t->ws);
     dial_known(t, now);
+    if (t->pex)
+        pex_tick(t->pex, t, now);
     if (t->state == SHOAL_TS_CHECKING)
         return; /* no announce and no resume save before the check ends */
     tracker_client_tick(&t->tracker, now);
@@ -1356,6 +1363,7 @@ torrent_free(struct torrent *t)
         peer_free(p);
     }
     webseeds_free(t->ws);
+    pex_free(t->pex);
     smartban_free(t->sb);
     banlist_free(t->suspects);
     tracker_client_detach(&t->tracker);

@@ -17,6 +17,7 @@
 
 struct banlist;
 struct peer;
+struct pex;
 struct picker;
 struct resume_save;
 struct shoal_session;
@@ -85,6 +86,7 @@ struct torrent {
     /* Trackers: the announcer (in it) decides, tracker_client.c sends. */
     struct tracker_torrent tracker;
     struct webseeds *ws; /* BEP 19 web seeds (webseed.h) */
+    struct pex *pex;     /* BEP 11 peer exchange (pex.h); NULL: off or private */
 
     /* The full check: one torrent of the session at a time, a few pieces in
      * flight on the disk pool at background priority (torrent.c). */

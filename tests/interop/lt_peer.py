@@ -5,6 +5,11 @@
                      [--bind 127.0.0.N]
     lt_peer.py leech TORRENT DIR [--peer HOST:PORT] [--timeout S] [--use-trackers]
                      [--bind 127.0.0.N]
+    (both also take --peers-every S: print the connected peers every S seconds,
+    "peers: IP:PORT/SOURCES ...", SOURCES the letters of lt.peer_info.source
+    (t tracker, d DHT, p PEX, l LSD, r resume data, i incoming); and
+    --keep-seed-links: keep connections between two seeds, which libtorrent
+    closes by default)
 
 Prints "port N" once listening. A seed runs until killed or the timeout; a
 leech exits 0 once every piece is verified (1 on timeout), after its
@@ -43,6 +48,14 @@ def wait_tracker_reply(ses, deadline):
     return False
 
 
+def peer_text(p):
+    """IP:PORT/SOURCES of a connected peer (see the usage above)."""
+    bits = [(lt.peer_info.tracker, "t"), (lt.peer_info.dht, "d"), (lt.peer_info.pex, "p"),
+            (lt.peer_info.lsd, "l"), (lt.peer_info.resume_data, "r"), (32, "i")]
+    src = "".join(c for bit, c in bits if p.source & bit)
+    return "%s:%d/%s" % (p.ip[0], p.ip[1], src or "-")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["seed", "leech"])
@@ -55,6 +68,8 @@ def main():
                     help="loopback address to listen on and dial from")
     ap.add_argument("--use-trackers", action="store_true",
                     help="announce to the torrent's trackers (loopback only)")
+    ap.add_argument("--peers-every", type=float, default=0)
+    ap.add_argument("--keep-seed-links", action="store_true")
     a = ap.parse_args()
 
     settings = {
@@ -73,6 +88,8 @@ def main():
         "out_enc_policy": 2,
         "in_enc_policy": 2,
     }
+    if a.keep_seed_links:
+        settings["close_redundant_connections"] = False
     ses = lt.session(settings)
     ti = lt.torrent_info(a.torrent)
     params = lt.add_torrent_params()
@@ -91,7 +108,11 @@ def main():
         host, port = p.rsplit(":", 1)
         h.connect_peer((host, int(port)))
     start = time.time()
+    next_peers = start
     while time.time() < deadline:
+        if a.peers_every and time.time() >= next_peers:
+            next_peers = time.time() + a.peers_every
+            print("peers: " + " ".join(peer_text(p) for p in h.get_peer_info()), flush=True)
         st = h.status()
         if a.mode == "leech" and st.is_seeding:
             print("done %.3f s" % (time.time() - start), flush=True)

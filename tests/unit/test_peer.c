@@ -340,15 +340,17 @@ open_active(struct fx *f, struct torrent *t, uint8_t res5, uint8_t res7)
 
 /* ------------------------------------------------------------------ tests */
 
-/* Our extension handshake to a peer at 127.0.0.1: no listen port (the
- * session does not listen), the request queue we accept, our name and the
- * address we see it at. */
+/* Our extension handshake to a peer at 127.0.0.1: ut_pex (the torrent is
+ * public, peer exchange on by default), no listen port (the session does
+ * not listen), the request queue we accept, our name and the address we
+ * see it at. */
 static size_t
 our_ext_handshake(uint8_t *out)
 {
     char dict[128];
     const char *v = "shoal/" SHOAL_VERSION;
-    int n = snprintf(dict, sizeof(dict), "d1:mde4:reqqi%de1:v%zu:%s6:yourip4:", PEER_REQQ,
+    int n = snprintf(dict, sizeof(dict),
+                     "d1:md6:ut_pexi2ee4:reqqi%de1:v%zu:%s6:yourip4:", PEER_REQQ,
                      strlen(v), v);
     static const uint8_t loopback[4] = {127, 0, 0, 1};
     memcpy(dict + n, loopback, 4);

@@ -118,8 +118,9 @@ void dht_lookup_set_self(struct dht_lookup *l, const uint8_t self[DHT_ID_LEN]);
 /*
  * Adds a seed: a node of the table (id given) or a bootstrap address (id
  * NULL: such nodes sort after every node of known id until their reply
- * names them). Duplicates (same id or same address) and addresses of the
- * other family are ignored. Returns 1 when added, 0 when not.
+ * names them). Duplicates (same id or same address), addresses of the
+ * other family and those dht_addr_usable() refuses are ignored. Returns 1 when added, 0
+ * when not.
  */
 int dht_lookup_add(struct dht_lookup *l, const uint8_t *id, const struct dht_addr *a);
 
@@ -141,7 +142,9 @@ size_t dht_lookup_step(struct dht_lookup *l, int64_t now_ms,
  * the id we queried counts as that query failing. Otherwise the node counts
  * as replied (even after its timeout), its token is kept, the nodes of our
  * family it names become candidates one round deeper, and get_peers values
- * and BEP 51 samples are collected. Returns the number of new peers (0 or
+ * and BEP 51 samples are collected; named nodes and peers at addresses
+ * dht_addr_usable() refuses (loopback ones unless `from` is on loopback)
+ * are left out. Returns the number of new peers (0 or
  * more).
  */
 int dht_lookup_reply(struct dht_lookup *l, uint32_t qid, const struct dht_addr *from,

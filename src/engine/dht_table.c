@@ -333,7 +333,7 @@ static int
 admissible(const struct dht_table *t, const uint8_t id[DHT_ID_LEN],
            const struct dht_addr *a)
 {
-    if (a->len != (t->family == 4 ? 4 : 16) || a->port == 0)
+    if (a->len != (t->family == 4 ? 4 : 16) || !dht_addr_usable(a, 1))
         return 0;
     if (memcmp(id, t->id, DHT_ID_LEN) == 0)
         return 0;

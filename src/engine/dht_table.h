@@ -31,7 +31,8 @@
  *     replacement cache behind every node that replied;
  *   - a node loaded from a saved table (DHT_HEARD_SAVED) goes in as
  *     questionable, to be pinged.
- * A node with our own id, of the other family, with port 0, or (with
+ * A node with our own id, of the other family, at an address
+ * dht_addr_usable() refuses (port 0, unspecified, multicast, IPv4-mapped), or (with
  * DHT_TABLE_BEP42, for an address dht_id_exempt() does not exempt) with an
  * id that does not match its address is refused; a second id for an IP
  * address (for IPv6, a /64) already in the table is ignored, except for

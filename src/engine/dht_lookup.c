@@ -361,6 +361,11 @@ add_named(struct dht_lookup *l, const uint8_t *id, const struct dht_addr *a,
 {
     if (!addr_fits(l, a, by_loopback) || is_self(l, id))
         return;
+    /* One candidate per public host (an IPv4 address, an IPv6 /64), as in
+     * the routing table and libtorrent's restricted searches: otherwise
+     * one host names itself on many ports with ids next to the target and
+     * holds the k closest places, or points our queries at a victim. */
+    size_t host = dht_id_exempt(a->ip, a->len) ? 0 : (a->len == 16 ? 8 : 4);
     for (size_t i = 0; i < l->nc; i++) {
         struct cand *c = &l->c[i];
         int same_id = c->has_id && memcmp(c->id, id, DHT_ID_LEN) == 0;
@@ -369,6 +374,8 @@ add_named(struct dht_lookup *l, const uint8_t *id, const struct dht_addr *a,
                 c->depth = depth;
             return;
         }
+        if (host && c->addr.len == a->len && memcmp(c->addr.ip, a->ip, host) == 0)
+            return;
     }
     insert(l, id, a, depth);
 }

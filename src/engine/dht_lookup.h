@@ -9,8 +9,9 @@
  * an announce to them) or sample_infohashes (BEP 51: a find_node walk that
  * also collects the samples). It keeps up to DHT_LOOKUP_MAX_CANDIDATES
  * candidates sorted by XOR distance to the target, deduplicated by id and by
- * address, keeps DHT_LOOKUP_ALPHA queries in flight, counts a query failed
- * after DHT_LOOKUP_TIMEOUT_MS (a slow node still counts if it answers
+ * address (and, among named nodes, one per public IPv4 address or IPv6
+ * /64, as the routing table keeps them), keeps DHT_LOOKUP_ALPHA queries in flight, counts
+ * a query failed after DHT_LOOKUP_TIMEOUT_MS (a slow node still counts if it answers
  * later) and is done when the DHT_LOOKUP_K closest candidates have all
  * replied or failed and nothing closer is in flight, when nothing is left
  * to ask, or after DHT_LOOKUP_MAX_QUERIES queries.

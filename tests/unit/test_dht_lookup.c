@@ -663,6 +663,43 @@ test_unusable_addresses_named(void **state)
     }
 }
 
+/* A public host that names itself on many ports, with ids next to the
+ * target, gets one candidate: it cannot take the k closest places alone.
+ * Private and loopback hosts (test swarms) are not held to it. */
+static void
+test_one_candidate_per_public_host(void **state)
+{
+    (void)state;
+    uint8_t target[20] = {0}, rid[20], nid[20];
+    memset(rid, 0x40, 20);
+    for (int priv = 0; priv < 2; priv++) {
+        struct dht_lookup *l = dht_lookup_new(DHT_LOOKUP_FIND_NODE, target, 4, 0);
+        struct dht_addr from = node_addr(3);
+        assert_int_equal(dht_lookup_add(l, rid, &from), 1);
+        struct dht_lookup_action acts[4];
+        int64_t wake;
+        assert_int_equal(dht_lookup_step(l, 0, acts, 4, &wake), 1);
+        struct krpc_msg m;
+        uint8_t nodes[8 * KRPC_NODE4_LEN];
+        const uint8_t pub[4] = {192, 0, 2, 1}, lan[4] = {192, 168, 1, 1};
+        krpc_response_init(&m, (const uint8_t *)"aa", 2, rid);
+        for (size_t i = 0; i < 8; i++) {
+            memset(nid, 0, 20);
+            nid[19] = (uint8_t)(i + 1);
+            krpc_put_node(nodes + i * KRPC_NODE4_LEN, nid, priv ? lan : pub, 4,
+                          (uint16_t)(6881 + i));
+        }
+        m.nodes.p = nodes;
+        m.nodes.len = sizeof(nodes);
+        m.has |= KRPC_HAS_NODES;
+        assert_int_equal(dht_lookup_reply(l, acts[0].qid, &from, &m, 10), 0);
+        struct dht_lookup_stats st;
+        dht_lookup_stats(l, &st);
+        assert_int_equal(st.candidates, priv ? 9 : 2);
+        dht_lookup_free(l);
+    }
+}
+
 static void
 test_endless_chain_hits_query_cap(void **state)
 {
@@ -813,6 +850,7 @@ main(void)
         cmocka_unit_test(test_timeouts_and_alpha),
         cmocka_unit_test(test_hostile_replies),
         cmocka_unit_test(test_unusable_addresses_named),
+        cmocka_unit_test(test_one_candidate_per_public_host),
         cmocka_unit_test(test_endless_chain_hits_query_cap),
         cmocka_unit_test(test_samples),
         cmocka_unit_test(test_self_is_never_a_candidate),

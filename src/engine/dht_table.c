@@ -535,7 +535,8 @@ dht_table_closest(const struct dht_table *t, const uint8_t target[DHT_ID_LEN],
         const struct bucket *b = &t->b[i];
         for (size_t j = 0; j < b->n; j++) {
             int q = quality(&b->nodes[j], now_ms);
-            if (q == DHT_BAD || ((flags & DHT_CLOSEST_GOOD) && q != DHT_GOOD))
+            if (q == DHT_BAD || ((flags & DHT_CLOSEST_GOOD) && q != DHT_GOOD) ||
+                ((flags & DHT_CLOSEST_VERIFIED) && !b->nodes[j].replied))
                 continue;
             keep_closest(target, &b->nodes[j], 0, now_ms, out, &n, k);
         }

@@ -267,12 +267,21 @@ test_query_only_is_unverified(void **state)
     assert_int_equal(dht_table_pings(t, 5000, e, 4), 1);
     assert_int_equal(dht_table_pings(t, 5000 + DHT_TABLE_PING_GAP_MS - 1, e, 4), 0);
     assert_int_equal(dht_table_pings(t, 5000 + DHT_TABLE_PING_GAP_MS, e, 4), 1);
-    /* Good-only closest leaves it out; a reply makes it good. */
+    /* Good-only and verified-only closest leave it out (an answer to
+     * another node must not name an address that may be forged); a reply
+     * makes it good. */
     assert_int_equal(dht_table_closest(t, id, DHT_CLOSEST_GOOD, 6000, e, 4), 0);
+    assert_int_equal(dht_table_closest(t, id, DHT_CLOSEST_VERIFIED, 6000, e, 4), 0);
     assert_int_equal(dht_table_closest(t, id, 0, 6000, e, 4), 1);
     assert_int_equal(dht_table_heard(t, id, &a, DHT_HEARD_REPLY, 6000),
                      DHT_TABLE_UPDATED);
     assert_int_equal(dht_table_closest(t, id, DHT_CLOSEST_GOOD, 6000, e, 4), 1);
+    /* Verified stays verified when it is no longer good. */
+    assert_int_equal(
+        dht_table_closest(t, id, DHT_CLOSEST_GOOD, 6000 + DHT_TABLE_GOOD_MS, e, 4), 0);
+    assert_int_equal(
+        dht_table_closest(t, id, DHT_CLOSEST_VERIFIED, 6000 + DHT_TABLE_GOOD_MS, e, 4),
+        1);
     assert_int_equal(dht_table_pings(t, 7000 + DHT_TABLE_PING_GAP_MS, e, 4), 0);
 
     /* In a full bucket a querier waits behind every node that replied, and
@@ -311,6 +320,8 @@ test_saved_nodes(void **state)
     }
     /* They seed lookups (closest includes questionable nodes)... */
     assert_int_equal(dht_table_closest(t, ZERO, 0, 0, e, 8), 5);
+    /* ...but are not named to other nodes before they reply... */
+    assert_int_equal(dht_table_closest(t, ZERO, DHT_CLOSEST_VERIFIED, 0, e, 8), 0);
     /* ...and are pinged to be verified. */
     assert_int_equal(dht_table_pings(t, 0, e, 8), 5);
     /* dump reports the total even when out is small. */

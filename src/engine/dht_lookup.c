@@ -381,7 +381,7 @@ add_named(struct dht_lookup *l, const uint8_t *id, const struct dht_addr *a,
 }
 
 /* A candidate of unknown id learnt it from its reply: it moves to its
- * place, or goes if the id is already a candidate. Returns its new index,
+ * place, or goes if the id is ours or already a candidate. Returns its new index,
  * or -1. */
 static long
 learn_id(struct dht_lookup *l, size_t i, const uint8_t *id)
@@ -389,6 +389,10 @@ learn_id(struct dht_lookup *l, size_t i, const uint8_t *id)
     struct cand c = l->c[i];
     memmove(&l->c[i], &l->c[i + 1], (l->nc - i - 1) * sizeof(l->c[0]));
     l->nc--;
+    /* An address that answers with our own id is not a node to ask again
+     * or to announce to. */
+    if (is_self(l, id))
+        return -1;
     for (size_t j = 0; j < l->nc; j++)
         if (l->c[j].has_id && memcmp(l->c[j].id, id, DHT_ID_LEN) == 0)
             return -1;

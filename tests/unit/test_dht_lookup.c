@@ -815,6 +815,23 @@ test_self_is_never_a_candidate(void **state)
     assert_int_equal(st.candidates, 1);
     assert_int_equal(st.queries, 1);
     dht_lookup_free(l);
+
+    /* A bootstrap address that answers with our id: not kept, so it is
+     * neither a responder to announce to nor asked again. */
+    l = dht_lookup_new(DHT_LOOKUP_GET_PEERS, target, 4, 0);
+    dht_lookup_set_self(l, self);
+    assert_int_equal(dht_lookup_add(l, NULL, &c), 1);
+    assert_int_equal(dht_lookup_step(l, 0, acts, 4, &wake), 1);
+    krpc_response_init(&m, (const uint8_t *)"aa", 2, self);
+    m.has |= KRPC_HAS_TOKEN;
+    m.token_len = 4;
+    memcpy(m.token, "tokn", 4);
+    assert_int_equal(dht_lookup_reply(l, acts[0].qid, &c, &m, 5), 0);
+    struct dht_lookup_responder resp[4];
+    assert_int_equal(dht_lookup_responders(l, resp, 4), 0);
+    dht_lookup_stats(l, &st);
+    assert_int_equal(st.candidates, 0);
+    dht_lookup_free(l);
 }
 
 static void

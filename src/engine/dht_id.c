@@ -77,6 +77,30 @@ dht_addr_to_sockaddr(const struct dht_addr *a, struct sockaddr_storage *ss,
 }
 
 int
+dht_addr_loopback(const struct dht_addr *a)
+{
+    static const uint8_t one6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    if (a->len == 4)
+        return a->ip[0] == 127;
+    return a->len == 16 && memcmp(a->ip, one6, 16) == 0;
+}
+
+int
+dht_addr_usable(const struct dht_addr *a, int named_by_loopback)
+{
+    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t zero[16] = {0};
+    if ((a->len != 4 && a->len != 16) || a->port == 0)
+        return 0;
+    if (dht_addr_loopback(a))
+        return named_by_loopback;
+    if (a->len == 4)
+        return a->ip[0] != 0 && a->ip[0] < 224;
+    return memcmp(a->ip, zero, 16) != 0 && a->ip[0] != 0xff &&
+           memcmp(a->ip, v4mapped, 12) != 0;
+}
+
+int
 dht_addr_from_compact(struct dht_addr *out, const uint8_t *p, size_t len)
 {
     memset(out, 0, sizeof(*out));

@@ -41,6 +41,21 @@ int dht_addr_from_sockaddr(struct dht_addr *out, const struct sockaddr *sa);
 int dht_addr_to_sockaddr(const struct dht_addr *a, struct sockaddr_storage *ss,
                          socklen_t *len);
 
+/* 1 for a loopback address (127.0.0.0/8, ::1), else 0. */
+int dht_addr_loopback(const struct dht_addr *a);
+
+/*
+ * 1 when a is worth a datagram or a connection as a node or peer another
+ * node named, else 0. Refused: a length other than 4 or 16, port 0,
+ * addresses no node listens at or that reach many hosts or this one
+ * (IPv4 0.0.0.0/8, 224.0.0.0/4 multicast, 240.0.0.0/4 reserved and
+ * broadcast; IPv6 ::, ff00::/8 multicast), IPv4-mapped IPv6 addresses (an
+ * IPv4 node or peer travels in the IPv4 fields and tables, where BEP 42
+ * and the one-per-address rules see it as what it is), and loopback unless
+ * named_by_loopback: a remote node cannot know what listens on ours.
+ */
+int dht_addr_usable(const struct dht_addr *a, int named_by_loopback);
+
 /* Reads a compact peer (6 or 18 bytes, BEP 5/32). Returns 0, or SHOAL_EINVAL
  * for another length. */
 int dht_addr_from_compact(struct dht_addr *out, const uint8_t *p, size_t len);

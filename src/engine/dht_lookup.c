@@ -181,16 +181,18 @@ insert(struct dht_lookup *l, const uint8_t *id, const struct dht_addr *a, uint32
     return (long)pos;
 }
 
+/* A node of our family at an address worth a query; loopback ones only
+ * when a node on loopback named them (or we did: seeds). */
 static int
-addr_fits(const struct dht_lookup *l, const struct dht_addr *a)
+addr_fits(const struct dht_lookup *l, const struct dht_addr *a, int by_loopback)
 {
-    return a->len == (l->family == 4 ? 4 : 16) && a->port != 0;
+    return a->len == (l->family == 4 ? 4 : 16) && dht_addr_usable(a, by_loopback);
 }
 
 int
 dht_lookup_add(struct dht_lookup *l, const uint8_t *id, const struct dht_addr *a)
 {
-    if (!addr_fits(l, a) || is_self(l, id) || known(l, id, a))
+    if (!addr_fits(l, a, 1) || is_self(l, id) || known(l, id, a))
         return 0;
     return insert(l, id, a, 1) >= 0;
 }
@@ -308,9 +310,10 @@ dht_lookup_step(struct dht_lookup *l, int64_t now_ms, struct dht_lookup_action *
 /* ------------------------------------------------------------------ replies */
 
 static int
-add_peer(struct dht_lookup *l, const struct dht_addr *a)
+add_peer(struct dht_lookup *l, const struct dht_addr *a, int by_loopback)
 {
-    if (a->port == 0 || l->npeers >= DHT_LOOKUP_MAX_PEERS)
+    /* A peer at 0.0.0.0 or on our loopback would have us dial ourselves. */
+    if (!dht_addr_usable(a, by_loopback) || l->npeers >= DHT_LOOKUP_MAX_PEERS)
         return 0;
     for (size_t i = 0; i < l->npeers; i++)
         if (dht_addr_eq(&l->peers[i], a))
@@ -354,10 +357,15 @@ add_sample(struct dht_lookup *l, const uint8_t *ih)
  * one already known. */
 static void
 add_named(struct dht_lookup *l, const uint8_t *id, const struct dht_addr *a,
-          uint32_t depth)
+          uint32_t depth, int by_loopback)
 {
-    if (!addr_fits(l, a) || is_self(l, id))
+    if (!addr_fits(l, a, by_loopback) || is_self(l, id))
         return;
+    /* One candidate per public host (an IPv4 address, an IPv6 /64), as in
+     * the routing table and libtorrent's restricted searches: otherwise
+     * one host names itself on many ports with ids next to the target and
+     * holds the k closest places, or points our queries at a victim. */
+    size_t host = dht_id_exempt(a->ip, a->len) ? 0 : (a->len == 16 ? 8 : 4);
     for (size_t i = 0; i < l->nc; i++) {
         struct cand *c = &l->c[i];
         int same_id = c->has_id && memcmp(c->id, id, DHT_ID_LEN) == 0;
@@ -366,12 +374,14 @@ add_named(struct dht_lookup *l, const uint8_t *id, const struct dht_addr *a,
                 c->depth = depth;
             return;
         }
+        if (host && c->addr.len == a->len && memcmp(c->addr.ip, a->ip, host) == 0)
+            return;
     }
     insert(l, id, a, depth);
 }
 
 /* A candidate of unknown id learnt it from its reply: it moves to its
- * place, or goes if the id is already a candidate. Returns its new index,
+ * place, or goes if the id is ours or already a candidate. Returns its new index,
  * or -1. */
 static long
 learn_id(struct dht_lookup *l, size_t i, const uint8_t *id)
@@ -379,6 +389,10 @@ learn_id(struct dht_lookup *l, size_t i, const uint8_t *id)
     struct cand c = l->c[i];
     memmove(&l->c[i], &l->c[i + 1], (l->nc - i - 1) * sizeof(l->c[0]));
     l->nc--;
+    /* An address that answers with our own id is not a node to ask again
+     * or to announce to. */
+    if (is_self(l, id))
+        return -1;
     for (size_t j = 0; j < l->nc; j++)
         if (l->c[j].has_id && memcmp(l->c[j].id, id, DHT_ID_LEN) == 0)
             return -1;
@@ -421,6 +435,8 @@ dht_lookup_reply(struct dht_lookup *l, uint32_t qid, const struct dht_addr *from
             return 0;
     }
 
+    /* Nodes and peers a remote node names on loopback are ours, not its. */
+    int by_loopback = dht_addr_loopback(from);
     const struct krpc_slice *nodes = l->family == 4 ? &m->nodes : &m->nodes6;
     size_t entry = l->family == 4 ? KRPC_NODE4_LEN : KRPC_NODE6_LEN;
     unsigned bit = l->family == 4 ? KRPC_HAS_NODES : KRPC_HAS_NODES6;
@@ -429,7 +445,7 @@ dht_lookup_reply(struct dht_lookup *l, uint32_t qid, const struct dht_addr *from
             uint8_t id[DHT_ID_LEN];
             struct dht_addr a;
             dht_node_from_compact(nodes->p, i, l->family, id, &a);
-            add_named(l, id, &a, depth);
+            add_named(l, id, &a, depth, by_loopback);
         }
 
     int fresh = 0;
@@ -437,10 +453,10 @@ dht_lookup_reply(struct dht_lookup *l, uint32_t qid, const struct dht_addr *from
         struct dht_addr a;
         for (size_t i = 0; i < m->nvalues4; i++)
             if (!dht_addr_from_compact(&a, m->values4[i], KRPC_PEER4_LEN))
-                fresh += add_peer(l, &a);
+                fresh += add_peer(l, &a, by_loopback);
         for (size_t i = 0; i < m->nvalues6; i++)
             if (!dht_addr_from_compact(&a, m->values6[i], KRPC_PEER6_LEN))
-                fresh += add_peer(l, &a);
+                fresh += add_peer(l, &a, by_loopback);
     }
     if (l->kind == DHT_LOOKUP_SAMPLE_INFOHASHES && (m->has & KRPC_HAS_SAMPLES))
         for (size_t i = 0; i < m->samples.len / DHT_ID_LEN; i++)

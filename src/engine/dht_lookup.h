@@ -9,8 +9,9 @@
  * an announce to them) or sample_infohashes (BEP 51: a find_node walk that
  * also collects the samples). It keeps up to DHT_LOOKUP_MAX_CANDIDATES
  * candidates sorted by XOR distance to the target, deduplicated by id and by
- * address, keeps DHT_LOOKUP_ALPHA queries in flight, counts a query failed
- * after DHT_LOOKUP_TIMEOUT_MS (a slow node still counts if it answers
+ * address (and, among named nodes, one per public IPv4 address or IPv6
+ * /64, as the routing table keeps them), keeps DHT_LOOKUP_ALPHA queries in flight, counts
+ * a query failed after DHT_LOOKUP_TIMEOUT_MS (a slow node still counts if it answers
  * later) and is done when the DHT_LOOKUP_K closest candidates have all
  * replied or failed and nothing closer is in flight, when nothing is left
  * to ask, or after DHT_LOOKUP_MAX_QUERIES queries.
@@ -118,8 +119,9 @@ void dht_lookup_set_self(struct dht_lookup *l, const uint8_t self[DHT_ID_LEN]);
 /*
  * Adds a seed: a node of the table (id given) or a bootstrap address (id
  * NULL: such nodes sort after every node of known id until their reply
- * names them). Duplicates (same id or same address) and addresses of the
- * other family are ignored. Returns 1 when added, 0 when not.
+ * names them). Duplicates (same id or same address), addresses of the
+ * other family and those dht_addr_usable() refuses are ignored. Returns 1 when added, 0
+ * when not.
  */
 int dht_lookup_add(struct dht_lookup *l, const uint8_t *id, const struct dht_addr *a);
 
@@ -141,7 +143,9 @@ size_t dht_lookup_step(struct dht_lookup *l, int64_t now_ms,
  * the id we queried counts as that query failing. Otherwise the node counts
  * as replied (even after its timeout), its token is kept, the nodes of our
  * family it names become candidates one round deeper, and get_peers values
- * and BEP 51 samples are collected. Returns the number of new peers (0 or
+ * and BEP 51 samples are collected; named nodes and peers at addresses
+ * dht_addr_usable() refuses (loopback ones unless `from` is on loopback)
+ * are left out. Returns the number of new peers (0 or
  * more).
  */
 int dht_lookup_reply(struct dht_lookup *l, uint32_t qid, const struct dht_addr *from,

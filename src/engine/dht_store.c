@@ -6,8 +6,9 @@
  * Swarms are kept in an array sorted by infohash (binary search; the store
  * holds a few thousand at most, so an insert's memmove is a few KiB), each
  * with its peers in a small array of at most DHT_STORE_MAX_PER_HASH. Least
- * recently used means least recently announced to or asked for; finding it
- * is a linear pass, made only when the store is full.
+ * recently used means least recently announced to or asked for. The swarm
+ * evicted is the smallest, then the least recently used; finding it is a
+ * linear pass, made only when the store is full.
  */
 #include "engine/dht_store.h"
 
@@ -100,16 +101,23 @@ remove_swarm(struct dht_store *s, size_t i)
     s->n--;
 }
 
-/* Evicts the least recently used swarm other than `keep`. Returns 1 when
- * one went. */
+/* Evicts a swarm other than `keep`: the one with the fewest peers, and of
+ * those the least recently used (libtorrent also drops the smallest). By
+ * recency alone, a flood of more infohashes than the cap, each with its
+ * one peer, would push out every real swarm not used during the flood. Returns 1
+ * when one went. */
 static int
-evict_lru(struct dht_store *s, const struct swarm *keep)
+evict(struct dht_store *s, const struct swarm *keep)
 {
     size_t victim = s->n;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->v[i] != keep &&
-            (victim == s->n || s->v[i]->used_ms < s->v[victim]->used_ms))
+    for (size_t i = 0; i < s->n; i++) {
+        const struct swarm *w = s->v[i];
+        if (w == keep)
+            continue;
+        if (victim == s->n || w->n < s->v[victim]->n ||
+            (w->n == s->v[victim]->n && w->used_ms < s->v[victim]->used_ms))
             victim = i;
+    }
     if (victim == s->n)
         return 0;
     remove_swarm(s, victim);
@@ -120,7 +128,7 @@ evict_lru(struct dht_store *s, const struct swarm *keep)
 static struct swarm *
 add_swarm(struct dht_store *s, const uint8_t ih[DHT_ID_LEN], int64_t now_ms)
 {
-    if (s->n >= s->max_hashes && !evict_lru(s, NULL))
+    if (s->n >= s->max_hashes && !evict(s, NULL))
         return NULL;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
@@ -169,7 +177,7 @@ dht_store_announce(struct dht_store *s, const uint8_t ih[DHT_ID_LEN],
             return 0;
         }
     while (s->peers >= s->max_peers && w->n < DHT_STORE_MAX_PER_HASH)
-        if (!evict_lru(s, w))
+        if (!evict(s, w))
             break;
     size_t slot = w->n;
     if (w->n >= DHT_STORE_MAX_PER_HASH || s->peers >= s->max_peers) {

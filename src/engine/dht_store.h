@@ -11,9 +11,10 @@
  * announce: DHT_STORE_MAX_PER_HASH peers per infohash (a new peer replaces
  * the one announced longest ago), max_hashes infohashes and max_peers
  * peers in total (a new infohash or peer that finds the store full evicts
- * the infohash announced to or asked for least recently, with its peers;
- * so a flood of random infohashes replaces its own, while a swarm that is
- * used stays).
+ * the infohash with the fewest peers, and of those the one announced to or
+ * asked for least recently, with its peers; so a flood of random
+ * infohashes, one peer each, replaces its own, while swarms of several
+ * peers stay).
  *
  * Not thread-safe: one thread (the session's loop) owns a store.
  */

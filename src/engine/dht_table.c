@@ -333,7 +333,7 @@ static int
 admissible(const struct dht_table *t, const uint8_t id[DHT_ID_LEN],
            const struct dht_addr *a)
 {
-    if (a->len != (t->family == 4 ? 4 : 16) || a->port == 0)
+    if (a->len != (t->family == 4 ? 4 : 16) || !dht_addr_usable(a, 1))
         return 0;
     if (memcmp(id, t->id, DHT_ID_LEN) == 0)
         return 0;
@@ -535,7 +535,8 @@ dht_table_closest(const struct dht_table *t, const uint8_t target[DHT_ID_LEN],
         const struct bucket *b = &t->b[i];
         for (size_t j = 0; j < b->n; j++) {
             int q = quality(&b->nodes[j], now_ms);
-            if (q == DHT_BAD || ((flags & DHT_CLOSEST_GOOD) && q != DHT_GOOD))
+            if (q == DHT_BAD || ((flags & DHT_CLOSEST_GOOD) && q != DHT_GOOD) ||
+                ((flags & DHT_CLOSEST_VERIFIED) && !b->nodes[j].replied))
                 continue;
             keep_closest(target, &b->nodes[j], 0, now_ms, out, &n, k);
         }

@@ -31,7 +31,8 @@
  *     replacement cache behind every node that replied;
  *   - a node loaded from a saved table (DHT_HEARD_SAVED) goes in as
  *     questionable, to be pinged.
- * A node with our own id, of the other family, with port 0, or (with
+ * A node with our own id, of the other family, at an address
+ * dht_addr_usable() refuses (port 0, unspecified, multicast, IPv4-mapped), or (with
  * DHT_TABLE_BEP42, for an address dht_id_exempt() does not exempt) with an
  * id that does not match its address is refused; a second id for an IP
  * address (for IPv6, a /64) already in the table is ignored, except for
@@ -158,8 +159,9 @@ size_t dht_table_refresh(struct dht_table *t, int64_t now_ms,
 
 /*
  * The up to k nodes closest to target by XOR distance, closest first: bucket
- * members that are not bad (with DHT_CLOSEST_GOOD, only good ones), and
- * replacements that are good. Returns how many were written into out.
+ * members that are not bad (with DHT_CLOSEST_GOOD, only good ones; with
+ * DHT_CLOSEST_VERIFIED, only ones that ever replied), and replacements
+ * that are good. Returns how many were written into out.
  *
  * Why good replacements: with strict splitting, the buckets just above our
  * own (ids sharing a few bits less with us than the nearest nodes do) hold
@@ -171,6 +173,13 @@ size_t dht_table_refresh(struct dht_table *t, int64_t now_ms,
  * answer includes it; bucket maintenance is unchanged.
  */
 #define DHT_CLOSEST_GOOD 0x1u
+/* Only nodes that replied to us at least once (good or questionable, not
+ * bad): what answers to other nodes' find_node and get_peers should name.
+ * A node that only queried us may have sent from a forged address, and a
+ * saved one may be gone: handing those out would point other nodes at
+ * addresses nobody vouched for (libtorrent answers with confirmed nodes
+ * only). Lookups of our own may seed from every node (flags 0). */
+#define DHT_CLOSEST_VERIFIED 0x2u
 size_t dht_table_closest(const struct dht_table *t, const uint8_t target[DHT_ID_LEN],
                          unsigned flags, int64_t now_ms, struct dht_table_entry *out,
                          size_t k);

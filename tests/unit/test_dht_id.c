@@ -185,13 +185,64 @@ test_addresses(void **state)
     assert_int_equal(a.len, 4);
 }
 
+/* Addresses another node may name, as text with the port, and whether a
+ * remote node and a node on loopback may name them. */
+static const struct {
+    const char *ip;
+    uint16_t port;
+    int remote, loop;
+} usable_cases[] = {
+    {"1.2.3.4", 6881, 1, 1},
+    {"1.2.3.4", 0, 0, 0},
+    {"0.0.0.0", 6881, 0, 0},
+    {"0.1.2.3", 6881, 0, 0},
+    {"224.0.0.251", 5353, 0, 0},
+    {"239.192.152.143", 6771, 0, 0},
+    {"240.0.0.1", 6881, 0, 0},
+    {"255.255.255.255", 6881, 0, 0},
+    {"127.0.0.1", 6881, 0, 1},
+    {"127.9.8.7", 6881, 0, 1},
+    {"10.0.0.1", 6881, 1, 1},
+    {"2001:db8::1", 6881, 1, 1},
+    {"::", 6881, 0, 0},
+    {"::1", 6881, 0, 1},
+    {"ff02::1", 6881, 0, 0},
+    {"ff15::efc0:988f", 6771, 0, 0},
+    {"::ffff:1.2.3.4", 6881, 0, 0},
+    {"::ffff:127.0.0.1", 6881, 0, 0},
+    {"::ffff:0.0.0.0", 6881, 0, 0},
+    {"fe80::1", 6881, 1, 1},
+};
+
+static void
+test_usable(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(usable_cases) / sizeof(usable_cases[0]); i++) {
+        struct dht_addr a = {0};
+        if (strchr(usable_cases[i].ip, ':')) {
+            assert_int_equal(inet_pton(AF_INET6, usable_cases[i].ip, a.ip), 1);
+            a.len = 16;
+        } else {
+            assert_int_equal(inet_pton(AF_INET, usable_cases[i].ip, a.ip), 1);
+            a.len = 4;
+        }
+        a.port = usable_cases[i].port;
+        if (dht_addr_usable(&a, 0) != usable_cases[i].remote ||
+            dht_addr_usable(&a, 1) != usable_cases[i].loop)
+            fail_msg("%s:%u", usable_cases[i].ip, (unsigned)usable_cases[i].port);
+    }
+    struct dht_addr none = {0};
+    assert_false(dht_addr_usable(&none, 1));
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bep42_vectors), cmocka_unit_test(test_crc32c),
         cmocka_unit_test(test_exempt),        cmocka_unit_test(test_distance),
-        cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_addresses),     cmocka_unit_test(test_usable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

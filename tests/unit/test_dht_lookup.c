@@ -612,6 +612,94 @@ test_hostile_replies(void **state)
     dht_lookup_free(l);
 }
 
+/* A remote node that names nodes and peers at 0.0.0.0, on our loopback or
+ * in a multicast group would have us query or dial those: none is taken.
+ * A node on loopback may name loopback ones (tests run whole swarms there). */
+static void
+test_unusable_addresses_named(void **state)
+{
+    (void)state;
+    static const uint8_t bad[][4] = {
+        {0, 0, 0, 0}, {127, 0, 0, 1}, {224, 0, 0, 251}, {255, 255, 255, 255}};
+    static const uint8_t good[4] = {192, 0, 2, 7};
+    uint8_t target[20] = {0}, rid[20], nid[20];
+    memset(rid, 0x40, 20);
+    for (int loop = 0; loop < 2; loop++) {
+        struct dht_lookup *l = dht_lookup_new(DHT_LOOKUP_GET_PEERS, target, 4, 0);
+        struct dht_addr from = node_addr(3);
+        if (loop) {
+            static const uint8_t lo[4] = {127, 0, 0, 9};
+            memcpy(from.ip, lo, 4);
+        }
+        assert_int_equal(dht_lookup_add(l, rid, &from), 1);
+        struct dht_lookup_action acts[4];
+        int64_t wake;
+        assert_int_equal(dht_lookup_step(l, 0, acts, 4, &wake), 1);
+        struct krpc_msg m;
+        uint8_t nodes[5 * KRPC_NODE4_LEN];
+        krpc_response_init(&m, (const uint8_t *)"aa", 2, rid);
+        for (size_t i = 0; i < 5; i++) {
+            memset(nid, (int)(0x10 + i), 20);
+            krpc_put_node(nodes + i * KRPC_NODE4_LEN, nid, i < 4 ? bad[i] : good, 4,
+                          6881);
+            krpc_put_peer(m.values4[i], i < 4 ? bad[i] : good, 4, 6881);
+        }
+        m.nodes.p = nodes;
+        m.nodes.len = sizeof(nodes);
+        m.nvalues4 = 5;
+        m.has |= KRPC_HAS_NODES | KRPC_HAS_VALUES;
+        int fresh = dht_lookup_reply(l, acts[0].qid, &from, &m, 10);
+        struct dht_lookup_stats st;
+        dht_lookup_stats(l, &st);
+        /* The responder, the good node, and from loopback the loopback one. */
+        assert_int_equal(st.candidates, 2 + loop);
+        assert_int_equal(fresh, 1 + loop);
+        size_t np;
+        const struct dht_addr *p = dht_lookup_peers(l, &np);
+        assert_int_equal(np, (size_t)(1 + loop));
+        for (size_t i = 0; i < np; i++)
+            assert_true(memcmp(p[i].ip, good, 4) == 0 || (loop && p[i].ip[0] == 127));
+        dht_lookup_free(l);
+    }
+}
+
+/* A public host that names itself on many ports, with ids next to the
+ * target, gets one candidate: it cannot take the k closest places alone.
+ * Private and loopback hosts (test swarms) are not held to it. */
+static void
+test_one_candidate_per_public_host(void **state)
+{
+    (void)state;
+    uint8_t target[20] = {0}, rid[20], nid[20];
+    memset(rid, 0x40, 20);
+    for (int priv = 0; priv < 2; priv++) {
+        struct dht_lookup *l = dht_lookup_new(DHT_LOOKUP_FIND_NODE, target, 4, 0);
+        struct dht_addr from = node_addr(3);
+        assert_int_equal(dht_lookup_add(l, rid, &from), 1);
+        struct dht_lookup_action acts[4];
+        int64_t wake;
+        assert_int_equal(dht_lookup_step(l, 0, acts, 4, &wake), 1);
+        struct krpc_msg m;
+        uint8_t nodes[8 * KRPC_NODE4_LEN];
+        const uint8_t pub[4] = {192, 0, 2, 1}, lan[4] = {192, 168, 1, 1};
+        krpc_response_init(&m, (const uint8_t *)"aa", 2, rid);
+        for (size_t i = 0; i < 8; i++) {
+            memset(nid, 0, 20);
+            nid[19] = (uint8_t)(i + 1);
+            krpc_put_node(nodes + i * KRPC_NODE4_LEN, nid, priv ? lan : pub, 4,
+                          (uint16_t)(6881 + i));
+        }
+        m.nodes.p = nodes;
+        m.nodes.len = sizeof(nodes);
+        m.has |= KRPC_HAS_NODES;
+        assert_int_equal(dht_lookup_reply(l, acts[0].qid, &from, &m, 10), 0);
+        struct dht_lookup_stats st;
+        dht_lookup_stats(l, &st);
+        assert_int_equal(st.candidates, priv ? 9 : 2);
+        dht_lookup_free(l);
+    }
+}
+
 static void
 test_endless_chain_hits_query_cap(void **state)
 {
@@ -727,6 +815,23 @@ test_self_is_never_a_candidate(void **state)
     assert_int_equal(st.candidates, 1);
     assert_int_equal(st.queries, 1);
     dht_lookup_free(l);
+
+    /* A bootstrap address that answers with our id: not kept, so it is
+     * neither a responder to announce to nor asked again. */
+    l = dht_lookup_new(DHT_LOOKUP_GET_PEERS, target, 4, 0);
+    dht_lookup_set_self(l, self);
+    assert_int_equal(dht_lookup_add(l, NULL, &c), 1);
+    assert_int_equal(dht_lookup_step(l, 0, acts, 4, &wake), 1);
+    krpc_response_init(&m, (const uint8_t *)"aa", 2, self);
+    m.has |= KRPC_HAS_TOKEN;
+    m.token_len = 4;
+    memcpy(m.token, "tokn", 4);
+    assert_int_equal(dht_lookup_reply(l, acts[0].qid, &c, &m, 5), 0);
+    struct dht_lookup_responder resp[4];
+    assert_int_equal(dht_lookup_responders(l, resp, 4), 0);
+    dht_lookup_stats(l, &st);
+    assert_int_equal(st.candidates, 0);
+    dht_lookup_free(l);
 }
 
 static void
@@ -761,6 +866,8 @@ main(void)
         cmocka_unit_test(test_bootstrap_by_address),
         cmocka_unit_test(test_timeouts_and_alpha),
         cmocka_unit_test(test_hostile_replies),
+        cmocka_unit_test(test_unusable_addresses_named),
+        cmocka_unit_test(test_one_candidate_per_public_host),
         cmocka_unit_test(test_endless_chain_hits_query_cap),
         cmocka_unit_test(test_samples),
         cmocka_unit_test(test_self_is_never_a_candidate),

@@ -187,7 +187,24 @@ test_flood_of_infohashes(void **state)
     assert_int_equal(st.hashes, 100);
     assert_true(st.evicted_hashes >= 19900);
 
-    /* A flood of peers: the total cap holds, swarms give way oldest first,
+    /* The same flood with nobody asking for the swarm meanwhile: it has
+     * more peers than any flooded infohash, so it still stays. */
+    struct dht_store *q = dht_store_new(100, 1000, 1);
+    for (uint32_t i = 0; i < 5; i++) {
+        struct dht_addr a = peer4(i);
+        assert_int_equal(dht_store_announce(q, popular, &a, 0), 0);
+    }
+    for (uint32_t i = 0; i < 20000; i++) {
+        make_ih(ih, rng_next(&rng));
+        struct dht_addr a = peer4(100 + i);
+        assert_int_equal(dht_store_announce(q, ih, &a, i + 1), 0);
+    }
+    assert_int_equal(dht_store_count(q, popular, 20001), 5);
+    dht_store_stats(q, &st);
+    assert_int_equal(st.hashes, 100);
+    dht_store_free(q);
+
+    /* A flood of peers: the total cap holds, swarms give way smallest first,
      * and the swarm being announced to keeps its newest. */
     struct dht_store *p = dht_store_new(1000, 500, 1);
     for (uint32_t i = 0; i < 20000; i++) {

@@ -267,12 +267,21 @@ test_query_only_is_unverified(void **state)
     assert_int_equal(dht_table_pings(t, 5000, e, 4), 1);
     assert_int_equal(dht_table_pings(t, 5000 + DHT_TABLE_PING_GAP_MS - 1, e, 4), 0);
     assert_int_equal(dht_table_pings(t, 5000 + DHT_TABLE_PING_GAP_MS, e, 4), 1);
-    /* Good-only closest leaves it out; a reply makes it good. */
+    /* Good-only and verified-only closest leave it out (an answer to
+     * another node must not name an address that may be forged); a reply
+     * makes it good. */
     assert_int_equal(dht_table_closest(t, id, DHT_CLOSEST_GOOD, 6000, e, 4), 0);
+    assert_int_equal(dht_table_closest(t, id, DHT_CLOSEST_VERIFIED, 6000, e, 4), 0);
     assert_int_equal(dht_table_closest(t, id, 0, 6000, e, 4), 1);
     assert_int_equal(dht_table_heard(t, id, &a, DHT_HEARD_REPLY, 6000),
                      DHT_TABLE_UPDATED);
     assert_int_equal(dht_table_closest(t, id, DHT_CLOSEST_GOOD, 6000, e, 4), 1);
+    /* Verified stays verified when it is no longer good. */
+    assert_int_equal(
+        dht_table_closest(t, id, DHT_CLOSEST_GOOD, 6000 + DHT_TABLE_GOOD_MS, e, 4), 0);
+    assert_int_equal(
+        dht_table_closest(t, id, DHT_CLOSEST_VERIFIED, 6000 + DHT_TABLE_GOOD_MS, e, 4),
+        1);
     assert_int_equal(dht_table_pings(t, 7000 + DHT_TABLE_PING_GAP_MS, e, 4), 0);
 
     /* In a full bucket a querier waits behind every node that replied, and
@@ -311,6 +320,8 @@ test_saved_nodes(void **state)
     }
     /* They seed lookups (closest includes questionable nodes)... */
     assert_int_equal(dht_table_closest(t, ZERO, 0, 0, e, 8), 5);
+    /* ...but are not named to other nodes before they reply... */
+    assert_int_equal(dht_table_closest(t, ZERO, DHT_CLOSEST_VERIFIED, 0, e, 8), 0);
     /* ...and are pinged to be verified. */
     assert_int_equal(dht_table_pings(t, 0, e, 8), 5);
     /* dump reports the total even when out is small. */
@@ -445,6 +456,40 @@ test_refusals(void **state)
     assert_int_equal(st.refused, 4);
     dht_table_free(t);
     assert_null(dht_table_new(own, 5, 0, 1));
+
+    /* Nowhere a node can listen (unspecified, multicast, broadcast), even
+     * without BEP 42 checks. */
+    static const uint8_t nowhere[][4] = {
+        {0, 0, 0, 0}, {224, 0, 0, 251}, {255, 255, 255, 255}};
+    t = dht_table_new(own, 4, 0, 1);
+    for (size_t i = 0; i < 3; i++) {
+        struct dht_addr x = {.len = 4, .port = 6881};
+        memcpy(x.ip, nowhere[i], 4);
+        make_id(id, 0x90, i + 2);
+        assert_int_equal(dht_table_heard(t, id, &x, DHT_HEARD_REPLY, 0),
+                         DHT_TABLE_REFUSED);
+    }
+    dht_table_stats(t, 0, &st);
+    assert_int_equal(st.nodes, 0);
+    dht_table_free(t);
+
+    /* An IPv6 table takes no IPv4-mapped address, no :: and no multicast. */
+    t = dht_table_new(own, 6, 0, 1);
+    struct dht_addr m6 = {.len = 16, .port = 6881};
+    m6.ip[10] = m6.ip[11] = 0xff;
+    m6.ip[12] = 1;
+    m6.ip[15] = 4;
+    assert_int_equal(dht_table_heard(t, id, &m6, DHT_HEARD_REPLY, 0), DHT_TABLE_REFUSED);
+    memset(m6.ip, 0, 16);
+    assert_int_equal(dht_table_heard(t, id, &m6, DHT_HEARD_REPLY, 0), DHT_TABLE_REFUSED);
+    m6.ip[0] = 0xff;
+    m6.ip[1] = 0x02;
+    m6.ip[15] = 1;
+    assert_int_equal(dht_table_heard(t, id, &m6, DHT_HEARD_REPLY, 0), DHT_TABLE_REFUSED);
+    m6.ip[0] = 0x20;
+    m6.ip[1] = 0x01;
+    assert_int_equal(dht_table_heard(t, id, &m6, DHT_HEARD_REPLY, 0), DHT_TABLE_ADDED);
+    dht_table_free(t);
 }
 
 static void

@@ -4,11 +4,16 @@
  *
  * One size is fetched at a time: the one most peers claim. A peer claiming
  * another is left alone, so a liar about the size can waste at most its
- * own requests: when it wins the vote, the hash check fails and it is
- * excluded along with every other sender, and the next size in the vote
- * is fetched. Each piece remembers who was asked and who sent it, so a
- * failed check names every contributor, and a departed peer's requests go
- * back at once.
+ * own requests: when it wins the vote, the hash check fails, it is
+ * excluded, and the next size in the vote is fetched. Each piece remembers
+ * who was asked and who sent it, so a failed check names every
+ * contributor, and a departed peer's requests go back at once.
+ *
+ * A failed check with one sender excludes it. With several, any of them
+ * may be the liar: all become suspects, asked for nothing while another
+ * peer offers the metadata; when only suspects are left, one of them at a
+ * time sends a whole copy alone, and one whose own copy fails is
+ * excluded. So a liar cannot take an honest peer down with it.
  */
 #include "engine/meta_fetch.h"
 
@@ -23,7 +28,8 @@ enum piece_state { PIECE_WANTED, PIECE_ASKED, PIECE_HAVE };
 struct mf_peer {
     void *key;
     uint32_t size; /* its claim */
-    int excluded;  /* sent part of metadata that failed its check */
+    int excluded;  /* its own copy failed the check */
+    int suspect;   /* sent part of a copy that failed, with others */
     int inflight;  /* our requests it has not answered */
     uint64_t hold_until;
 };
@@ -45,6 +51,7 @@ struct meta_fetch {
     uint32_t received;
     struct mf_piece *pieces;
     uint8_t *buf;
+    void *solo; /* only suspects left: the one sending this copy alone */
     int done;
 };
 
@@ -72,6 +79,7 @@ drop_buffer(struct meta_fetch *mf)
     mf->buf = NULL;
     mf->pieces = NULL;
     mf->size = mf->npieces = mf->received = 0;
+    mf->solo = NULL;
     for (int i = 0; i < mf->npeers; i++)
         mf->peers[i].inflight = 0;
 }
@@ -145,6 +153,8 @@ meta_fetch_remove_peer(struct meta_fetch *mf, void *key)
         if (pc->avoid == key)
             pc->avoid = NULL;
     }
+    if (mf->solo == key)
+        mf->solo = NULL;
     *p = mf->peers[--mf->npeers];
 }
 
@@ -220,6 +230,38 @@ pick(const struct meta_fetch *mf, const void *key, uint32_t *piece)
     return 1;
 }
 
+/* 1 when a peer neither excluded nor suspect claims the size. */
+static int
+clean_supporter(const struct meta_fetch *mf)
+{
+    for (int i = 0; i < mf->npeers; i++)
+        if (!mf->peers[i].excluded && !mf->peers[i].suspect &&
+            mf->peers[i].size == mf->size)
+            return 1;
+    return 0;
+}
+
+/* 1 when no piece of this copy is asked for or in: a solo may begin. */
+static int
+untouched(const struct meta_fetch *mf)
+{
+    for (uint32_t i = 0; i < mf->npieces; i++)
+        if (mf->pieces[i].state != PIECE_WANTED)
+            return 0;
+    return 1;
+}
+
+/* A suspect may be asked only when no clean peer can be, one at a time. */
+static int
+suspect_may_ask(struct meta_fetch *mf, void *key)
+{
+    if (clean_supporter(mf))
+        return 0;
+    if (!mf->solo && untouched(mf))
+        mf->solo = key;
+    return mf->solo == key;
+}
+
 int
 meta_fetch_next(struct meta_fetch *mf, void *key, uint64_t now, uint32_t *piece)
 {
@@ -232,7 +274,11 @@ meta_fetch_next(struct meta_fetch *mf, void *key, uint64_t now, uint32_t *piece)
     int rc = choose_size(mf);
     if (rc)
         return rc;
-    if (!mf->size || p->size != mf->size || !pick(mf, key, piece))
+    if (!mf->size || p->size != mf->size)
+        return 0;
+    if (p->suspect && !suspect_may_ask(mf, key))
+        return 0;
+    if (!pick(mf, key, piece))
         return 0;
     struct mf_piece *pc = &mf->pieces[*piece];
     pc->state = PIECE_ASKED;
@@ -242,13 +288,25 @@ meta_fetch_next(struct meta_fetch *mf, void *key, uint64_t now, uint32_t *piece)
     return 1;
 }
 
-/* The whole failed its check: every sender is excluded, the buffer goes. */
+/* The whole failed its check: a lone sender is excluded, several become
+ * suspects; the buffer goes. */
 static void
 failed_check(struct meta_fetch *mf)
 {
+    void *first = NULL;
+    int several = 0;
+    for (uint32_t i = 0; i < mf->npieces; i++) {
+        void *from = mf->pieces[i].from;
+        if (!first)
+            first = from;
+        else if (from && from != first)
+            several = 1;
+    }
     for (uint32_t i = 0; i < mf->npieces; i++) {
         struct mf_peer *p = mf->pieces[i].from ? find(mf, mf->pieces[i].from) : NULL;
-        if (p)
+        if (p && several)
+            p->suspect = 1;
+        else if (p)
             p->excluded = 1;
     }
     drop_buffer(mf);
@@ -282,6 +340,24 @@ meta_fetch_data(struct meta_fetch *mf, void *key, uint32_t piece, uint32_t total
     return META_FETCH_BAD_HASH;
 }
 
+/* The peer sending a copy alone failed a request: its part is dropped, so
+ * that the next suspect starts a clean copy of its own. */
+static void
+end_solo(struct meta_fetch *mf, const void *key)
+{
+    if (!mf->solo || mf->solo != key)
+        return;
+    for (uint32_t i = 0; i < mf->npieces; i++) {
+        struct mf_piece *pc = &mf->pieces[i];
+        if (pc->state == PIECE_ASKED)
+            give_back(mf, i, pc->asked);
+        else if (pc->state == PIECE_HAVE)
+            memset(pc, 0, sizeof(*pc));
+    }
+    mf->received = 0;
+    mf->solo = NULL;
+}
+
 void
 meta_fetch_reject(struct meta_fetch *mf, void *key, uint32_t piece, uint64_t now)
 {
@@ -293,6 +369,7 @@ meta_fetch_reject(struct meta_fetch *mf, void *key, uint32_t piece, uint64_t now
         return;
     give_back(mf, piece, key);
     p->hold_until = now + META_FETCH_HOLD_MS;
+    end_solo(mf, key);
 }
 
 void
@@ -302,10 +379,12 @@ meta_fetch_tick(struct meta_fetch *mf, uint64_t now)
         struct mf_piece *pc = &mf->pieces[i];
         if (pc->state != PIECE_ASKED || now - pc->sent_ms < META_FETCH_TIMEOUT_MS)
             continue;
-        struct mf_peer *p = find(mf, pc->asked);
+        void *key = pc->asked;
+        struct mf_peer *p = find(mf, key);
         if (p)
             p->hold_until = now + META_FETCH_HOLD_MS;
-        give_back(mf, i, pc->asked);
+        give_back(mf, i, key);
+        end_solo(mf, key);
     }
 }
 

@@ -10,9 +10,10 @@
  * few requests in flight per peer. A piece rejected or not answered in time
  * goes back to be asked of another peer. The whole is SHA-1 checked against
  * the infohash before anyone may use a byte of it; when the check fails the
- * buffer is dropped and every peer that sent a piece of it is excluded:
- * never asked again. Nothing is allocated by a size claim until that size
- * is being fetched, and never more than UT_METADATA_MAX_SIZE.
+ * buffer is dropped, and the peers that sent it are not asked again while
+ * others offer the metadata (a lone sender is excluded for good; several
+ * are each tried alone when nobody else is left, meta_fetch.c). Nothing is allocated by a
+ * size claim until that size is being fetched, and never more than UT_METADATA_MAX_SIZE.
  */
 #ifndef SHOAL_META_FETCH_H
 #define SHOAL_META_FETCH_H
@@ -85,7 +86,7 @@ void meta_fetch_tick(struct meta_fetch *mf, uint64_t now);
 const uint8_t *meta_fetch_result(const struct meta_fetch *mf, size_t *len);
 /* Peers that offer metadata and are not excluded. */
 int meta_fetch_peer_count(const struct meta_fetch *mf);
-/* 1 when key sent part of metadata that failed its check. */
+/* 1 when key is never asked again: its own copy failed the check. */
 int meta_fetch_is_excluded(const struct meta_fetch *mf, const void *key);
 /* The size being fetched (0: none yet) and its pieces received so far. */
 uint32_t meta_fetch_size(const struct meta_fetch *mf);

@@ -19,10 +19,12 @@
 #include <event2/thread.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/netguard.h"
 #include "base/rng.h"
 #include "base/sockaddr.h"
+#include "codec/magnet.h"
 #include "codec/metainfo.h"
 #include "engine/admission.h"
 #include "engine/banlist.h"
@@ -79,8 +81,8 @@ session_emit(struct shoal_session *ss, enum shoal_event_type type, struct torren
     /* A program that takes the events shows them itself: printing them
      * here as well would show each twice. */
     if (ss->cfg.verbose && !ss->cb && type != SHOAL_EV_TICK) {
-        fprintf(stderr, "[%s] %s%s%s\n", t ? t->m->name : "session", p ? p->addr : "",
-                p ? ": " : "", msg);
+        fprintf(stderr, "[%s] %s%s%s\n", t ? torrent_name(t) : "session",
+                p ? p->addr : "", p ? ": " : "", msg);
     }
     if (!ss->cb)
         return;
@@ -109,7 +111,7 @@ struct torrent *
 session_find_torrent(struct shoal_session *ss, const uint8_t ih[20])
 {
     for (struct torrent *t = ss->torrents; t; t = t->next)
-        if (!memcmp(t->m->infohash, ih, 20))
+        if (!memcmp(t->infohash, ih, 20))
             return t;
     return NULL;
 }
@@ -841,6 +843,94 @@ shoal_session_add(shoal_session *ss, shoal_metainfo *m,
     return 0;
 }
 
+/* The file selection of a magnet's so= (BEP 53) as --only reads it
+ * ("0,2-5"), or NULL (none, or out of memory). */
+static char *
+so_selection(const shoal_magnet *mg)
+{
+    if (mg->nso == 0)
+        return NULL;
+    struct buf b;
+    buf_init(&b, MAGNET_MAX_URI);
+    for (size_t i = 0; i < mg->nso; i++) {
+        const struct magnet_range *r = &mg->so[i];
+        if (r->first == r->last)
+            buf_printf(&b, "%s%u", i ? "," : "", (unsigned)r->first);
+        else
+            buf_printf(&b, "%s%u-%u", i ? "," : "", (unsigned)r->first,
+                       (unsigned)r->last);
+    }
+    buf_append_byte(&b, 0);
+    size_t len;
+    char *s = buf_error(&b) ? NULL : (char *)buf_steal(&b, &len);
+    buf_cleanup(&b);
+    return s;
+}
+
+int
+shoal_session_add_magnet(shoal_session *ss, const shoal_magnet *mg,
+                         const struct shoal_torrent_opts *opts, shoal_torrent **out,
+                         struct shoal_perr *err)
+{
+    if (err)
+        memset(err, 0, sizeof(*err));
+    if (!opts || !opts->save_dir) {
+        if (err)
+            err->why = "no download folder given";
+        return SHOAL_EINVAL;
+    }
+    if (session_find_torrent(ss, mg->infohash)) {
+        if (err)
+            err->why = "the torrent is already in the session";
+        return SHOAL_EINVAL;
+    }
+    char *so = opts->only ? NULL : so_selection(mg);
+    struct torrent *t;
+    int rc = torrent_new_magnet(ss, mg, opts, opts->only ? opts->only : so, &t);
+    xfree(so);
+    if (rc) {
+        if (err)
+            err->why = "out of memory";
+        return rc;
+    }
+    t->next = ss->torrents;
+    ss->torrents = t;
+    if (out)
+        *out = (shoal_torrent *)t;
+    torrent_start(t);
+    /* x.pe peers (BEP 9) are dialed like --peer ones; one that local-only
+     * mode refuses or that is malformed is skipped with a warning. */
+    for (size_t i = 0; i < mg->pe.n; i++)
+        shoal_torrent_add_peer((shoal_torrent *)t, mg->pe.v[i]);
+    return 0;
+}
+
+const shoal_metainfo *
+shoal_torrent_metainfo(const shoal_torrent *pt)
+{
+    return ((const struct torrent *)pt)->m;
+}
+
+const uint8_t *
+shoal_torrent_infohash(const shoal_torrent *pt)
+{
+    return ((const struct torrent *)pt)->infohash;
+}
+
+const char *
+shoal_torrent_name(const shoal_torrent *pt)
+{
+    return torrent_name((const struct torrent *)pt);
+}
+
+const uint8_t *
+shoal_torrent_file_data(const shoal_torrent *pt, size_t *len)
+{
+    const struct torrent *t = (const struct torrent *)pt;
+    *len = t->torrent_file_len;
+    return t->torrent_file;
+}
+
 /* A peer given by name, waiting for its address. It names its torrent by
  * infohash: the torrent may be removed while the look-up runs, and then
  * the answer finds nobody and is dropped. */
@@ -918,7 +1008,7 @@ shoal_torrent_add_peer(shoal_torrent *pt, const char *hostport)
     if (!pl)
         return SHOAL_ENOMEM;
     pl->ss = ss;
-    memcpy(pl->ih, t->m->infohash, 20);
+    memcpy(pl->ih, t->infohash, 20);
     snprintf(pl->host, sizeof(pl->host), "%s", host);
     int rc = dns_lookup(ss->dns, host, port, AF_UNSPEC, SOCK_STREAM, on_peer_resolved, pl,
                         NULL);

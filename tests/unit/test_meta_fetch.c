@@ -224,6 +224,52 @@ test_peer_leaves(void **state)
     meta_fetch_free(mf);
 }
 
+/* Fetches the rest of the copy from key alone; returns the last verdict. */
+static int
+finish_from(struct meta_fetch *mf, void *key, int spoil)
+{
+    int v = META_FETCH_TAKEN;
+    uint32_t i;
+    for (int n = 0; n < 20 && v == META_FETCH_TAKEN; n++) {
+        if (meta_fetch_next(mf, key, 100, &i) != 1)
+            return -1;
+        v = answer(mf, key, i, spoil, 100);
+    }
+    return v;
+}
+
+static void
+test_mixed_failure(void **state)
+{
+    (void)state;
+    struct meta_fetch *mf = meta_fetch_new(ih);
+    meta_fetch_add_peer(mf, &pa, SIZE); /* the liar */
+    meta_fetch_add_peer(mf, &pb, SIZE);
+    uint32_t i, j, k;
+    assert_int_equal(meta_fetch_next(mf, &pa, 0, &i), 1);
+    assert_int_equal(meta_fetch_next(mf, &pb, 0, &j), 1);
+    assert_int_equal(meta_fetch_next(mf, &pb, 0, &k), 1);
+    assert_int_equal(answer(mf, &pb, j, 0, 1), META_FETCH_TAKEN);
+    assert_int_equal(answer(mf, &pb, k, 0, 1), META_FETCH_TAKEN);
+    assert_int_equal(answer(mf, &pa, i, 1, 1), META_FETCH_BAD_HASH);
+    /* Either may have lied: neither is excluded yet, both are suspects. */
+    assert_false(meta_fetch_is_excluded(mf, &pa));
+    assert_false(meta_fetch_is_excluded(mf, &pb));
+    /* A new peer is asked, the suspects are not. */
+    meta_fetch_add_peer(mf, &pc, SIZE);
+    assert_int_equal(meta_fetch_next(mf, &pa, 2, &i), 0);
+    assert_int_equal(meta_fetch_next(mf, &pb, 2, &i), 0);
+    assert_int_equal(meta_fetch_next(mf, &pc, 2, &i), 1);
+    /* It leaves at once: the suspects are tried one at a time, the liar
+     * first; its own copy fails and it is excluded; then b alone. */
+    meta_fetch_remove_peer(mf, &pc);
+    assert_int_equal(finish_from(mf, &pa, 1), META_FETCH_BAD_HASH);
+    assert_true(meta_fetch_is_excluded(mf, &pa));
+    assert_int_equal(meta_fetch_next(mf, &pa, 3, &i), 0);
+    assert_int_equal(finish_from(mf, &pb, 0), META_FETCH_DONE);
+    meta_fetch_free(mf);
+}
+
 static void
 test_table_cap(void **state)
 {
@@ -247,6 +293,7 @@ main(void)
         cmocka_unit_test(test_size_lies),
         cmocka_unit_test(test_peer_leaves),
         cmocka_unit_test(test_table_cap),
+        cmocka_unit_test(test_mixed_failure),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

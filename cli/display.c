@@ -130,6 +130,7 @@ fmt_eta(uint64_t left, uint64_t rate, char *out, size_t len)
 /* What a progress line shows, summed over the torrents it covers. */
 struct line_view {
     const char *state;
+    char state_buf[48]; /* "fetching metadata (3 peers)" */
     double pct;
     uint64_t done, total;
     uint64_t down, up;
@@ -192,6 +193,15 @@ view_of(const struct shoal_torrent_status *st, struct line_view *v)
     /* While the existing data is checked, the percentage is the check's. */
     if (st->state == SHOAL_TS_CHECKING)
         v->pct = 100.0 * st->check_progress;
+    /* Without metadata nothing is known to be wanted: the share of the
+     * metadata itself, and how many peers offer it. */
+    if (st->state == SHOAL_TS_METADATA) {
+        uint32_t pieces = (st->metadata_size + 16383) / 16384;
+        v->pct = pieces ? 100.0 * st->metadata_have / pieces : 0.0;
+        snprintf(v->state_buf, sizeof(v->state_buf), "fetching metadata (%d peer%s)",
+                 st->metadata_peers, st->metadata_peers == 1 ? "" : "s");
+        v->state = v->state_buf;
+    }
     v->down = st->down_rate;
     v->up = st->up_rate;
     v->peers = st->peers;
@@ -296,7 +306,12 @@ draw_live(struct display *d)
         struct line_view v;
         shoal_torrent_status(d->shown[i].t, &st);
         view_of(&st, &v);
-        sum.state = v.state;
+        if (v.state == v.state_buf) {
+            memcpy(sum.state_buf, v.state_buf, sizeof(sum.state_buf));
+            sum.state = sum.state_buf;
+        } else {
+            sum.state = v.state;
+        }
         sum.done += v.done;
         sum.total += v.total;
         sum.down += v.down;
@@ -353,7 +368,8 @@ draw_plain(struct display *d, struct shown *s, int force)
     struct shoal_torrent_status st;
     shoal_torrent_status(s->t, &st);
     uint64_t now = shoal_now_ns() / 1000000;
-    int busy = st.state == SHOAL_TS_DOWNLOADING || st.state == SHOAL_TS_CHECKING;
+    int busy = st.state == SHOAL_TS_DOWNLOADING || st.state == SHOAL_TS_CHECKING ||
+               st.state == SHOAL_TS_METADATA;
     uint64_t every = busy ? DISPLAY_PLAIN_BUSY_MS : DISPLAY_PLAIN_IDLE_MS;
     if (!force && s->plain_ms && now - s->plain_ms < every)
         return;
@@ -458,8 +474,10 @@ report_verified(struct display *d, shoal_session *ss, struct shown *s)
 {
     struct shoal_torrent_status st;
     shoal_torrent_status(s->t, &st);
-    if (s->reported || st.state == SHOAL_TS_CHECKING)
+    if (s->reported || st.state == SHOAL_TS_CHECKING || st.state == SHOAL_TS_METADATA)
         return;
+    /* A magnet's name is the metadata's once it came. */
+    snprintf(s->name, sizeof(s->name), "%s", shoal_torrent_name(s->t));
     s->reported = 1;
     if (st.state == SHOAL_TS_ERROR) {
         d->check_failed = 1;

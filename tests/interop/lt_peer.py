@@ -6,6 +6,9 @@
     lt_peer.py leech TORRENT DIR [--peer HOST:PORT] [--timeout S] [--use-trackers]
                      [--bind 127.0.0.N]
 
+A leech's TORRENT may be a magnet link: the metadata then comes from the
+peers (BEP 9) first.
+
 Prints "port N" once listening. A seed runs until killed or the timeout; a
 leech exits 0 once every piece is verified (1 on timeout), after its
 completed announce was answered when it uses trackers. DHT, LSD, UPnP and
@@ -74,9 +77,11 @@ def main():
         "in_enc_policy": 2,
     }
     ses = lt.session(settings)
-    ti = lt.torrent_info(a.torrent)
-    params = lt.add_torrent_params()
-    params.ti = ti
+    if a.torrent.startswith("magnet:"):
+        params = lt.parse_magnet_uri(a.torrent)
+    else:
+        params = lt.add_torrent_params()
+        params.ti = lt.torrent_info(a.torrent)
     params.save_path = a.dir
     if not a.use_trackers:
         params.trackers = []

@@ -427,6 +427,28 @@ start_session(struct run *r)
     return 0;
 }
 
+/* A magnet's so= (BEP 53) as a --only list for its saved torrent m, cut to
+ * m's files, into out; NULL when it has none (then every file). */
+static const char *
+magnet_selection(const shoal_magnet *mg, const shoal_metainfo *m, char *out, size_t len)
+{
+    size_t nfiles = shoal_metainfo_file_count(m), n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; mg && i < shoal_magnet_select_count(mg) && n + 24 < len; i++) {
+        uint32_t first, last;
+        shoal_magnet_select(mg, i, &first, &last);
+        if (first >= nfiles)
+            break;
+        if (last >= nfiles)
+            last = (uint32_t)(nfiles - 1);
+        int w = snprintf(out + n, len - n, "%s%u-%u", n ? "," : "", first, last);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    return n ? out : NULL;
+}
+
 static int
 add_torrents(struct run *r)
 {
@@ -448,6 +470,10 @@ add_torrents(struct run *r)
             .only = o->only,
             .trackers = o->trackers,
         };
+        /* A magnet run again with its saved torrent selects as it did. */
+        char so[4096];
+        if (!o->only && s->m && s->mg)
+            topts.only = magnet_selection(s->mg, s->m, so, sizeof(so));
         struct shoal_perr err;
         memset(&err, 0, sizeof(err));
         int rc = s->m ? shoal_session_add(r->ss, s->m, &topts, &s->t, &err)

@@ -19,7 +19,6 @@
 #include <event2/thread.h>
 
 #include "base/alloc.h"
-#include "base/buf.h"
 #include "base/clock.h"
 #include "base/netguard.h"
 #include "base/rng.h"
@@ -843,30 +842,6 @@ shoal_session_add(shoal_session *ss, shoal_metainfo *m,
     return 0;
 }
 
-/* The file selection of a magnet's so= (BEP 53) as --only reads it
- * ("0,2-5"), or NULL (none, or out of memory). */
-static char *
-so_selection(const shoal_magnet *mg)
-{
-    if (mg->nso == 0)
-        return NULL;
-    struct buf b;
-    buf_init(&b, MAGNET_MAX_URI);
-    for (size_t i = 0; i < mg->nso; i++) {
-        const struct magnet_range *r = &mg->so[i];
-        if (r->first == r->last)
-            buf_printf(&b, "%s%u", i ? "," : "", (unsigned)r->first);
-        else
-            buf_printf(&b, "%s%u-%u", i ? "," : "", (unsigned)r->first,
-                       (unsigned)r->last);
-    }
-    buf_append_byte(&b, 0);
-    size_t len;
-    char *s = buf_error(&b) ? NULL : (char *)buf_steal(&b, &len);
-    buf_cleanup(&b);
-    return s;
-}
-
 int
 shoal_session_add_magnet(shoal_session *ss, const shoal_magnet *mg,
                          const struct shoal_torrent_opts *opts, shoal_torrent **out,
@@ -884,10 +859,8 @@ shoal_session_add_magnet(shoal_session *ss, const shoal_magnet *mg,
             err->why = "the torrent is already in the session";
         return SHOAL_EINVAL;
     }
-    char *so = opts->only ? NULL : so_selection(mg);
     struct torrent *t;
-    int rc = torrent_new_magnet(ss, mg, opts, opts->only ? opts->only : so, &t);
-    xfree(so);
+    int rc = torrent_new_magnet(ss, mg, opts, &t);
     if (rc) {
         if (err)
             err->why = "out of memory";

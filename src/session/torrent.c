@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/fileselect.h"
@@ -1350,7 +1351,7 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
 /* A heap copy of the options a torrent without metadata needs once the
  * metadata arrives. */
 static struct torrent_later *
-later_new(const struct shoal_torrent_opts *opts, const char *only)
+later_new(const struct shoal_torrent_opts *opts, const shoal_magnet *mg)
 {
     struct torrent_later *l = xcalloc(1, sizeof(*l));
     if (!l)
@@ -1361,11 +1362,20 @@ later_new(const struct shoal_torrent_opts *opts, const char *only)
     const char **dst[] = {&l->opts.save_dir, &l->opts.resume_path,
                           &l->opts.incomplete_ext, &l->opts.parts_path, &l->opts.only};
     const char *src[] = {opts->save_dir, opts->resume_path, opts->incomplete_ext,
-                         opts->parts_path, only};
+                         opts->parts_path, opts->only};
     for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
         *dst[i] = NULL;
         if (src[i] && !(*dst[i] = xstrdup(src[i])))
             bad = 1;
+    }
+    if (!opts->only && mg->nso > 0) {
+        l->so = xcalloc(mg->nso, sizeof(*l->so));
+        if (l->so) {
+            memcpy(l->so, mg->so, mg->nso * sizeof(*l->so));
+            l->nso = mg->nso;
+        } else {
+            bad = 1;
+        }
     }
     if (bad) {
         torrent_later_free(l);
@@ -1384,19 +1394,19 @@ torrent_later_free(struct torrent_later *l)
     xfree((char *)l->opts.incomplete_ext);
     xfree((char *)l->opts.parts_path);
     xfree((char *)l->opts.only);
+    xfree(l->so);
     xfree(l);
 }
 
 int
 torrent_new_magnet(struct shoal_session *ss, const shoal_magnet *mg,
-                   const struct shoal_torrent_opts *opts, const char *only,
-                   struct torrent **out)
+                   const struct shoal_torrent_opts *opts, struct torrent **out)
 {
     struct torrent *t = torrent_alloc(ss, mg->infohash, opts);
     if (!t)
         return SHOAL_ENOMEM;
     t->state = SHOAL_TS_METADATA;
-    t->later = later_new(opts, only);
+    t->later = later_new(opts, mg);
     t->mf = meta_fetch_new(mg->infohash);
     if (mg->name)
         t->name_hint = xstrdup(mg->name);
@@ -1418,6 +1428,27 @@ torrent_name(const struct torrent *t)
     return t->m ? t->m->name : t->name_hint;
 }
 
+/* The so= ranges of l as a selection of the n files ("0,2-5"), cut to
+ * them; NULL when none is left (then every file), or out of memory. */
+static char *
+so_selection(const struct torrent_later *l, size_t n)
+{
+    struct buf b;
+    buf_init(&b, 64 * 1024);
+    for (size_t i = 0; i < l->nso && l->so[i].first < n; i++) {
+        uint32_t last = l->so[i].last < n ? l->so[i].last : (uint32_t)(n - 1);
+        buf_printf(&b, "%s%u-%u", b.len ? "," : "", (unsigned)l->so[i].first,
+                   (unsigned)last);
+    }
+    char *s = NULL;
+    if (b.len && buf_append_byte(&b, 0) == 0) {
+        size_t len;
+        s = (char *)buf_steal(&b, &len);
+    }
+    buf_cleanup(&b);
+    return s;
+}
+
 int
 torrent_metadata_arrived(struct torrent *t, shoal_metainfo *m, struct shoal_perr *err)
 {
@@ -1425,6 +1456,8 @@ torrent_metadata_arrived(struct torrent *t, shoal_metainfo *m, struct shoal_perr
     t->later = NULL;
     meta_fetch_free(t->mf);
     t->mf = NULL;
+    if (m && l->nso && !l->opts.only)
+        l->opts.only = so_selection(l, m->file_count);
     /* m is NULL when the verified metadata is no usable torrent. */
     int rc = m ? torrent_attach(t, m, &l->opts, err) : SHOAL_EPARSE;
     torrent_later_free(l);

@@ -16,6 +16,7 @@
 #include "shoal.h"
 
 struct banlist;
+struct magnet_range;
 struct meta_fetch;
 struct peer;
 struct picker;
@@ -36,6 +37,10 @@ struct webseeds;
  * arrives: the options it was added with, strings copied. */
 struct torrent_later {
     struct shoal_torrent_opts opts;
+    /* The magnet's so= (BEP 53) when opts.only is NULL: file ranges, cut to
+     * the torrent's files when they are known. */
+    struct magnet_range *so;
+    size_t nso;
 };
 
 /* Where a torrent's full check of its existing data stands. */
@@ -152,13 +157,13 @@ int torrent_new(struct shoal_session *ss, shoal_metainfo *m,
 /*
  * Creates a torrent from a magnet link (BEP 9), in SHOAL_TS_METADATA: no
  * files, picker or storage until the metadata arrives from peers. Its
- * trackers are the magnet's tr= (a tier each) and opts->trackers; only is
- * the file selection to apply then (NULL = all). Keeps copies of what it
- * needs of opts. Call torrent_start() once it is in the session's list.
+ * trackers are the magnet's tr= (a tier each) and opts->trackers; its
+ * files will be opts->only, else the magnet's so= (BEP 53) cut to the
+ * torrent's files, else all. Keeps copies of what it needs of opts and mg.
+ * Call torrent_start() once it is in the session's list.
  */
 int torrent_new_magnet(struct shoal_session *ss, const shoal_magnet *mg,
-                       const struct shoal_torrent_opts *opts, const char *only,
-                       struct torrent **out);
+                       const struct shoal_torrent_opts *opts, struct torrent **out);
 /*
  * The verified metadata m (parsed from it) arrived for a torrent in
  * SHOAL_TS_METADATA: attaches it exactly as torrent_new() would, then the

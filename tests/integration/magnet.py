@@ -14,6 +14,11 @@ link with the seeder as x.pe. Checked:
     still completes from the seeder once it starts;
   - a peer asking the seeder for its metadata over and over gets data for
     at most the serving bound, then rejects;
+  - a magnet's so= (BEP 53) selects files of a multi-file torrent, and a
+    --only the torrent cannot take stops the run once the metadata is there,
+    with the same message and exit 2 as for a .torrent;
+  - a peer whose bitfield before the metadata has the wrong length is
+    closed once the piece count is known;
   - a magnet with a bad infohash exits 2 with the reason.
 Every process is started here and stopped by PID; every wait is bounded.
 """
@@ -87,9 +92,14 @@ class FakePeer(threading.Thread):
         p.read_handshake(10)
         p.send(pt.handshake(self.infohash, pt.random_peer_id(), fast=True, extended=True))
         size = 17 * 1024 * 1024 if self.mode == "huge" else self.info_len
-        p.send(ext(0, pt.bencode({"m": {"ut_metadata": OUR_UT_METADATA},
-                                  "metadata_size": size})))
-        p.send(pt.msg(pt.HAVE_NONE))
+        hs = {"m": {"ut_metadata": OUR_UT_METADATA}, "metadata_size": size}
+        if self.mode == "wrongbits":
+            hs = {"m": {}}  # offers no metadata: the seeder must give it
+        p.send(ext(0, pt.bencode(hs)))
+        if self.mode == "wrongbits":
+            p.send(pt.bitfield(b"\x80"))
+        else:
+            p.send(pt.msg(pt.HAVE_NONE))
         if self.mode == "garbage":
             p.send(ext(SHOAL_UT_METADATA, b"d8:msg_typei1e5:piecei0e10:total_sizei5ee"))
         while not self.stop and time.monotonic() < deadline:
@@ -232,6 +242,59 @@ def run(work):
     checks.check(data == SERVE_BURST and rejects == 20,
                  "a flood of requests gets %d data and then rejects (%d data, %d rejects)"
                  % (SERVE_BURST, data, rejects))
+
+    # so= on a torrent of three files, and a --only it cannot take.
+    multi = os.path.join(work, "multi-src", "multi")
+    os.makedirs(multi)
+    for name, n in (("a.bin", 100_000), ("b.bin", 200_000), ("c.bin", 300_000)):
+        with open(os.path.join(multi, name), "wb") as f:
+            f.write(os.urandom(n))
+    mt = os.path.join(work, "multi.torrent")
+    subprocess.run([pt.SHOAL, "create", multi, "-o", mt, "--piece-size", "16K"], check=True,
+                   capture_output=True)
+    mseed_out = os.path.join(work, "mseed")
+    mseed = procs.start([pt.SHOAL, "seed", mt, "-d", os.path.dirname(multi), "--port", "0",
+                         "--no-dht"], mseed_out)
+    mport = pt.shoal_port(mseed_out)
+    mlink = magnet(mt, [mport])
+    p, out = get(work, "so", mlink + "&so=1")
+    code = procs.wait(p, 60)
+    got = os.path.join(work, "so-dl", "multi")
+    checks.check(code == 0 and pt.same_file(os.path.join(multi, "b.bin"),
+                                            os.path.join(got, "b.bin")),
+                 "so=1 downloads file 1 (exit %s)" % code)
+    checks.check(not os.path.exists(os.path.join(got, "a.bin")) and
+                 not os.path.exists(os.path.join(got, "c.bin")),
+                 "and creates neither file 0 nor file 2")
+    p, out = get(work, "only", mlink, ["--only", "7"])
+    code = procs.wait(p, 60)
+    err = pt.read_text(out + ".err")
+    checks.check(code == 2 and "--only 7: the torrent has 3 files, numbered 0-2" in err,
+                 "--only 7 stops the run once the metadata is there, exit 2 (exit %s)"
+                 % code)
+    checks.check(os.path.exists(os.path.join(work, "only-dl", "multi.torrent")),
+                 "the .torrent is saved all the same")
+
+    # A bitfield of the wrong length before the metadata.
+    # The seeder starts only once the peer has told its bitfield, so that
+    # the bitfield surely comes before the metadata.
+    wrong = FakePeer(tor.infohash, info_len, "wrongbits")
+    wrong.start()
+    late = pt.free_port()
+    p, out = get(work, "wrongbits", magnet(torrent, [wrong.port, late]))
+    pt.wait_for(lambda: wrong.connected, 20)
+    time.sleep(0.5)
+    seed3 = procs.start([pt.SHOAL, "seed", torrent, "-d", share2, "--port", str(late),
+                         "--no-dht"], os.path.join(work, "seed3"))
+    code = procs.wait(p, 60)
+    procs.stop(seed3)
+    err = pt.read_text(out + ".err")
+    checks.check(code == 0 and "wrong have state before the metadata: its bitfield had 1 "
+                 "bytes, the torrent's has %d" % ((tor.piece_count + 7) // 8) in err,
+                 "a bitfield of the wrong length is found out once the metadata came "
+                 "(exit %s)" % code)
+    wrong.stop = True
+    procs.stop(mseed)
 
     # A bad infohash.
     r = subprocess.run([pt.SHOAL, "get", "magnet:?xt=urn:btih:1234abcd", "-o",

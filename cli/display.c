@@ -198,6 +198,10 @@ view_of(const struct shoal_torrent_status *st, struct line_view *v)
     if (st->state == SHOAL_TS_METADATA) {
         uint32_t pieces = (st->metadata_size + 16383) / 16384;
         v->pct = pieces ? 100.0 * st->metadata_have / pieces : 0.0;
+        v->total = st->metadata_size;
+        v->done = (uint64_t)st->metadata_have * 16384;
+        if (v->done > v->total)
+            v->done = v->total;
         snprintf(v->state_buf, sizeof(v->state_buf), "fetching metadata (%d peer%s)",
                  st->metadata_peers, st->metadata_peers == 1 ? "" : "s");
         v->state = v->state_buf;

@@ -131,6 +131,7 @@ fmt_eta(uint64_t left, uint64_t rate, char *out, size_t len)
 struct line_view {
     const char *state;
     char state_buf[48]; /* "fetching metadata (3 peers)" */
+    int size_unknown;   /* no metadata yet: no ETA to give */
     double pct;
     uint64_t done, total;
     uint64_t down, up;
@@ -153,6 +154,8 @@ format_line(const struct line_view *v, int width, char *out, size_t len)
     fmt_size(v->down, down, sizeof(down));
     fmt_size(v->up, up, sizeof(up));
     fmt_eta(v->total - v->done, v->down, eta, sizeof(eta));
+    if (v->size_unknown)
+        snprintf(eta, sizeof(eta), "--:--");
     char pct[16];
     snprintf(pct, sizeof(pct), "%5.1f%%", v->pct);
     char peers[32], webs[40] = "";
@@ -205,6 +208,7 @@ view_of(const struct shoal_torrent_status *st, struct line_view *v)
         snprintf(v->state_buf, sizeof(v->state_buf), "fetching metadata (%d peer%s)",
                  st->metadata_peers, st->metadata_peers == 1 ? "" : "s");
         v->state = v->state_buf;
+        v->size_unknown = 1;
     }
     v->down = st->down_rate;
     v->up = st->up_rate;
@@ -323,6 +327,7 @@ draw_live(struct display *d)
         sum.peers += v.peers;
         sum.seeds += v.seeds;
         sum.web_seeds += v.web_seeds;
+        sum.size_unknown |= v.size_unknown;
         active += !v.seeding;
         if (d->nshown == 1)
             sum.pct = v.pct;

@@ -751,6 +751,10 @@ peer_wire_metadata_arrived(struct peer *p)
     xfree(p->early_bits);
     p->early_bits = NULL;
     p->early_len = p->early_bitfield_len = p->early_have_end = 0;
+    /* BEP 10 lets a handshake be sent again: now it says the metadata's
+     * size, so a peer fetching it too may ask us. */
+    if (p->extended)
+        send_extended_handshake(p);
     /* We told it nothing (or have-none): pieces a resume state gave us
      * go out as haves. */
     const struct bitfield *have = picker_have_bits(t->picker);

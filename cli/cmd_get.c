@@ -64,7 +64,8 @@ run_get(void *ctx, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         if (!argv[i][0]) {
             cli_error("get",
-                      "an empty SOURCE: expected a .torrent file or an http(s) URL");
+                      "an empty SOURCE: expected a .torrent file, an http(s) URL, a "
+                      "magnet link or an infohash");
             return EXIT_USAGE;
         }
         o->sources[o->nsources++] = argv[i];
@@ -76,10 +77,15 @@ const struct cmd_entry cmd_get = {
     .name = "get",
     .args = "SOURCE...",
     .summary = "download torrents from their peers, then exit (or seed with --seed)",
-    .about = "Downloads each SOURCE (a .torrent file, or an http:// or https:// URL of "
-             "one) from its peers and web seeds, verifying every piece, then exits; "
-             "with --seed it goes on seeding. Resume state is kept in the state folder, "
-             "so running the same command again resumes.",
+    .about = "Downloads each SOURCE (a .torrent file, an http:// or https:// URL of "
+             "one, a magnet link, or a bare infohash of 40 hex or 32 base32 characters) "
+             "from its peers and web seeds, verifying every piece, then exits; with "
+             "--seed it goes on seeding. A magnet's metadata is fetched from its peers "
+             "first (its x.pe peers, tr= trackers and --peer), verified against the "
+             "infohash and saved as NAME.torrent in the download folder; --only is "
+             "checked once it is there. Resume state is kept in the state folder, so "
+             "running the same command again resumes, without fetching the metadata "
+             "again.",
     .opts = get_opts,
     .min_args = 1,
     .max_args = SWARM_MAX_SOURCES,

@@ -130,6 +130,8 @@ fmt_eta(uint64_t left, uint64_t rate, char *out, size_t len)
 /* What a progress line shows, summed over the torrents it covers. */
 struct line_view {
     const char *state;
+    char state_buf[48]; /* "fetching metadata (3 peers)" */
+    int size_unknown;   /* no metadata yet: no ETA to give */
     double pct;
     uint64_t done, total;
     uint64_t down, up;
@@ -152,6 +154,8 @@ format_line(const struct line_view *v, int width, char *out, size_t len)
     fmt_size(v->down, down, sizeof(down));
     fmt_size(v->up, up, sizeof(up));
     fmt_eta(v->total - v->done, v->down, eta, sizeof(eta));
+    if (v->size_unknown)
+        snprintf(eta, sizeof(eta), "--:--");
     char pct[16];
     snprintf(pct, sizeof(pct), "%5.1f%%", v->pct);
     char peers[32], webs[40] = "";
@@ -192,6 +196,20 @@ view_of(const struct shoal_torrent_status *st, struct line_view *v)
     /* While the existing data is checked, the percentage is the check's. */
     if (st->state == SHOAL_TS_CHECKING)
         v->pct = 100.0 * st->check_progress;
+    /* Without metadata nothing is known to be wanted: the share of the
+     * metadata itself, and how many peers offer it. */
+    if (st->state == SHOAL_TS_METADATA) {
+        uint32_t pieces = (st->metadata_size + 16383) / 16384;
+        v->pct = pieces ? 100.0 * st->metadata_have / pieces : 0.0;
+        v->total = st->metadata_size;
+        v->done = (uint64_t)st->metadata_have * 16384;
+        if (v->done > v->total)
+            v->done = v->total;
+        snprintf(v->state_buf, sizeof(v->state_buf), "fetching metadata (%d peer%s)",
+                 st->metadata_peers, st->metadata_peers == 1 ? "" : "s");
+        v->state = v->state_buf;
+        v->size_unknown = 1;
+    }
     v->down = st->down_rate;
     v->up = st->up_rate;
     v->peers = st->peers;
@@ -296,7 +314,12 @@ draw_live(struct display *d)
         struct line_view v;
         shoal_torrent_status(d->shown[i].t, &st);
         view_of(&st, &v);
-        sum.state = v.state;
+        if (v.state == v.state_buf) {
+            memcpy(sum.state_buf, v.state_buf, sizeof(sum.state_buf));
+            sum.state = sum.state_buf;
+        } else {
+            sum.state = v.state;
+        }
         sum.done += v.done;
         sum.total += v.total;
         sum.down += v.down;
@@ -304,6 +327,7 @@ draw_live(struct display *d)
         sum.peers += v.peers;
         sum.seeds += v.seeds;
         sum.web_seeds += v.web_seeds;
+        sum.size_unknown |= v.size_unknown;
         active += !v.seeding;
         if (d->nshown == 1)
             sum.pct = v.pct;
@@ -353,7 +377,8 @@ draw_plain(struct display *d, struct shown *s, int force)
     struct shoal_torrent_status st;
     shoal_torrent_status(s->t, &st);
     uint64_t now = shoal_now_ns() / 1000000;
-    int busy = st.state == SHOAL_TS_DOWNLOADING || st.state == SHOAL_TS_CHECKING;
+    int busy = st.state == SHOAL_TS_DOWNLOADING || st.state == SHOAL_TS_CHECKING ||
+               st.state == SHOAL_TS_METADATA;
     uint64_t every = busy ? DISPLAY_PLAIN_BUSY_MS : DISPLAY_PLAIN_IDLE_MS;
     if (!force && s->plain_ms && now - s->plain_ms < every)
         return;
@@ -458,8 +483,10 @@ report_verified(struct display *d, shoal_session *ss, struct shown *s)
 {
     struct shoal_torrent_status st;
     shoal_torrent_status(s->t, &st);
-    if (s->reported || st.state == SHOAL_TS_CHECKING)
+    if (s->reported || st.state == SHOAL_TS_CHECKING || st.state == SHOAL_TS_METADATA)
         return;
+    /* A magnet's name is the metadata's once it came. */
+    snprintf(s->name, sizeof(s->name), "%s", shoal_torrent_name(s->t));
     s->reported = 1;
     if (st.state == SHOAL_TS_ERROR) {
         d->check_failed = 1;

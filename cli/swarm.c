@@ -10,6 +10,8 @@
  */
 #include "swarm.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -26,9 +28,17 @@
 #include "ondone.h"
 #include "state.h"
 
+/* .torrent files looked at in the download folder for a magnet's saved
+ * metadata, at most: a folder of many torrents is not read whole. */
+#define SWARM_MAX_SAVED_SCAN 256
+
 /* One torrent of the run. */
 struct src {
-    shoal_metainfo *m; /* ours until the session takes it */
+    shoal_metainfo *m; /* ours until the session takes it; NULL for a magnet
+                          whose metadata is still to come */
+    shoal_magnet *mg;  /* the magnet link it was given as, or NULL */
+    int meta_handled;  /* a magnet's metadata arrived and was dealt with */
+    uint8_t ih[SHOAL_INFOHASH_LEN];
     shoal_torrent *t;
     const char *label; /* the source as given */
     char name[256];
@@ -53,6 +63,7 @@ struct run {
     struct display *d;
     shoal_session *ss;
     struct ondone od;
+    int meta_fail; /* exit code when a magnet's metadata refused the options */
 };
 
 /* The session a signal should stop: one per process, set while it runs. */
@@ -103,11 +114,6 @@ load_source(const char *cmd, const char *path, int local_only, shoal_metainfo **
 {
     struct shoal_perr err;
     memset(&err, 0, sizeof(err));
-    if (!strncasecmp(path, "magnet:", 7)) {
-        cli_error(cmd, "magnet links need the metadata exchange, which this build does "
-                       "not have yet; use a .torrent file");
-        return EXIT_USAGE;
-    }
     if (is_url(path))
         return fetch_source(cmd, path, local_only, out);
     const char *scheme_end = strstr(path, "://");
@@ -158,6 +164,9 @@ check_duplicates(struct run *r)
                           r->src[i].label);
                 return EXIT_USAGE;
             }
+            /* A magnet's files are not known yet. */
+            if (!r->src[i].m || !r->src[j].m)
+                continue;
             /* Two torrents that put the same file or folder in the download
              * folder would overwrite each other's data. */
             char a[512], b[512];
@@ -182,7 +191,9 @@ check_selection(struct run *r)
     for (int i = 0; i < r->n; i++) {
         struct shoal_perr err;
         memset(&err, 0, sizeof(err));
-        if (shoal_metainfo_check_selection(r->src[i].m, r->o->only, &err) != 0) {
+        /* A magnet's is checked when its metadata arrives. */
+        if (r->src[i].m &&
+            shoal_metainfo_check_selection(r->src[i].m, r->o->only, &err) != 0) {
             cli_error(r->cmd, "--only %s: %s%s%s", r->o->only, shoal_perr_text(&err),
                       r->n > 1 ? " in " : "", r->n > 1 ? r->src[i].name : "");
             return EXIT_USAGE;
@@ -352,8 +363,7 @@ prepare_state(struct run *r)
     }
     for (int i = 0; i < r->n; i++) {
         struct src *s = &r->src[i];
-        if (state_stem(sdir, shoal_metainfo_infohash(s->m), r->real_dir, s->stem,
-                       sizeof(s->stem) - 8) != 0) {
+        if (state_stem(sdir, s->ih, r->real_dir, s->stem, sizeof(s->stem) - 8) != 0) {
             cli_error(r->cmd, "state folder path too long: %s", sdir);
             return EXIT_FAIL;
         }
@@ -417,6 +427,28 @@ start_session(struct run *r)
     return 0;
 }
 
+/* A magnet's so= (BEP 53) as a --only list for its saved torrent m, cut to
+ * m's files, into out; NULL when it has none (then every file). */
+static const char *
+magnet_selection(const shoal_magnet *mg, const shoal_metainfo *m, char *out, size_t len)
+{
+    size_t nfiles = shoal_metainfo_file_count(m), n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; mg && i < shoal_magnet_select_count(mg) && n + 24 < len; i++) {
+        uint32_t first, last;
+        shoal_magnet_select(mg, i, &first, &last);
+        if (first >= nfiles)
+            break;
+        if (last >= nfiles)
+            last = (uint32_t)(nfiles - 1);
+        int w = snprintf(out + n, len - n, "%s%u-%u", n ? "," : "", first, last);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    return n ? out : NULL;
+}
+
 static int
 add_torrents(struct run *r)
 {
@@ -438,13 +470,21 @@ add_torrents(struct run *r)
             .only = o->only,
             .trackers = o->trackers,
         };
+        /* A magnet run again with its saved torrent selects as it did. */
+        char so[4096];
+        if (!o->only && s->m && s->mg)
+            topts.only = magnet_selection(s->mg, s->m, so, sizeof(so));
         struct shoal_perr err;
         memset(&err, 0, sizeof(err));
-        int rc = shoal_session_add(r->ss, s->m, &topts, &s->t, &err);
+        int rc = s->m ? shoal_session_add(r->ss, s->m, &topts, &s->t, &err)
+                      : shoal_session_add_magnet(r->ss, s->mg, &topts, &s->t, &err);
         if (rc) {
             cli_error(r->cmd, "%s: %s", s->name, shoal_perr_text(&err));
             return rc == SHOAL_EINVAL ? EXIT_USAGE : EXIT_FAIL;
         }
+        /* A magnet whose .torrent was found: its x.pe peers still count. */
+        for (size_t k = 0; s->m && s->mg && k < shoal_magnet_peer_count(s->mg); k++)
+            shoal_torrent_add_peer(s->t, shoal_magnet_peer(s->mg, k));
         s->m = NULL; /* the session's now */
         for (int k = 0; k < o->npeers; k++) {
             rc = shoal_torrent_add_peer(s->t, o->peers[k]);
@@ -519,12 +559,82 @@ check_limits(struct run *r, struct src *s)
         shoal_session_stop(r->ss);
 }
 
+/* Saves a magnet's metadata as NAME.torrent in the download folder (never
+ * over a different file), so that the same command finds it next time. */
+static void
+save_torrent(struct run *r, struct src *s, const uint8_t *data, size_t len)
+{
+    char file[300], path[STATE_PATH_MAX + 300], line[STATE_PATH_MAX + 1000];
+    snprintf(file, sizeof(file), "%s.torrent", s->name);
+    for (char *c = file; *c; c++)
+        if (*c == '/')
+            *c = '_';
+    snprintf(path, sizeof(path), "%s/%s", r->o->dir, file);
+    int rc = shoal_write_file(path, data, len, SHOAL_WRITE_NO_REPLACE);
+    if (rc == -EEXIST) {
+        shoal_metainfo *old = NULL;
+        int same = shoal_metainfo_load(path, &old, NULL) == 0 &&
+                   !memcmp(shoal_metainfo_infohash(old), s->ih, SHOAL_INFOHASH_LEN);
+        shoal_metainfo_free(old);
+        if (same)
+            snprintf(line, sizeof(line), "%s: metadata received; %s is already there",
+                     s->name, path);
+        else
+            snprintf(line, sizeof(line),
+                     "%s: metadata received; not saved: %s exists and is another "
+                     "torrent",
+                     s->name, path);
+    } else if (rc) {
+        snprintf(line, sizeof(line), "%s: metadata received; cannot save %s: %s", s->name,
+                 path, shoal_strerror(rc));
+    } else {
+        snprintf(line, sizeof(line),
+                 "%s: metadata received; saved %s (the same command uses it next time)",
+                 s->name, path);
+    }
+    note(r, line);
+}
+
+/* A magnet's metadata arrived (or arrived and could not be used): it is
+ * saved, and the options the preflight could not check are checked now.
+ * A --only the torrent cannot take ends the run as it would have before
+ * the start: the same message, exit 2. */
+static void
+on_metadata(struct run *r, struct src *s)
+{
+    size_t len = 0;
+    const uint8_t *data = shoal_torrent_file_data(s->t, &len);
+    if (s->meta_handled || !data)
+        return;
+    s->meta_handled = 1;
+    shoal_metainfo *m = NULL;
+    if (shoal_metainfo_parse(data, len, &m, NULL) != 0)
+        return;
+    snprintf(s->name, sizeof(s->name), "%s", shoal_metainfo_name(m));
+    save_torrent(r, s, data, len);
+    struct shoal_perr err;
+    memset(&err, 0, sizeof(err));
+    if (r->o->only && shoal_metainfo_check_selection(m, r->o->only, &err) != 0) {
+        cli_error(r->cmd, "--only %s: %s%s%s", r->o->only, shoal_perr_text(&err),
+                  r->n > 1 ? " in " : "", r->n > 1 ? s->name : "");
+        r->meta_fail = EXIT_USAGE;
+        shoal_session_stop(r->ss);
+    }
+    shoal_metainfo_free(m);
+}
+
 static void
 on_event(shoal_session *ss, const struct shoal_event *ev, void *user)
 {
     struct run *r = user;
-    display_on_event(ss, ev, r->d);
     struct src *s = ev->torrent ? find_src(r, ev->torrent) : NULL;
+    /* Before the display reports the new state, so that a line about the
+     * metadata comes first and a bad --only is not taken for a failed
+     * check. */
+    if (s && s->mg &&
+        (ev->type == SHOAL_EV_METADATA || ev->type == SHOAL_EV_STATE_CHANGED))
+        on_metadata(r, s);
+    display_on_event(ss, ev, r->d);
     if (!s)
         return;
     if (ev->type == SHOAL_EV_FINISHED && r->o->on_done && !s->ran_on_done) {
@@ -542,7 +652,8 @@ all_done(const struct run *r)
     for (int i = 0; i < r->n; i++) {
         struct shoal_torrent_status st;
         shoal_torrent_status(r->src[i].t, &st);
-        if (st.have_wanted != st.total_wanted)
+        if (st.have_wanted != st.total_wanted || st.state == SHOAL_TS_METADATA ||
+            st.state == SHOAL_TS_ERROR)
             return 0;
     }
     return 1;
@@ -581,6 +692,8 @@ run_loop(struct run *r)
         /* 128 + the signal, as shells report it: 130 after Ctrl-C, 143
          * after SIGTERM. */
         code = 128 + interrupted;
+    } else if (r->meta_fail) {
+        code = r->meta_fail;
     } else if (display_check_failed(r->d)) {
         /* Why was said when the state changed. */
         cli_error(r->cmd, "cannot check the existing data");
@@ -601,21 +714,135 @@ run_free(struct run *r)
         shoal_session_free(r->ss);
     for (int i = 0; i < r->n; i++) {
         shoal_metainfo_free(r->src[i].m);
+        shoal_magnet_free(r->src[i].mg);
         state_unlock(r->src[i].lock_fd);
     }
     display_free(r->d);
     free(r);
 }
 
+/* A torrent of the run: m, or a magnet mg whose metadata is to come, or
+ * both (a magnet whose .torrent was saved before). Takes both. */
 static void
-add_src(struct run *r, const char *label, shoal_metainfo *m)
+add_src(struct run *r, const char *label, shoal_metainfo *m, shoal_magnet *mg)
 {
     struct src *s = &r->src[r->n++];
     s->m = m;
+    s->mg = mg;
     s->label = label;
     s->lock_fd = -1;
-    snprintf(s->name, sizeof(s->name), "%s", shoal_metainfo_name(m));
-    shoal_hex(shoal_metainfo_infohash(m), SHOAL_INFOHASH_LEN, s->hex);
+    memcpy(s->ih, m ? shoal_metainfo_infohash(m) : shoal_magnet_infohash(mg),
+           SHOAL_INFOHASH_LEN);
+    shoal_hex(s->ih, SHOAL_INFOHASH_LEN, s->hex);
+    if (m)
+        snprintf(s->name, sizeof(s->name), "%s", shoal_metainfo_name(m));
+    else if (shoal_magnet_name(mg))
+        snprintf(s->name, sizeof(s->name), "%s", shoal_magnet_name(mg));
+    else
+        memcpy(s->name, s->hex, sizeof(s->hex));
+}
+
+/* ------------------------------------------------------------------ magnets */
+
+/* 1 when s is a bare infohash: 40 hex digits or 32 base32 characters. */
+static int
+is_infohash(const char *s)
+{
+    size_t n = strlen(s), hex = 0, b32 = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        hex += isxdigit(c) != 0;
+        b32 += isalpha(c) || (c >= '2' && c <= '7');
+    }
+    return (n == 40 && hex == n) || (n == 32 && b32 == n);
+}
+
+/* 1 when the .torrent at path is the torrent ih: *out is it. */
+static int
+saved_matches(const char *path, const uint8_t *ih, shoal_metainfo **out)
+{
+    struct stat st;
+    shoal_metainfo *m = NULL;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+        shoal_metainfo_load(path, &m, NULL) != 0)
+        return 0;
+    if (memcmp(shoal_metainfo_infohash(m), ih, SHOAL_INFOHASH_LEN) != 0) {
+        shoal_metainfo_free(m);
+        return 0;
+    }
+    *out = m;
+    return 1;
+}
+
+/*
+ * The .torrent an earlier run saved for magnet mg in the download folder:
+ * NAME.torrent for the magnet's dn first, then any *.torrent there with the
+ * same infohash (the first SWARM_MAX_SAVED_SCAN). NULL when there is none.
+ */
+static shoal_metainfo *
+find_saved(const char *dir, const shoal_magnet *mg, char *found, size_t flen)
+{
+    const uint8_t *ih = shoal_magnet_infohash(mg);
+    shoal_metainfo *m = NULL;
+    if (shoal_magnet_name(mg) && !strchr(shoal_magnet_name(mg), '/')) {
+        snprintf(found, flen, "%s/%s.torrent", dir, shoal_magnet_name(mg));
+        if (saved_matches(found, ih, &m))
+            return m;
+    }
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    int seen = 0;
+    struct dirent *e;
+    while (!m && seen < SWARM_MAX_SAVED_SCAN && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n <= 8 || strcmp(e->d_name + n - 8, ".torrent") != 0)
+            continue;
+        seen++;
+        snprintf(found, flen, "%s/%s", dir, e->d_name);
+        saved_matches(found, ih, &m);
+    }
+    closedir(d);
+    return m;
+}
+
+/*
+ * A magnet link or bare infohash as a source: parsed (a bad one is refused
+ * with the reason, exit 2), and its metadata looked for where an earlier
+ * run saved it. Returns 0 (the source added), or an exit code.
+ */
+static int
+add_magnet(struct run *r, const char *label)
+{
+    char uri[128];
+    const char *text = label;
+    if (strncasecmp(label, "magnet:", 7) != 0) {
+        snprintf(uri, sizeof(uri), "magnet:?xt=urn:btih:%s", label);
+        text = uri;
+    }
+    shoal_magnet *mg = NULL;
+    struct shoal_perr err;
+    memset(&err, 0, sizeof(err));
+    int rc = shoal_magnet_parse(text, &mg, &err);
+    if (rc) {
+        cli_error(r->cmd, "%s: bad magnet link: %s (at byte %zu)", label,
+                  shoal_perr_text(&err), err.off);
+        return rc == SHOAL_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
+    }
+    char found[STATE_PATH_MAX];
+    shoal_metainfo *m = find_saved(r->o->dir, mg, found, sizeof(found));
+    if (m)
+        printf("%s: using %s, saved by an earlier run\n", shoal_metainfo_name(m), found);
+    else if (r->o->seed_only) {
+        cli_error(r->cmd,
+                  "%s: a magnet link has no metadata to check the data against; "
+                  "seed the .torrent file",
+                  label);
+        shoal_magnet_free(mg);
+        return EXIT_USAGE;
+    }
+    add_src(r, label, m, mg);
+    return 0;
 }
 
 static struct run *
@@ -667,7 +894,7 @@ swarm_run(const char *cmd, const struct swarm_opts *o, shoal_metainfo *m)
         shoal_metainfo_free(m);
         return EXIT_FAIL;
     }
-    add_src(r, shoal_metainfo_name(m), m);
+    add_src(r, shoal_metainfo_name(m), m, NULL);
     int code = run_all(r);
     run_free(r);
     return code;
@@ -687,10 +914,17 @@ swarm_main(const char *cmd, const struct swarm_opts *o)
     }
     int code = 0;
     for (int i = 0; i < o->nsources && !code; i++) {
+        const char *src = o->sources[i];
+        struct stat st;
+        if (!strncasecmp(src, "magnet:", 7) ||
+            (is_infohash(src) && stat(src, &st) != 0)) {
+            code = add_magnet(r, src);
+            continue;
+        }
         shoal_metainfo *m = NULL;
-        code = load_source(cmd, o->sources[i], o->local_only, &m);
+        code = load_source(cmd, src, o->local_only, &m);
         if (!code)
-            add_src(r, o->sources[i], m);
+            add_src(r, src, m, NULL);
     }
     if (!code)
         code = run_all(r);

@@ -365,6 +365,10 @@ enum shoal_event_type {
     SHOAL_EV_TICK,              /* once a second per torrent: time to show progress */
     SHOAL_EV_WARNING,           /* message: something the user should see, such as a
                                  * refusal of local-only mode */
+    SHOAL_EV_METADATA,          /* message: the torrent's name. A torrent added from
+                                 * a magnet has its metadata, verified against the
+                                 * infohash: shoal_torrent_metainfo() and
+                                 * shoal_torrent_file_data() now answer */
 };
 
 struct shoal_event {
@@ -432,6 +436,41 @@ SHOAL_EXPORT int shoal_session_add(shoal_session *ss, shoal_metainfo *m,
                                    shoal_torrent **out, struct shoal_perr *err);
 
 /*
+ * Adds a torrent from a magnet link (BEP 9): it starts in SHOAL_TS_METADATA
+ * and fetches its info dictionary from peers (ut_metadata), from the
+ * magnet's `x.pe` peers (dialed at once), its `tr=` trackers (a tier each,
+ * then opts->trackers) and peers added with shoal_torrent_add_peer(). `ws=`
+ * web seeds are not used. The metadata is verified against the infohash
+ * and parsed like a .torrent (same checks, same name sanitising); then the
+ * torrent is set up exactly as shoal_session_add() would with opts, emits
+ * SHOAL_EV_METADATA, and checks, downloads or seeds. The file selection is
+ * opts->only, else the magnet's `so=` (BEP 53); a selection the torrent
+ * cannot take puts it in SHOAL_TS_ERROR with the reason. mg stays the
+ * caller's (nothing of it is kept). *out is owned by the session. Returns
+ * 0, or SHOAL_EINVAL (no save_dir, or the torrent is already in the
+ * session) or SHOAL_ENOMEM with err->why.
+ */
+SHOAL_EXPORT int shoal_session_add_magnet(shoal_session *ss, const shoal_magnet *mg,
+                                          const struct shoal_torrent_opts *opts,
+                                          shoal_torrent **out, struct shoal_perr *err);
+
+/* The torrent's metadata, owned by the session; NULL while a torrent added
+ * from a magnet has none yet (or its metadata could not be used). */
+SHOAL_EXPORT const shoal_metainfo *shoal_torrent_metainfo(const shoal_torrent *t);
+/* The torrent's infohash (20 bytes), with or without metadata. */
+SHOAL_EXPORT const uint8_t *shoal_torrent_infohash(const shoal_torrent *t);
+/* Its name: the metadata's, else the magnet's `dn`, else the infohash in hex. */
+SHOAL_EXPORT const char *shoal_torrent_name(const shoal_torrent *t);
+/*
+ * For a torrent added from a magnet, once its metadata arrived: a .torrent
+ * of it (the verified info dictionary as it was hashed, with the magnet's
+ * trackers as announce-list), *len bytes owned by the session, for a
+ * program to save so that a restart needs no metadata exchange. NULL (and
+ * *len 0) before that, and for torrents added with their metadata.
+ */
+SHOAL_EXPORT const uint8_t *shoal_torrent_file_data(const shoal_torrent *t, size_t *len);
+
+/*
  * Dials a peer ("host:port", "[v6]:port"). Honours local-only mode. An
  * address literal (or "localhost") is added at once; a name is looked up
  * without blocking, and the peer is added and dialed when the answer
@@ -488,6 +527,12 @@ struct shoal_torrent_status {
      * the check waits for another torrent's to end); 1 in every other state.
      * pieces_have and have_wanted count the pieces verified so far. */
     double check_progress;
+    /* In SHOAL_TS_METADATA: connected peers that offer the metadata (BEP 9),
+     * its size in bytes once one is being fetched (else 0) and the 16 KiB
+     * pieces of it received so far. 0 in every other state. */
+    int metadata_peers;
+    uint32_t metadata_size;
+    uint32_t metadata_have;
 };
 
 SHOAL_EXPORT void shoal_torrent_status(const shoal_torrent *t,

@@ -16,11 +16,12 @@
 #include "session/torrent.h"
 
 /* BEP 27: a private torrent's peers come from its trackers only; the
- * user may still name one by hand. */
+ * user may still name one by hand. A torrent whose metadata has not come
+ * yet counts as public: its magnet is all there is to go by. */
 static int
 source_allowed(const struct torrent *t, enum peer_source src)
 {
-    if (!t->m->private_flag)
+    if (!t->m || !t->m->private_flag)
         return 1;
     return src == PEER_SOURCE_TRACKER || src == PEER_SOURCE_USER;
 }

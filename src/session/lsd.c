@@ -154,6 +154,19 @@ lsd_add(struct lsd *l, const uint8_t ih[20])
     return 0;
 }
 
+void
+lsd_remove(struct lsd *l, const uint8_t ih[20])
+{
+    for (size_t i = 0; l && i < l->nih; i++) {
+        if (memcmp(l->ih[i], ih, 20))
+            continue;
+        l->nih--;
+        memcpy(l->ih[i], l->ih[l->nih], 20);
+        l->fresh[i] = l->fresh[l->nih];
+        return;
+    }
+}
+
 /* ------------------------------------------------------------------ receiving */
 
 /* Whether sa may be heard now, counting this announce against its minute. */

@@ -60,5 +60,9 @@ void lsd_free(struct lsd *l);
  * Returns 0, or SHOAL_ETOOBIG past LSD_MAX_TORRENTS.
  */
 int lsd_add(struct lsd *l, const uint8_t ih[20]);
+/* Stops announcing ih (and hearing announces for it): a torrent that
+ * turned out private once its metadata came, say. Unknown ih or a NULL l
+ * does nothing. */
+void lsd_remove(struct lsd *l, const uint8_t ih[20]);
 
 #endif

@@ -110,6 +110,18 @@ struct peer {
     uint64_t hold_until_ms; /* ask it for nothing before then */
     uint32_t cancels_out;   /* cancels sent whose block or reject may still come */
     int snubbed;
+
+    /* Before the torrent has metadata: what the peer said it has, kept
+     * until the piece count is known and checked then (at most
+     * SHOAL_MAX_PIECES bits). */
+    uint8_t *early_bits;
+    uint32_t early_len;          /* bytes of early_bits */
+    uint32_t early_bitfield_len; /* a bitfield came: its length must match */
+    uint32_t early_have_end;     /* one past the highest have index */
+    int early_all;               /* have_all */
+    /* Metadata pieces we served it in the current window (metadata.h). */
+    uint32_t md_served;
+    uint64_t md_window_ms;
 };
 
 /* ------------------------------------------------------------ peer_io.c */
@@ -152,6 +164,11 @@ void peer_wire_handshake(struct peer *p);
  * BEP 10), received at now; may close the peer. m's slices are borrowed. */
 void peer_wire_message(struct peer *p, const struct wire_msg *m, uint64_t now);
 
+/* The torrent's metadata arrived: the peer gets the piece geometry, what
+ * it said it has before is checked against it (a peer that claimed pieces
+ * that do not exist is closed) and given to the picker, and it hears of
+ * the pieces we already have. */
+void peer_wire_metadata_arrived(struct peer *p);
 /* Tells the peer we now have piece (BEP 3 have). */
 void peer_send_have(struct peer *p, uint32_t piece);
 /* Chokes or unchokes the peer when that changes its state. Choking drops

@@ -22,6 +22,7 @@
 #include "base/sockaddr.h"
 #include "base/util.h"
 #include "engine/picker.h"
+#include "session/metadata.h"
 #include "session/session.h"
 #include "session/transport.h"
 
@@ -56,7 +57,9 @@ peer_close(struct peer *p, const char *fmt, ...)
     p->state = PEER_DEAD;
     transport_free(p->bev);
     p->bev = NULL;
-    if (p->t) {
+    if (p->t)
+        metadata_peer_gone(p);
+    if (p->t && p->t->picker) {
         /* Give its requests back so other peers can fetch those blocks. */
         picker_peer_gone(p->t->picker, p);
         if (p->has_all)
@@ -79,6 +82,7 @@ peer_free(struct peer *p)
     bitfield_cleanup(&p->has);
     xfree(p->reqs);
     xfree(p->upq);
+    xfree(p->early_bits);
     xfree(p);
 }
 

@@ -27,6 +27,7 @@
 #include "engine/picker.h"
 #include "engine/storage.h"
 #include "session/pex.h"
+#include "session/metadata.h"
 #include "session/session.h"
 
 /* Client name sent in the extension handshake. */
@@ -87,7 +88,7 @@ peer_has_wanted(const struct peer *p)
 void
 peer_update_interest(struct peer *p)
 {
-    if (p->state != PEER_ACTIVE)
+    if (p->state != PEER_ACTIVE || !p->t->m)
         return;
     int want = !torrent_is_done(p->t) && peer_has_wanted(p);
     if (want == p->am_interested)
@@ -399,6 +400,7 @@ send_extended_handshake(struct peer *p)
     ours.reqq = PEER_REQQ;
     ours.listen_port = (uint16_t)p->ss->port;
     ours.ut_pex = p->t->pex ? EXT_ID_UT_PEX : 0;
+    metadata_fill_handshake(p, &ours);
     ours.yourip_len = sockaddr_ip_bytes((const struct sockaddr *)&p->sa,
                                         SOCKADDR_UNMAP_V4, ours.yourip);
     struct buf b;
@@ -416,8 +418,15 @@ static void
 send_have_state(struct peer *p)
 {
     struct torrent *t = p->t;
-    const struct bitfield *have = picker_have_bits(t->picker);
     uint8_t hdr[WIRE_MAX_HEADER];
+    if (!t->m) {
+        /* No metadata, so nothing to offer: BEP 6 still wants one of
+         * these first; without it, silence says the same. */
+        if (p->fast)
+            peer_io_send(p, hdr, wire_encode_simple(hdr, WIRE_HAVE_NONE));
+        return;
+    }
+    const struct bitfield *have = picker_have_bits(t->picker);
     if (p->fast && have->count == have->nbits) {
         peer_io_send(p, hdr, wire_encode_simple(hdr, WIRE_HAVE_ALL));
     } else if (p->fast && have->count == 0) {
@@ -451,7 +460,7 @@ send_handshake(struct peer *p)
     wire_reserved_set(reserved, WIRE_RESERVED_FAST);
     wire_reserved_set(reserved, WIRE_RESERVED_EXTENDED);
     uint8_t hs[WIRE_HANDSHAKE_LEN];
-    wire_encode_handshake(hs, reserved, p->t->m->infohash, p->ss->peer_id);
+    wire_encode_handshake(hs, reserved, p->t->infohash, p->ss->peer_id);
     peer_io_send(p, hs, sizeof(hs));
     p->sent_handshake = 1;
 }
@@ -508,7 +517,7 @@ peer_wire_handshake(struct peer *p)
             return;
         }
         session_adopt_peer(ss, p, t);
-    } else if (memcmp(p->hs.infohash, p->t->m->infohash, 20) != 0) {
+    } else if (memcmp(p->hs.infohash, p->t->infohash, 20) != 0) {
         peer_close(p, "wrong infohash in handshake");
         return;
     }
@@ -535,8 +544,10 @@ peer_wire_handshake(struct peer *p)
     p->lim.extended = p->extended;
     p->state = PEER_ACTIVE;
     p->active_ms = session_now_ms(ss);
-    if (bitfield_init(&p->has, p->t->m->piece_count) != 0 ||
-        torrent_peer_trust_init(p->t, p) != 0) {
+    /* Without metadata the piece count is unknown: the bit field and the
+     * picker's view of the peer wait for peer_wire_metadata_arrived(). */
+    if (p->t->m && (bitfield_init(&p->has, p->t->m->piece_count) != 0 ||
+                    torrent_peer_trust_init(p->t, p) != 0)) {
         peer_close(p, "out of memory");
         return;
     }
@@ -597,6 +608,164 @@ remember_listen_port(struct peer *p)
     torrent_add_known(p->t, (struct sockaddr *)&sa, sockaddr_len(sa.ss_family));
 }
 
+/* Makes early_bits at least n bytes long (zero-filled). */
+static int
+early_grow(struct peer *p, uint32_t n)
+{
+    if (n <= p->early_len)
+        return 0;
+    uint8_t *b = xreallocarray(p->early_bits, n, 1);
+    if (!b)
+        return SHOAL_ENOMEM;
+    memset(b + p->early_len, 0, n - p->early_len);
+    p->early_bits = b;
+    p->early_len = n;
+    return 0;
+}
+
+/*
+ * A message before the torrent has its metadata. What the peer has is kept
+ * for when the piece count is known; a request is refused (we have
+ * nothing), and blocks we never asked for are dropped. Returns 1 when the
+ * message was handled here, 0 for the ones handled as always (keep-alive,
+ * not interested, extended, port, unknown).
+ */
+static int
+early_message(struct peer *p, const struct wire_msg *m)
+{
+    uint8_t msg[WIRE_MAX_HEADER];
+    switch (m->type) {
+    case WIRE_HAVE:
+        if (m->index >= SHOAL_MAX_PIECES) {
+            peer_close(p, "have for piece %u, past any torrent's size", m->index);
+            return 1;
+        }
+        if (early_grow(p, m->index / 8 + 1) != 0) {
+            peer_close(p, "out of memory");
+            return 1;
+        }
+        p->early_bits[m->index / 8] |= (uint8_t)(0x80 >> (m->index % 8));
+        if (m->index + 1 > p->early_have_end)
+            p->early_have_end = m->index + 1;
+        return 1;
+    case WIRE_BITFIELD:
+        if (m->data_len > SHOAL_MAX_PIECES / 8) {
+            peer_close(p, "bitfield of %zu bytes, past any torrent's size", m->data_len);
+            return 1;
+        }
+        p->early_len = 0;
+        p->early_have_end = 0;
+        if (early_grow(p, (uint32_t)m->data_len) != 0) {
+            peer_close(p, "out of memory");
+            return 1;
+        }
+        memcpy(p->early_bits, m->data, m->data_len);
+        p->early_bitfield_len = (uint32_t)m->data_len;
+        p->early_all = 0;
+        return 1;
+    case WIRE_HAVE_ALL:
+    case WIRE_HAVE_NONE:
+        p->early_all = m->type == WIRE_HAVE_ALL;
+        p->early_len = p->early_bitfield_len = p->early_have_end = 0;
+        return 1;
+    case WIRE_REQUEST:
+        if (p->fast)
+            peer_io_send(
+                p, msg,
+                wire_encode_request(msg, WIRE_REJECT, m->index, m->begin, m->length));
+        return 1;
+    case WIRE_CHOKE:
+    case WIRE_UNCHOKE:
+        p->peer_choking = m->type == WIRE_CHOKE;
+        return 1;
+    case WIRE_INTERESTED:
+        p->peer_interested = 1;
+        return 1;
+    case WIRE_PIECE:
+    case WIRE_REJECT:
+    case WIRE_CANCEL:
+    case WIRE_SUGGEST:
+    case WIRE_ALLOWED_FAST:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Why what the peer said it had before the metadata cannot be true of a
+ * torrent of pc pieces, or NULL when it can. */
+static const char *
+early_mismatch(const struct peer *p, uint32_t pc, char *why, size_t len)
+{
+    uint32_t want = (pc + 7) / 8;
+    if (p->early_bitfield_len && p->early_bitfield_len != want)
+        snprintf(why, len, "its bitfield had %u bytes, the torrent's has %u",
+                 (unsigned)p->early_bitfield_len, (unsigned)want);
+    else if (p->early_have_end > pc)
+        snprintf(why, len, "it had piece %u, the torrent has %u",
+                 (unsigned)p->early_have_end - 1, (unsigned)pc);
+    else
+        return NULL;
+    return why;
+}
+
+void
+peer_wire_metadata_arrived(struct peer *p)
+{
+    struct torrent *t = p->t;
+    if (p->state != PEER_ACTIVE)
+        return;
+    uint32_t pc = t->m->piece_count;
+    p->lim = t->lim;
+    p->lim.fast = p->fast;
+    p->lim.extended = p->extended;
+    char why[128];
+    const char *bad = early_mismatch(p, pc, why, sizeof(why));
+    if (bad) {
+        peer_close(p, "wrong have state before the metadata: %s", bad);
+        return;
+    }
+    if (bitfield_init(&p->has, pc) != 0 || torrent_peer_trust_init(t, p) != 0) {
+        peer_close(p, "out of memory");
+        return;
+    }
+    uint32_t want = (pc + 7) / 8;
+    if (p->early_all) {
+        p->has_all = 1;
+        picker_peer_have_all(t->picker);
+    } else if (p->early_len) {
+        int rc = early_grow(p, want);
+        if (!rc)
+            rc = bitfield_from_bytes(&p->has, p->early_bits, want);
+        if (rc) {
+            peer_close(p, rc == SHOAL_ENOMEM ? "out of memory"
+                                             : "its bitfield claims pieces past the end");
+            return;
+        }
+        if (bitfield_is_full(&p->has)) {
+            p->has_all = 1;
+            picker_peer_have_all(t->picker);
+        } else {
+            picker_peer_bitfield(t->picker, &p->has);
+        }
+    }
+    p->bitfield_seen = p->early_all || p->early_len > 0;
+    xfree(p->early_bits);
+    p->early_bits = NULL;
+    p->early_len = p->early_bitfield_len = p->early_have_end = 0;
+    /* BEP 10 lets a handshake be sent again: now it says the metadata's
+     * size, so a peer fetching it too may ask us. */
+    if (p->extended)
+        send_extended_handshake(p);
+    /* We told it nothing (or have-none): pieces a resume state gave us
+     * go out as haves. */
+    const struct bitfield *have = picker_have_bits(t->picker);
+    for (uint32_t i = bitfield_next_set(have, 0); i < pc;
+         i = bitfield_next_set(have, i + 1))
+        peer_send_have(p, i);
+    peer_update_interest(p);
+}
+
 void
 peer_wire_message(struct peer *p, const struct wire_msg *m, uint64_t now)
 {
@@ -604,6 +773,8 @@ peer_wire_message(struct peer *p, const struct wire_msg *m, uint64_t now)
 
     if (m->type != WIRE_KEEPALIVE && !p->first_msg_ms)
         p->first_msg_ms = now ? now : 1;
+    if (!t->m && early_message(p, m))
+        return;
     switch (m->type) {
     case WIRE_KEEPALIVE:
         return;
@@ -703,6 +874,9 @@ peer_wire_message(struct peer *p, const struct wire_msg *m, uint64_t now)
             }
             if (p->incoming && p->ext.listen_port)
                 remember_listen_port(p);
+            metadata_on_handshake(p, now);
+        } else if (m->ext_id == EXT_ID_UT_METADATA) {
+            metadata_on_message(p, m->data, m->data_len, now);
         } else if (m->ext_id == EXT_ID_UT_PEX && t->pex) {
             pex_on_message(t->pex, p, m->data, m->data_len, now);
         }
@@ -738,7 +912,7 @@ peer_tick(struct peer *p, uint64_t now)
     }
     /* A peer that rejected blocks of a piece may be asked for it again once
      * a second: it may only have been busy, and it may be the only source. */
-    if (p->t)
+    if (p->t && p->t->picker)
         picker_peer_forgive(p->t->picker, p);
     if (now - p->last_send_ms > PEER_KEEPALIVE_MS) {
         uint8_t ka[4];

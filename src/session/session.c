@@ -23,6 +23,7 @@
 #include "base/netguard.h"
 #include "base/rng.h"
 #include "base/sockaddr.h"
+#include "codec/magnet.h"
 #include "codec/metainfo.h"
 #include "engine/admission.h"
 #include "engine/banlist.h"
@@ -80,8 +81,8 @@ session_emit(struct shoal_session *ss, enum shoal_event_type type, struct torren
     /* A program that takes the events shows them itself: printing them
      * here as well would show each twice. */
     if (ss->cfg.verbose && !ss->cb && type != SHOAL_EV_TICK) {
-        fprintf(stderr, "[%s] %s%s%s\n", t ? t->m->name : "session", p ? p->addr : "",
-                p ? ": " : "", msg);
+        fprintf(stderr, "[%s] %s%s%s\n", t ? torrent_name(t) : "session",
+                p ? p->addr : "", p ? ": " : "", msg);
     }
     if (!ss->cb)
         return;
@@ -110,7 +111,7 @@ struct torrent *
 session_find_torrent(struct shoal_session *ss, const uint8_t ih[20])
 {
     for (struct torrent *t = ss->torrents; t; t = t->next)
-        if (!memcmp(t->m->infohash, ih, 20))
+        if (!memcmp(t->infohash, ih, 20))
             return t;
     return NULL;
 }
@@ -866,6 +867,71 @@ shoal_session_add(shoal_session *ss, shoal_metainfo *m,
     return 0;
 }
 
+int
+shoal_session_add_magnet(shoal_session *ss, const shoal_magnet *mg,
+                         const struct shoal_torrent_opts *opts, shoal_torrent **out,
+                         struct shoal_perr *err)
+{
+    if (err)
+        memset(err, 0, sizeof(*err));
+    if (!opts || !opts->save_dir) {
+        if (err)
+            err->why = "no download folder given";
+        return SHOAL_EINVAL;
+    }
+    if (session_find_torrent(ss, mg->infohash)) {
+        if (err)
+            err->why = "the torrent is already in the session";
+        return SHOAL_EINVAL;
+    }
+    struct torrent *t;
+    int rc = torrent_new_magnet(ss, mg, opts, &t);
+    if (rc) {
+        if (err)
+            err->why = "out of memory";
+        return rc;
+    }
+    t->next = ss->torrents;
+    ss->torrents = t;
+    if (out)
+        *out = (shoal_torrent *)t;
+    torrent_start(t);
+    /* x.pe peers (BEP 9) are dialed like --peer ones; one that local-only
+     * mode refuses or that is malformed is skipped with a warning. */
+    for (size_t i = 0; i < mg->pe.n; i++)
+        shoal_torrent_add_peer((shoal_torrent *)t, mg->pe.v[i]);
+    /* Public until its metadata says otherwise (torrent_metadata_arrived). */
+    if (ss->lsd)
+        lsd_add(ss->lsd, mg->infohash);
+    return 0;
+}
+
+const shoal_metainfo *
+shoal_torrent_metainfo(const shoal_torrent *pt)
+{
+    return ((const struct torrent *)pt)->m;
+}
+
+const uint8_t *
+shoal_torrent_infohash(const shoal_torrent *pt)
+{
+    return ((const struct torrent *)pt)->infohash;
+}
+
+const char *
+shoal_torrent_name(const shoal_torrent *pt)
+{
+    return torrent_name((const struct torrent *)pt);
+}
+
+const uint8_t *
+shoal_torrent_file_data(const shoal_torrent *pt, size_t *len)
+{
+    const struct torrent *t = (const struct torrent *)pt;
+    *len = t->torrent_file_len;
+    return t->torrent_file;
+}
+
 /* A peer given by name, waiting for its address. It names its torrent by
  * infohash: the torrent may be removed while the look-up runs, and then
  * the answer finds nobody and is dropped. */
@@ -943,7 +1009,7 @@ shoal_torrent_add_peer(shoal_torrent *pt, const char *hostport)
     if (!pl)
         return SHOAL_ENOMEM;
     pl->ss = ss;
-    memcpy(pl->ih, t->m->infohash, 20);
+    memcpy(pl->ih, t->infohash, 20);
     snprintf(pl->host, sizeof(pl->host), "%s", host);
     int rc = dns_lookup(ss->dns, host, port, AF_UNSPEC, SOCK_STREAM, on_peer_resolved, pl,
                         NULL);

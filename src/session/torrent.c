@@ -26,17 +26,22 @@
 #include <sys/stat.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/sockaddr.h"
 #include "base/util.h"
 #include "codec/fileselect.h"
+#include "codec/magnet.h"
 #include "codec/metainfo.h"
 #include "engine/banlist.h"
 #include "engine/choker.h"
 #include "engine/disk.h"
+#include "engine/meta_fetch.h"
 #include "engine/picker.h"
 #include "engine/resume.h"
 #include "engine/smartban.h"
 #include "engine/storage.h"
+#include "session/lsd.h"
+#include "session/metadata.h"
 #include "session/pex.h"
 #include "session/session.h"
 #include "session/tracker_client.h"
@@ -99,14 +104,15 @@ torrent_set_state(struct torrent *t, enum shoal_torrent_state st, const char *fm
 int
 torrent_is_done(const struct torrent *t)
 {
-    /* A check that has not ended may not have found every piece yet. */
-    return t->state != SHOAL_TS_CHECKING && picker_is_complete(t->picker);
+    /* A check that has not ended may not have found every piece yet, and
+     * a torrent without metadata does not know what it has to get. */
+    return t->m && t->state != SHOAL_TS_CHECKING && picker_is_complete(t->picker);
 }
 
 double
 torrent_check_progress(const struct torrent *t)
 {
-    if (t->state != SHOAL_TS_CHECKING || t->m->piece_count == 0)
+    if (t->state != SHOAL_TS_CHECKING || !t->m || t->m->piece_count == 0)
         return 1.0;
     return (double)t->check.done / (double)t->m->piece_count;
 }
@@ -675,6 +681,8 @@ torrent_peer_detached(struct torrent *t, struct peer *p)
         *pp = p->next;
         t->npeers--;
     }
+    if (t->mf)
+        meta_fetch_remove_peer(t->mf, p);
 }
 
 /* ------------------------------------------------------------------ known peers */
@@ -1181,23 +1189,28 @@ tracker_counts(void *arg, struct tracker_counts *out)
     const struct torrent *t = arg;
     out->uploaded = t->uploaded;
     out->downloaded = t->downloaded;
-    out->left = picker_left_bytes(t->picker);
+    /* Before the metadata the size is unknown, but we are surely no seed. */
+    out->left = t->picker ? picker_left_bytes(t->picker) : TORRENT_UNKNOWN_LEFT;
 }
 
+/* The announcer for t: n trackers with their tiers (BEP 12), then each of
+ * extra in a tier of its own. */
 static void
-setup_trackers(struct torrent *t, const char *const *extra)
+setup_trackers(struct torrent *t, char *const *urls, const int *tiers, size_t n,
+               const char *const *extra)
 {
     struct tracker_torrent *tt = &t->tracker;
     announcer_init(&tt->announcer, session_random(t->ss));
-    memcpy(tt->infohash, t->m->infohash, sizeof(tt->infohash));
+    memcpy(tt->infohash, t->infohash, sizeof(tt->infohash));
     tt->key = (uint32_t)session_random(t->ss);
     tt->counts = tracker_counts;
     tt->counts_arg = t;
     int last_tier = -1;
-    for (size_t i = 0; i < t->m->tracker_count; i++) {
-        announcer_add(&tt->announcer, t->m->trackers[i], t->m->tracker_tiers[i]);
-        if (t->m->tracker_tiers[i] > last_tier)
-            last_tier = t->m->tracker_tiers[i];
+    for (size_t i = 0; i < n; i++) {
+        int tier = tiers ? tiers[i] : (int)i;
+        announcer_add(&tt->announcer, urls[i], tier);
+        if (tier > last_tier)
+            last_tier = tier;
     }
     for (size_t i = 0; extra && extra[i]; i++)
         announcer_add(&tt->announcer, extra[i], ++last_tier);
@@ -1207,24 +1220,74 @@ setup_trackers(struct torrent *t, const char *const *extra)
 
 /* ------------------------------------------------------------------ lifecycle */
 
-int
-torrent_new(struct shoal_session *ss, shoal_metainfo *m,
-            const struct shoal_torrent_opts *opts, struct torrent **out,
-            struct shoal_perr *err)
+/* A torrent known by its infohash alone: what every torrent has, with or
+ * without metadata. NULL when out of memory. */
+static struct torrent *
+torrent_alloc(struct shoal_session *ss, const uint8_t ih[20],
+              const struct shoal_torrent_opts *opts)
 {
     struct torrent *t = xcalloc(1, sizeof(*t));
-    int rc = SHOAL_ENOMEM;
     if (!t)
-        return rc;
+        return NULL;
     t->ss = ss;
-    t->m = m;
+    memcpy(t->infohash, ih, sizeof(t->infohash));
     t->rng = session_random(ss) | 1;
-    t->lim.piece_count = m->piece_count;
-    t->lim.piece_length = m->piece_length;
-    t->lim.total_size = m->total_size;
     t->lim.max_request = WIRE_MAX_BLOCK;
     t->state = SHOAL_TS_CHECKING;
     t->save_dir = xstrdup(opts->save_dir);
+    t->suspects = banlist_new();
+    /* No default: nothing of the program's own goes into the save folder. */
+    if (!t->save_dir || !t->suspects ||
+        (opts->resume_path && !(t->resume_path = xstrdup(opts->resume_path)))) {
+        banlist_free(t->suspects);
+        xfree(t->save_dir);
+        xfree(t->resume_path);
+        xfree(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Frees what torrent_attach() made; t->m is left to the caller. */
+static void
+torrent_detach(struct torrent *t)
+{
+    webseeds_free(t->ws);
+    pex_free(t->pex);
+    smartban_free(t->sb);
+    storage_close(t->st);
+    picker_free(t->picker);
+    xfree(t->wanted);
+    xfree(t->file_wanted);
+    xfree(t->file_missing);
+    xfree(t->file_finishing);
+    xfree(t->io_failed);
+    t->ws = NULL;
+    t->pex = NULL;
+    t->sb = NULL;
+    t->st = NULL;
+    t->picker = NULL;
+    t->wanted = t->file_wanted = t->file_finishing = t->io_failed = NULL;
+    t->file_missing = NULL;
+}
+
+/*
+ * Gives t its metadata: the piece geometry, picker, smart ban, selection,
+ * storage and web seeds, then the resume state or a queued check. The one
+ * path for a torrent added with its metadata and one whose metadata just
+ * arrived. On failure everything made here is freed again and t->m is NULL
+ * (m stays the caller's).
+ */
+static int
+torrent_attach(struct torrent *t, shoal_metainfo *m,
+               const struct shoal_torrent_opts *opts, struct shoal_perr *err)
+{
+    struct shoal_session *ss = t->ss;
+    int rc = SHOAL_ENOMEM;
+    t->m = m;
+    t->lim.piece_count = m->piece_count;
+    t->lim.piece_length = m->piece_length;
+    t->lim.total_size = m->total_size;
     t->io_failed = xcalloc(m->piece_count, 1);
     t->wanted = xcalloc(m->piece_count, 1);
     t->file_missing =
@@ -1233,12 +1296,8 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
     t->picker =
         picker_new(m->piece_count, m->piece_length, m->total_size, session_random(ss));
     t->sb = smartban_new(m->piece_length, m->total_size);
-    t->suspects = banlist_new();
-    if (!t->save_dir || !t->io_failed || !t->wanted || !t->file_missing ||
-        !t->file_finishing || !t->picker || !t->sb || !t->suspects)
-        goto fail;
-    /* No default: nothing of the program's own goes into the save folder. */
-    if (opts->resume_path && !(t->resume_path = xstrdup(opts->resume_path)))
+    if (!t->io_failed || !t->wanted || !t->file_missing || !t->file_finishing ||
+        !t->picker || !t->sb)
         goto fail;
     t->seed_only = opts->seed_only;
     /* The selection is checked before anything is created. */
@@ -1256,7 +1315,6 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
         goto fail;
     picker_set_sequential(t->picker, opts->sequential);
     select_files(t);
-    setup_trackers(t, opts->trackers);
     const struct webseed_owner wo = {t, webseed_can_fetch, webseed_block};
     rc = opts->seed_only ? 0
                          : webseeds_new(&ss->hooks, ss->http, t->picker, m, &wo, &t->ws);
@@ -1270,12 +1328,168 @@ torrent_new(struct shoal_session *ss, shoal_metainfo *m,
         torrent_ready(t);
     else
         t->check.state = TORRENT_CHECK_QUEUED; /* torrent_start() runs it */
-    *out = t;
     return 0;
 fail:
-    t->m = NULL; /* the caller keeps m on failure */
-    torrent_free(t);
+    torrent_detach(t);
+    t->m = NULL;
+    t->lim.piece_count = 0;
+    t->lim.piece_length = 0;
+    t->lim.total_size = 0;
     return rc;
+}
+
+int
+torrent_new(struct shoal_session *ss, shoal_metainfo *m,
+            const struct shoal_torrent_opts *opts, struct torrent **out,
+            struct shoal_perr *err)
+{
+    struct torrent *t = torrent_alloc(ss, m->infohash, opts);
+    if (!t)
+        return SHOAL_ENOMEM;
+    int rc = torrent_attach(t, m, opts, err);
+    if (rc) {
+        torrent_free(t);
+        return rc;
+    }
+    setup_trackers(t, m->trackers, m->tracker_tiers, m->tracker_count, opts->trackers);
+    *out = t;
+    return 0;
+}
+
+/* A heap copy of the options a torrent without metadata needs once the
+ * metadata arrives. */
+static struct torrent_later *
+later_new(const struct shoal_torrent_opts *opts, const shoal_magnet *mg)
+{
+    struct torrent_later *l = xcalloc(1, sizeof(*l));
+    if (!l)
+        return NULL;
+    l->opts = *opts;
+    l->opts.trackers = NULL; /* already in the announcer */
+    int bad = 0;
+    const char **dst[] = {&l->opts.save_dir, &l->opts.resume_path,
+                          &l->opts.incomplete_ext, &l->opts.parts_path, &l->opts.only};
+    const char *src[] = {opts->save_dir, opts->resume_path, opts->incomplete_ext,
+                         opts->parts_path, opts->only};
+    for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+        *dst[i] = NULL;
+        if (src[i] && !(*dst[i] = xstrdup(src[i])))
+            bad = 1;
+    }
+    if (!opts->only && mg->nso > 0) {
+        l->so = xcalloc(mg->nso, sizeof(*l->so));
+        if (l->so) {
+            memcpy(l->so, mg->so, mg->nso * sizeof(*l->so));
+            l->nso = mg->nso;
+        } else {
+            bad = 1;
+        }
+    }
+    if (bad) {
+        torrent_later_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+void
+torrent_later_free(struct torrent_later *l)
+{
+    if (!l)
+        return;
+    xfree((char *)l->opts.save_dir);
+    xfree((char *)l->opts.resume_path);
+    xfree((char *)l->opts.incomplete_ext);
+    xfree((char *)l->opts.parts_path);
+    xfree((char *)l->opts.only);
+    xfree(l->so);
+    xfree(l);
+}
+
+int
+torrent_new_magnet(struct shoal_session *ss, const shoal_magnet *mg,
+                   const struct shoal_torrent_opts *opts, struct torrent **out)
+{
+    struct torrent *t = torrent_alloc(ss, mg->infohash, opts);
+    if (!t)
+        return SHOAL_ENOMEM;
+    t->state = SHOAL_TS_METADATA;
+    t->later = later_new(opts, mg);
+    t->mf = meta_fetch_new(mg->infohash);
+    if (mg->name)
+        t->name_hint = xstrdup(mg->name);
+    else if ((t->name_hint = xmalloc(41)))
+        hex_encode(mg->infohash, 20, t->name_hint);
+    if (!t->later || !t->mf || !t->name_hint) {
+        torrent_free(t);
+        return SHOAL_ENOMEM;
+    }
+    /* BEP 9: each tr= is a tier of its own. */
+    setup_trackers(t, mg->tr.v, NULL, mg->tr.n, opts->trackers);
+    *out = t;
+    return 0;
+}
+
+const char *
+torrent_name(const struct torrent *t)
+{
+    return t->m ? t->m->name : t->name_hint;
+}
+
+/* The so= ranges of l as a selection of the n files ("0,2-5"), cut to
+ * them; NULL when none is left (then every file), or out of memory. */
+static char *
+so_selection(const struct torrent_later *l, size_t n)
+{
+    struct buf b;
+    buf_init(&b, 64 * 1024);
+    for (size_t i = 0; i < l->nso && l->so[i].first < n; i++) {
+        uint32_t last = l->so[i].last < n ? l->so[i].last : (uint32_t)(n - 1);
+        buf_printf(&b, "%s%u-%u", b.len ? "," : "", (unsigned)l->so[i].first,
+                   (unsigned)last);
+    }
+    char *s = NULL;
+    if (b.len && buf_append_byte(&b, 0) == 0) {
+        size_t len;
+        s = (char *)buf_steal(&b, &len);
+    }
+    buf_cleanup(&b);
+    return s;
+}
+
+int
+torrent_metadata_arrived(struct torrent *t, shoal_metainfo *m, struct shoal_perr *err)
+{
+    struct torrent_later *l = t->later;
+    t->later = NULL;
+    meta_fetch_free(t->mf);
+    t->mf = NULL;
+    if (m && l->nso && !l->opts.only)
+        l->opts.only = so_selection(l, m->file_count);
+    /* m is NULL when the verified metadata is no usable torrent. */
+    int rc = m ? torrent_attach(t, m, &l->opts, err) : SHOAL_EPARSE;
+    torrent_later_free(l);
+    if (rc) {
+        shoal_metainfo_free(m);
+        for (struct peer *p = t->peers; p; p = p->next)
+            peer_close(p, "the torrent cannot be used");
+        t->nknown = 0;
+        announcer_stop(&t->tracker.announcer);
+        torrent_set_state(t, SHOAL_TS_ERROR, "%s", shoal_perr_text(err));
+        return rc;
+    }
+    /* BEP 27: a magnet was taken for public until its info said private;
+     * from now on it is not announced on the local network. */
+    if (m->private_flag)
+        lsd_remove(t->ss->lsd, t->infohash);
+    if (t->check.state == TORRENT_CHECK_QUEUED)
+        torrent_set_state(t, SHOAL_TS_CHECKING, NULL);
+    for (struct peer *p = t->peers; p; p = p->next)
+        peer_wire_metadata_arrived(p);
+    torrent_start(t);
+    for (struct peer *p = t->peers; p; p = p->next)
+        peer_fill_requests(p);
+    return 0;
 }
 
 void
@@ -1295,6 +1509,8 @@ torrent_stop(struct torrent *t)
         return;
     t->stopped = 1;
     webseeds_stop(t->ws);
+    if (!t->m)
+        return; /* nothing on disk, nothing to save */
     if (t->state == SHOAL_TS_CHECKING || t->check.err) {
         /* Pieces in flight finish and are ignored. The state file keeps
          * what it said before the check began: a check that did not end
@@ -1315,6 +1531,15 @@ torrent_tick(struct torrent *t, uint64_t now)
     }
     for (struct peer *p = t->peers; p; p = p->next)
         peer_tick(p, now);
+    if (!t->m) {
+        /* Fetching the metadata: no choking, requests or disk yet. */
+        if (t->state == SHOAL_TS_METADATA) {
+            metadata_tick(t, now);
+            dial_known(t, now);
+        }
+        tracker_client_tick(&t->tracker, now);
+        return;
+    }
     if (now - t->last_choke_ms >= TORRENT_CHOKE_INTERVAL_MS) {
         t->last_choke_ms = now;
         run_choker(t, now);
@@ -1362,24 +1587,19 @@ torrent_free(struct torrent *t)
         torrent_peer_detached(t, p);
         peer_free(p);
     }
-    webseeds_free(t->ws);
-    pex_free(t->pex);
-    smartban_free(t->sb);
     banlist_free(t->suspects);
     tracker_client_detach(&t->tracker);
     announcer_cleanup(&t->tracker.announcer);
     /* No disk job refers to the storage any more: the session ran every
      * one to its callback before freeing torrents. */
-    storage_close(t->st);
-    picker_free(t->picker);
+    torrent_detach(t);
     shoal_metainfo_free(t->m);
+    meta_fetch_free(t->mf);
+    torrent_later_free(t->later);
+    xfree(t->name_hint);
+    xfree(t->torrent_file);
     xfree(t->save_dir);
     xfree(t->resume_path);
-    xfree(t->wanted);
-    xfree(t->file_wanted);
-    xfree(t->file_missing);
-    xfree(t->file_finishing);
-    xfree(t->io_failed);
     xfree(t->known);
     xfree(t);
 }
@@ -1397,11 +1617,16 @@ shoal_torrent_status(const shoal_torrent *pt, struct shoal_torrent_status *st)
     st->check_progress = torrent_check_progress(t);
     st->error = t->error[0] ? t->error : NULL;
     st->total_wanted = t->total_wanted;
-    for (uint32_t i = 0; i < t->m->piece_count; i++)
+    for (uint32_t i = 0; t->m && i < t->m->piece_count; i++)
         if (t->wanted[i] && picker_have(t->picker, i))
             st->have_wanted += storage_piece_size(t->st, i);
-    st->pieces_have = picker_have_count(t->picker);
-    st->piece_count = t->m->piece_count;
+    st->pieces_have = t->picker ? picker_have_count(t->picker) : 0;
+    st->piece_count = t->m ? t->m->piece_count : 0;
+    if (t->mf) {
+        st->metadata_peers = meta_fetch_peer_count(t->mf);
+        st->metadata_size = meta_fetch_size(t->mf);
+        st->metadata_have = meta_fetch_received(t->mf);
+    }
     st->downloaded = t->downloaded;
     st->uploaded = t->uploaded;
     st->down_rate = rate_get(&t->down, now);

@@ -16,6 +16,8 @@
 #include "shoal.h"
 
 struct banlist;
+struct magnet_range;
+struct meta_fetch;
 struct peer;
 struct pex;
 struct picker;
@@ -28,6 +30,19 @@ struct webseeds;
 /* Bytes of block data waiting for the disk before we stop asking peers for
  * more (back-pressure: memory stays bounded when the disk is slow). */
 #define TORRENT_MAX_PENDING_WRITE (16u * 1024 * 1024)
+/* `left` announced before the metadata says the size: not 0, which would
+ * make us a seed in the tracker's eyes. */
+#define TORRENT_UNKNOWN_LEFT (16u * 1024)
+
+/* What a torrent added from a magnet keeps for the moment its metadata
+ * arrives: the options it was added with, strings copied. */
+struct torrent_later {
+    struct shoal_torrent_opts opts;
+    /* The magnet's so= (BEP 53) when opts.only is NULL: file ranges, cut to
+     * the torrent's files when they are known. */
+    struct magnet_range *so;
+    size_t nso;
+};
 
 /* Where a torrent's full check of its existing data stands. */
 enum torrent_check_state {
@@ -39,7 +54,18 @@ enum torrent_check_state {
 struct torrent {
     struct shoal_session *ss;
     struct torrent *next;
+    uint8_t infohash[SHOAL_INFOHASH_LEN]; /* known from the start */
+    /* NULL while a torrent added from a magnet fetches its metadata
+     * (SHOAL_TS_METADATA), or when the metadata could not be used
+     * (SHOAL_TS_ERROR); then picker, storage and the per-piece arrays are
+     * NULL too, and the peers carry only what they said they have. */
     shoal_metainfo *m;
+    struct meta_fetch *mf;       /* the metadata being fetched (BEP 9), or NULL */
+    struct torrent_later *later; /* options for when it arrives, or NULL */
+    char *name_hint;             /* a magnet's dn (or the infohash in hex) */
+    uint8_t *torrent_file;       /* from a magnet: the .torrent made of the
+                                    metadata and its trackers, once verified */
+    size_t torrent_file_len;
     struct storage *st;
     struct picker *picker;
     struct smartban *sb;
@@ -130,6 +156,29 @@ struct torrent {
 int torrent_new(struct shoal_session *ss, shoal_metainfo *m,
                 const struct shoal_torrent_opts *opts, struct torrent **out,
                 struct shoal_perr *err);
+/*
+ * Creates a torrent from a magnet link (BEP 9), in SHOAL_TS_METADATA: no
+ * files, picker or storage until the metadata arrives from peers. Its
+ * trackers are the magnet's tr= (a tier each) and opts->trackers; its
+ * files will be opts->only, else the magnet's so= (BEP 53) cut to the
+ * torrent's files, else all. Keeps copies of what it needs of opts and mg.
+ * Call torrent_start() once it is in the session's list.
+ */
+int torrent_new_magnet(struct shoal_session *ss, const shoal_magnet *mg,
+                       const struct shoal_torrent_opts *opts, struct torrent **out);
+/*
+ * The verified metadata m (parsed from it) arrived for a torrent in
+ * SHOAL_TS_METADATA: attaches it exactly as torrent_new() would, then the
+ * connected peers get the piece geometry, what they said they have is
+ * checked and applied, and the torrent checks, downloads or seeds. Takes m
+ * in every case. On failure (a bad file selection, a storage error) the
+ * torrent is left in SHOAL_TS_ERROR with the reason, and its peers closed.
+ */
+int torrent_metadata_arrived(struct torrent *t, shoal_metainfo *m,
+                             struct shoal_perr *err);
+void torrent_later_free(struct torrent_later *l);
+/* The torrent's name: from its metadata, else the magnet's. */
+const char *torrent_name(const struct torrent *t);
 /*
  * Starts a torrent just linked into the session: its queued check, when no
  * other torrent of the session is checking (else it starts when theirs

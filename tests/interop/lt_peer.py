@@ -11,6 +11,9 @@
     --keep-seed-links: keep connections between two seeds, which libtorrent
     closes by default)
 
+A leech's TORRENT may be a magnet link: the metadata then comes from the
+peers (BEP 9) first.
+
 Prints "port N" once listening. A seed runs until killed or the timeout; a
 leech exits 0 once every piece is verified (1 on timeout), after its
 completed announce was answered when it uses trackers. DHT, LSD, UPnP and
@@ -91,9 +94,11 @@ def main():
     if a.keep_seed_links:
         settings["close_redundant_connections"] = False
     ses = lt.session(settings)
-    ti = lt.torrent_info(a.torrent)
-    params = lt.add_torrent_params()
-    params.ti = ti
+    if a.torrent.startswith("magnet:"):
+        params = lt.parse_magnet_uri(a.torrent)
+    else:
+        params = lt.add_torrent_params()
+        params.ti = lt.torrent_info(a.torrent)
     params.save_path = a.dir
     if not a.use_trackers:
         params.trackers = []

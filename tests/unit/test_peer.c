@@ -340,17 +340,19 @@ open_active(struct fx *f, struct torrent *t, uint8_t res5, uint8_t res7)
 
 /* ------------------------------------------------------------------ tests */
 
-/* Our extension handshake to a peer at 127.0.0.1: ut_pex (the torrent is
- * public, peer exchange on by default), no listen port (the session does
- * not listen), the request queue we accept, our name and the address we
- * see it at. */
+/* Our extension handshake to a peer at 127.0.0.1 about t: ut_metadata and
+ * the size of t's metadata (BEP 9), ut_pex (the torrent is public, peer
+ * exchange on by default), no listen port (the session does not listen),
+ * the request queue we accept, our name and the address we see it at. */
 static size_t
-our_ext_handshake(uint8_t *out)
+our_ext_handshake(uint8_t *out, const struct torrent *t)
 {
-    char dict[128];
+    char dict[192];
     const char *v = "shoal/" SHOAL_VERSION;
     int n = snprintf(dict, sizeof(dict),
-                     "d1:md6:ut_pexi2ee4:reqqi%de1:v%zu:%s6:yourip4:", PEER_REQQ,
+                     "d1:md11:ut_metadatai%de6:ut_pexi%dee13:metadata_sizei%zue4:reqqi%de"
+                     "1:v%zu:%s6:yourip4:",
+                     EXT_ID_UT_METADATA, EXT_ID_UT_PEX, t->m->info_len, PEER_REQQ,
                      strlen(v), v);
     static const uint8_t loopback[4] = {127, 0, 0, 1};
     memcpy(dict + n, loopback, 4);
@@ -389,7 +391,7 @@ test_handshake_answer(void **state)
         uint8_t want[512];
         size_t n = handshake(want, EXTENDED, FAST, t->m->infohash, f->ss->peer_id);
         if (cases[i].res5 == EXTENDED)
-            n += our_ext_handshake(want + n);
+            n += our_ext_handshake(want + n, t);
         if (!cases[i].empty) {
             /* A bitfield with piece 0; a fast peer at an IPv4 address also
              * gets piece 0 as allowed fast: with four pieces the BEP 6 set

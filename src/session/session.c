@@ -33,6 +33,7 @@
 #include "session/tracker_client.h"
 #include "session/transport.h"
 #include "session/udp.h"
+#include "session/utp_refuse.h"
 
 /* Defaults for struct shoal_settings. */
 #define SESSION_DEFAULT_MAX_PEERS             400
@@ -647,10 +648,13 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
         /* IPv6 on the same port; a host without IPv6 still works. */
         ss->lis6 = listen_on(ss, AF_INET6, ss->port, &ss->guard6);
     }
-    /* UDP on a port of its own until uTP answers on the listening port:
-     * till then a peer that tries uTP there must meet a closed port and
-     * fall back to TCP at once, not wait for its connect to time out. */
-    rc = udp_mux_new(ss->base, ss->local_only, 0, &ss->udp);
+    /* UDP on the TCP port's number: the DHT tells other nodes that port,
+     * and a peer that tries uTP there first gets a reset (utp_refuse.h)
+     * and falls back to TCP at once. */
+    int uport = ss->cfg.dht_port > 0 ? ss->cfg.dht_port : ss->port;
+    rc = udp_mux_new(ss->base, ss->local_only, uport, &ss->udp);
+    if (!rc)
+        rc = utp_refuse_new(ss->udp, ss->hooks.now_ms, ss->hooks.ctx, &ss->utp);
     if (!rc) {
         struct tracker_client_cfg tcfg = {.port = (uint16_t)ss->port,
                                           .local_only = ss->local_only};
@@ -728,6 +732,8 @@ shoal_session_free(shoal_session *ss)
     ss->dns = NULL;
     http_client_free(ss->http);
     ss->http = NULL;
+    utp_refuse_free(ss->utp);
+    ss->utp = NULL;
     udp_mux_free(ss->udp);
     ss->udp = NULL;
     /* Last, the disk: checks stop and the last resume saves start; then

@@ -30,6 +30,7 @@ struct dns_resolver;
 struct http_client;
 struct tracker_client;
 struct udp_mux;
+struct utp_refuse;
 
 /* Seconds a TCP connect may take before the peer is given up. */
 #define SESSION_CONNECT_TIMEOUT_S 10
@@ -70,6 +71,7 @@ struct shoal_session {
     struct http_client *http;       /* HTTP(S) requests: trackers, web seeds */
     struct dns_resolver *dns;       /* name look-ups: trackers, peers given by name */
     struct udp_mux *udp;            /* the UDP sockets: DHT, trackers, uTP */
+    struct utp_refuse *utp;         /* resets uTP connection attempts */
     struct hooks hooks;             /* how modules below report up (hooks.h) */
     struct tracker_client *tracker; /* announces and scrapes (tracker_client.h) */
     struct banlist *bans; /* refused hosts, for every torrent (engine/banlist.h) */

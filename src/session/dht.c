@@ -108,8 +108,8 @@ dht_wake(struct dht *d, int64_t at_ms)
  * of local-only mode is counted, never logged (a table full of outside
  * nodes would log without end). */
 static int
-send_msg(struct dht *d, const struct krpc_msg *m, const struct sockaddr *to, socklen_t tolen,
-         size_t cap)
+send_msg(struct dht *d, const struct krpc_msg *m, const struct sockaddr *to,
+         socklen_t tolen, size_t cap)
 {
     uint8_t mem[KRPC_MAX_PACKET];
     struct buf b;
@@ -465,7 +465,8 @@ answer(struct dht *d, const struct krpc_msg *q, size_t qlen, const struct dht_ad
         break;
     case KRPC_GET_PEERS: {
         add_nodes(d, &r, q, from, now, n4, n6);
-        r.token_len = (uint8_t)dht_token_make(&d->token, from->ip, from->len, now, r.token);
+        r.token_len =
+            (uint8_t)dht_token_make(&d->token, from->ip, from->len, now, r.token);
         r.has |= KRPC_HAS_TOKEN;
         uint8_t vals[DHT_STORE_GET6 * KRPC_PEER6_LEN];
         if (from->len == 4) {
@@ -484,8 +485,8 @@ answer(struct dht *d, const struct krpc_msg *q, size_t qlen, const struct dht_ad
         break;
     }
     case KRPC_ANNOUNCE_PEER: {
-        if (!(q->has & KRPC_HAS_TOKEN) ||
-            !dht_token_check(&d->token, from->ip, from->len, q->token, q->token_len, now)) {
+        if (!(q->has & KRPC_HAS_TOKEN) || !dht_token_check(&d->token, from->ip, from->len,
+                                                           q->token, q->token_len, now)) {
             d->st.bad_tokens++;
             send_error(d, q, KRPC_ERR_PROTOCOL, "bad token", sa, salen);
             return;
@@ -518,8 +519,9 @@ answer(struct dht *d, const struct krpc_msg *q, size_t qlen, const struct dht_ad
 }
 
 static void
-on_query(struct dht *d, const struct krpc_msg *q, size_t qlen, const struct dht_addr *from,
-         const struct sockaddr *sa, socklen_t salen, int64_t now)
+on_query(struct dht *d, const struct krpc_msg *q, size_t qlen,
+         const struct dht_addr *from, const struct sockaddr *sa, socklen_t salen,
+         int64_t now)
 {
     d->st.queries_in++;
     /* BEP 43: a read-only node answers nothing. */
@@ -538,7 +540,8 @@ on_query(struct dht *d, const struct krpc_msg *q, size_t qlen, const struct dht_
 }
 
 static void
-on_reply(struct dht *d, const struct krpc_msg *m, const struct dht_addr *from, int64_t now)
+on_reply(struct dht *d, const struct krpc_msg *m, const struct dht_addr *from,
+         int64_t now)
 {
     if (m->tid_len != 4) {
         d->st.dropped++;
@@ -599,7 +602,8 @@ on_datagram(void *ctx, const uint8_t *p, size_t n, const struct sockaddr *sa,
         /* Arguments wrong in a query we can answer: BEP 5 error 203. */
         if (m->type == KRPC_QUERY && m->tid_len && !d->cfg.read_only &&
             rate_ok(d, &from, now))
-            send_error(d, m, KRPC_ERR_PROTOCOL, err.why ? err.why : "malformed", sa, salen);
+            send_error(d, m, KRPC_ERR_PROTOCOL, err.why ? err.why : "malformed", sa,
+                       salen);
         else
             d->st.dropped++;
         goto out;
@@ -961,8 +965,9 @@ dht_table_text(const struct dht *d)
             continue;
         struct dht_table_stats ts;
         dht_table_stats(d->t[f], now, &ts);
-        buf_printf(&b, "%s: %zu nodes (%zu good, %zu questionable, %zu bad), %zu buckets, "
-                       "%zu waiting\n",
+        buf_printf(&b,
+                   "%s: %zu nodes (%zu good, %zu questionable, %zu bad), %zu buckets, "
+                   "%zu waiting\n",
                    f ? "ipv6" : "ipv4", ts.nodes, ts.good, ts.questionable, ts.bad,
                    ts.buckets, ts.replacements);
         size_t n = dht_table_dump(d->t[f], now, e, DHT_TABLE_MAX_NODES);

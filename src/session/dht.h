@@ -41,9 +41,9 @@ struct dht_cfg {
     struct udp_mux *udp;      /* the node becomes its UDP_DHT handler */
     struct dns_resolver *dns; /* for bootstrap names; NULL: literals only */
     const struct hooks *h;
-    int local_only;           /* nodes outside 127.0.0.0/8 and ::1 are ignored */
-    int read_only;            /* BEP 43: ro=1 in our queries; no answers */
-    uint16_t peer_port;       /* the port announced for torrents; 0: none */
+    int local_only;     /* nodes outside 127.0.0.0/8 and ::1 are ignored */
+    int read_only;      /* BEP 43: ro=1 in our queries; no answers */
+    uint16_t peer_port; /* the port announced for torrents; 0: none */
     /* "host:port" names, NULL-terminated; NULL = the public routers (none
      * in local-only mode); an empty list = none. Borrowed until dht_new()
      * returns. */
@@ -58,8 +58,8 @@ struct dht_info {
     uint8_t id[DHT_ID_LEN];
     int port; /* UDP, IPv4 socket (else IPv6) */
     size_t nodes[2], good[2], buckets[2], replacements[2]; /* [0] IPv4, [1] IPv6 */
-    size_t infohashes, peers;                             /* the store */
-    size_t torrents;                                      /* looked up by us */
+    size_t infohashes, peers;                              /* the store */
+    size_t torrents;                                       /* looked up by us */
     uint64_t queries_in, replies_out, queries_out, replies_in;
     uint64_t dropped;      /* datagrams with no answer: junk, ours, unasked */
     uint64_t rate_limited; /* queries over an address's rate */
@@ -69,7 +69,7 @@ struct dht_info {
 
 /* How a lookup of dht_search() went. */
 struct dht_search_stats {
-    uint32_t queries;     /* get_peers/find_node queries sent, both families */
+    uint32_t queries; /* get_peers/find_node queries sent, both families */
     uint32_t replies;
     uint32_t round_trips; /* the deeper family's */
     uint32_t peers;       /* distinct peers found */
@@ -93,8 +93,8 @@ struct dht_search_cb {
  * number the node holds and interval its advice in seconds; or rc < 0 when
  * it did not answer (SHOAL_ECANCELED when the node is freed first).
  */
-typedef void (*dht_sample_cb)(void *user, int rc, const uint8_t (*ih)[DHT_ID_LEN], size_t n,
-                              int64_t num, int64_t interval);
+typedef void (*dht_sample_cb)(void *user, int rc, const uint8_t (*ih)[DHT_ID_LEN],
+                              size_t n, int64_t num, int64_t interval);
 
 /*
  * Makes a node: loads the table from cfg->state_path when there is one,

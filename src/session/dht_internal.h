@@ -125,8 +125,8 @@ int64_t dht_now(const struct dht *d);
 /* Sends a query of method to `to` (id known when id is not NULL) for
  * kind; fills in the target/token/port fields from q (may be NULL).
  * Returns the slot, or a negative code (the datagram was not sent). */
-int dht_send_query(struct dht *d, int method, const struct dht_addr *to, const uint8_t *id,
-                   const struct krpc_msg *args, struct dht_txn *proto);
+int dht_send_query(struct dht *d, int method, const struct dht_addr *to,
+                   const uint8_t *id, const struct krpc_msg *args, struct dht_txn *proto);
 /* The table of family index fam (0 IPv4, 1 IPv6), or NULL. */
 struct dht_table *dht_tab(const struct dht *d, int fam);
 /* Asks the timer to fire by at_ms. */
@@ -146,8 +146,8 @@ void dht_search_free_all(struct dht *d);
 /* Starts the lookup of our own id from the table and bootstrap nodes. */
 void dht_bootstrap(struct dht *d);
 /* Starts a search; returns it or NULL (-EAGAIN, SHOAL_ENOMEM in *rc). */
-struct dht_search *dht_search_new(struct dht *d, int kind, const uint8_t target[DHT_ID_LEN],
-                                  int purpose, int *rc);
+struct dht_search *dht_search_new(struct dht *d, int kind,
+                                  const uint8_t target[DHT_ID_LEN], int purpose, int *rc);
 /* Frees the bootstrap names and cancels their look-ups. */
 void dht_boot_names_free(struct dht *d);
 /* Starts the look-ups of the bootstrap names. */

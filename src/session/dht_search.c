@@ -178,7 +178,8 @@ announce(struct dht *d, struct dht_search *s)
             q.token_len = r[i].token_len;
             memcpy(q.token, r[i].token, r[i].token_len);
             struct dht_txn proto = {.kind = TXN_ANNOUNCE};
-            if (dht_send_query(d, KRPC_ANNOUNCE_PEER, &r[i].addr, r[i].id, &q, &proto) >= 0)
+            if (dht_send_query(d, KRPC_ANNOUNCE_PEER, &r[i].addr, r[i].id, &q, &proto) >=
+                0)
                 s->announced++;
         }
     }
@@ -328,7 +329,8 @@ dht_bootstrap(struct dht *d)
         for (int f = 0; f < 2; f++) {
             if (!dht_tab(d, f))
                 continue;
-            if (!s->l[f] && !(s->l[f] = dht_lookup_new(s->kind, s->target, f ? 6 : 4, now)))
+            if (!s->l[f] &&
+                !(s->l[f] = dht_lookup_new(s->kind, s->target, f ? 6 : 4, now)))
                 continue;
             seed(d, s, f, now);
             s->wake[f] = now;
@@ -495,9 +497,10 @@ torrents_tick(struct dht *d, int64_t now)
             continue; /* too many at once: the next tick tries again */
         s->announce_port = d->cfg.read_only ? 0 : d->cfg.peer_port;
         t->searching = 1;
-        t->next_ms = now + (t->npeers == 0                         ? DHT_TORRENT_NONE_MS
-                            : t->npeers < DHT_TORRENT_FEW_PEERS ? DHT_TORRENT_FEW_MS
-                                                                 : DHT_TORRENT_INTERVAL_MS);
+        t->next_ms =
+            now + (t->npeers == 0                      ? DHT_TORRENT_NONE_MS
+                   : t->npeers < DHT_TORRENT_FEW_PEERS ? DHT_TORRENT_FEW_MS
+                                                       : DHT_TORRENT_INTERVAL_MS);
     }
 }
 

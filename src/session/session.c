@@ -28,6 +28,7 @@
 #include "engine/banlist.h"
 #include "engine/disk.h"
 #include "engine/picker.h"
+#include "session/dht.h"
 #include "session/dns.h"
 #include "session/http.h"
 #include "session/tracker_client.h"
@@ -406,6 +407,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
         peer_tick(p, now);
     for (struct torrent *t = ss->torrents; t; t = t->next)
         torrent_tick(t, now);
+    session_dht_tick(ss);
     reap_peers(ss);
     for (struct torrent *t = ss->torrents; t; t = t->next)
         session_emit(ss, SHOAL_EV_TICK, t, NULL, 0, "tick");
@@ -662,6 +664,8 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
         rc = tracker_client_new(&ss->hooks, ss->http, ss->dns, ss->udp, &tcfg,
                                 &ss->tracker);
     }
+    if (!rc && ss->cfg.dht)
+        rc = session_dht_start(ss);
     if (rc)
         goto fail;
     *out = ss;
@@ -728,6 +732,8 @@ shoal_session_free(shoal_session *ss)
         event_del(ss->tick_ev);
     tracker_client_free(ss->tracker);
     ss->tracker = NULL;
+    dht_free(ss->dht); /* saves the table; before the resolver it uses */
+    ss->dht = NULL;
     dns_resolver_free(ss->dns);
     ss->dns = NULL;
     http_client_free(ss->http);

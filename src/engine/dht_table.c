@@ -22,14 +22,18 @@ struct tnode {
     uint8_t id[DHT_ID_LEN];
     struct dht_addr addr;
     uint8_t failures;
-    int64_t last_reply; /* 0: never replied (unverified) */
+    uint8_t replied; /* ever replied: verified (last_reply is set) */
+    uint8_t queried; /* last_query is set */
+    uint8_t pinged;  /* pinged_ms is set */
+    int64_t last_reply;
     int64_t last_query;
-    int64_t pinged_ms; /* last handed out by dht_table_pings, 0 never */
+    int64_t pinged_ms; /* last handed out by dht_table_pings */
 };
 
 struct bucket {
     uint8_t n, nrepl;
-    int64_t changed_ms; /* last add or reply; 0 until first stamped */
+    uint8_t stamped;    /* changed_ms is set */
+    int64_t changed_ms; /* last add or reply */
     struct tnode nodes[DHT_TABLE_K];
     struct tnode repl[DHT_TABLE_REPLACEMENTS];
 };
@@ -51,9 +55,9 @@ quality(const struct tnode *n, int64_t now_ms)
 {
     if (n->failures >= DHT_TABLE_BAD_FAILURES)
         return DHT_BAD;
-    if (n->last_reply && now_ms - n->last_reply < DHT_TABLE_GOOD_MS)
+    if (n->replied && now_ms - n->last_reply < DHT_TABLE_GOOD_MS)
         return DHT_GOOD;
-    if (n->last_reply && n->last_query && now_ms - n->last_query < DHT_TABLE_GOOD_MS)
+    if (n->replied && n->queried && now_ms - n->last_query < DHT_TABLE_GOOD_MS)
         return DHT_GOOD;
     return DHT_QUESTIONABLE;
 }
@@ -67,8 +71,8 @@ to_entry(const struct tnode *n, int replacement, int64_t now_ms,
     e->quality = (uint8_t)quality(n, now_ms);
     e->failures = n->failures;
     e->replacement = (uint8_t)replacement;
-    e->last_reply = n->last_reply;
-    e->last_query = n->last_query;
+    e->last_reply = n->replied ? n->last_reply : 0;
+    e->last_query = n->queried ? n->last_query : 0;
 }
 
 static size_t
@@ -94,15 +98,24 @@ remove_at(struct tnode *arr, uint8_t *n, size_t i)
     (*n)--;
 }
 
+static void
+stamp(struct bucket *b, int64_t now_ms)
+{
+    b->changed_ms = now_ms;
+    b->stamped = 1;
+}
+
 /* Replacement order: nodes that replied before nodes that did not, then
  * the most recent reply, then the most recent query. */
 static int
 better_repl(const struct tnode *a, const struct tnode *b)
 {
-    if ((a->last_reply != 0) != (b->last_reply != 0))
-        return a->last_reply != 0;
-    if (a->last_reply != b->last_reply)
+    if (a->replied != b->replied)
+        return a->replied;
+    if (a->replied && a->last_reply != b->last_reply)
         return a->last_reply > b->last_reply;
+    if (a->queried != b->queried)
+        return a->queried;
     return a->last_query > b->last_query;
 }
 
@@ -126,9 +139,9 @@ promote(struct bucket *b, size_t i, int64_t now_ms)
     if (r < 0)
         return 0;
     b->nodes[i] = b->repl[r];
-    b->nodes[i].pinged_ms = 0;
+    b->nodes[i].pinged = 0;
     remove_at(b->repl, &b->nrepl, (size_t)r);
-    b->changed_ms = now_ms;
+    stamp(b, now_ms);
     return 1;
 }
 
@@ -145,9 +158,11 @@ touch(struct tnode *n, int how, int64_t now_ms)
 {
     if (how == DHT_HEARD_REPLY) {
         n->last_reply = now_ms;
+        n->replied = 1;
         n->failures = 0;
     } else if (how == DHT_HEARD_QUERY) {
         n->last_query = now_ms;
+        n->queried = 1;
     }
 }
 
@@ -198,6 +213,7 @@ split_last(struct dht_table *t)
     struct bucket *old = &t->b[t->nb - 1], *fresh = &t->b[t->nb];
     memset(fresh, 0, sizeof(*fresh));
     fresh->changed_ms = old->changed_ms;
+    fresh->stamped = old->stamped;
     size_t depth = t->nb; /* the new bucket's ids share >= depth bits */
     t->nb++;
     for (size_t i = 0; i < old->n;) {
@@ -239,7 +255,7 @@ victim(const struct bucket *b, int how, int64_t now_ms)
     if (how != DHT_HEARD_REPLY)
         return -1;
     for (int i = 0; i < b->n; i++)
-        if (b->nodes[i].last_reply == 0 && b->nodes[i].failures > 0)
+        if (!b->nodes[i].replied && b->nodes[i].failures > 0)
             return i;
     return -1;
 }
@@ -335,11 +351,11 @@ heard_known(struct bucket *b, struct tnode *n, int in_repl, const struct dht_add
         if (quality(n, now_ms) != DHT_BAD || how != DHT_HEARD_REPLY)
             return DHT_TABLE_IGNORED;
         n->addr = *a;
-        n->last_query = 0;
+        n->queried = 0;
     }
     touch(n, how, now_ms);
     if (how == DHT_HEARD_REPLY)
-        b->changed_ms = now_ms;
+        stamp(b, now_ms);
     if (!in_repl)
         return DHT_TABLE_UPDATED;
     /* A waiting node that replied takes the place of a bad one. */
@@ -393,7 +409,7 @@ dht_table_heard(struct dht_table *t, const uint8_t id[DHT_ID_LEN],
         b = &t->b[bi];
         if (b->n < DHT_TABLE_K) {
             fill(&b->nodes[b->n++], id, a, how, now_ms);
-            b->changed_ms = now_ms;
+            stamp(b, now_ms);
             return DHT_TABLE_ADDED;
         }
         if (bi != t->nb - 1 || !split_last(t))
@@ -402,7 +418,7 @@ dht_table_heard(struct dht_table *t, const uint8_t id[DHT_ID_LEN],
     int v = victim(b, how, now_ms);
     if (v >= 0) {
         fill(&b->nodes[v], id, a, how, now_ms);
-        b->changed_ms = now_ms;
+        stamp(b, now_ms);
         return DHT_TABLE_ADDED;
     }
     return cache(b, id, a, how, now_ms);
@@ -437,10 +453,11 @@ dht_table_pings(struct dht_table *t, int64_t now_ms, struct dht_table_entry *out
             struct tnode *n = &b->nodes[j];
             if (quality(n, now_ms) != DHT_QUESTIONABLE)
                 continue;
-            if (b->nrepl == 0 && n->last_reply != 0)
+            if (b->nrepl == 0 && n->replied)
                 continue;
-            if (n->pinged_ms && now_ms - n->pinged_ms < DHT_TABLE_PING_GAP_MS)
+            if (n->pinged && now_ms - n->pinged_ms < DHT_TABLE_PING_GAP_MS)
                 continue;
+            n->pinged = 1;
             n->pinged_ms = now_ms;
             to_entry(n, 0, now_ms, &out[k++]);
         }
@@ -475,17 +492,35 @@ dht_table_refresh(struct dht_table *t, int64_t now_ms, uint8_t (*targets)[DHT_ID
     size_t k = 0;
     for (size_t i = 0; i < t->nb && k < max; i++) {
         struct bucket *b = &t->b[i];
-        if (b->changed_ms == 0) {
+        if (!b->stamped) {
             /* The table does not know the time before the first call. */
-            b->changed_ms = now_ms;
+            stamp(b, now_ms);
             continue;
         }
         if (now_ms - b->changed_ms < DHT_TABLE_REFRESH_MS)
             continue;
         random_in_bucket(t, i, targets[k++]);
-        b->changed_ms = now_ms;
+        stamp(b, now_ms);
     }
     return k;
+}
+
+/* Inserts entry candidate nd into the sorted prefix out[0..*n) of at most
+ * k entries. */
+static void
+keep_closest(const uint8_t target[DHT_ID_LEN], const struct tnode *nd, int replacement,
+             int64_t now_ms, struct dht_table_entry *out, size_t *n, size_t k)
+{
+    size_t pos = *n;
+    while (pos > 0 && dht_id_cmp_dist(target, nd->id, out[pos - 1].id) < 0)
+        pos--;
+    if (pos >= k)
+        return;
+    size_t last = *n < k ? *n : k - 1;
+    memmove(&out[pos + 1], &out[pos], (last - pos) * sizeof(out[0]));
+    to_entry(nd, replacement, now_ms, &out[pos]);
+    if (*n < k)
+        (*n)++;
 }
 
 size_t
@@ -496,22 +531,14 @@ dht_table_closest(const struct dht_table *t, const uint8_t target[DHT_ID_LEN],
     for (size_t i = 0; i < t->nb; i++) {
         const struct bucket *b = &t->b[i];
         for (size_t j = 0; j < b->n; j++) {
-            const struct tnode *nd = &b->nodes[j];
-            int q = quality(nd, now_ms);
+            int q = quality(&b->nodes[j], now_ms);
             if (q == DHT_BAD || ((flags & DHT_CLOSEST_GOOD) && q != DHT_GOOD))
                 continue;
-            /* Insertion into the sorted prefix out[0..n). */
-            size_t pos = n;
-            while (pos > 0 && dht_id_cmp_dist(target, nd->id, out[pos - 1].id) < 0)
-                pos--;
-            if (pos >= k)
-                continue;
-            size_t last = n < k ? n : k - 1;
-            memmove(&out[pos + 1], &out[pos], (last - pos) * sizeof(out[0]));
-            to_entry(nd, 0, now_ms, &out[pos]);
-            if (n < k)
-                n++;
+            keep_closest(target, &b->nodes[j], 0, now_ms, out, &n, k);
         }
+        for (size_t j = 0; j < b->nrepl; j++)
+            if (quality(&b->repl[j], now_ms) == DHT_GOOD)
+                keep_closest(target, &b->repl[j], 1, now_ms, out, &n, k);
     }
     return n;
 }

@@ -157,10 +157,18 @@ size_t dht_table_refresh(struct dht_table *t, int64_t now_ms,
                          uint8_t (*targets)[DHT_ID_LEN], size_t max);
 
 /*
- * The up to k nodes of the buckets closest to target by XOR distance,
- * closest first; bad nodes are left out, and with DHT_CLOSEST_GOOD so are
- * questionable ones. Replacements are never returned. Returns how many were
- * written into out.
+ * The up to k nodes closest to target by XOR distance, closest first: bucket
+ * members that are not bad (with DHT_CLOSEST_GOOD, only good ones), and
+ * replacements that are good. Returns how many were written into out.
+ *
+ * Why good replacements: with strict splitting, the buckets just above our
+ * own (ids sharing a few bits less with us than the nearest nodes do) hold
+ * about k candidates in a network of any size, and those that come after a
+ * full bucket wait as replacements; they are exactly the nodes a lookup
+ * for a target near us needs (a 1000-node simulation misses one of the
+ * true 8 closest in about 1 lookup of 20 without them). A replacement that
+ * replied within DHT_TABLE_GOOD_MS is as alive as a bucket member, so the
+ * answer includes it; bucket maintenance is unchanged.
  */
 #define DHT_CLOSEST_GOOD 0x1u
 size_t dht_table_closest(const struct dht_table *t, const uint8_t target[DHT_ID_LEN],

@@ -159,6 +159,9 @@ dht_send_query(struct dht *d, int method, const struct dht_addr *to, const uint8
     socklen_t salen;
     if (!dht_addr_allowed(d, to) || dht_addr_to_sockaddr(to, &sa, &salen) != 0)
         return SHOAL_ELOCALONLY;
+    /* Replies name us among the nodes near our id: never ask ourselves. */
+    if (id && !memcmp(id, d->id, DHT_ID_LEN))
+        return SHOAL_EINVAL;
     if (!udp_has_family(d->cfg.udp, sa.ss_family))
         return SHOAL_EINVAL;
     size_t slot;
@@ -933,6 +936,13 @@ dht_info(const struct dht *d, struct dht_info *out)
     out->peers = ss.peers;
     out->torrents = d->ntor;
     out->pending = d->npending;
+    out->searches = d->nsearches;
+}
+
+size_t
+dht_stored(const struct dht *d, const uint8_t ih[DHT_ID_LEN])
+{
+    return dht_store_count(d->store, ih, dht_now(d));
 }
 
 static void

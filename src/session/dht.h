@@ -65,6 +65,7 @@ struct dht_info {
     uint64_t rate_limited; /* queries over an address's rate */
     uint64_t bad_tokens;   /* announce_peer refused with 203 */
     size_t pending;        /* transactions awaiting a reply */
+    size_t searches;       /* lookups of ours running */
 };
 
 /* How a lookup of dht_search() went. */
@@ -149,6 +150,8 @@ int dht_sample(struct dht *d, const struct sockaddr *sa, const uint8_t target[DH
                dht_sample_cb cb, void *user);
 
 void dht_info(const struct dht *d, struct dht_info *out);
+/* Peers held in the store for ih (announced to this node). */
+size_t dht_stored(const struct dht *d, const uint8_t ih[DHT_ID_LEN]);
 
 /*
  * The routing tables as text: "id HEX", then per family and bucket the

@@ -118,6 +118,7 @@ struct dht {
     } votes[DHT_VOTES];
     uint8_t external[4]; /* the address our id was made for, or zeros */
     struct dht_info st;  /* counters; the rest is filled by dht_info() */
+    int closing;         /* dht_free() began: no new searches */
 };
 
 /* dht.c */

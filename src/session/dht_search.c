@@ -210,6 +210,43 @@ find_torrent(struct dht *d, const uint8_t ih[DHT_ID_LEN])
     return NULL;
 }
 
+/*
+ * Kademlia's join: once the lookup of our own id has filled the buckets
+ * near us, one lookup of a random id in each farther bucket's range fills
+ * those too. Without it a new node knows only its own neighbourhood, and
+ * the nodes that join after it only theirs: lookups that start in one half
+ * of the id space would then never find the other.
+ */
+static void
+refresh_all(struct dht *d)
+{
+    for (int f = 0; f < 2; f++) {
+        struct dht_table *t = dht_tab(d, f);
+        if (!t)
+            continue;
+        struct dht_table_stats ts;
+        dht_table_stats(t, dht_now(d), &ts);
+        for (size_t b = 0; b + 1 < ts.buckets && b < DHT_ID_LEN * 8; b++) {
+            uint8_t target[DHT_ID_LEN];
+            for (size_t i = 0; i < DHT_ID_LEN; i += 8) {
+                uint64_t v = d->cfg.h->rand64(d->cfg.h->ctx);
+                memcpy(target + i, &v, i + 8 <= DHT_ID_LEN ? 8 : DHT_ID_LEN - i);
+            }
+            /* The first b bits are ours, bit b is not. */
+            for (size_t bit = 0; bit <= b; bit++) {
+                uint8_t mask = (uint8_t)(0x80u >> (bit % 8));
+                uint8_t mine = d->id[bit / 8] & mask;
+                if (bit == b)
+                    mine ^= mask;
+                target[bit / 8] = (uint8_t)((target[bit / 8] & ~mask) | mine);
+            }
+            int rc;
+            if (!dht_search_new(d, DHT_LOOKUP_FIND_NODE, target, DHT_FOR_REFRESH, &rc))
+                return;
+        }
+    }
+}
+
 /* Ends s: announces, reports and frees it. The done callback runs with s
  * already unlinked, so it may start other searches. */
 static void
@@ -233,6 +270,8 @@ finish(struct dht *d, struct dht_search *s, int64_t now)
     }
     st.announced = s->announced;
     st.ms = now - s->started_ms;
+    if (s->purpose == DHT_FOR_BOOT && st.replies > 0 && !d->closing)
+        refresh_all(d);
     if (s->purpose == DHT_FOR_TORRENT) {
         struct dht_torrent *t = find_torrent(d, s->target);
         if (t)
@@ -550,6 +589,7 @@ void
 dht_search_free_all(struct dht *d)
 {
     int64_t now = dht_now(d);
+    d->closing = 1;
     while (d->searches) {
         struct dht_search *s = d->searches;
         s->announce_port = 0; /* nothing goes out any more */

@@ -290,7 +290,7 @@ run_node(struct dht_ctx *c)
     char id[41];
     hex(st.id, 20, id);
     printf("dht node id %s\n", id);
-    printf("listening on port %d (UDP)\n", st.port);
+    printf("listening on port %d\n", st.port);
     fflush(stdout);
     catch_signals(ss);
     unsigned seconds = 0, next_table = DHT_TABLE_FIRST_S;

@@ -70,6 +70,7 @@ struct dht_torrent {
     int64_t named_ms;
     int64_t next_ms;
     int searching;
+    unsigned tries; /* lookups started so far */
 };
 
 /* A query rate bucket of one address (dht.c). */

@@ -25,7 +25,10 @@
 /* A torrent is looked up again after this long; sooner with few peers. */
 #define DHT_TORRENT_INTERVAL_MS (15 * 60 * 1000)
 #define DHT_TORRENT_FEW_MS      (2 * 60 * 1000)
+/* With no peer at all the lookups come sooner, the first ones sooner
+ * still: a seeder that started a moment before may not have announced yet. */
 #define DHT_TORRENT_NONE_MS     (30 * 1000)
+#define DHT_TORRENT_NONE_MIN_MS (4 * 1000)
 #define DHT_TORRENT_FEW_PEERS   8
 /* With no table yet, a torrent's lookup waits this long and tries again. */
 #define DHT_TORRENT_EMPTY_MS 5000
@@ -536,8 +539,12 @@ torrents_tick(struct dht *d, int64_t now)
             continue; /* too many at once: the next tick tries again */
         s->announce_port = d->cfg.read_only ? 0 : d->cfg.peer_port;
         t->searching = 1;
+        int64_t none = (int64_t)DHT_TORRENT_NONE_MIN_MS << (t->tries < 4 ? t->tries : 4);
+        if (none > DHT_TORRENT_NONE_MS)
+            none = DHT_TORRENT_NONE_MS;
+        t->tries++;
         t->next_ms =
-            now + (t->npeers == 0                      ? DHT_TORRENT_NONE_MS
+            now + (t->npeers == 0                      ? none
                    : t->npeers < DHT_TORRENT_FEW_PEERS ? DHT_TORRENT_FEW_MS
                                                        : DHT_TORRENT_INTERVAL_MS);
     }

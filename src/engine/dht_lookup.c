@@ -41,6 +41,8 @@ struct dht_lookup {
     int family;
     uint8_t target[DHT_ID_LEN];
     int done;
+    int has_self;
+    uint8_t self[DHT_ID_LEN];
     uint32_t next_qid;
     uint32_t inflight;
     struct dht_lookup_stats st;
@@ -98,6 +100,19 @@ dht_lookup_done(const struct dht_lookup *l)
 }
 
 /* ------------------------------------------------------------------ candidates */
+
+void
+dht_lookup_set_self(struct dht_lookup *l, const uint8_t self[DHT_ID_LEN])
+{
+    memcpy(l->self, self, DHT_ID_LEN);
+    l->has_self = 1;
+}
+
+static int
+is_self(const struct dht_lookup *l, const uint8_t *id)
+{
+    return id && l->has_self && memcmp(id, l->self, DHT_ID_LEN) == 0;
+}
 
 /* Where a candidate of this id belongs in the sorted array. */
 static size_t
@@ -175,7 +190,7 @@ addr_fits(const struct dht_lookup *l, const struct dht_addr *a)
 int
 dht_lookup_add(struct dht_lookup *l, const uint8_t *id, const struct dht_addr *a)
 {
-    if (!addr_fits(l, a) || known(l, id, a))
+    if (!addr_fits(l, a) || is_self(l, id) || known(l, id, a))
         return 0;
     return insert(l, id, a, 1) >= 0;
 }
@@ -341,7 +356,7 @@ static void
 add_named(struct dht_lookup *l, const uint8_t *id, const struct dht_addr *a,
           uint32_t depth)
 {
-    if (!addr_fits(l, a))
+    if (!addr_fits(l, a) || is_self(l, id))
         return;
     for (size_t i = 0; i < l->nc; i++) {
         struct cand *c = &l->c[i];
@@ -460,10 +475,11 @@ dht_lookup_peers(const struct dht_lookup *l, size_t *n)
     return l->peers;
 }
 
-const uint8_t (*dht_lookup_samples(const struct dht_lookup *l, size_t *n))[DHT_ID_LEN]
+const uint8_t *
+dht_lookup_samples(const struct dht_lookup *l, size_t *n)
 {
     *n = l->nsamples;
-    return (const uint8_t(*)[DHT_ID_LEN])l->samples;
+    return (const uint8_t *)l->samples;
 }
 
 size_t

@@ -110,6 +110,11 @@ struct dht_lookup *dht_lookup_new(int kind, const uint8_t target[DHT_ID_LEN], in
                                   int64_t now_ms);
 void dht_lookup_free(struct dht_lookup *l);
 
+/* Our own node id: a node named with it is never a candidate (other nodes
+ * know us, and a query to ourselves would only time out). Call it before
+ * adding seeds. */
+void dht_lookup_set_self(struct dht_lookup *l, const uint8_t self[DHT_ID_LEN]);
+
 /*
  * Adds a seed: a node of the table (id given) or a bootstrap address (id
  * NULL: such nodes sort after every node of known id until their reply
@@ -160,8 +165,9 @@ const uint8_t *dht_lookup_target(const struct dht_lookup *l);
  * [old n, new n) after each reply. */
 const struct dht_addr *dht_lookup_peers(const struct dht_lookup *l, size_t *n);
 
-/* The collected BEP 51 samples, *n of them (same lifetime rule as peers). */
-const uint8_t (*dht_lookup_samples(const struct dht_lookup *l, size_t *n))[DHT_ID_LEN];
+/* The collected BEP 51 samples: *n infohashes of DHT_ID_LEN bytes each,
+ * one after the other (same lifetime rule as peers). */
+const uint8_t *dht_lookup_samples(const struct dht_lookup *l, size_t *n);
 
 /* Up to max of the candidates that replied, closest to the target first,
  * with their tokens (token_len 0 when they gave none). Returns how many. */

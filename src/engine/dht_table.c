@@ -176,19 +176,22 @@ fill(struct tnode *n, const uint8_t id[DHT_ID_LEN], const struct dht_addr *a, in
     touch(n, how, now_ms);
 }
 
-/* Where an address already is in the table: bucket and slot, or NULL. */
+/* Where an address already is in the table (by_host: any port, and for
+ * IPv6 any address of the same /64, which one host holds whole): bucket and
+ * slot, or NULL. */
 static struct tnode *
-find_addr(struct dht_table *t, const struct dht_addr *a, int whole_ip, size_t *bi,
+find_addr(struct dht_table *t, const struct dht_addr *a, int by_host, size_t *bi,
           int *in_repl, size_t *slot)
 {
+    size_t host = by_host ? (a->len == 16 ? 8 : 4) : 0;
     for (size_t i = 0; i < t->nb; i++) {
         struct bucket *b = &t->b[i];
         for (int r = 0; r < 2; r++) {
             struct tnode *arr = r ? b->repl : b->nodes;
             size_t n = r ? b->nrepl : b->n;
             for (size_t j = 0; j < n; j++) {
-                int same = whole_ip ? memcmp(arr[j].addr.ip, a->ip, a->len) == 0
-                                    : dht_addr_eq(&arr[j].addr, a);
+                int same = host ? memcmp(arr[j].addr.ip, a->ip, host) == 0
+                                : dht_addr_eq(&arr[j].addr, a);
                 if (same) {
                     *bi = i;
                     *in_repl = r;

@@ -33,10 +33,10 @@
  *     questionable, to be pinged.
  * A node with our own id, of the other family, with port 0, or (with
  * DHT_TABLE_BEP42, for an address dht_id_exempt() does not exempt) with an
- * id that does not match its address is refused; so is a second id for an
- * IP address already in the table, except for exempt addresses (tests run
- * many nodes on 127.0.0.1). A known id heard from another address keeps the
- * old address unless the old entry is bad.
+ * id that does not match its address is refused; a second id for an IP
+ * address (for IPv6, a /64) already in the table is ignored, except for
+ * exempt addresses (tests run many nodes on 127.0.0.1). A known id heard from another
+ * address keeps the old address unless the old entry is bad.
  *
  * Not thread-safe: one thread (the session's loop) owns a table.
  */

@@ -297,14 +297,22 @@ teardown(void **state)
     return 0;
 }
 
+static int
+cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static void
 test_find_node_converges(void **state)
 {
     (void)state;
     struct fnet *n = the_net;
     uint64_t rng = 1;
-    uint32_t max_rt = 0, total_q = 0;
-    for (int round = 0; round < 50; round++) {
+    enum { ROUNDS = 100 };
+    uint32_t rt[ROUNDS], q[ROUNDS];
+    for (int round = 0; round < ROUNDS; round++) {
         uint8_t target[20];
         random_id(&rng, target);
         size_t from = (size_t)(rng_next(&rng) % n->n);
@@ -322,16 +330,19 @@ test_find_node_converges(void **state)
         assert_int_equal(st.failures, 0);
         assert_true(st.queries <= DHT_LOOKUP_MAX_QUERIES);
         assert_true(st.finished_ms > 0);
-        if (st.round_trips > max_rt)
-            max_rt = st.round_trips;
-        total_q += st.queries;
+        rt[round] = st.round_trips;
+        q[round] = st.queries;
         dht_lookup_free(l);
     }
-    /* log2(1000) is about 10: a lookup needs a handful of rounds. */
+    qsort(rt, ROUNDS, sizeof(rt[0]), cmp_u32);
+    qsort(q, ROUNDS, sizeof(q[0]), cmp_u32);
     print_message(
-        "find_node over %d nodes: %.1f queries per lookup, at most %u round trips\n", NN,
-        total_q / 50.0, max_rt);
-    assert_true(max_rt <= 6);
+        "find_node over %d nodes: queries median %u p95 %u, round trips median %u "
+        "p95 %u (log2 N = 10)\n",
+        NN, q[ROUNDS / 2], q[ROUNDS * 95 / 100], rt[ROUNDS / 2], rt[ROUNDS * 95 / 100]);
+    /* The issue's goal, log2(N) / 2 round trips at the median, holds with
+     * room to spare when every node's table is complete. */
+    assert_true(rt[ROUNDS / 2] <= 5);
 }
 
 static void
@@ -395,7 +406,7 @@ test_get_peers(void **state)
     for (size_t i = 0; i < 8; i++)
         n->holds[close[i]] = 1;
     struct dht_lookup *l = dht_lookup_new(DHT_LOOKUP_GET_PEERS, target, 4, 0);
-    seed_from(n, l, 500, target);
+    seed_from(n, l, n->n / 2, target);
     struct run r;
     run_lookup(n, l, &r);
     check_found(n, l, target);
@@ -679,9 +690,42 @@ test_samples(void **state)
     m.num = 30;
     assert_int_equal(dht_lookup_reply(l, acts[0].qid, &a, &m, 1), 0);
     size_t n;
-    const uint8_t(*s)[20] = dht_lookup_samples(l, &n);
+    const uint8_t *s = dht_lookup_samples(l, &n);
     assert_int_equal(n, 25);
-    assert_int_equal(s[24][0], 24);
+    assert_int_equal(s[24 * 20], 24);
+    dht_lookup_free(l);
+}
+
+static void
+test_self_is_never_a_candidate(void **state)
+{
+    (void)state;
+    uint8_t target[20] = {0}, self[20], other[20];
+    memset(self, 0x01, 20);
+    memset(other, 0x02, 20);
+    struct dht_lookup *l = dht_lookup_new(DHT_LOOKUP_FIND_NODE, target, 4, 0);
+    dht_lookup_set_self(l, self);
+    struct dht_addr a = node_addr(1), b = node_addr(2), c = node_addr(3);
+    assert_int_equal(dht_lookup_add(l, self, &a), 0);
+    assert_int_equal(dht_lookup_add(l, other, &b), 1);
+    struct dht_lookup_action acts[4];
+    int64_t wake;
+    assert_int_equal(dht_lookup_step(l, 0, acts, 4, &wake), 1);
+    /* The reply names us (closest of all to the target) and nobody else. */
+    uint8_t nodes[KRPC_NODE4_LEN];
+    krpc_put_node(nodes, self, c.ip, 4, c.port);
+    struct krpc_msg m;
+    krpc_response_init(&m, (const uint8_t *)"aa", 2, other);
+    m.nodes.p = nodes;
+    m.nodes.len = sizeof(nodes);
+    m.has |= KRPC_HAS_NODES;
+    assert_int_equal(dht_lookup_reply(l, acts[0].qid, &b, &m, 5), 0);
+    assert_int_equal(dht_lookup_step(l, 5, acts, 4, &wake), 0);
+    assert_true(dht_lookup_done(l));
+    struct dht_lookup_stats st;
+    dht_lookup_stats(l, &st);
+    assert_int_equal(st.candidates, 1);
+    assert_int_equal(st.queries, 1);
     dht_lookup_free(l);
 }
 
@@ -719,6 +763,7 @@ main(void)
         cmocka_unit_test(test_hostile_replies),
         cmocka_unit_test(test_endless_chain_hits_query_cap),
         cmocka_unit_test(test_samples),
+        cmocka_unit_test(test_self_is_never_a_candidate),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -459,6 +459,18 @@ test_one_node_per_public_ip(void **state)
     make_id(id, 0x80, 2);
     pub.port = 1001;
     assert_int_equal(dht_table_heard(t, id, &pub, DHT_HEARD_REPLY, 0), DHT_TABLE_IGNORED);
+    /* IPv6: one node per /64. */
+    struct dht_table *t6 = dht_table_new(ZERO, 6, 0, 1);
+    struct dht_addr v6 = {
+        .len = 16, .ip = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1}, .port = 1};
+    make_id(id, 0x80, 1);
+    assert_int_equal(dht_table_heard(t6, id, &v6, DHT_HEARD_REPLY, 0), DHT_TABLE_ADDED);
+    v6.ip[15] = 9;
+    make_id(id, 0x80, 2);
+    assert_int_equal(dht_table_heard(t6, id, &v6, DHT_HEARD_REPLY, 0), DHT_TABLE_IGNORED);
+    v6.ip[7] = 2;
+    assert_int_equal(dht_table_heard(t6, id, &v6, DHT_HEARD_REPLY, 0), DHT_TABLE_ADDED);
+    dht_table_free(t6);
     /* Loopback: many nodes on one address, ports apart (tests). */
     struct dht_addr lo = {.len = 4, .ip = {127, 0, 0, 1}, .port = 1000};
     for (uint32_t i = 0; i < 5; i++) {

@@ -314,6 +314,7 @@ dht_search_new(struct dht *d, int kind, const uint8_t target[DHT_ID_LEN], int pu
             *rc = SHOAL_ENOMEM;
             break;
         }
+        dht_lookup_set_self(s->l[f], d->id);
         if (seed(d, s, f, now) == 0) {
             /* Nobody to ask in this family. */
             dht_lookup_free(s->l[f]);
@@ -371,9 +372,11 @@ dht_bootstrap(struct dht *d)
         for (int f = 0; f < 2; f++) {
             if (!dht_tab(d, f))
                 continue;
-            if (!s->l[f] &&
-                !(s->l[f] = dht_lookup_new(s->kind, s->target, f ? 6 : 4, now)))
-                continue;
+            if (!s->l[f]) {
+                if (!(s->l[f] = dht_lookup_new(s->kind, s->target, f ? 6 : 4, now)))
+                    continue;
+                dht_lookup_set_self(s->l[f], d->id);
+            }
             seed(d, s, f, now);
             s->wake[f] = now;
         }

@@ -391,7 +391,6 @@ run_lookup(struct dht_ctx *c, const char *what)
     uint64_t seconds = 0, retry_at = 0;
     unsigned tries = 0;
     int running = 0;
-    int announced = 0;
     while (!got_stop && seconds < c->timeout_s) {
         if (!running && seconds >= retry_at) {
             lk.done = 0;
@@ -411,12 +410,12 @@ run_lookup(struct dht_ctx *c, const char *what)
         }
         if (running && lk.done) {
             running = 0;
-            announced += (int)lk.st.announced;
             fprintf(stderr,
                     "shoal dht lookup: %zu peers; %u queries, %u round trips, %u ms%s\n",
                     lk.nseen, lk.st.queries, lk.st.round_trips, (unsigned)lk.st.ms,
                     lk.st.announced ? ", announced" : "");
-            if (lk.nseen > 0)
+            /* Once announced, a second lookup would find our own port. */
+            if (lk.nseen > 0 || lk.st.announced > 0)
                 break;
             retry_at = seconds + DHT_LOOKUP_RETRY_S;
         }

@@ -52,8 +52,6 @@
 #define DHT_SWEEP_MS (60 * 1000)
 /* A saved table larger than this is not read: a full one is 100 KB. */
 #define DHT_STATE_MAX (512 * 1024)
-/* Replies naming the same external address before our id follows it. */
-#define DHT_VOTES_NEEDED 4
 /* Our client version (BEP 20 style): "SH", 0.1. */
 static const uint8_t dht_version[4] = {'S', 'H', 0, 1};
 
@@ -111,16 +109,11 @@ static int
 send_msg(struct dht *d, const struct krpc_msg *m, const struct sockaddr *to,
          socklen_t tolen, size_t cap)
 {
-    uint8_t mem[KRPC_MAX_PACKET];
     struct buf b;
     buf_init(&b, cap);
     int rc = krpc_encode(m, &b);
-    if (!rc && b.len <= sizeof(mem)) {
-        memcpy(mem, b.data, b.len);
-        rc = udp_send(d->cfg.udp, mem, b.len, to, tolen);
-    } else if (!rc) {
-        rc = SHOAL_ETOOBIG;
-    }
+    if (!rc)
+        rc = udp_send(d->cfg.udp, b.data, b.len, to, tolen);
     buf_cleanup(&b);
     return rc;
 }
@@ -267,7 +260,7 @@ rebuild_tables(struct dht *d, int64_t now)
  * public IPv4 address our id does not fit, the id follows it, so that
  * nodes enforcing BEP 42 keep us. */
 static void
-vote_ip(struct dht *d, const struct krpc_msg *m)
+vote_ip(struct dht *d, const struct krpc_msg *m, const struct dht_addr *from)
 {
     if (!(m->has & KRPC_HAS_IP) || m->ip_len != 6 || dht_id_exempt(m->ip, 4))
         return;
@@ -282,7 +275,15 @@ vote_ip(struct dht *d, const struct krpc_msg *m)
     }
     if (slot == DHT_VOTES)
         return; /* full of other claims: they age out at the next change */
+    /* One vote per node address: one liar cannot move our id. */
+    uint8_t key[18];
+    size_t klen = dht_addr_to_compact(from, key);
+    uint64_t voter = siphash24(d->rate_k0, d->rate_k1, key, klen);
+    for (unsigned i = 0; i < d->votes[slot].n; i++)
+        if (d->votes[slot].voters[i] == voter)
+            return;
     memcpy(d->votes[slot].ip, m->ip, 4);
+    d->votes[slot].voters[d->votes[slot].n] = voter;
     if (++d->votes[slot].n < DHT_VOTES_NEEDED)
         return;
     memset(d->votes, 0, sizeof(d->votes));
@@ -565,7 +566,7 @@ on_reply(struct dht *d, const struct krpc_msg *m, const struct dht_addr *from,
         struct dht_table *t = dht_tab(d, fam_of(from));
         if (t)
             dht_table_heard(t, m->id, from, DHT_HEARD_REPLY, now);
-        vote_ip(d, m);
+        vote_ip(d, m, from);
     }
     switch (copy.kind) {
     case TXN_LOOKUP:
@@ -662,36 +663,54 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------------ saved table */
 
-/* Loads id and nodes from the state file; a missing or broken file
- * leaves the node as it was (new id, empty tables). */
-static void
-load_state(struct dht *d, int64_t now)
-{
-    uint8_t *data = NULL;
-    size_t len = 0;
-    if (file_read_capped(d->state_path, DHT_STATE_MAX, FILE_READ_REGULAR, &data, &len,
-                         NULL) != 0)
-        return;
+/* The table of a state file: its id and compact nodes. */
+struct saved {
+    uint8_t *data;
     struct benc_doc doc;
-    memset(&doc, 0, sizeof(doc));
-    if (benc_decode(&doc, data, len, 64, NULL, NULL) != 0 || doc.tok[0].type != BENC_DICT)
-        goto out;
-    uint32_t t = benc_dict_get_type(&doc, 0, "id", BENC_STR);
-    size_t n;
-    if (t) {
-        const uint8_t *id = benc_str(&doc, t, &n);
-        if (n == DHT_ID_LEN)
-            memcpy(d->id, id, DHT_ID_LEN);
-    }
+    int ok;
+};
+
+/* Reads the state file; a missing or broken one leaves s->ok at 0 and
+ * the node as it would be without (a new id, empty tables). */
+static void
+saved_read(const char *path, struct saved *s)
+{
+    size_t len = 0;
+    memset(s, 0, sizeof(*s));
+    s->ok = file_read_capped(path, DHT_STATE_MAX, FILE_READ_REGULAR, &s->data, &len,
+                             NULL) == 0 &&
+            benc_decode(&s->doc, s->data, len, 64, NULL, NULL) == 0 &&
+            s->doc.tok[0].type == BENC_DICT;
+}
+
+static void
+saved_free(struct saved *s)
+{
+    benc_doc_cleanup(&s->doc);
+    xfree(s->data);
+}
+
+/* The saved string `key` when it is a whole number of `each`-byte
+ * entries, else NULL. */
+static const uint8_t *
+saved_str(const struct saved *s, const char *key, size_t each, size_t *n)
+{
+    uint32_t t = s->ok ? benc_dict_get_type(&s->doc, 0, key, BENC_STR) : 0;
+    if (!t)
+        return NULL;
+    const uint8_t *p = benc_str(&s->doc, t, n);
+    return *n % each == 0 ? p : NULL;
+}
+
+/* The saved nodes go in as questionable: pinged, then kept or dropped. */
+static void
+saved_nodes(struct dht *d, const struct saved *s, int64_t now)
+{
     for (int f = 0; f < 2; f++) {
-        if (!d->t[f])
-            continue;
-        t = benc_dict_get_type(&doc, 0, f ? "nodes6" : "nodes", BENC_STR);
-        if (!t)
-            continue;
-        const uint8_t *p = benc_str(&doc, t, &n);
-        size_t each = f ? KRPC_NODE6_LEN : KRPC_NODE4_LEN;
-        for (size_t i = 0; i < n / each; i++) {
+        size_t n = 0, each = f ? KRPC_NODE6_LEN : KRPC_NODE4_LEN;
+        const uint8_t *p =
+            d->t[f] ? saved_str(s, f ? "nodes6" : "nodes", each, &n) : NULL;
+        for (size_t i = 0; p && i < n / each; i++) {
             uint8_t id[DHT_ID_LEN];
             struct dht_addr a;
             dht_node_from_compact(p, i, f ? 6 : 4, id, &a);
@@ -699,9 +718,6 @@ load_state(struct dht *d, int64_t now)
                 dht_table_heard(d->t[f], id, &a, DHT_HEARD_SAVED, now);
         }
     }
-out:
-    benc_doc_cleanup(&doc);
-    xfree(data);
 }
 
 int
@@ -776,34 +792,27 @@ dht_new(const struct dht_cfg *cfg, struct dht **out)
     d->timer = evtimer_new(cfg->base, on_timer, d);
     if (!d->store || !d->timer)
         goto fail;
+    rc = 0;
     /* The id first (it may come from the saved state), then the tables. */
-    if (d->state_path) {
-        uint8_t *data = NULL;
-        size_t len = 0;
-        struct benc_doc doc;
-        memset(&doc, 0, sizeof(doc));
-        if (file_read_capped(d->state_path, DHT_STATE_MAX, FILE_READ_REGULAR, &data, &len,
-                             NULL) == 0 &&
-            benc_decode(&doc, data, len, 64, NULL, NULL) == 0 &&
-            doc.tok[0].type == BENC_DICT) {
-            uint32_t t = benc_dict_get_type(&doc, 0, "id", BENC_STR);
-            size_t n = 0;
-            const uint8_t *id = t ? benc_str(&doc, t, &n) : NULL;
-            if (id && n == DHT_ID_LEN)
-                memcpy(d->id, id, DHT_ID_LEN);
-        }
-        benc_doc_cleanup(&doc);
-        xfree(data);
-    }
-    for (int f = 0; f < 2; f++) {
+    struct saved sv;
+    memset(&sv, 0, sizeof(sv));
+    if (d->state_path)
+        saved_read(d->state_path, &sv);
+    size_t idlen = 0;
+    const uint8_t *id = saved_str(&sv, "id", DHT_ID_LEN, &idlen);
+    if (id && idlen == DHT_ID_LEN)
+        memcpy(d->id, id, DHT_ID_LEN);
+    for (int f = 0; f < 2 && !rc; f++) {
         if (!udp_has_family(cfg->udp, f ? AF_INET6 : AF_INET))
             continue;
-        d->t[f] = dht_table_new(d->id, f ? 6 : 4, DHT_TABLE_BEP42, rnd(d));
-        if (!d->t[f])
-            goto fail;
+        if (!(d->t[f] = dht_table_new(d->id, f ? 6 : 4, DHT_TABLE_BEP42, rnd(d))))
+            rc = SHOAL_ENOMEM;
     }
-    if (d->state_path)
-        load_state(d, now);
+    if (!rc)
+        saved_nodes(d, &sv, now);
+    saved_free(&sv);
+    if (rc)
+        goto fail;
     struct udp_handler h = {on_datagram, d};
     udp_mux_set_handler(cfg->udp, UDP_DHT, &h);
     d->st.port = udp_port(cfg->udp, AF_INET);
@@ -823,11 +832,13 @@ dht_new(const struct dht_cfg *cfg, struct dht **out)
         names = routers + 4; /* none: the routers are outside */
     for (size_t i = 0; names[i] && d->nboot_names < DHT_MAX_BOOTSTRAP; i++) {
         char **nb = xreallocarray(d->boot_names, d->nboot_names + 1, sizeof(char *));
+        rc = SHOAL_ENOMEM;
         if (!nb)
             goto fail;
         d->boot_names = nb;
         if (!(d->boot_names[d->nboot_names] = xstrdup(names[i])))
             goto fail;
+        rc = 0;
         d->nboot_names++;
     }
     d->next_house_ms = now;
@@ -839,6 +850,8 @@ dht_new(const struct dht_cfg *cfg, struct dht **out)
     *out = d;
     return 0;
 fail:
+    xfree(d->state_path); /* nothing of a half-made node is saved */
+    d->state_path = NULL;
     dht_free(d);
     return rc;
 }

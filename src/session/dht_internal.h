@@ -84,8 +84,10 @@ struct dht_rate {
  * newcomer takes a slot over (with a full bucket, which costs a flood
  * nothing it could not get by changing its address). */
 #define DHT_RATE_SLOTS 1024
-/* BEP 42 votes on our external address kept. */
-#define DHT_VOTES 8
+/* BEP 42 votes on our external address kept, and the distinct nodes
+ * that must name the same address before our id follows it. */
+#define DHT_VOTES        8
+#define DHT_VOTES_NEEDED 4
 
 struct dht {
     struct dht_cfg cfg;
@@ -116,6 +118,7 @@ struct dht {
     struct {
         uint8_t ip[4];
         unsigned n;
+        uint64_t voters[DHT_VOTES_NEEDED];
     } votes[DHT_VOTES];
     uint8_t external[4]; /* the address our id was made for, or zeros */
     struct dht_info st;  /* counters; the rest is filled by dht_info() */

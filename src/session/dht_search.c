@@ -540,7 +540,7 @@ torrents_tick(struct dht *d, int64_t now)
             dht_search_new(d, DHT_LOOKUP_GET_PEERS, t->ih, DHT_FOR_TORRENT, &rc);
         if (!s)
             continue; /* too many at once: the next tick tries again */
-        s->announce_port = d->cfg.read_only ? 0 : d->cfg.peer_port;
+        s->announce_port = d->cfg.peer_port;
         t->searching = 1;
         int64_t none = (int64_t)DHT_TORRENT_NONE_MIN_MS << (t->tries < 4 ? t->tries : 4);
         if (none > DHT_TORRENT_NONE_MS)

@@ -171,6 +171,26 @@ run_until_done(struct found *f)
         run(50);
 }
 
+struct sampled {
+    const uint8_t *want;
+    int done, rc, hit;
+    int64_t num, interval;
+};
+
+static void
+on_sample(void *user, int rc, const uint8_t (*ih)[DHT_ID_LEN], size_t n, int64_t num,
+          int64_t interval)
+{
+    struct sampled *s = user;
+    s->done = 1;
+    s->rc = rc;
+    s->num = num;
+    s->interval = interval;
+    for (size_t i = 0; i < n; i++)
+        if (!memcmp(ih[i], s->want, DHT_ID_LEN))
+            s->hit = 1;
+}
+
 static void
 test_join_announce_lookup(void **state)
 {
@@ -202,6 +222,24 @@ test_join_announce_lookup(void **state)
     run_until_done(&g);
     assert_true(g.done);
     assert_true(g.hit);
+
+    /* BEP 51: b's store (or a's) holds ih; a sample names it. */
+    struct sampled sm = {0};
+    sm.want = ih;
+    for (int k = 0; k < 2 && !sm.hit; k++) {
+        memset(&sm, 0, sizeof(sm));
+        sm.want = ih;
+        assert_int_equal(
+            dht_sample(c.d, (struct sockaddr *)(k ? &b.sa : &a.sa), ih, on_sample, &sm),
+            0);
+        for (int i = 0; i < 40 && !sm.done; i++)
+            run(25);
+        assert_true(sm.done);
+        assert_int_equal(sm.rc, 0);
+    }
+    assert_true(sm.hit);
+    assert_true(sm.num >= 1);
+    assert_true(sm.interval > 0);
 
     /* A torrent of the session: its peers come up through on_peers. */
     dht_torrent_want(c.d, ih, 0);

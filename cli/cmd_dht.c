@@ -284,7 +284,7 @@ run_node(struct dht_ctx *c)
         return rc;
     struct shoal_dht_status st;
     shoal_session_dht_status(ss, &st);
-    if (c->port_set && c->port && st.port != c->port)
+    if (c->port && st.port != c->port)
         fprintf(stderr, "shoal dht: port %d is in use; listening on %d instead\n",
                 c->port, st.port);
     char id[41];

@@ -12,6 +12,9 @@ node here is 127.0.0.1) join one network. Then:
     another infohash; L's own get_peers finds 127.0.0.1:5555, and L's
     store took shoal's announce_peer (its dht.dht_torrents counter).
 S's table (SIGUSR1) shows L as a good node: L answered S's queries.
+Last, libtorrent with uTP on dials a shoal seeder: its uTP attempt on the
+port shoal's UDP socket shares with TCP gets a reset, and it falls back to
+TCP at once.
 """
 import os
 import signal
@@ -150,6 +153,45 @@ def main():
     del ses
     rc = procs.stop(s)
     checks.check(rc == 143, "S stops on SIGTERM (exit %s)" % rc)
+    utp_falls_back()
+
+
+def utp_falls_back():
+    """libtorrent with uTP on tries uTP first on the port shoal's UDP socket
+    shares with TCP: the reset makes it fall back to TCP at once."""
+    data = os.path.join(work, "share", "f.bin")
+    os.makedirs(os.path.dirname(data))
+    with open(data, "wb") as f:
+        f.write(os.urandom(1_000_000))
+    tor = os.path.join(work, "f.torrent")
+    subprocess.run([SHOAL, "create", data, "-o", tor], check=True, capture_output=True)
+    sout = os.path.join(work, "seed")
+    seed = procs.start([SHOAL, "seed", tor, "-d", os.path.dirname(data), "--port", "0"], sout)
+    port = shoal_port(sout)
+    cat = lt.alert.category_t
+    ses = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False,
+                      "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+                      "enable_outgoing_utp": True, "enable_incoming_utp": True,
+                      "out_enc_policy": 2, "in_enc_policy": 2,
+                      "alert_mask": cat.peer_notification | cat.connect_notification})
+    params = lt.add_torrent_params()
+    params.ti = lt.torrent_info(tor)
+    params.save_path = os.path.join(work, "lt-got")
+    h = ses.add_torrent(params)
+    t0 = time.time()
+    h.connect_peer(("127.0.0.1", port))
+    reset = False
+    while time.time() - t0 < 30 and not h.status().is_seeding:
+        for a in ses.pop_alerts():
+            m = a.message()
+            reset |= "uTP" in m and "reset" in m.lower()
+        time.sleep(0.05)
+    took = time.time() - t0
+    checks.check(reset, "libtorrent's uTP connect to shoal's port is reset")
+    checks.check(h.status().is_seeding and took < 10,
+                 "libtorrent falls back to TCP and downloads in %.1f s" % took)
+    del ses
+    procs.stop(seed)
 
 
 try:

@@ -175,6 +175,10 @@ udp_mux_new(struct event_base *base, int local_only, int port, struct udp_mux **
     u->local_only = local_only;
     u->s4.fd = u->s6.fd = -1;
     int rc = sock_open(u, &u->s4, AF_INET, port);
+    /* Both families on one port number, the one IPv4 got when any would
+     * do: the DHT tells others a single port (BEP 32). */
+    if (!rc && port == 0 && u->s4.fd >= 0)
+        port = sockaddr_bound_port(u->s4.fd);
     if (!rc)
         rc = sock_open(u, &u->s6, AF_INET6, port);
     if (rc) {

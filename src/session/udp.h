@@ -69,7 +69,8 @@ enum udp_kind udp_classify(const uint8_t *p, size_t n);
 /*
  * Opens the session's UDP sockets, IPv4 and IPv6, bound to port (0: any)
  * on every address, or on loopback only when local_only is set; a port in
- * use falls back to one the system picks. A family the host lacks is left
+ * use falls back to one the system picks. With port 0 the IPv6 socket
+ * takes the number the IPv4 one got, when it is free. A family the host lacks is left
  * out. Keeps base, which must outlive the mux. Returns 0 and *out, or
  * SHOAL_ENOMEM.
  */

@@ -5,7 +5,9 @@ form a network; `shoal dht lookup --announce` announces a peer through A.
 Then A stops (saving its table) and a lookup that starts from A's saved
 table, with no bootstrap node at all, finds the peer: the restart needs no
 router. The same lookup without the table finds nothing (exit 1), so it was
-the table that did it. A bad infohash is refused with exit 2.
+the table that did it. A bad infohash is refused with exit 2. Over IPv6
+(BEP 32) a lookup through A's ::1 socket, on the same port number, finds a
+peer announced there.
 
 Then the session commands: a `shoal seed` of a torrent with no tracker,
 bootstrapped from A's network, announces itself, and a `shoal get` of the
@@ -13,6 +15,7 @@ same torrent, which knows only the bootstrap node, finds the seeder through
 the DHT and downloads the file byte-identical.
 """
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +40,15 @@ def lookup(*args, timeout=40):
     r = subprocess.run([SHOAL, "dht", "lookup"] + list(args), capture_output=True, text=True,
                        timeout=timeout, env=dict(os.environ, SHOAL_LOCAL_ONLY="1"))
     return r.returncode, r.stdout.split(), r.stderr
+
+
+def have_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
 
 
 def table_nodes(out):
@@ -64,6 +76,18 @@ def main():
     rc, peers, err = lookup(IH, "--bootstrap", boot, "--timeout", "20")
     checks.check(rc == 0 and "127.0.0.1:7777" in peers,
                  "another lookup through A finds 127.0.0.1:7777 (exit %d)" % rc)
+
+    # IPv6 (BEP 32): the same over ::1, on the same port number.
+    if have_ipv6():
+        ih6 = "6b" * 20
+        rc, peers, err = lookup(ih6, "--bootstrap", "[::1]:%d" % pa, "--announce", "6666",
+                                "--timeout", "5")
+        rc, peers, err = lookup(ih6, "--bootstrap", "[::1]:%d" % pa, "--timeout", "20")
+        checks.check(rc == 0 and "[::1]:6666" in peers,
+                     "over IPv6, a lookup through [::1]:%d finds [::1]:6666 (exit %d)"
+                     % (pa, rc))
+    else:
+        print("skip  IPv6: this host has no ::1")
 
     rc = procs.stop(a)
     checks.check(rc == 143 and os.path.exists(state), "A stops and leaves its table in a file")

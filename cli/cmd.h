@@ -41,6 +41,7 @@ extern const struct cmd_entry cmd_get;
 extern const struct cmd_entry cmd_seed;
 extern const struct cmd_entry cmd_share;
 extern const struct cmd_entry cmd_tracker;
+extern const struct cmd_entry cmd_dht;
 extern const struct cmd_entry cmd_config;
 
 /* Every command, in the order `shoal help` lists them. */

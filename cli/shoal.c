@@ -16,7 +16,8 @@
 #include "shoal.h"
 
 const struct cmd_entry *const cli_commands[] = {
-    &cmd_create, &cmd_info, &cmd_get, &cmd_seed, &cmd_share, &cmd_tracker, &cmd_config,
+    &cmd_create, &cmd_info,    &cmd_get, &cmd_seed,
+    &cmd_share,  &cmd_tracker, &cmd_dht, &cmd_config,
 };
 
 const size_t cli_ncommands = sizeof(cli_commands) / sizeof(cli_commands[0]);

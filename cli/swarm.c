@@ -399,6 +399,15 @@ start_session(struct run *r)
     set.dht = o->dht;
     set.dht_port = o->dht_port;
     set.dht_bootstrap = o->ndht_bootstrap ? o->dht_bootstrap : NULL;
+    /* The DHT's routing table is kept in the state folder, so a restart
+     * needs no bootstrap node; not in local-only mode, where runs side by
+     * side (tests) would share one table. */
+    char dht_state[STATE_PATH_MAX + 16];
+    const char *lo = getenv("SHOAL_LOCAL_ONLY");
+    if (!o->local_only && !(lo && lo[0] && strcmp(lo, "0") != 0)) {
+        snprintf(dht_state, sizeof(dht_state), "%s/dht.dat", r->sdir);
+        set.dht_state_path = dht_state;
+    }
     set.pex = o->pex;
     set.lsd = o->lsd;
     /* The display shows the events, -v or not; the library printing them

@@ -568,6 +568,88 @@ SHOAL_EXPORT size_t shoal_torrent_tracker_count(const shoal_torrent *t);
 SHOAL_EXPORT int shoal_torrent_tracker(const shoal_torrent *t, size_t i,
                                        struct shoal_tracker_info *out);
 
+/* ------------------------------------------------------------------ DHT */
+
+/*
+ * The session's DHT node (settings.dht). Every call returns
+ * SHOAL_EUNSUPPORTED when the session runs none.
+ */
+struct shoal_dht_status {
+    uint8_t id[20]; /* our node id */
+    int port;       /* its UDP port */
+    /* Routing tables: [0] IPv4, [1] IPv6. */
+    size_t nodes[2], good[2], buckets[2], waiting[2];
+    size_t infohashes, peers; /* announced to us, held in the store */
+    size_t torrents;          /* the session's torrents it looks up */
+    uint64_t queries_in, replies_out, queries_out, replies_in;
+    uint64_t dropped;      /* datagrams that got no answer (junk, unasked replies) */
+    uint64_t rate_limited; /* queries over one address's rate */
+    uint64_t bad_tokens;   /* announce_peer refused: bad or expired token */
+    size_t pending;        /* our queries awaiting a reply */
+};
+
+SHOAL_EXPORT int shoal_session_dht_status(const shoal_session *ss,
+                                          struct shoal_dht_status *out);
+
+/* The routing tables as text: "id HEX", then per family a summary line and
+ * per bucket its nodes ("ID ADDR:PORT good|questionable|bad"), then the
+ * nodes waiting for a place. A new string (free with shoal_free()), or NULL
+ * (no DHT, out of memory). */
+SHOAL_EXPORT char *shoal_session_dht_table(const shoal_session *ss);
+
+/* How a lookup went. */
+struct shoal_dht_lookup_stats {
+    unsigned queries;     /* get_peers queries sent */
+    unsigned replies;     /* answers to them */
+    unsigned round_trips; /* the longest chain of queries, each sent on a reply */
+    unsigned peers;       /* distinct peers found */
+    unsigned announced;   /* announce_peer queries sent */
+    uint64_t ms;          /* from start to end */
+};
+
+/* A lookup's progress: n peers ("ip:port", "[v6]:port", borrowed) found
+ * since the last call, and done = 1 on the last call, which comes once
+ * with stats (NULL before). */
+typedef void (*shoal_dht_lookup_cb)(void *user, const char *const *peers, size_t n,
+                                    int done, const struct shoal_dht_lookup_stats *st);
+
+/*
+ * Looks infohash ih up in the DHT (get_peers, BEP 5) and, when
+ * announce_port is not 0, announces that port to the closest nodes.
+ * Returns 0, and then cb runs one or more times on the session's thread,
+ * the last with done = 1 (never inside this call); or an error, and then
+ * cb never runs: -EAGAIN (too many lookups at once), SHOAL_EUNSUPPORTED.
+ */
+SHOAL_EXPORT int shoal_session_dht_lookup(shoal_session *ss, const uint8_t ih[20],
+                                          int announce_port, shoal_dht_lookup_cb cb,
+                                          void *user);
+
+/* Adds a node ("host:port", "[v6]:port"; a name is looked up first): it
+ * is pinged and, while the table is nearly empty, bootstrapped from.
+ * Returns 0, SHOAL_EINVAL, SHOAL_ELOCALONLY, SHOAL_EUNSUPPORTED. */
+SHOAL_EXPORT int shoal_session_dht_add_node(shoal_session *ss, const char *hostport);
+
+/* BEP 51 answer: rc 0 and n infohashes of 20 bytes each (borrowed), num
+ * the number the node holds, interval the seconds it asks a crawler to
+ * wait; or rc < 0 (no answer in time, SHOAL_ECANCELED when the session
+ * closes first). */
+typedef void (*shoal_dht_sample_cb)(void *user, int rc, const uint8_t *ih, size_t n,
+                                    int64_t num, int64_t interval);
+
+/*
+ * Asks the node at hostport (an address literal) for a sample of the
+ * infohashes it holds (BEP 51 sample_infohashes), near target. Returns 0,
+ * and then cb runs exactly once; or an error (SHOAL_EINVAL,
+ * SHOAL_ELOCALONLY, -EAGAIN, SHOAL_EUNSUPPORTED) and cb never runs.
+ */
+SHOAL_EXPORT int shoal_session_dht_sample(shoal_session *ss, const char *hostport,
+                                          const uint8_t target[20],
+                                          shoal_dht_sample_cb cb, void *user);
+
+/* Saves the routing table to settings.dht_state_path now (the session
+ * also saves it every 10 minutes and when freed). Returns 0 or an error. */
+SHOAL_EXPORT int shoal_session_dht_save(shoal_session *ss);
+
 /* ------------------------------------------------------------------ tracker */
 
 /*

@@ -29,12 +29,14 @@
 #include "engine/banlist.h"
 #include "engine/disk.h"
 #include "engine/picker.h"
+#include "session/dht.h"
 #include "session/dns.h"
 #include "session/http.h"
 #include "session/lsd.h"
 #include "session/tracker_client.h"
 #include "session/transport.h"
 #include "session/udp.h"
+#include "session/utp_refuse.h"
 
 /* Defaults for struct shoal_settings. */
 #define SESSION_DEFAULT_MAX_PEERS             400
@@ -407,6 +409,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
         peer_tick(p, now);
     for (struct torrent *t = ss->torrents; t; t = t->next)
         torrent_tick(t, now);
+    session_dht_tick(ss);
     reap_peers(ss);
     for (struct torrent *t = ss->torrents; t; t = t->next)
         session_emit(ss, SHOAL_EV_TICK, t, NULL, 0, "tick");
@@ -667,10 +670,13 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
         /* IPv6 on the same port; a host without IPv6 still works. */
         ss->lis6 = listen_on(ss, AF_INET6, ss->port, &ss->guard6);
     }
-    /* UDP on a port of its own until uTP answers on the listening port:
-     * till then a peer that tries uTP there must meet a closed port and
-     * fall back to TCP at once, not wait for its connect to time out. */
-    rc = udp_mux_new(ss->base, ss->local_only, 0, &ss->udp);
+    /* UDP on the TCP port's number: the DHT tells other nodes that port,
+     * and a peer that tries uTP there first gets a reset (utp_refuse.h)
+     * and falls back to TCP at once. */
+    int uport = ss->cfg.dht_port > 0 ? ss->cfg.dht_port : ss->port;
+    rc = udp_mux_new(ss->base, ss->local_only, uport, &ss->udp);
+    if (!rc)
+        rc = utp_refuse_new(ss->udp, ss->hooks.now_ms, ss->hooks.ctx, &ss->utp);
     if (!rc) {
         struct tracker_client_cfg tcfg = {.port = (uint16_t)ss->port,
                                           .local_only = ss->local_only};
@@ -678,6 +684,8 @@ shoal_session_new(const struct shoal_settings *s, shoal_session **out)
         rc = tracker_client_new(&ss->hooks, ss->http, ss->dns, ss->udp, &tcfg,
                                 &ss->tracker);
     }
+    if (!rc && ss->cfg.dht)
+        rc = session_dht_start(ss);
     if (rc)
         goto fail;
     start_lsd(ss);
@@ -745,10 +753,14 @@ shoal_session_free(shoal_session *ss)
         event_del(ss->tick_ev);
     tracker_client_free(ss->tracker);
     ss->tracker = NULL;
+    dht_free(ss->dht); /* saves the table; before the resolver it uses */
+    ss->dht = NULL;
     dns_resolver_free(ss->dns);
     ss->dns = NULL;
     http_client_free(ss->http);
     ss->http = NULL;
+    utp_refuse_free(ss->utp);
+    ss->utp = NULL;
     udp_mux_free(ss->udp);
     ss->udp = NULL;
     lsd_free(ss->lsd);

@@ -25,12 +25,14 @@
 #include "shoal.h"
 
 struct banlist;
+struct dht;
 struct disk;
 struct dns_resolver;
 struct http_client;
 struct lsd;
 struct tracker_client;
 struct udp_mux;
+struct utp_refuse;
 
 /* Seconds a TCP connect may take before the peer is given up. */
 #define SESSION_CONNECT_TIMEOUT_S 10
@@ -71,6 +73,8 @@ struct shoal_session {
     struct http_client *http;       /* HTTP(S) requests: trackers, web seeds */
     struct dns_resolver *dns;       /* name look-ups: trackers, peers given by name */
     struct udp_mux *udp;            /* the UDP sockets: DHT, trackers, uTP */
+    struct utp_refuse *utp;         /* resets uTP connection attempts */
+    struct dht *dht;                /* the DHT node, or NULL (dht.h) */
     struct hooks hooks;             /* how modules below report up (hooks.h) */
     struct tracker_client *tracker; /* announces and scrapes (tracker_client.h) */
     struct lsd *lsd;                /* local service discovery (lsd.h); NULL: off */
@@ -112,5 +116,10 @@ struct peer *session_accept(struct shoal_session *ss, struct bufferevent *bev,
  * per-address or connection limits refuse it; a full torrent or session
  * first closes the idle peer that gives way to it (engine/admission.h). */
 void session_adopt_peer(struct shoal_session *ss, struct peer *p, struct torrent *t);
+
+/* The DHT node of the session (dht_api.c): made when settings.dht is on,
+ * on the session's UDP socket; the tick names the public torrents to it. */
+int session_dht_start(struct shoal_session *ss);
+void session_dht_tick(struct shoal_session *ss);
 
 #endif

@@ -175,12 +175,46 @@ udp_mux_new(struct event_base *base, int local_only, int port, struct udp_mux **
     u->local_only = local_only;
     u->s4.fd = u->s6.fd = -1;
     int rc = sock_open(u, &u->s4, AF_INET, port);
+    /* Both families on one port number, the one IPv4 got when any would
+     * do: the DHT tells others a single port (BEP 32). */
+    if (!rc && port == 0 && u->s4.fd >= 0)
+        port = sockaddr_bound_port(u->s4.fd);
     if (!rc)
         rc = sock_open(u, &u->s6, AF_INET6, port);
     if (rc) {
         udp_mux_free(u);
         return rc;
     }
+    *out = u;
+    return 0;
+}
+
+int
+udp_mux_new_at(struct event_base *base, int local_only, const struct sockaddr *addr,
+               struct udp_mux **out)
+{
+    *out = NULL;
+    if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)
+        return SHOAL_EINVAL;
+    struct udp_mux *u = xcalloc(1, sizeof(*u));
+    if (!u)
+        return SHOAL_ENOMEM;
+    u->base = base;
+    u->local_only = local_only;
+    u->s4.fd = u->s6.fd = -1;
+    struct udp_sock *s = addr->sa_family == AF_INET ? &u->s4 : &u->s6;
+    s->u = u;
+    int rc = 0;
+    s->fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->fd < 0 || bind(s->fd, addr, sockaddr_len(addr->sa_family)) != 0)
+        rc = -errno;
+    if (!rc && !(s->ev = event_new(base, s->fd, EV_READ | EV_PERSIST, on_read, s)))
+        rc = SHOAL_ENOMEM;
+    if (rc) {
+        udp_mux_free(u);
+        return rc;
+    }
+    event_add(s->ev, NULL);
     *out = u;
     return 0;
 }

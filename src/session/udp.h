@@ -69,11 +69,18 @@ enum udp_kind udp_classify(const uint8_t *p, size_t n);
 /*
  * Opens the session's UDP sockets, IPv4 and IPv6, bound to port (0: any)
  * on every address, or on loopback only when local_only is set; a port in
- * use falls back to one the system picks. A family the host lacks is left
+ * use falls back to one the system picks. With port 0 the IPv6 socket
+ * takes the number the IPv4 one got, when it is free. A family the host lacks is left
  * out. Keeps base, which must outlive the mux. Returns 0 and *out, or
  * SHOAL_ENOMEM.
  */
 int udp_mux_new(struct event_base *base, int local_only, int port, struct udp_mux **out);
+/* A mux with one socket, bound to addr (of either family; port 0: any),
+ * for programs that run many nodes on their own addresses (tests/sim puts
+ * each on a 127.x.y.z of its own). Returns 0 and *out, -errno when the
+ * address cannot be bound, SHOAL_EINVAL, or SHOAL_ENOMEM. */
+int udp_mux_new_at(struct event_base *base, int local_only, const struct sockaddr *addr,
+                   struct udp_mux **out);
 /* Closes the sockets and frees the mux; NULL does nothing. */
 void udp_mux_free(struct udp_mux *u);
 

@@ -24,8 +24,8 @@ to $SHOAL_BIN and SHOAL_LOCAL_ONLY=1. How a block is read:
   error; any other command still running at the limit fails;
 - at the end of a block every job still running is stopped (by process group).
 
-Then, to show it can fail, the Quick start block is run once more with one
-option misspelt, and must fail.
+Then, to show it can fail, the Quick start block is run once more with the
+first option of its `shoal get` misspelt, and must fail.
 """
 import os
 import re
@@ -371,15 +371,17 @@ def main():
         print("FAIL: no Quick start block (shoal get ... then diff -r) in the README")
         return 1
     lineno, block = quick[0]
-    broken = block.replace("--peer", "--peers", 1)
+    # The first long option of its `shoal get` line, misspelt.
+    broken = re.sub(r"(shoal get [^\n]*?--)([a-z][a-z-]*)", r"\1\2s", block, count=1)
+    typo = re.search(r"shoal get [^\n]*?--([a-z][a-z-]*)", block)
+    typo = "--%ss instead of --%s" % (typo.group(1), typo.group(1)) if typo else "a typo"
     root = tempfile.mkdtemp(prefix="shoal-readme-broken.")
     try:
         Runner(root).run_block(lineno, broken, quiet=True)
-        print("FAIL: the Quick start with --peers instead of --peer passed")
+        print("FAIL: the Quick start with %s passed" % typo)
         failed += 1
     except Failure as e:
-        print("ok: the Quick start with --peers instead of --peer fails: %s"
-              % str(e).split("\n")[0])
+        print("ok: the Quick start with %s fails: %s" % (typo, str(e).split("\n")[0]))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

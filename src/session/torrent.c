@@ -201,6 +201,12 @@ ban_address(struct torrent *t, const struct sockaddr_storage *sa, const char *wh
     session_emit(ss, SHOAL_EV_PEER_BANNED, t, NULL, 0, "%s banned: %s", addr, why);
 }
 
+void
+torrent_ban_address(struct torrent *t, const struct sockaddr_storage *sa, const char *why)
+{
+    ban_address(t, sa, why);
+}
+
 enum readback_kind { READBACK_BAD, READBACK_GOOD };
 
 struct readback {

@@ -444,6 +444,53 @@ test_bad_hash(void **state)
     close_remote(&b);
 }
 
+/* The lone sender of metadata that did not hash comes back on a new
+ * connection: it is not let in to be asked again. */
+static void
+test_bad_hash_sender_returns(void **state)
+{
+    struct fx *f = *state;
+    struct remote a = {0}, a2 = {0};
+    connect_remote(f, &a, f->ref->infohash, 2, 1);
+    expect_request(f, &a, 0);
+    send_metadata(f, &a, 1);
+    assert_int_equal(f->warnings, 1);
+    peer_close(a.p, "test: gone");
+    close_remote(&a);
+    torrent_tick(f->t, now_ms());
+    struct bufferevent *pair[2];
+    assert_int_equal(bufferevent_pair_new(f->ss->base, 0, pair), 0);
+    struct sockaddr_in in;
+    memset(&in, 0, sizeof(in));
+    in.sin_family = AF_INET;
+    in.sin_port = htons(6881);
+    in.sin_addr.s_addr = htonl(0x7f000002u);
+    a2.p = session_accept(f->ss, pair[0], (struct sockaddr *)&in, sizeof(in));
+    a2.far = pair[1];
+    if (a2.p) {
+        /* Let in after all: it must still never be asked. */
+        bufferevent_enable(a2.far, EV_READ | EV_WRITE);
+        uint8_t hs[68];
+        memcpy(hs, "\023BitTorrent protocol", 20);
+        memset(hs + 20, 0, 8);
+        hs[25] = EXTENDED;
+        hs[27] = FAST;
+        memcpy(hs + 28, f->ref->infohash, 20);
+        memset(hs + 48, 'a' + 2, 20);
+        send_raw(f, &a2, hs, sizeof(hs));
+        evbuffer_drain(bufferevent_get_input(a2.far), 68);
+        char ext[128];
+        int n =
+            snprintf(ext, sizeof(ext), "d1:md11:ut_metadatai%dee13:metadata_sizei%zuee",
+                     THEIR_ID, f->ref->info_len);
+        send_ext(f, &a2, 0, ext, (size_t)n);
+        torrent_tick(f->t, now_ms() + 60000);
+        assert_true(quiet(f, &a2));
+    }
+    assert_int_equal(f->metadata_events, 0);
+    close_remote(&a2);
+}
+
 static void
 test_serve(void **state)
 {
@@ -513,6 +560,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_wrong_early_have, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_leaves_mid_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_hash_sender_returns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

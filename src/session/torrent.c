@@ -40,6 +40,7 @@
 #include "engine/resume.h"
 #include "engine/smartban.h"
 #include "engine/storage.h"
+#include "session/dht.h"
 #include "session/lsd.h"
 #include "session/metadata.h"
 #include "session/pex.h"
@@ -1485,9 +1486,14 @@ torrent_metadata_arrived(struct torrent *t, shoal_metainfo *m, struct shoal_perr
         return rc;
     }
     /* BEP 27: a magnet was taken for public until its info said private;
-     * from now on it is not announced on the local network. */
-    if (m->private_flag)
+     * from now on it is announced neither on the local network nor in the
+     * DHT. */
+    if (m->private_flag) {
         lsd_remove(t->ss->lsd, t->infohash);
+        /* Its lookup may be running: it must not announce us. */
+        if (t->ss->dht)
+            dht_torrent_forget(t->ss->dht, t->infohash);
+    }
     if (t->check.state == TORRENT_CHECK_QUEUED)
         torrent_set_state(t, SHOAL_TS_CHECKING, NULL);
     for (struct peer *p = t->peers; p; p = p->next)

@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "base/bitfield.h"
+#include "codec/ext.h"
 #include "codec/metainfo.h"
 #include "session/peer.h"
 #include "session/session.h"
@@ -403,6 +404,32 @@ test_wrong_early_have(void **state)
     close_remote(&r);
 }
 
+/* A have before the metadata for a piece no metadata we would fetch can
+ * describe (each piece takes 20 bytes of it): the peer is closed, and no
+ * bit field is grown for its claim. */
+static void
+test_early_have_past_any_metadata(void **state)
+{
+    struct fx *f = *state;
+    struct remote r = {0};
+    connect_remote(f, &r, f->ref->infohash, 2, 1);
+    uint8_t have[9];
+    put32(have, 5);
+    have[4] = 4;
+    put32(have + 5, EXT_MAX_METADATA_SIZE / 20);
+    send_raw(f, &r, have, sizeof(have));
+    assert_int_equal(r.p->state, PEER_DEAD);
+    assert_null(r.p->early_bits);
+    close_remote(&r);
+    /* The last piece such metadata could have is taken. */
+    struct remote q = {0};
+    connect_remote(f, &q, f->ref->infohash, 3, 1);
+    put32(have + 5, EXT_MAX_METADATA_SIZE / 20 - 1);
+    send_raw(f, &q, have, sizeof(have));
+    assert_int_equal(q.p->state, PEER_ACTIVE);
+    close_remote(&q);
+}
+
 static void
 test_peer_leaves_mid_request(void **state)
 {
@@ -559,6 +586,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fetch_then_download, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_early_have, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_leaves_mid_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_early_have_past_any_metadata, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_bad_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_hash_sender_returns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve, setup, teardown),

@@ -1521,6 +1521,10 @@ torrent_stop(struct torrent *t)
         return;
     t->stopped = 1;
     webseeds_stop(t->ws);
+    /* A lookup of it still running would announce a torrent we no longer
+     * serve. */
+    if (t->ss->dht)
+        dht_torrent_forget(t->ss->dht, t->infohash);
     if (!t->m)
         return; /* nothing on disk, nothing to save */
     if (t->state == SHOAL_TS_CHECKING || t->check.err) {

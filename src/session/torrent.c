@@ -1482,6 +1482,8 @@ torrent_metadata_arrived(struct torrent *t, shoal_metainfo *m, struct shoal_perr
             peer_close(p, "the torrent cannot be used");
         t->nknown = 0;
         announcer_stop(&t->tracker.announcer);
+        if (t->ss->dht)
+            dht_torrent_forget(t->ss->dht, t->infohash);
         torrent_set_state(t, SHOAL_TS_ERROR, "%s", shoal_perr_text(err));
         return rc;
     }

@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "base/bitfield.h"
+#include "base/sha.h"
 #include "codec/ext.h"
 #include "codec/metainfo.h"
 #include "session/peer.h"
@@ -518,6 +519,67 @@ test_bad_hash_sender_returns(void **state)
     close_remote(&a2);
 }
 
+/* Metadata that hashes to the infohash but is no usable torrent: the
+ * torrent ends in an error state, and the DHT no longer looks it up (nor
+ * announces it). A session of its own, with the DHT on. */
+static void
+test_unusable_metadata_leaves_dht(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t bad[] = "d4:name1:xe"; /* no pieces, no piece length */
+    struct shoal_settings set;
+    shoal_settings_init(&set);
+    set.local_only = 1;
+    set.listen = 0;
+    set.disk_threads = 1;
+    set.pex = set.lsd = 0;
+    static const char *const none[] = {NULL};
+    set.dht_bootstrap = none;
+    shoal_session *ss;
+    assert_int_equal(shoal_session_new(&set, &ss), 0);
+    event_del(ss->tick_ev);
+    uint8_t ih[20];
+    char hex[41], uri[128];
+    assert_int_equal(sha1(bad, sizeof(bad) - 1, ih), 0);
+    shoal_hex(ih, 20, hex);
+    snprintf(uri, sizeof(uri), "magnet:?xt=urn:btih:%s", hex);
+    shoal_magnet *mg;
+    struct shoal_perr err = {0};
+    assert_int_equal(shoal_magnet_parse(uri, &mg, &err), 0);
+    char dir[320];
+    snprintf(dir, sizeof(dir), "%s/%d", leech_dir, rand());
+    struct shoal_torrent_opts opts = {.save_dir = dir};
+    shoal_torrent *st;
+    assert_int_equal(shoal_session_add_magnet(ss, mg, &opts, &st, &err), 0);
+    shoal_magnet_free(mg);
+    session_dht_tick(ss);
+    struct shoal_dht_status ds;
+    assert_int_equal(shoal_session_dht_status(ss, &ds), 0);
+    assert_int_equal(ds.torrents, 1);
+    /* The fixture's helpers speak for f->ss and f->ref: lend them ours. */
+    shoal_session *keep_ss = f->ss;
+    uint8_t *keep_info = f->ref->info;
+    size_t keep_len = f->ref->info_len;
+    f->ss = ss;
+    f->ref->info = bad;
+    f->ref->info_len = sizeof(bad) - 1;
+    struct remote r = {0};
+    connect_remote(f, &r, ih, 2, 1);
+    expect_request(f, &r, 0);
+    send_metadata(f, &r, 0);
+    f->ss = keep_ss;
+    f->ref->info = keep_info;
+    f->ref->info_len = keep_len;
+    struct shoal_torrent_status ts;
+    shoal_torrent_status(st, &ts);
+    assert_int_equal(ts.state, SHOAL_TS_ERROR);
+    session_dht_tick(ss);
+    assert_int_equal(shoal_session_dht_status(ss, &ds), 0);
+    assert_int_equal(ds.torrents, 0);
+    close_remote(&r);
+    shoal_session_free(ss);
+}
+
 static void
 test_serve(void **state)
 {
@@ -589,6 +651,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_early_have_past_any_metadata, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unusable_metadata_leaves_dht, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_bad_hash_sender_returns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve, setup, teardown),
     };

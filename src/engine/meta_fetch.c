@@ -9,7 +9,8 @@
  * who was asked and who sent it, so a failed check names every
  * contributor, and a departed peer's requests go back at once.
  *
- * A failed check with one sender excludes it. With several, any of them
+ * A failed check where one peer, still connected, sent every piece
+ * excludes it. Otherwise (several senders, or one that left) any of them
  * may be the liar: all become suspects, asked for nothing while another
  * peer offers the metadata; when only suspects are left, one of them at a
  * time sends a whole copy alone, and one whose own copy fails is
@@ -297,9 +298,13 @@ failed_check(struct meta_fetch *mf)
     int several = 0;
     for (uint32_t i = 0; i < mf->npieces; i++) {
         void *from = mf->pieces[i].from;
-        if (!first)
+        /* A sender that left may have been the liar: the ones still here
+         * are only suspects. */
+        if (!from)
+            several = 1;
+        else if (!first)
             first = from;
-        else if (from && from != first)
+        else if (from != first)
             several = 1;
     }
     for (uint32_t i = 0; i < mf->npieces; i++) {

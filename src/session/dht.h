@@ -121,6 +121,11 @@ void dht_free(struct dht *d);
  */
 void dht_torrent_want(struct dht *d, const uint8_t ih[DHT_ID_LEN], int npeers);
 
+/* The session stops naming ih for good (it was stopped, or a magnet's
+ * metadata says private, BEP 27): forgotten now, and a lookup of it that
+ * is running announces nothing. Safe from inside the node's callbacks. */
+void dht_torrent_forget(struct dht *d, const uint8_t ih[DHT_ID_LEN]);
+
 /*
  * Starts a get_peers lookup of ih in each family with nodes (announcing
  * announce_port to the closest nodes when it is not 0), reporting through

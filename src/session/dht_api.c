@@ -43,8 +43,11 @@ session_dht_tick(struct shoal_session *ss)
         return;
     for (struct torrent *t = ss->torrents; t; t = t->next) {
         /* BEP 27: a private torrent is never looked up nor announced. A
-         * magnet's torrent counts as public until its metadata comes. */
-        if ((t->m && t->m->private_flag) || t->state == SHOAL_TS_STOPPED)
+         * magnet's torrent counts as public until its metadata comes. One
+         * in error (its metadata unusable, its disk failing) serves no
+         * peer: announcing it would only send peers to a dead end. */
+        if ((t->m && t->m->private_flag) || t->state == SHOAL_TS_STOPPED ||
+            t->state == SHOAL_TS_ERROR)
             continue;
         dht_torrent_want(ss->dht, t->infohash, t->npeers);
     }

@@ -516,6 +516,19 @@ dht_torrent_want(struct dht *d, const uint8_t ih[DHT_ID_LEN], int npeers)
     t->named_ms = now;
 }
 
+void
+dht_torrent_forget(struct dht *d, const uint8_t ih[DHT_ID_LEN])
+{
+    struct dht_torrent *t = find_torrent(d, ih);
+    if (t)
+        *t = d->tor[--d->ntor];
+    /* The search stays (freeing it here could pull it from under a
+     * callback of its own); it just tells nobody about us. */
+    for (struct dht_search *s = d->searches; s; s = s->next)
+        if (s->purpose == DHT_FOR_TORRENT && !memcmp(s->target, ih, DHT_ID_LEN))
+            s->announce_port = 0;
+}
+
 /* Starts the torrents' lookups that are due, forgets the ones the
  * session no longer names. */
 static void

@@ -201,6 +201,12 @@ on_data(struct peer *p, const struct ut_metadata_msg *m, uint64_t now)
         session_emit(t->ss, SHOAL_EV_WARNING, t, p, 0,
                      "metadata did not hash to the infohash: dropped; its senders are "
                      "not asked again while others offer it");
+        /* The assembler forgets a peer when it disconnects: a lone sender
+         * of a bad copy would be asked again on its next connection. */
+        for (struct peer *q = t->peers; q && t->mf; q = q->next)
+            if (q->state != PEER_DEAD && meta_fetch_is_excluded(t->mf, q))
+                torrent_ban_address(t, &q->sa,
+                                    "sent metadata that does not hash to the infohash");
         request_all(t, now);
     } else if (v == META_FETCH_TAKEN) {
         request_from(p, now);

@@ -608,6 +608,12 @@ remember_listen_port(struct peer *p)
     torrent_add_known(p->t, (struct sockaddr *)&sa, sockaddr_len(sa.ss_family));
 }
 
+/* Pieces a torrent whose metadata we can fetch has at most: its info
+ * dictionary holds 20 bytes of hash for each, and a peer offering more
+ * than EXT_MAX_METADATA_SIZE bytes of it is refused. So a 9-byte have
+ * before the metadata grows early_bits by 64 KiB at most. */
+#define EARLY_MAX_PIECES (EXT_MAX_METADATA_SIZE / 20)
+
 /* Makes early_bits at least n bytes long (zero-filled). */
 static int
 early_grow(struct peer *p, uint32_t n)
@@ -636,7 +642,7 @@ early_message(struct peer *p, const struct wire_msg *m)
     uint8_t msg[WIRE_MAX_HEADER];
     switch (m->type) {
     case WIRE_HAVE:
-        if (m->index >= SHOAL_MAX_PIECES) {
+        if (m->index >= EARLY_MAX_PIECES) {
             peer_close(p, "have for piece %u, past any torrent's size", m->index);
             return 1;
         }
@@ -649,7 +655,7 @@ early_message(struct peer *p, const struct wire_msg *m)
             p->early_have_end = m->index + 1;
         return 1;
     case WIRE_BITFIELD:
-        if (m->data_len > SHOAL_MAX_PIECES / 8) {
+        if (m->data_len > (EARLY_MAX_PIECES + 7) / 8) {
             peer_close(p, "bitfield of %zu bytes, past any torrent's size", m->data_len);
             return 1;
         }

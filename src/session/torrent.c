@@ -40,6 +40,7 @@
 #include "engine/resume.h"
 #include "engine/smartban.h"
 #include "engine/storage.h"
+#include "session/dht.h"
 #include "session/lsd.h"
 #include "session/metadata.h"
 #include "session/pex.h"
@@ -199,6 +200,12 @@ ban_address(struct torrent *t, const struct sockaddr_storage *sa, const char *wh
     char addr[SOCKADDR_TEXT_MAX];
     sockaddr_format(bad, addr, sizeof(addr));
     session_emit(ss, SHOAL_EV_PEER_BANNED, t, NULL, 0, "%s banned: %s", addr, why);
+}
+
+void
+torrent_ban_address(struct torrent *t, const struct sockaddr_storage *sa, const char *why)
+{
+    ban_address(t, sa, why);
 }
 
 enum readback_kind { READBACK_BAD, READBACK_GOOD };
@@ -1475,13 +1482,20 @@ torrent_metadata_arrived(struct torrent *t, shoal_metainfo *m, struct shoal_perr
             peer_close(p, "the torrent cannot be used");
         t->nknown = 0;
         announcer_stop(&t->tracker.announcer);
+        if (t->ss->dht)
+            dht_torrent_forget(t->ss->dht, t->infohash);
         torrent_set_state(t, SHOAL_TS_ERROR, "%s", shoal_perr_text(err));
         return rc;
     }
     /* BEP 27: a magnet was taken for public until its info said private;
-     * from now on it is not announced on the local network. */
-    if (m->private_flag)
+     * from now on it is announced neither on the local network nor in the
+     * DHT. */
+    if (m->private_flag) {
         lsd_remove(t->ss->lsd, t->infohash);
+        /* Its lookup may be running: it must not announce us. */
+        if (t->ss->dht)
+            dht_torrent_forget(t->ss->dht, t->infohash);
+    }
     if (t->check.state == TORRENT_CHECK_QUEUED)
         torrent_set_state(t, SHOAL_TS_CHECKING, NULL);
     for (struct peer *p = t->peers; p; p = p->next)
@@ -1509,6 +1523,10 @@ torrent_stop(struct torrent *t)
         return;
     t->stopped = 1;
     webseeds_stop(t->ws);
+    /* A lookup of it still running would announce a torrent we no longer
+     * serve. */
+    if (t->ss->dht)
+        dht_torrent_forget(t->ss->dht, t->infohash);
     if (!t->m)
         return; /* nothing on disk, nothing to save */
     if (t->state == SHOAL_TS_CHECKING || t->check.err) {

@@ -211,6 +211,10 @@ void torrent_dial_now(struct torrent *t, uint64_t now);
 void torrent_on_block(struct torrent *t, struct peer *p, uint32_t piece, uint32_t begin,
                       const uint8_t *data, size_t len);
 int torrent_is_banned(const struct torrent *t, const struct sockaddr *sa);
+/* Bans sa's host for the session (a shared address: its peer), closing its
+ * connections on every torrent, with why in the events. */
+void torrent_ban_address(struct torrent *t, const struct sockaddr_storage *sa,
+                         const char *why);
 /* Tells the picker how far a newly active peer is trusted: on parole when
  * its host is (it reconnected), else new. 0 or SHOAL_ENOMEM. */
 int torrent_peer_trust_init(struct torrent *t, struct peer *p);

@@ -259,6 +259,52 @@ test_join_announce_lookup(void **state)
     stop(&a);
 }
 
+/* A torrent the session stops naming in the middle of its lookup (a
+ * magnet whose metadata says private, BEP 27): the lookup announces
+ * nothing, and the node forgets the torrent at once. */
+static void
+test_forget_mid_lookup(void **state)
+{
+    (void)state;
+    struct node a, b;
+    start(&a, 11, NULL);
+    start(&b, 12, NULL);
+    assert_int_equal(dht_add_node(b.d, (struct sockaddr *)&a.sa), 0);
+    run(300);
+    assert_true(nodes_of(&b) >= 1);
+    uint8_t ih[20];
+    memset(ih, 0x5a, sizeof(ih));
+    struct dht_info in;
+    /* The joins' own lookups done first: the next search is the torrent's. */
+    for (int i = 0; i < 100; i++) {
+        dht_info(b.d, &in);
+        if (in.searches == 0)
+            break;
+        run(50);
+    }
+    assert_int_equal(in.searches, 0);
+    dht_torrent_want(b.d, ih, 0);
+    /* Its lookup starts on the node's next round; forgotten right then,
+     * before any reply is read. */
+    for (int i = 0; i < 3000; i++) {
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        dht_info(b.d, &in);
+        if (in.searches > 0)
+            break;
+        usleep(1000);
+    }
+    assert_true(in.searches > 0);
+    dht_torrent_forget(b.d, ih);
+    dht_info(b.d, &in);
+    assert_int_equal(in.torrents, 0);
+    run(1500);
+    assert_false(dht_stored(a.d, ih));
+    dht_info(b.d, &in);
+    assert_int_equal(in.torrents, 0);
+    stop(&b);
+    stop(&a);
+}
+
 static void
 test_save_and_load(void **state)
 {
@@ -364,6 +410,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_join_announce_lookup),
         cmocka_unit_test(test_save_and_load),
+        cmocka_unit_test(test_forget_mid_lookup),
         cmocka_unit_test(test_local_only_keeps_outside_out),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

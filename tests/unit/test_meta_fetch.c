@@ -270,6 +270,29 @@ test_mixed_failure(void **state)
     meta_fetch_free(mf);
 }
 
+/* A peer sends a spoiled piece and leaves before the check: the one left,
+ * which sent the rest, may be honest. It is not excluded, and its own
+ * copy then verifies. */
+static void
+test_departed_liar(void **state)
+{
+    (void)state;
+    struct meta_fetch *mf = meta_fetch_new(ih);
+    meta_fetch_add_peer(mf, &pa, SIZE); /* the liar */
+    meta_fetch_add_peer(mf, &pb, SIZE);
+    uint32_t i, j, k;
+    assert_int_equal(meta_fetch_next(mf, &pa, 0, &i), 1);
+    assert_int_equal(meta_fetch_next(mf, &pb, 0, &j), 1);
+    assert_int_equal(meta_fetch_next(mf, &pb, 0, &k), 1);
+    assert_int_equal(answer(mf, &pa, i, 1, 1), META_FETCH_TAKEN);
+    meta_fetch_remove_peer(mf, &pa);
+    assert_int_equal(answer(mf, &pb, j, 0, 1), META_FETCH_TAKEN);
+    assert_int_equal(answer(mf, &pb, k, 0, 1), META_FETCH_BAD_HASH);
+    assert_false(meta_fetch_is_excluded(mf, &pb));
+    assert_int_equal(finish_from(mf, &pb, 0), META_FETCH_DONE);
+    meta_fetch_free(mf);
+}
+
 static void
 test_table_cap(void **state)
 {
@@ -294,6 +317,7 @@ main(void)
         cmocka_unit_test(test_peer_leaves),
         cmocka_unit_test(test_table_cap),
         cmocka_unit_test(test_mixed_failure),
+        cmocka_unit_test(test_departed_liar),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

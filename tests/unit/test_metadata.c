@@ -28,6 +28,8 @@
 #include <event2/event.h>
 
 #include "base/bitfield.h"
+#include "base/sha.h"
+#include "codec/ext.h"
 #include "codec/metainfo.h"
 #include "session/peer.h"
 #include "session/session.h"
@@ -403,6 +405,32 @@ test_wrong_early_have(void **state)
     close_remote(&r);
 }
 
+/* A have before the metadata for a piece no metadata we would fetch can
+ * describe (each piece takes 20 bytes of it): the peer is closed, and no
+ * bit field is grown for its claim. */
+static void
+test_early_have_past_any_metadata(void **state)
+{
+    struct fx *f = *state;
+    struct remote r = {0};
+    connect_remote(f, &r, f->ref->infohash, 2, 1);
+    uint8_t have[9];
+    put32(have, 5);
+    have[4] = 4;
+    put32(have + 5, EXT_MAX_METADATA_SIZE / 20);
+    send_raw(f, &r, have, sizeof(have));
+    assert_int_equal(r.p->state, PEER_DEAD);
+    assert_null(r.p->early_bits);
+    close_remote(&r);
+    /* The last piece such metadata could have is taken. */
+    struct remote q = {0};
+    connect_remote(f, &q, f->ref->infohash, 3, 1);
+    put32(have + 5, EXT_MAX_METADATA_SIZE / 20 - 1);
+    send_raw(f, &q, have, sizeof(have));
+    assert_int_equal(q.p->state, PEER_ACTIVE);
+    close_remote(&q);
+}
+
 static void
 test_peer_leaves_mid_request(void **state)
 {
@@ -442,6 +470,114 @@ test_bad_hash(void **state)
     assert_int_equal(f->metadata_events, 1);
     close_remote(&a);
     close_remote(&b);
+}
+
+/* The lone sender of metadata that did not hash comes back on a new
+ * connection: it is not let in to be asked again. */
+static void
+test_bad_hash_sender_returns(void **state)
+{
+    struct fx *f = *state;
+    struct remote a = {0}, a2 = {0};
+    connect_remote(f, &a, f->ref->infohash, 2, 1);
+    expect_request(f, &a, 0);
+    send_metadata(f, &a, 1);
+    assert_int_equal(f->warnings, 1);
+    peer_close(a.p, "test: gone");
+    close_remote(&a);
+    torrent_tick(f->t, now_ms());
+    struct bufferevent *pair[2];
+    assert_int_equal(bufferevent_pair_new(f->ss->base, 0, pair), 0);
+    struct sockaddr_in in;
+    memset(&in, 0, sizeof(in));
+    in.sin_family = AF_INET;
+    in.sin_port = htons(6881);
+    in.sin_addr.s_addr = htonl(0x7f000002u);
+    a2.p = session_accept(f->ss, pair[0], (struct sockaddr *)&in, sizeof(in));
+    a2.far = pair[1];
+    if (a2.p) {
+        /* Let in after all: it must still never be asked. */
+        bufferevent_enable(a2.far, EV_READ | EV_WRITE);
+        uint8_t hs[68];
+        memcpy(hs, "\023BitTorrent protocol", 20);
+        memset(hs + 20, 0, 8);
+        hs[25] = EXTENDED;
+        hs[27] = FAST;
+        memcpy(hs + 28, f->ref->infohash, 20);
+        memset(hs + 48, 'a' + 2, 20);
+        send_raw(f, &a2, hs, sizeof(hs));
+        evbuffer_drain(bufferevent_get_input(a2.far), 68);
+        char ext[128];
+        int n =
+            snprintf(ext, sizeof(ext), "d1:md11:ut_metadatai%dee13:metadata_sizei%zuee",
+                     THEIR_ID, f->ref->info_len);
+        send_ext(f, &a2, 0, ext, (size_t)n);
+        torrent_tick(f->t, now_ms() + 60000);
+        assert_true(quiet(f, &a2));
+    }
+    assert_int_equal(f->metadata_events, 0);
+    close_remote(&a2);
+}
+
+/* Metadata that hashes to the infohash but is no usable torrent: the
+ * torrent ends in an error state, and the DHT no longer looks it up (nor
+ * announces it). A session of its own, with the DHT on. */
+static void
+test_unusable_metadata_leaves_dht(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t bad[] = "d4:name1:xe"; /* no pieces, no piece length */
+    struct shoal_settings set;
+    shoal_settings_init(&set);
+    set.local_only = 1;
+    set.listen = 0;
+    set.disk_threads = 1;
+    set.pex = set.lsd = 0;
+    static const char *const none[] = {NULL};
+    set.dht_bootstrap = none;
+    shoal_session *ss;
+    assert_int_equal(shoal_session_new(&set, &ss), 0);
+    event_del(ss->tick_ev);
+    uint8_t ih[20];
+    char hex[41], uri[128];
+    assert_int_equal(sha1(bad, sizeof(bad) - 1, ih), 0);
+    shoal_hex(ih, 20, hex);
+    snprintf(uri, sizeof(uri), "magnet:?xt=urn:btih:%s", hex);
+    shoal_magnet *mg;
+    struct shoal_perr err = {0};
+    assert_int_equal(shoal_magnet_parse(uri, &mg, &err), 0);
+    char dir[320];
+    snprintf(dir, sizeof(dir), "%s/%d", leech_dir, rand());
+    struct shoal_torrent_opts opts = {.save_dir = dir};
+    shoal_torrent *st;
+    assert_int_equal(shoal_session_add_magnet(ss, mg, &opts, &st, &err), 0);
+    shoal_magnet_free(mg);
+    session_dht_tick(ss);
+    struct shoal_dht_status ds;
+    assert_int_equal(shoal_session_dht_status(ss, &ds), 0);
+    assert_int_equal(ds.torrents, 1);
+    /* The fixture's helpers speak for f->ss and f->ref: lend them ours. */
+    shoal_session *keep_ss = f->ss;
+    uint8_t *keep_info = f->ref->info;
+    size_t keep_len = f->ref->info_len;
+    f->ss = ss;
+    f->ref->info = bad;
+    f->ref->info_len = sizeof(bad) - 1;
+    struct remote r = {0};
+    connect_remote(f, &r, ih, 2, 1);
+    expect_request(f, &r, 0);
+    send_metadata(f, &r, 0);
+    f->ss = keep_ss;
+    f->ref->info = keep_info;
+    f->ref->info_len = keep_len;
+    struct shoal_torrent_status ts;
+    shoal_torrent_status(st, &ts);
+    assert_int_equal(ts.state, SHOAL_TS_ERROR);
+    session_dht_tick(ss);
+    assert_int_equal(shoal_session_dht_status(ss, &ds), 0);
+    assert_int_equal(ds.torrents, 0);
+    close_remote(&r);
+    shoal_session_free(ss);
 }
 
 static void
@@ -512,7 +648,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fetch_then_download, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_early_have, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_leaves_mid_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_early_have_past_any_metadata, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_bad_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unusable_metadata_leaves_dht, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_bad_hash_sender_returns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

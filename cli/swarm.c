@@ -386,6 +386,30 @@ prepare_state(struct run *r)
 
 /* ------------------------------------------------------------------ session */
 
+/* Local-only mode, asked for or set in the environment, as the library
+ * reads it. */
+static int
+local_only(const struct swarm_opts *o)
+{
+    const char *lo = getenv("SHOAL_LOCAL_ONLY");
+    return o->local_only || (lo && lo[0] && strcmp(lo, "0") != 0);
+}
+
+/* Whether anything of the run can find peers for magnet mg: its trackers or
+ * peers, the user's, the DHT (which needs a bootstrap node in local-only
+ * mode, where the public routers are not asked) or local discovery (never
+ * in local-only mode). */
+static int
+magnet_has_peer_source(const struct swarm_opts *o, const shoal_magnet *mg)
+{
+    if (shoal_magnet_tracker_count(mg) || shoal_magnet_peer_count(mg) || o->npeers ||
+        o->ntrackers)
+        return 1;
+    if (local_only(o))
+        return o->dht && o->ndht_bootstrap;
+    return o->dht || o->lsd;
+}
+
 static int
 start_session(struct run *r)
 {
@@ -403,8 +427,7 @@ start_session(struct run *r)
      * needs no bootstrap node; not in local-only mode, where runs side by
      * side (tests) would share one table. */
     char dht_state[STATE_PATH_MAX + 16];
-    const char *lo = getenv("SHOAL_LOCAL_ONLY");
-    if (!o->local_only && !(lo && lo[0] && strcmp(lo, "0") != 0)) {
+    if (!local_only(o)) {
         snprintf(dht_state, sizeof(dht_state), "%s/dht.dat", r->sdir);
         set.dht_state_path = dht_state;
     }
@@ -491,6 +514,7 @@ add_torrents(struct run *r)
             cli_error(r->cmd, "%s: %s", s->name, shoal_perr_text(&err));
             return rc == SHOAL_EINVAL ? EXIT_USAGE : EXIT_FAIL;
         }
+        int fetching = !s->m; /* a magnet whose metadata is to come */
         /* A magnet whose .torrent was found: its x.pe peers still count. */
         for (size_t k = 0; s->m && s->mg && k < shoal_magnet_peer_count(s->mg); k++)
             shoal_torrent_add_peer(s->t, shoal_magnet_peer(s->mg, k));
@@ -502,6 +526,14 @@ add_torrents(struct run *r)
                 return EXIT_USAGE;
             }
         }
+        if (fetching && !magnet_has_peer_source(o, s->mg))
+            fprintf(stderr,
+                    "shoal %s: %s: nothing will look for peers: the magnet names no "
+                    "tracker (tr=) and no peer (x.pe=), no --peer or --tracker is "
+                    "given, and %s; waiting for peers to connect\n",
+                    r->cmd, s->name,
+                    !o->dht ? "the DHT is off (--no-dht)"
+                            : "local-only mode has no DHT node without --dht-bootstrap");
         display_add(r->d, r->ss, s->t, s->name);
     }
     return 0;

@@ -98,13 +98,11 @@ ext_parse_handshake(const uint8_t *p, size_t n, struct ext_handshake *out,
 
     t = benc_dict_get_type(&d, 0, "metadata_size", BENC_INT);
     if (t) {
+        /* A size no torrent can have is ignored, not fatal: the peer may
+         * still trade pieces; it is just never asked for the metadata. */
         int64_t v = d.tok[t].val;
-        if (v < 1 || v > EXT_MAX_METADATA_SIZE) {
-            rc = perr_fail(err, d.tok[t].start, SHOAL_EPARSE,
-                           "metadata_size out of range");
-            goto out;
-        }
-        out->metadata_size = (uint32_t)v;
+        if (v >= 1 && v <= EXT_MAX_METADATA_SIZE)
+            out->metadata_size = (uint32_t)v;
     }
 
     t = benc_dict_get_type(&d, 0, "v", BENC_STR);

@@ -60,8 +60,8 @@ struct ext_handshake {
  *     in 0..255 is ignored (the extension counts as unsupported); two known
  *     extensions sharing one nonzero id is an error;
  *   - `reqq` below 1 is ignored, above EXT_MAX_REQQ clamped;
- *   - `metadata_size`, when an integer, must be 1..EXT_MAX_METADATA_SIZE:
- *     anything else is an error, since a peer lying about it is hostile;
+ *   - `metadata_size` outside 1..EXT_MAX_METADATA_SIZE is ignored (left
+ *     0): nothing is ever fetched or allocated on such a claim (BEP 9);
  *   - `p` outside 1..65535 and `yourip` of another length than 4 or 16 are
  *     ignored, as is any key of an unexpected type or unknown name.
  * Returns 0, SHOAL_ETOOBIG for an oversized payload, SHOAL_EPARSE with

@@ -122,6 +122,8 @@ def run(work):
                  and "metadata received" not in err,
                  "with --no-dht the magnet finds no peer (still fetching after 8 s; "
                  "exit %s)" % code)
+    checks.check("nothing will look for peers" in err and "the DHT is off (--no-dht)" in err,
+                 "and it says why nothing will find peers")
 
 
 def main():

@@ -911,6 +911,20 @@ dht_add_node(struct dht *d, const struct sockaddr *sa)
 }
 
 int
+dht_ping_node(struct dht *d, const struct sockaddr *sa)
+{
+    struct dht_addr a;
+    if (dht_addr_from_sockaddr(&a, sa) != 0 || a.port == 0)
+        return SHOAL_EINVAL;
+    if (!dht_addr_allowed(d, &a))
+        return SHOAL_ELOCALONLY;
+    if (!dht_tab(d, fam_of(&a)))
+        return SHOAL_EINVAL;
+    ping(d, NULL, &a);
+    return 0;
+}
+
+int
 dht_sample(struct dht *d, const struct sockaddr *sa, const uint8_t target[DHT_ID_LEN],
            dht_sample_cb cb, void *user)
 {

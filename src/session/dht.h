@@ -142,6 +142,14 @@ int dht_search(struct dht *d, const uint8_t ih[DHT_ID_LEN], uint16_t announce_po
  */
 int dht_add_node(struct dht *d, const struct sockaddr *sa);
 
+/*
+ * A peer of a torrent said its DHT port (BEP 5 PORT message): the node at
+ * sa is pinged and joins the table if it answers; unlike dht_add_node() it
+ * is not kept as a bootstrap address. Returns 0, SHOAL_ELOCALONLY, or
+ * SHOAL_EINVAL (port 0, another family).
+ */
+int dht_ping_node(struct dht *d, const struct sockaddr *sa);
+
 /* Adds a node by "host:port" (a name is looked up first). Returns 0,
  * SHOAL_EINVAL, SHOAL_ELOCALONLY. */
 int dht_add_node_name(struct dht *d, const char *hostport);

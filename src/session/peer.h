@@ -84,6 +84,7 @@ struct peer {
     struct wire_limits lim; /* the torrent's, with what was negotiated */
     int fast;
     int extended;
+    int dht_port_heard; /* its PORT message (BEP 5) was taken: one per connection */
     struct ext_handshake ext;
 
     int am_choking, am_interested, peer_choking, peer_interested;

@@ -27,8 +27,10 @@
 #include "engine/picker.h"
 #include "engine/storage.h"
 #include "session/pex.h"
+#include "session/dht.h"
 #include "session/metadata.h"
 #include "session/session.h"
+#include "session/udp.h"
 
 /* Client name sent in the extension handshake. */
 #define PEER_CLIENT_NAME "shoal/" SHOAL_VERSION
@@ -453,12 +455,23 @@ send_have_state(struct peer *p)
     }
 }
 
+/* Whether the DHT may hear of this peer and it of our DHT node: BEP 27
+ * keeps private torrents out (a magnet counts as public until its
+ * metadata says otherwise). */
+static int
+dht_allowed(const struct peer *p)
+{
+    return p->ss->dht && !(p->t->m && p->t->m->private_flag);
+}
+
 static void
 send_handshake(struct peer *p)
 {
     uint8_t reserved[8] = {0};
     wire_reserved_set(reserved, WIRE_RESERVED_FAST);
     wire_reserved_set(reserved, WIRE_RESERVED_EXTENDED);
+    if (dht_allowed(p))
+        wire_reserved_set(reserved, WIRE_RESERVED_DHT);
     uint8_t hs[WIRE_HANDSHAKE_LEN];
     wire_encode_handshake(hs, reserved, p->t->infohash, p->ss->peer_id);
     peer_io_send(p, hs, sizeof(hs));
@@ -553,6 +566,13 @@ peer_wire_handshake(struct peer *p)
     }
     if (p->extended)
         send_extended_handshake(p);
+    /* BEP 5: to a peer that runs a DHT node, the port of ours. */
+    int udp = udp_port(ss->udp, p->sa.ss_family);
+    if (udp > 0 && dht_allowed(p) &&
+        wire_reserved_has(p->hs.reserved, WIRE_RESERVED_DHT)) {
+        uint8_t port_msg[7]; /* <len=3><id=9><port> */
+        peer_io_send(p, port_msg, wire_encode_port(port_msg, (uint16_t)udp));
+    }
     send_have_state(p);
     session_emit(ss, SHOAL_EV_PEER_CONNECTED, p->t, p, 0, "%s",
                  p->incoming ? "incoming" : "outgoing");
@@ -887,8 +907,18 @@ peer_wire_message(struct peer *p, const struct wire_msg *m, uint64_t now)
             pex_on_message(t->pex, p, m->data, m->data_len, now);
         }
         return;
+    case WIRE_PORT:
+        /* BEP 5: its DHT node is pinged, once per connection, so that a
+         * flood of PORT messages costs one query. */
+        if (!p->dht_port_heard && m->port && dht_allowed(p)) {
+            p->dht_port_heard = 1;
+            struct sockaddr_storage sa = p->sa;
+            sockaddr_set_port((struct sockaddr *)&sa, m->port);
+            dht_ping_node(p->ss->dht, (const struct sockaddr *)&sa);
+        }
+        return;
     default:
-        /* suggest, allowed fast, port and unknown ids: nothing to do yet. */
+        /* suggest, allowed fast and unknown ids: nothing to do yet. */
         return;
     }
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@
 #include "session/peer.h"
 #include "session/session.h"
 #include "session/torrent.h"
+#include "session/udp.h"
 #include "shoal.h"
 
 /* The torrent: piece 3 is short, so its second block is too. */
@@ -40,6 +42,7 @@
 #define LAST_PIECE (PIECE_LEN - 12000u)
 #define FILE_SIZE  ((NPIECES - 1) * PIECE_LEN + LAST_PIECE)
 #define FAST       0x04 /* reserved[7]: BEP 6 */
+#define DHT        0x01 /* reserved[7]: BEP 5, ours while the session runs a DHT node */
 #define EXTENDED   0x10 /* reserved[5]: BEP 10 */
 /* How long a test waits for bytes that need the disk pool. */
 #define WAIT_MS 5000
@@ -389,7 +392,7 @@ test_handshake_answer(void **state)
         assert_int_equal(f->p->state, PEER_ACTIVE);
 
         uint8_t want[512];
-        size_t n = handshake(want, EXTENDED, FAST, t->m->infohash, f->ss->peer_id);
+        size_t n = handshake(want, EXTENDED, FAST | DHT, t->m->infohash, f->ss->peer_id);
         if (cases[i].res5 == EXTENDED)
             n += our_ext_handshake(want + n, t);
         if (!cases[i].empty) {
@@ -417,6 +420,69 @@ test_handshake_answer(void **state)
     }
 }
 
+/* BEP 5: a peer that runs a DHT node hears the port of ours right after
+ * the handshake, and its own PORT message gets its node pinged, once
+ * however often it is sent. */
+static void
+test_dht_port(void **state)
+{
+    struct fx *f = *state;
+    int node = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    assert_true(node >= 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t slen = sizeof(sin);
+    assert_int_equal(bind(node, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(getsockname(node, (struct sockaddr *)&sin, &slen), 0);
+
+    accept_peer(f, 0);
+    uint8_t hs[68];
+    feed(f, hs, handshake(hs, EXTENDED, FAST | DHT, f->t->m->infohash, remote_id));
+    uint8_t want[512];
+    size_t n = handshake(want, EXTENDED, FAST | DHT, f->t->m->infohash, f->ss->peer_id);
+    n += our_ext_handshake(want + n, f->t);
+    int ours = udp_port(f->ss->udp, AF_INET);
+    assert_true(ours > 0);
+    put32(want + n, 3);
+    want[n + 4] = 9;
+    want[n + 5] = (uint8_t)(ours >> 8);
+    want[n + 6] = (uint8_t)ours;
+    n += 7;
+    put32(want + n, 2); /* the bitfield with piece 0, then it as allowed fast */
+    want[n + 4] = 5;
+    want[n + 5] = 0x80;
+    n += 6;
+    n += msg_index(want + n, 17, 0);
+    expect_sent(f, want, n);
+
+    uint8_t port[7 * 3];
+    for (int i = 0; i < 3; i++) {
+        put32(port + 7 * i, 3);
+        port[7 * i + 4] = 9;
+        memcpy(port + 7 * i + 5, &sin.sin_port, 2); /* network order already */
+    }
+    feed(f, port, sizeof(port));
+    uint8_t dgram[1500];
+    ssize_t got = -1;
+    uint64_t deadline = now_ms() + WAIT_MS;
+    while (got < 0 && now_ms() < deadline) {
+        pump(f);
+        got = recv(node, dgram, sizeof(dgram), 0);
+        if (got < 0)
+            usleep(1000);
+    }
+    assert_true(got > 0);
+    assert_non_null(memmem(dgram, (size_t)got, "1:q4:ping", 9));
+    uint64_t quiet = now_ms() + 200;
+    while (now_ms() < quiet) {
+        pump(f);
+        usleep(1000);
+    }
+    assert_true(recv(node, dgram, sizeof(dgram), 0) < 0); /* one ping, not three */
+    assert_int_equal(f->p->state, PEER_ACTIVE);
+    close(node);
+}
+
 static void
 test_handshake_refused(void **state)
 {
@@ -428,7 +494,7 @@ test_handshake_refused(void **state)
     dial_peer(f, f->t);
     assert_int_equal(f->p->state, PEER_HANDSHAKE);
     expect_sent(f, want,
-                handshake(want, EXTENDED, FAST, f->t->m->infohash, f->ss->peer_id));
+                handshake(want, EXTENDED, FAST | DHT, f->t->m->infohash, f->ss->peer_id));
     feed(f, hs, handshake(hs, EXTENDED, FAST, f->empty->m->infohash, remote_id));
     expect_closed(f, "wrong infohash in handshake");
     expect_nothing_sent(f);
@@ -959,6 +1025,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_handshake_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handshake_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dht_port, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bitfield_then_have, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchoke_sends_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_choke_drops_requests, setup, teardown),

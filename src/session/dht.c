@@ -41,9 +41,11 @@
  * asks one node once; a node refreshing its table a few times). */
 #define DHT_RATE_BURST 20
 #define DHT_RATE_PER_S 5
-/* A reply may be this many times the query's size at most: a get_peers
- * query is about 90 bytes, its reply with 50 peers about 1 KB. */
-#define DHT_AMPLIFY 16
+/* A reply may be this many times the query's size at most, so a forged
+ * source address buys an attacker little: 4 is what a find_node reply of
+ * 8 nodes needs (about 280 bytes for a 95-byte query); a get_peers reply
+ * then carries about 35 IPv4 peers instead of the store's 50. */
+#define DHT_AMPLIFY 4
 /* Housekeeping: pings, bucket refresh, torrents, every second. */
 #define DHT_HOUSE_MS 1000
 /* The table is saved this often, besides at exit. */

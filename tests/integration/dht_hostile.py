@@ -22,7 +22,7 @@ from peer_tools import SHOAL, Checks, Procs, bdecode, bencode, read_text, shoal_
     wait_for  # noqa: E402
 
 # What the node promises (src/session/dht.c, codec/krpc.h).
-REPLY_FACTOR = 16
+REPLY_FACTOR = 4
 REPLY_BUDGET = 1400
 RATE_BURST = 20
 # Table caps (engine/dht_table.h): 160 buckets of 8, and 8 waiting each.

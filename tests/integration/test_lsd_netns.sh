@@ -67,6 +67,13 @@ in_ns() {
     shift
     ip netns exec "$ns" env -u SHOAL_LOCAL_ONLY "$@"
 }
+# The same in the background, as one process ($! is shoal's own PID once
+# ip and env have exec'd it, so that cleanup's kill reaches it).
+in_ns_bg() {
+    local ns=$1
+    shift
+    exec ip netns exec "$ns" env -u SHOAL_LOCAL_ONLY "$@"
+}
 
 mkdir -p "$work/a" "$work/b" "$work/p"
 head -c 2500000 /dev/urandom >"$work/a/lsd.bin"
@@ -113,7 +120,7 @@ for _ in $(seq 50); do grep -q listening "$work/listen1.out" && break; sleep 0.1
 ip netns exec "$ns1" env SHOAL_LOCAL_ONLY=1 "$SHOAL" seed "$work/lsd.torrent" -d "$work/a" \
     --port 0 --no-dht -v >"$work/local.out" 2>"$work/local.err" &
 pids+=($!)
-in_ns "$ns1" "$SHOAL" seed "$work/private.torrent" -d "$work/p" --port 0 --no-dht -v \
+in_ns_bg "$ns1" "$SHOAL" seed "$work/private.torrent" -d "$work/p" --port 0 --no-dht -v \
     >"$work/private.out" 2>"$work/private.err" &
 pids+=($!)
 wait "${pids[0]}"
@@ -127,7 +134,7 @@ pids=()
 listen 8 >"$work/listen2.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do grep -q listening "$work/listen2.out" && break; sleep 0.1; done
-in_ns "$ns1" "$SHOAL" seed "$work/lsd.torrent" -d "$work/a" --port 0 --no-dht -v \
+in_ns_bg "$ns1" "$SHOAL" seed "$work/lsd.torrent" -d "$work/a" --port 0 --no-dht -v \
     >"$work/seed.out" 2>"$work/seed.err" &
 pids+=($!)
 for _ in $(seq 100); do grep -q "listening on port" "$work/seed.out" && break; sleep 0.1; done

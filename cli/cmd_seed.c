@@ -27,6 +27,7 @@ static const struct opt_def seed_opts[] = {
     SWARM_DEF_LOCAL_ONLY,
     SWARM_DEF_LOG,
     SWARM_DEF_DISCOVERY,
+    SWARM_DEF_REACH,
     SWARM_DEF_VERBOSE,
     {0},
 };

@@ -433,6 +433,14 @@ start_session(struct run *r)
     }
     set.pex = o->pex;
     set.lsd = o->lsd;
+    set.transports = o->transports;
+    set.encryption = (enum shoal_encryption)o->encryption;
+    set.proxy = o->proxy;
+    set.proxy_only = o->proxy_only;
+    set.anonymous = o->anonymous;
+    set.blocklist = o->blocklist;
+    set.port_mapping = o->port_mapping;
+    set.bind = o->bind;
     /* The display shows the events, -v or not; the library printing them
      * as well would show each twice. */
     set.verbose = 0;

@@ -57,6 +57,14 @@ struct swarm_opts {
     int dht_port;      /* --dht-port N; 0 = the TCP port's number */
     const char *dht_bootstrap[SWARM_MAX_PEERS + 1]; /* NULL-terminated */
     int ndht_bootstrap;
+
+    int transports;    /* --transport: SHOAL_TRANSPORT_* bits */
+    int encryption;    /* --encryption: enum shoal_encryption */
+    const char *proxy; /* --proxy URL */
+    int proxy_only, anonymous;
+    const char *blocklist; /* --blocklist FILE */
+    int port_mapping;      /* --no-port-mapping turns it off */
+    const char *bind;      /* --bind ADDR|IFACE */
 };
 
 /* Fills *o with the defaults (before the config file and the command line

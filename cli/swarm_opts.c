@@ -23,6 +23,36 @@ swarm_opts_init(struct swarm_opts *o)
     o->dht = 1;
     o->pex = 1;
     o->lsd = 1;
+    o->transports = SHOAL_TRANSPORT_TCP | SHOAL_TRANSPORT_UTP;
+    o->encryption = SHOAL_ENCRYPTION_PREFERRED;
+    o->port_mapping = 1;
+}
+
+/* --transport: "utp,tcp" (or "tcp,utp"), "tcp" or "utp". Returns the
+ * SHOAL_TRANSPORT_* bits, or 0 when val is none of these. */
+static int
+transport_bits(const char *val)
+{
+    if (!strcmp(val, "utp,tcp") || !strcmp(val, "tcp,utp"))
+        return SHOAL_TRANSPORT_TCP | SHOAL_TRANSPORT_UTP;
+    if (!strcmp(val, "tcp"))
+        return SHOAL_TRANSPORT_TCP;
+    if (!strcmp(val, "utp"))
+        return SHOAL_TRANSPORT_UTP;
+    return 0;
+}
+
+/* --encryption MODE, or 0 when val names no mode. */
+static int
+encryption_mode(const char *val)
+{
+    if (!strcmp(val, "tolerated"))
+        return SHOAL_ENCRYPTION_TOLERATED;
+    if (!strcmp(val, "preferred"))
+        return SHOAL_ENCRYPTION_PREFERRED;
+    if (!strcmp(val, "required"))
+        return SHOAL_ENCRYPTION_REQUIRED;
+    return 0;
 }
 
 /* A file list as --only takes it: "0,2,5-7". The library checks the
@@ -185,6 +215,32 @@ swarm_opts_set(struct swarm_opts *o, int id, const char *val, char *why, size_t 
         o->dht_bootstrap[o->ndht_bootstrap] = NULL;
         return 0;
     }
+    case SWARM_OPT_TRANSPORT:
+        if (!(o->transports = transport_bits(val)))
+            return fail(why, whylen, "expected utp,tcp or tcp or utp");
+        return 0;
+    case SWARM_OPT_ENCRYPTION:
+        if (!(o->encryption = encryption_mode(val)))
+            return fail(why, whylen, "expected tolerated, preferred or required");
+        return 0;
+    case SWARM_OPT_PROXY:
+        if (strncmp(val, "socks5://", 9) != 0)
+            return fail(why, whylen, "expected socks5://[USER:PASS@]HOST:PORT");
+        o->proxy = val;
+        return 0;
+    case SWARM_OPT_PROXY_ONLY:
+        o->proxy_only = on;
+        return 0;
+    case SWARM_OPT_ANONYMOUS:
+        o->anonymous = on;
+        return 0;
+    case SWARM_OPT_BLOCKLIST:
+        return set_text(&o->blocklist, val, why, whylen);
+    case SWARM_OPT_PORT_MAPPING:
+        o->port_mapping = on;
+        return 0;
+    case SWARM_OPT_BIND:
+        return set_text(&o->bind, val, why, whylen);
     default:
         return fail(why, whylen, "not an option of this command");
     }

@@ -38,6 +38,14 @@ enum {
     SWARM_OPT_DHT_BOOTSTRAP,
     SWARM_OPT_PEX,
     SWARM_OPT_LSD,
+    SWARM_OPT_TRANSPORT,
+    SWARM_OPT_ENCRYPTION,
+    SWARM_OPT_PROXY,
+    SWARM_OPT_PROXY_ONLY,
+    SWARM_OPT_ANONYMOUS,
+    SWARM_OPT_BLOCKLIST,
+    SWARM_OPT_PORT_MAPPING,
+    SWARM_OPT_BIND,
     SWARM_OPT_END
 };
 
@@ -105,6 +113,31 @@ enum {
     {SWARM_OPT_LSD, "lsd", 0, NULL, "on, off with --local-only",                    \
      "find peers on the local network by multicast (BEP 14; never for a private "   \
      "torrent)", OPT_CONFIG | OPT_NEGATE}
+/* The reach and privacy options, every session command has all eight. */
+#define SWARM_DEF_REACH                                                             \
+    {SWARM_OPT_TRANSPORT, "transport", 0, "LIST", "utp,tcp",                        \
+     "connect to peers over utp,tcp (uTP first), tcp or utp; only these are "      \
+     "accepted", OPT_CONFIG},                                                       \
+    {SWARM_OPT_ENCRYPTION, "encryption", 0, "MODE", "preferred",                    \
+     "message stream encryption: tolerated (plaintext out, either in), preferred "  \
+     "(encrypted where the peer can) or required (encrypted only)", OPT_CONFIG},    \
+    {SWARM_OPT_PROXY, "proxy", 0, "URL", "none",                                    \
+     "connect to peers and trackers through socks5://[USER:PASS@]HOST:PORT",        \
+     OPT_CONFIG},                                                                   \
+    {SWARM_OPT_PROXY_ONLY, "proxy-only", 0, NULL, "off",                            \
+     "with --proxy: nothing leaves except through the proxy (no direct peers, "     \
+     "DHT, LSD, uTP or port mapping)", OPT_CONFIG},                                 \
+    {SWARM_OPT_ANONYMOUS, "anonymous", 0, NULL, "off",                              \
+     "send no client name or version, no LSD, no port mapping; use the proxy for "  \
+     "everything", OPT_CONFIG},                                                     \
+    {SWARM_OPT_BLOCKLIST, "blocklist", 0, "FILE", "none",                           \
+     "refuse peers in FILE's ranges (PeerGuardian text or eMule DAT, maybe "        \
+     "gzip'd)", OPT_CONFIG},                                                        \
+    {SWARM_OPT_PORT_MAPPING, "port-mapping", 0, NULL, "on, off with --local-only",  \
+     "ask the router to forward our port (UPnP IGD, NAT-PMP)",                      \
+     OPT_CONFIG | OPT_NEGATE},                                                      \
+    {SWARM_OPT_BIND, "bind", 0, "ADDR|IFACE", "any",                                \
+     "send and listen only from this address or network interface", OPT_CONFIG}
 /* clang-format on */
 
 /* Applies session option id (see opt_set_fn). Returns 0, or -1 with why. */

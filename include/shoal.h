@@ -277,6 +277,20 @@ typedef struct shoal_torrent shoal_torrent;
 /* A call made on the session's thread (shoal_session_post). */
 typedef void (*shoal_session_fn)(shoal_session *ss, void *arg);
 
+/* Transports of peer connections (bits of shoal_settings.transports). */
+enum shoal_transport {
+    SHOAL_TRANSPORT_TCP = 1,
+    SHOAL_TRANSPORT_UTP = 2, /* BEP 29 */
+};
+
+/* Message stream encryption modes, as Transmission names them. */
+enum shoal_encryption {
+    SHOAL_ENCRYPTION_TOLERATED = 1, /* plaintext out; in: whatever the peer sends */
+    SHOAL_ENCRYPTION_PREFERRED,     /* encrypted out, plaintext when the peer
+                                     * will not; in: either */
+    SHOAL_ENCRYPTION_REQUIRED,      /* encrypted only, both ways */
+};
+
 struct shoal_settings {
     int port;       /* TCP listen port; 0 = any free port */
     int listen;     /* 0: make outgoing connections only */
@@ -311,6 +325,27 @@ struct shoal_settings {
     const char *lsd_group4;
     const char *lsd_group6;
     int lsd_port;
+
+    /* Reach and privacy. shoal_settings_init() sets transports to both,
+     * encryption to preferred and port_mapping on. */
+    int transports; /* SHOAL_TRANSPORT_* bits: what outgoing connections try
+                     * (uTP first, then TCP, when both) and what is accepted */
+    enum shoal_encryption encryption; /* message stream encryption (MSE/PE) */
+    /* "socks5://[user:pass@]host:port": peer connections and trackers go
+     * through it; NULL = none. */
+    const char *proxy;
+    int proxy_only; /* with proxy: nothing leaves except through it (no direct
+                     * connection, DHT, LSD, uTP or port mapping) */
+    int anonymous;  /* no client name, version or yourip; a peer id with no client
+                     * prefix; no LSD, no port mapping; the proxy for everything */
+    /* IP blocklist file (PeerGuardian text or eMule DAT, maybe gzip'd); NULL =
+     * none. Blocked addresses are never dialled, accepted, or taken from the
+     * DHT or PEX. */
+    const char *blocklist;
+    int port_mapping; /* UPnP IGD and NAT-PMP (never in local-only mode) */
+    /* Address or interface name every socket is bound to (peers, DHT,
+     * trackers, uTP); NULL = any. */
+    const char *bind;
 };
 
 /* Fills *s with the defaults. */

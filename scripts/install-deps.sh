@@ -8,7 +8,9 @@ PACKAGES="
 build-essential cmake ninja-build pkg-config
 libevent-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev
 libcmocka-dev clang libclang-rt-14-dev clang-format
+libminiupnpc-dev libnatpmp-dev zlib1g-dev
 transmission-cli aria2 python3-libtorrent opentracker mktorrent
+microsocks dante-server miniupnpd iperf3 iproute2 nftables iptables
 man-db
 "
 

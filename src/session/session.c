@@ -560,6 +560,9 @@ shoal_settings_init(struct shoal_settings *s)
     s->dht = 1;
     s->pex = 1;
     s->lsd = 1;
+    s->transports = SHOAL_TRANSPORT_TCP | SHOAL_TRANSPORT_UTP;
+    s->encryption = SHOAL_ENCRYPTION_PREFERRED;
+    s->port_mapping = 1;
 }
 
 static int

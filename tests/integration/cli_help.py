@@ -30,7 +30,9 @@ checks = pt.Checks("cli_help")
 COMMON = {"help", "config", "no-config"}
 SESSION = {"peer", "port", "max-up", "max-down", "seed-ratio", "seed-time", "state-dir",
            "recheck", "local-only", "log", "verbose", "dht", "no-dht", "dht-port",
-           "dht-bootstrap", "pex", "no-pex", "lsd", "no-lsd"}
+           "dht-bootstrap", "pex", "no-pex", "lsd", "no-lsd", "transport", "encryption",
+           "proxy", "proxy-only", "anonymous", "blocklist", "port-mapping",
+           "no-port-mapping", "bind"}
 EXPECTED = {
     "create": {"output", "tracker", "webseed", "private", "piece-size", "comment",
                "source", "no-date", "threads", "follow-symlinks", "force"},

@@ -848,25 +848,34 @@ shoal_session_stop(shoal_session *ss)
     (void)r;
 }
 
+/* What both ways of adding a torrent check first: a download folder, and an
+ * infohash not in the session yet. Clears *err. Returns 0 or SHOAL_EINVAL. */
+static int
+check_new_torrent(struct shoal_session *ss, const uint8_t *infohash,
+                  const struct shoal_torrent_opts *opts, struct shoal_perr *err)
+{
+    if (err)
+        memset(err, 0, sizeof(*err));
+    const char *why = NULL;
+    if (!opts || !opts->save_dir)
+        why = "no download folder given";
+    else if (session_find_torrent(ss, infohash))
+        why = "the torrent is already in the session";
+    if (why && err)
+        err->why = why;
+    return why ? SHOAL_EINVAL : 0;
+}
+
 int
 shoal_session_add(shoal_session *ss, shoal_metainfo *m,
                   const struct shoal_torrent_opts *opts, shoal_torrent **out,
                   struct shoal_perr *err)
 {
-    if (err)
-        memset(err, 0, sizeof(*err));
-    if (!opts || !opts->save_dir) {
-        if (err)
-            err->why = "no download folder given";
-        return SHOAL_EINVAL;
-    }
-    if (session_find_torrent(ss, m->infohash)) {
-        if (err)
-            err->why = "the torrent is already in the session";
-        return SHOAL_EINVAL;
-    }
+    int rc = check_new_torrent(ss, m->infohash, opts, err);
+    if (rc)
+        return rc;
     struct torrent *t;
-    int rc = torrent_new(ss, m, opts, &t, err);
+    rc = torrent_new(ss, m, opts, &t, err);
     if (rc)
         return rc;
     t->next = ss->torrents;
@@ -887,20 +896,11 @@ shoal_session_add_magnet(shoal_session *ss, const shoal_magnet *mg,
                          const struct shoal_torrent_opts *opts, shoal_torrent **out,
                          struct shoal_perr *err)
 {
-    if (err)
-        memset(err, 0, sizeof(*err));
-    if (!opts || !opts->save_dir) {
-        if (err)
-            err->why = "no download folder given";
-        return SHOAL_EINVAL;
-    }
-    if (session_find_torrent(ss, mg->infohash)) {
-        if (err)
-            err->why = "the torrent is already in the session";
-        return SHOAL_EINVAL;
-    }
+    int rc = check_new_torrent(ss, mg->infohash, opts, err);
+    if (rc)
+        return rc;
     struct torrent *t;
-    int rc = torrent_new_magnet(ss, mg, opts, &t);
+    rc = torrent_new_magnet(ss, mg, opts, &t);
     if (rc) {
         if (err)
             err->why = "out of memory";

@@ -428,17 +428,30 @@ class Checks:
         return 1 if self.failures else 0
 
 
+def make_torrent(work, folder, name, size, piece_size=None, tracker=None):
+    """Writes work/folder/name (size random bytes) and makes work/STEM.torrent
+    of it (STEM: name without its extension) with `shoal create`, with
+    piece_size ("64K") and tracker (a URL) when given. Returns the data
+    file's path and the torrent's."""
+    data = os.path.join(work, folder, name)
+    os.makedirs(os.path.dirname(data), exist_ok=True)
+    with open(data, "wb") as f:
+        f.write(os.urandom(size))
+    torrent = os.path.join(work, os.path.splitext(name)[0] + ".torrent")
+    args = [SHOAL, "create", data, "-o", torrent]
+    if piece_size:
+        args += ["--piece-size", piece_size]
+    if tracker:
+        args += ["-t", tracker]
+    subprocess.run(args, check=True, capture_output=True, timeout=60)
+    return data, torrent
+
+
 def start_seeder(procs, work, tracker_url, size):
     """Writes work/share/notes.txt (size random bytes), makes its torrent
     with tracker_url as the only tracker, and starts `shoal seed -v` on it.
     Returns the process and the stem of its .out/.err files."""
-    data = os.path.join(work, "share", "notes.txt")
-    os.makedirs(os.path.dirname(data))
-    with open(data, "wb") as f:
-        f.write(os.urandom(size))
-    torrent = os.path.join(work, "notes.torrent")
-    subprocess.run([SHOAL, "create", data, "-o", torrent, "-t", tracker_url], check=True,
-                   capture_output=True)
+    data, torrent = make_torrent(work, "share", "notes.txt", size, tracker=tracker_url)
     out = os.path.join(work, "seed")
     return procs.start([SHOAL, "seed", torrent, "-d", os.path.dirname(data), "--port", "0",
                         "-v"], out), out

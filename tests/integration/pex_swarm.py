@@ -11,7 +11,6 @@ is stopped by PID; every wait is bounded.
 """
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,14 +30,8 @@ def main():
     work = tempfile.mkdtemp(prefix="shoal-pex.")
     procs = pt.Procs()
     try:
-        src_dir = os.path.join(work, "a")
-        os.makedirs(src_dir)
-        src = os.path.join(src_dir, "pex.bin")
-        with open(src, "wb") as f:
-            f.write(os.urandom(SIZE))
-        torrent = os.path.join(work, "pex.torrent")
-        subprocess.run([pt.SHOAL, "create", src, "-o", torrent, "--piece-size", "64K"],
-                       check=True, capture_output=True, timeout=30)
+        src, torrent = pt.make_torrent(work, "a", "pex.bin", SIZE, piece_size="64K")
+        src_dir = os.path.dirname(src)
         pa, pb, pc = pt.free_port(), pt.free_port(), pt.free_port()
         while len({pa, pb, pc}) < 3:
             pb, pc = pt.free_port(), pt.free_port()

@@ -19,7 +19,6 @@ and stopped by PID; every wait is bounded.
 """
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -52,14 +51,8 @@ def main():
     work = tempfile.mkdtemp(prefix="shoal-pexi.")
     procs = pt.Procs()
     try:
-        sdir = os.path.join(work, "s")
-        os.makedirs(sdir)
-        src = os.path.join(sdir, "pexi.bin")
-        with open(src, "wb") as f:
-            f.write(os.urandom(SIZE))
-        torrent = os.path.join(work, "pexi.torrent")
-        subprocess.run([pt.SHOAL, "create", src, "-o", torrent, "--piece-size", "64K"],
-                       check=True, capture_output=True, timeout=60)
+        src, torrent = pt.make_torrent(work, "s", "pexi.bin", SIZE, piece_size="64K")
+        sdir = os.path.dirname(src)
         ps = pt.free_port()
         s_out = os.path.join(work, "S")
         procs.start([pt.SHOAL, "seed", torrent, "-d", sdir, "--port", str(ps), "-v",
